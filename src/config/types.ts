@@ -1,0 +1,107 @@
+// The parsed, validated configuration. Produced once by config/load.ts from the JSON the user
+// gives (validated against spec/spec.json with ajv); everything downstream reads only these types.
+
+export type WriteMode = "create" | "upsert" | "update" | "delete" | "deactivate";
+export type NullHandling = "ignore" | "write";
+
+/** How a stream's rows are found in Dataverse. */
+export type KeyStrategy =
+  /** Alternate key named by its logical name. */
+  | { readonly kind: "alternate_key"; readonly name: string }
+  /** Alternate key given by its columns (must match a defined key). */
+  | { readonly kind: "columns"; readonly columns: readonly string[] }
+  /** The row's GUID is in a source field. */
+  | { readonly kind: "id_field"; readonly field: string }
+  /** GUID = UUIDv5(namespace, joined source key fields). */
+  | { readonly kind: "deterministic"; readonly namespace: string; readonly fields: readonly string[] }
+  /** No key: plain create. */
+  | { readonly kind: "none" };
+
+/** How a lookup value in the source finds its target row. */
+export type LookupStrategy =
+  | { readonly by: "id" }
+  | { readonly by: "alternate_key"; readonly name?: string; readonly columns?: readonly string[] }
+  | { readonly by: "deterministic"; readonly namespace: string };
+
+export interface LookupMapping {
+  /** Target table; for polymorphic lookups either this or targetTableField. */
+  readonly table?: string;
+  /** Source field holding the target table's logical name per row (polymorphic). */
+  readonly tableField?: string;
+  readonly strategy: LookupStrategy;
+}
+
+export interface FieldMapping {
+  /** Destination column logical name. */
+  readonly column: string;
+  readonly lookup?: LookupMapping;
+  readonly nulls?: NullHandling;
+  /** Multi-select given as a delimited string: the delimiter (default ","; arrays need none). */
+  readonly delimiter?: string;
+}
+
+export interface MirrorConfig {
+  readonly enabled: boolean;
+  /** Only rows owned by the connector's application user, or with this marker column set. */
+  readonly scope: { readonly kind: "owner" } | { readonly kind: "marker"; readonly column: string; readonly value: string };
+  /** Max share (0..1) of the table that one mirror run may remove. */
+  readonly maxDeleteShare: number;
+  readonly action: "delete" | "deactivate";
+}
+
+export interface StreamMapping {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly table: string;
+  readonly mode: WriteMode;
+  readonly key: KeyStrategy;
+  /** Source field → mapping. Unmapped fields that are columns pass through by name. */
+  readonly fields: ReadonlyMap<string, FieldMapping>;
+  readonly nulls: NullHandling;
+  readonly truncateStrings: boolean;
+  /** delete mode / CDC deletes: "delete" (hard) or "deactivate" (statecode/statuscode). */
+  readonly deleteAction: "delete" | "deactivate";
+  readonly mirror?: MirrorConfig;
+}
+
+export interface AppUser {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+export interface WriteSettings {
+  /** Rows per write request (bulk action or $batch), default 1000. */
+  readonly batchSize: number;
+  /** Bytes per write request, default 8 MiB. */
+  readonly maxBatchBytes: number;
+  /** Upper bound on concurrent requests per application user (adaptive below it). */
+  readonly maxConcurrency: number;
+  /** Total time a single operation may spend waiting on retries, in seconds. */
+  readonly retryBudgetSeconds: number;
+  readonly useBulkActions: boolean;
+  readonly bypassBusinessLogic?: "CustomSync" | "CustomAsync" | "CustomSync,CustomAsync";
+  readonly suppressFlows: boolean;
+  readonly duplicateDetection: boolean;
+  /** Entra object id of a user to impersonate (CallerObjectId). */
+  readonly impersonateObjectId?: string;
+  /** JSONL dead-letter file for rejected records; undefined = none. */
+  readonly deadLetterPath?: string;
+  readonly deadLetterIncludeRecord: boolean;
+  /** Fail the sync once rejected / seen passes this share (0..1) after at least 100 records. */
+  readonly maxRejectedShare: number;
+  /** Emit held states at least this often, seconds (default 60; protocol allows 15 min). */
+  readonly flushIntervalSeconds: number;
+}
+
+export interface ConnectorConfig {
+  readonly webApiEndpoint: URL;
+  readonly tenantId: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly authorityHost: URL;
+  /** PEM file of an extra CA to trust (the emulator's). */
+  readonly caFile?: string;
+  readonly additionalUsers: readonly AppUser[];
+  readonly streams: readonly StreamMapping[];
+  readonly write: WriteSettings;
+}
