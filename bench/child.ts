@@ -1,0 +1,142 @@
+// Runs one measured child process: feeds its stdin from a generator with backpressure, hands
+// each stdout line to a callback, samples its RSS from /proc while it runs, and collects the
+// kernel's CPU and peak-RSS figures written by usage-preload.ts when it exits.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+export interface ChildRun {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** Spawn to exit, seconds. */
+  readonly wallSeconds: number;
+  /** User + system CPU seconds of the child alone (undefined if it died before reporting). */
+  readonly cpuSeconds: number | undefined;
+  /** Peak resident set, bytes: ru_maxrss when available, else the highest /proc sample. */
+  readonly peakRssBytes: number | undefined;
+  /** Highest VmRSS seen by sampling, bytes (a cross-check of peakRssBytes). */
+  readonly sampledPeakRssBytes: number | undefined;
+  /** Last lines of stderr, for the report when the child failed. */
+  readonly stderrTail: string;
+}
+
+export interface ChildOptions {
+  readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly stdin?: Iterable<string>;
+  readonly onStdoutLine?: (line: string) => void;
+  /** Kill the child after this many seconds (the run is then reported as failed). */
+  readonly timeoutSeconds?: number;
+}
+
+const PRELOAD = fileURLToPath(new URL("./usage-preload.js", import.meta.url));
+const STDERR_TAIL_BYTES = 4000;
+
+function readVmRssBytes(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
+  } catch {
+    // The process exited between samples, or /proc is not Linux's.
+    return undefined;
+  }
+}
+
+interface UsageFile {
+  readonly userCpuMicros: number;
+  readonly systemCpuMicros: number;
+  readonly maxRssKb: number;
+}
+
+function readUsage(file: string): UsageFile | undefined {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+    if (typeof parsed !== "object" || parsed === null) return undefined;
+    const u = parsed as Record<string, unknown>;
+    if (typeof u["userCpuMicros"] !== "number" || typeof u["systemCpuMicros"] !== "number" || typeof u["maxRssKb"] !== "number") {
+      return undefined;
+    }
+    return { userCpuMicros: u["userCpuMicros"], systemCpuMicros: u["systemCpuMicros"], maxRssKb: u["maxRssKb"] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Spawns `node --import usage-preload.js ...args` and measures it. */
+export async function runMeasured(options: ChildOptions): Promise<ChildRun> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-usage-"));
+  const usageFile = join(dir, "usage.json");
+  const started = performance.now();
+  const child = spawn(process.execPath, ["--import", PRELOAD, ...options.args], {
+    env: { ...process.env, ...options.env, BENCH_USAGE_FILE: usageFile },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const closed = once(child, "close") as Promise<[number | null, NodeJS.Signals | null]>;
+
+  let stderrTail = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (text: string) => {
+    stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
+  });
+
+  const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
+  lines.on("line", (line) => options.onStdoutLine?.(line));
+
+  let sampledPeak: number | undefined;
+  const pid = child.pid;
+  const sampler =
+    pid === undefined
+      ? undefined
+      : setInterval(() => {
+          const rss = readVmRssBytes(pid);
+          if (rss !== undefined && (sampledPeak === undefined || rss > sampledPeak)) sampledPeak = rss;
+        }, 50);
+
+  let timedOut = false;
+  const timer =
+    options.timeoutSeconds === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          child.kill("SIGKILL");
+        }, options.timeoutSeconds * 1000);
+
+  const feeding = feed(child.stdin, options.stdin);
+  const [exitCode, signal] = await closed;
+  const wallSeconds = (performance.now() - started) / 1000;
+  await feeding;
+  if (sampler !== undefined) clearInterval(sampler);
+  if (timer !== undefined) clearTimeout(timer);
+
+  const usage = readUsage(usageFile);
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    exitCode,
+    signal: timedOut ? "timeout" : signal,
+    wallSeconds,
+    cpuSeconds: usage === undefined ? undefined : (usage.userCpuMicros + usage.systemCpuMicros) / 1e6,
+    peakRssBytes: usage === undefined ? sampledPeak : usage.maxRssKb * 1024,
+    sampledPeakRssBytes: sampledPeak,
+    stderrTail,
+  };
+}
+
+async function feed(stdin: NodeJS.WritableStream, input: Iterable<string> | undefined): Promise<void> {
+  // A child that exits early closes the pipe; EPIPE then is its failure to report, not ours.
+  stdin.on("error", () => undefined);
+  if (input !== undefined) {
+    for (const chunk of input) {
+      if (!stdin.write(chunk)) {
+        const drained = once(stdin, "drain").then(() => true);
+        const gone = once(stdin, "close").then(() => false);
+        if (!(await Promise.race([drained, gone]))) return;
+      }
+    }
+  }
+  stdin.end();
+}
