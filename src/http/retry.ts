@@ -1,0 +1,155 @@
+// When to try again and how long to wait. Knows HTTP statuses and headers, nothing of OData.
+//
+// Retryable: 429, 502, 503, 504, and transport resets/timeouts. A 500 is retried only when the
+// server attached a Retry-After: Dataverse answers 500 for plug-in crashes and unexpected errors
+// (0x80040216) that fail the same way every time, so retrying a bare 500 would spend the budget on a
+// row that is rejected anyway. A server that wants a 500 retried says so with Retry-After.
+//
+// The budget is the total time one operation may spend waiting between attempts, not a cap per
+// wait: a Retry-After is honoured in full or not at all (waiting less than the server asked only
+// earns another 429 with a longer Retry-After).
+import type { Clock } from "./clock.js";
+
+export interface RetryDecision {
+  readonly retryable: boolean;
+  /** The server's requested wait, when it gave one. */
+  readonly retryAfterMs?: number;
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+export function headerValue(headers: Readonly<Record<string, string>>, name: string): string | undefined {
+  const direct = headers[name];
+  if (direct !== undefined) return direct;
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === lower) return v;
+  return undefined;
+}
+
+/** Retry-After as delta-seconds (fractions allowed) or an HTTP date; undefined when absent or unparsable. */
+export function parseRetryAfter(value: string | undefined, nowEpochMs: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (trimmed === "") return undefined;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  // Dataverse has been seen sending TimeSpan text ("00:00:05"), as the SDK exposes it.
+  const span = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(trimmed);
+  if (span !== null) return Math.round((Number(span[1]) * 3600 + Number(span[2]) * 60 + Number(span[3])) * 1000);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - nowEpochMs);
+}
+
+export function classifyStatus(
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  nowEpochMs: number = Date.now(),
+): RetryDecision {
+  const retryAfterMs = parseRetryAfter(headerValue(headers, "retry-after"), nowEpochMs);
+  const retryable = RETRYABLE_STATUS.has(status) || (status === 500 && retryAfterMs !== undefined);
+  if (!retryable) return { retryable: false };
+  return retryAfterMs === undefined ? { retryable } : { retryable, retryAfterMs };
+}
+
+export interface BackoffOptions {
+  /** First wait when the server gave no timing. */
+  readonly baseDelayMs: number;
+  /** Largest single wait when the server gave no timing. */
+  readonly maxDelayMs: number;
+  /** Uniform in [0, 1); injected so tests are deterministic. */
+  readonly random: () => number;
+}
+
+export const defaultBackoff: BackoffOptions = { baseDelayMs: 500, maxDelayMs: 30_000, random: Math.random };
+
+/**
+ * The wait before attempt `attempt + 1` (attempt counts from 1). A server-given Retry-After is used
+ * exactly, without jitter (it already tells every client when to come back). Otherwise exponential
+ * backoff with "equal jitter": half fixed, half random, so clients that failed together spread out.
+ */
+export function nextDelay(attempt: number, decision: RetryDecision, backoff: BackoffOptions = defaultBackoff): number {
+  if (decision.retryAfterMs !== undefined) return decision.retryAfterMs;
+  const exp = Math.min(backoff.maxDelayMs, backoff.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + (exp / 2) * backoff.random());
+}
+
+/** The total waiting time one operation may spend across all its retries. */
+export class RetryBudget {
+  #spentMs = 0;
+  constructor(readonly totalMs: number) {}
+
+  get spentMs(): number {
+    return this.#spentMs;
+  }
+
+  get remainingMs(): number {
+    return Math.max(0, this.totalMs - this.#spentMs);
+  }
+
+  /** True and charged when the wait fits in what is left; false (and nothing charged) otherwise. */
+  tryCharge(ms: number): boolean {
+    if (ms > this.remainingMs) return false;
+    this.#spentMs += ms;
+    return true;
+  }
+}
+
+export class RetryBudgetExhaustedError extends Error {
+  override readonly name = "RetryBudgetExhaustedError";
+  readonly code = "RETRY_BUDGET_EXHAUSTED";
+  constructor(
+    readonly attempts: number,
+    readonly spentMs: number,
+    readonly neededMs: number,
+    /** The last answer (a response value) or error, for the caller to report. */
+    readonly last: unknown,
+  ) {
+    super(
+      `gave up after ${attempts} attempt(s): the next wait of ${Math.round(neededMs)} ms does not fit in the retry budget ` +
+        `(${Math.round(spentMs)} ms already spent)`,
+      last instanceof Error ? { cause: last } : undefined,
+    );
+  }
+}
+
+export interface RetryOptions {
+  readonly clock: Clock;
+  readonly budget: RetryBudget;
+  readonly backoff?: BackoffOptions;
+  /** Hard cap on attempts for errors without timing, so a zero-delay loop cannot spin. */
+  readonly maxAttempts?: number;
+  readonly signal?: AbortSignal;
+  /** Called before each wait (stats, logs). */
+  readonly onRetry?: (info: { attempt: number; delayMs: number; decision: RetryDecision }) => void;
+}
+
+/**
+ * Runs `attempt` until `decide` says the outcome is final, waiting between attempts within the
+ * budget. `decide` sees either the value or the thrown error.
+ */
+export async function withRetry<T>(
+  attempt: (n: number) => Promise<T>,
+  decide: (outcome: { ok: true; value: T } | { ok: false; error: unknown }) => RetryDecision,
+  options: RetryOptions,
+): Promise<T> {
+  const maxAttempts = options.maxAttempts ?? 100;
+  for (let n = 1; ; n++) {
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: await attempt(n) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    const decision = decide(outcome);
+    if (!decision.retryable) {
+      if (outcome.ok) return outcome.value;
+      throw outcome.error;
+    }
+    const delayMs = nextDelay(n, decision, options.backoff);
+    if (n >= maxAttempts || !options.budget.tryCharge(delayMs)) {
+      throw new RetryBudgetExhaustedError(n, options.budget.spentMs, delayMs, outcome.ok ? outcome.value : outcome.error);
+    }
+    options.onRetry?.({ attempt: n, delayMs, decision });
+    await options.clock.sleep(delayMs, options.signal);
+  }
+}

@@ -1,0 +1,264 @@
+// Adaptive concurrency for one application user (AIMD), and a pool that hands work to whichever
+// user has room. Dataverse's service protection is per user: a 429 from one user pauses only that
+// user's sends; the others keep going.
+import type { Clock } from "./clock.js";
+
+/** Dataverse's documented concurrent-request limit per user ("52 or higher"). */
+export const DATAVERSE_MAX_CONCURRENCY = 52;
+
+export interface ThrottleOptions {
+  readonly clock: Clock;
+  /** Starting limit, e.g. x-ms-dop-hint. */
+  readonly initial: number;
+  /** Upper bound (also capped at 52). */
+  readonly max: number;
+  readonly min?: number;
+  /**
+   * Latency (per unit of work) above this multiple of the best recent latency counts as
+   * "rising" and shrinks the limit.
+   */
+  readonly latencyTolerance?: number;
+  readonly label?: string;
+}
+
+export type SlotOutcome =
+  /** A healthy answer. `units` normalises latency for requests of different sizes (rows). */
+  | { readonly kind: "ok"; readonly latencyMs: number; readonly units?: number }
+  /** 429: halve and pause every send of this user for the server's Retry-After. */
+  | { readonly kind: "throttled"; readonly retryAfterMs: number }
+  /** 5xx, timeouts, resets: shrink, no pause (the retry layer backs off). */
+  | { readonly kind: "overloaded" }
+  /** Anything else (4xx on the record, cancelled): no signal about capacity. */
+  | { readonly kind: "neutral" };
+
+export interface Slot {
+  release(outcome: SlotOutcome): void;
+}
+
+export interface ThrottleStats {
+  readonly label: string;
+  readonly limit: number;
+  readonly inFlight: number;
+  readonly throttled429: number;
+  readonly pausedMs: number;
+  readonly paused: boolean;
+}
+
+export class Throttle {
+  readonly label: string;
+  readonly #clock: Clock;
+  readonly #max: number;
+  readonly #min: number;
+  readonly #tolerance: number;
+  #limit: number;
+  #inFlight = 0;
+  #pausedUntil = 0;
+  #pausedMs = 0;
+  #throttled = 0;
+  /** Successes counted toward the next +1; one full window of `limit` successes grows by one. */
+  #credit = 0;
+  /** Time of the last decrease: answers to requests sent before it carry no new information. */
+  #lastDecrease = Number.NEGATIVE_INFINITY;
+  #ewma: number | undefined;
+  #best: number | undefined;
+  #waiters: (() => void)[] = [];
+  #wakeScheduled = false;
+
+  constructor(options: ThrottleOptions) {
+    this.#clock = options.clock;
+    this.#max = Math.max(1, Math.min(options.max, DATAVERSE_MAX_CONCURRENCY));
+    this.#min = Math.max(1, Math.min(options.min ?? 1, this.#max));
+    this.#tolerance = options.latencyTolerance ?? 2;
+    this.#limit = clamp(Math.floor(options.initial), this.#min, this.#max);
+    this.label = options.label ?? "user";
+  }
+
+  get limit(): number {
+    return this.#limit;
+  }
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+  get paused(): boolean {
+    return this.#clock.now() < this.#pausedUntil;
+  }
+  /** Milliseconds until sends may resume (0 when not paused). */
+  get pauseRemainingMs(): number {
+    return Math.max(0, this.#pausedUntil - this.#clock.now());
+  }
+
+  stats(): ThrottleStats {
+    return {
+      label: this.label,
+      limit: this.#limit,
+      inFlight: this.#inFlight,
+      throttled429: this.#throttled,
+      pausedMs: this.#pausedMs,
+      paused: this.paused,
+    };
+  }
+
+  /** A slot now, or undefined when full or paused. */
+  tryAcquire(): Slot | undefined {
+    if (this.paused || this.#inFlight >= this.#limit) return undefined;
+    this.#inFlight++;
+    const startedAt = this.#clock.now();
+    let released = false;
+    return {
+      release: (outcome) => {
+        if (released) return;
+        released = true;
+        this.#inFlight--;
+        this.#onOutcome(outcome, startedAt);
+        this.#notify();
+      },
+    };
+  }
+
+  /** Waits for a free slot (backpressure for the caller). */
+  async acquire(signal?: AbortSignal): Promise<Slot> {
+    for (;;) {
+      const slot = this.tryAcquire();
+      if (slot !== undefined) return slot;
+      await this.changed(signal);
+    }
+  }
+
+  /** Resolves on the next release, limit change or end of pause; a hint to try again. */
+  changed(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const waiter = (): void => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+      this.#scheduleWake();
+    });
+  }
+
+  /** Pause every send of this user for at least ms (the pause only ever extends). */
+  pause(ms: number): void {
+    const now = this.#clock.now();
+    const until = now + Math.max(0, ms);
+    if (until > this.#pausedUntil) {
+      this.#pausedMs += until - Math.max(now, this.#pausedUntil);
+      this.#pausedUntil = until;
+    }
+    this.#scheduleWake();
+  }
+
+  #onOutcome(outcome: SlotOutcome, startedAt: number): void {
+    const stale = startedAt < this.#lastDecrease;
+    switch (outcome.kind) {
+      case "ok": {
+        const per = outcome.latencyMs / Math.max(1, outcome.units ?? 1);
+        this.#ewma = this.#ewma === undefined ? per : this.#ewma * 0.8 + per * 0.2;
+        // The baseline follows the best latency seen but drifts up slowly, so a permanent change
+        // in the server's speed (a bigger table, plug-ins) is eventually accepted as normal.
+        this.#best = this.#best === undefined ? per : Math.min(per, this.#best * 1.01);
+        if (this.#ewma > this.#best * this.#tolerance && this.#ewma - this.#best > 5) {
+          if (!stale) this.#decrease(0.75);
+          return;
+        }
+        this.#credit++;
+        if (this.#credit >= this.#limit) {
+          this.#credit = 0;
+          if (this.#limit < this.#max) this.#limit++;
+        }
+        return;
+      }
+      case "throttled":
+        this.#throttled++;
+        this.pause(outcome.retryAfterMs);
+        if (!stale) this.#decrease(0.5);
+        return;
+      case "overloaded":
+        if (!stale) this.#decrease(0.75);
+        return;
+      case "neutral":
+        return;
+    }
+  }
+
+  #decrease(factor: number): void {
+    this.#limit = Math.max(this.#min, Math.floor(this.#limit * factor));
+    this.#credit = 0;
+    this.#lastDecrease = this.#clock.now();
+    // After a decrease the old latency average describes the overloaded state; start afresh.
+    this.#ewma = undefined;
+  }
+
+  #notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  #scheduleWake(): void {
+    if (this.#wakeScheduled || this.#waiters.length === 0) return;
+    const remaining = this.pauseRemainingMs;
+    if (remaining <= 0) return;
+    this.#wakeScheduled = true;
+    void this.#clock.sleep(remaining).then(() => {
+      this.#wakeScheduled = false;
+      if (this.paused) this.#scheduleWake();
+      else this.#notify();
+    });
+  }
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, Number.isFinite(n) ? n : lo));
+}
+
+/**
+ * Several users' throttles: `acquire` returns a slot from a user that has room and is not paused,
+ * preferring the one with the most spare capacity, so work spreads over the pool.
+ */
+export class ThrottlePool {
+  constructor(readonly throttles: readonly Throttle[]) {
+    if (throttles.length === 0) throw new Error("ThrottlePool needs at least one throttle");
+  }
+
+  tryAcquire(): { index: number; slot: Slot } | undefined {
+    let bestIndex = -1;
+    let bestSpare = 0;
+    this.throttles.forEach((t, i) => {
+      if (t.paused) return;
+      const spare = t.limit - t.inFlight;
+      if (spare > bestSpare) {
+        bestSpare = spare;
+        bestIndex = i;
+      }
+    });
+    if (bestIndex < 0) return undefined;
+    const slot = this.throttles[bestIndex]?.tryAcquire();
+    return slot === undefined ? undefined : { index: bestIndex, slot };
+  }
+
+  async acquire(signal?: AbortSignal): Promise<{ index: number; slot: Slot }> {
+    for (;;) {
+      const got = this.tryAcquire();
+      if (got !== undefined) return got;
+      const ac = new AbortController();
+      const onAbort = (): void => ac.abort(signal?.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        await Promise.race(this.throttles.map((t) => t.changed(ac.signal)));
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+        ac.abort();
+      }
+      if (signal?.aborted) throw signal.reason;
+    }
+  }
+}
