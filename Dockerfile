@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# Image for the Airbyte destination (also usable as a Singer target through `docker run -i`).
+# Invariants checked by integration_tests/packaging.test.ts (no Docker engine is needed for that test).
+
+# ---- build: full toolchain, compiles TypeScript to dist/ ----
+FROM node:20-bookworm-slim AS build
+# /build mirrors the repository root, so paths under dist/ resolve as they do in a checkout.
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY scripts ./scripts
+COPY src ./src
+COPY emulator ./emulator
+COPY bench ./bench
+COPY spec ./spec
+RUN npm run build
+
+# ---- runtime: production dependencies and the compiled connector only ----
+FROM node:20-bookworm-slim
+LABEL io.airbyte.name="destination-dynamics365"
+LABEL io.airbyte.version="0.1.0"
+ENV NODE_ENV=production
+WORKDIR /airbyte/integration_code
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# Same relative layout as the repository (dist/src next to spec/), because the connector
+# locates spec/spec.json relative to its own compiled files.
+COPY --from=build /build/dist/src ./dist/src
+COPY spec ./spec
+# The platform mounts config and catalog under /airbyte and may switch the working directory
+# to /source or /dest; the entrypoint therefore uses absolute paths only.
+RUN groupadd --system airbyte \
+ && useradd --system --gid airbyte --home-dir /airbyte --shell /usr/sbin/nologin airbyte \
+ && chown airbyte:airbyte /airbyte
+WORKDIR /airbyte
+USER airbyte
+ENV AIRBYTE_ENTRYPOINT="node /airbyte/integration_code/dist/src/main.js"
+ENTRYPOINT ["node", "/airbyte/integration_code/dist/src/main.js"]

@@ -1,0 +1,516 @@
+// Packaging invariants that would otherwise only show up on a machine with a Docker engine or in
+// the Airbyte registry: the Dockerfile, metadata.yaml, the generated configuration reference and
+// the links between the docs. `npm test` builds dist/ first; these tests read it.
+import { execFileSync, spawnSync } from "node:child_process";
+import { builtinModules } from "node:module";
+import { cpSync, existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Ajv } from "ajv";
+import addFormatsModule from "ajv-formats";
+import { parse as parseYaml } from "yaml";
+import { afterAll, describe, expect, it } from "vitest";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const read = (rel: string): string => readFileSync(path.join(repo, rel), "utf8");
+
+// ajv-formats is CommonJS with a default export; under NodeNext the callable sits on .default.
+const addFormats = addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function field(v: unknown, ...keys: string[]): unknown {
+  let cur = v;
+  for (const k of keys) cur = isRecord(cur) ? cur[k] : undefined;
+  return cur;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small Dockerfile reader: enough of the syntax for the instructions this Dockerfile uses.
+
+interface Instruction {
+  readonly keyword: string;
+  readonly args: string;
+  readonly line: number;
+}
+
+interface Stage {
+  readonly image: string;
+  readonly name?: string;
+  readonly instructions: Instruction[];
+}
+
+function parseDockerfile(text: string): Stage[] {
+  const stages: Stage[] = [];
+  const lines = text.split("\n");
+  let pending = "";
+  let startLine = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i] ?? "";
+    const trimmed = raw.trim();
+    if (pending === "" && (trimmed === "" || trimmed.startsWith("#"))) continue;
+    if (pending !== "" && trimmed.startsWith("#")) continue;
+    if (pending === "") startLine = i + 1;
+    if (trimmed.endsWith("\\")) {
+      pending += `${trimmed.slice(0, -1)} `;
+      continue;
+    }
+    const full = (pending + trimmed).trim();
+    pending = "";
+    const match = /^(\S+)\s+([\s\S]*)$/.exec(full);
+    if (!match) throw new Error(`Dockerfile line ${startLine}: cannot parse`);
+    const keyword = (match[1] ?? "").toUpperCase();
+    const args = (match[2] ?? "").trim();
+    if (keyword === "FROM") {
+      const parts = args.split(/\s+/).filter((p) => !p.startsWith("--"));
+      const image = parts[0] ?? "";
+      const asIndex = parts.findIndex((p) => p.toUpperCase() === "AS");
+      const name = asIndex >= 0 ? parts[asIndex + 1] : undefined;
+      stages.push(name === undefined ? { image, instructions: [] } : { image, name, instructions: [] });
+      continue;
+    }
+    const stage = stages.at(-1);
+    if (!stage) throw new Error(`Dockerfile line ${startLine}: ${keyword} before FROM`);
+    stage.instructions.push({ keyword, args, line: startLine });
+  }
+  return stages;
+}
+
+/** KEY=VALUE pairs (values optionally double-quoted), as ENV and LABEL take them. */
+function parsePairs(args: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const re = /([A-Za-z0-9_.-]+)=("((?:[^"\\]|\\.)*)"|(\S+))/g;
+  for (const m of args.matchAll(re)) {
+    out.set(m[1] ?? "", m[3] !== undefined ? m[3].replace(/\\(.)/g, "$1") : (m[4] ?? ""));
+  }
+  return out;
+}
+
+interface Copy {
+  readonly from?: string;
+  readonly sources: string[];
+  readonly dest: string;
+  readonly workdir: string;
+}
+
+function copiesOf(stage: Stage): Copy[] {
+  const out: Copy[] = [];
+  let workdir = "/";
+  for (const ins of stage.instructions) {
+    if (ins.keyword === "WORKDIR") workdir = path.posix.resolve(workdir, ins.args);
+    if (ins.keyword !== "COPY" && ins.keyword !== "ADD") continue;
+    const words = ins.args.split(/\s+/);
+    const flags = words.filter((w) => w.startsWith("--"));
+    const paths = words.filter((w) => !w.startsWith("--"));
+    const from = flags.find((f) => f.startsWith("--from="))?.slice("--from=".length);
+    const dest = paths.pop() ?? "";
+    out.push(from === undefined ? { sources: paths, dest, workdir } : { from, sources: paths, dest, workdir });
+  }
+  return out;
+}
+
+function finalWorkdir(stage: Stage): string {
+  let workdir = "/";
+  for (const ins of stage.instructions) if (ins.keyword === "WORKDIR") workdir = path.posix.resolve(workdir, ins.args);
+  return workdir;
+}
+
+function all(stage: Stage, keyword: string): Instruction[] {
+  return stage.instructions.filter((i) => i.keyword === keyword);
+}
+
+const dockerfile = read("Dockerfile");
+const stages = parseDockerfile(dockerfile);
+const buildStage = stages.find((s) => s.name === "build");
+const runtime = stages.at(-1);
+const pkg: unknown = JSON.parse(read("package.json"));
+const pkgVersion = field(pkg, "version");
+const metadata: unknown = parseYaml(read("metadata.yaml"));
+
+function entrypointOf(stage: Stage): string[] {
+  const ins = all(stage, "ENTRYPOINT").at(-1);
+  if (!ins) throw new Error("no ENTRYPOINT in the final stage");
+  const parsed: unknown = JSON.parse(ins.args);
+  if (!Array.isArray(parsed) || !parsed.every((p): p is string => typeof p === "string")) {
+    throw new Error("ENTRYPOINT is not in exec (JSON array) form");
+  }
+  return parsed;
+}
+
+function labelsOf(stage: Stage): Map<string, string> {
+  const labels = new Map<string, string>();
+  for (const ins of all(stage, "LABEL")) for (const [k, v] of parsePairs(ins.args)) labels.set(k, v);
+  return labels;
+}
+
+function envOf(stage: Stage): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const ins of all(stage, "ENV")) for (const [k, v] of parsePairs(ins.args)) env.set(k, v);
+  return env;
+}
+
+/** Maps a path inside the build stage to the repository (the build stage's WORKDIR mirrors the repo root). */
+function buildPathToRepo(p: string): string {
+  if (!buildStage) throw new Error("no stage named build");
+  const root = finalWorkdir(buildStage);
+  const rel = path.posix.relative(root, path.posix.resolve(root, p));
+  if (rel.startsWith("..")) throw new Error(`${p} is outside the build stage's WORKDIR ${root}`);
+  return path.join(repo, rel);
+}
+
+// .dockerignore patterns this project uses: plain names and simple globs, matched against the
+// first path segment or the whole relative path.
+function dockerIgnored(rel: string): boolean {
+  const patterns = read(".dockerignore")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"));
+  const toRe = (p: string): RegExp =>
+    new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}(/.*)?$`);
+  return patterns.some((p) => !p.startsWith("!") && toRe(p.replace(/^\/+/, "")).test(rel));
+}
+
+describe("Dockerfile", () => {
+  it("has a build stage and a runtime stage, both on the pinned node:20-bookworm-slim tag", () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(buildStage).toBeDefined();
+    for (const s of stages) expect(s.image).toBe("node:20-bookworm-slim");
+  });
+
+  it("builds with npm ci + npm run build, and installs only production dependencies at runtime", () => {
+    if (!buildStage || !runtime) throw new Error("stages missing");
+    const buildRuns = all(buildStage, "RUN").map((r) => r.args).join("\n");
+    expect(buildRuns).toMatch(/\bnpm ci\b/);
+    expect(buildRuns).toMatch(/\bnpm run build\b/);
+    const runtimeRuns = all(runtime, "RUN").map((r) => r.args).join("\n");
+    expect(runtimeRuns).toMatch(/\bnpm ci\b[^\n&;]*--omit=dev/);
+    expect(runtimeRuns).not.toMatch(/npm (install|i)\b(?![^\n&;]*--omit=dev)/);
+    // Nothing of the toolchain's output but the connector itself is copied into the runtime.
+    const fromBuild = copiesOf(runtime).filter((c) => c.from !== undefined).flatMap((c) => c.sources);
+    expect(fromBuild.length).toBeGreaterThan(0);
+    for (const src of fromBuild) expect(path.posix.normalize(src)).toMatch(/\/dist\/src\/?$/);
+  });
+
+  it("runs as the non-root user airbyte, with a writable /airbyte as working directory", () => {
+    if (!runtime) throw new Error("no runtime stage");
+    const user = all(runtime, "USER").at(-1)?.args.split(":")[0];
+    expect(user).toBe("airbyte");
+    expect(["root", "0"]).not.toContain(user);
+    expect(finalWorkdir(runtime)).toBe("/airbyte");
+    const runs = all(runtime, "RUN").map((r) => r.args).join("\n");
+    expect(runs).toMatch(/useradd\b[^\n]*\bairbyte\b/);
+    expect(runs).toMatch(/chown\s+(-R\s+)?airbyte(:airbyte)?\s+\/airbyte\b/);
+    // Steps after USER run unprivileged; the chown must come before it.
+    const userIndex = runtime.instructions.findIndex((i) => i.keyword === "USER");
+    const chownIndex = runtime.instructions.findIndex((i) => i.keyword === "RUN" && /chown/.test(i.args));
+    expect(chownIndex).toBeLessThan(userIndex);
+  });
+
+  it("ENTRYPOINT uses absolute paths and AIRBYTE_ENTRYPOINT is the same command", () => {
+    if (!runtime) throw new Error("no runtime stage");
+    const entrypoint = entrypointOf(runtime);
+    expect(entrypoint[0]).toBe("node");
+    for (const arg of entrypoint.slice(1)) expect(path.posix.isAbsolute(arg)).toBe(true);
+    const env = envOf(runtime).get("AIRBYTE_ENTRYPOINT");
+    expect(env).toBeDefined();
+    expect(env?.trim().split(/\s+/)).toEqual(entrypoint);
+  });
+
+  it("labels io.airbyte.name and io.airbyte.version agree with metadata.yaml and package.json", () => {
+    if (!runtime) throw new Error("no runtime stage");
+    const labels = labelsOf(runtime);
+    expect(labels.get("io.airbyte.version")).toBe(pkgVersion);
+    expect(labels.get("io.airbyte.version")).toBe(field(metadata, "data", "dockerImageTag"));
+    expect(labels.get("io.airbyte.name")).toBe(field(metadata, "data", "dockerRepository"));
+  });
+
+  it("every path copied from the build context exists and is not excluded by .dockerignore", () => {
+    const contextSources = stages.flatMap((s) => copiesOf(s).filter((c) => c.from === undefined).flatMap((c) => c.sources));
+    expect(contextSources.length).toBeGreaterThan(0);
+    for (const src of contextSources) {
+      expect(existsSync(path.join(repo, src)), `COPY source ${src}`).toBe(true);
+      expect(dockerIgnored(path.posix.normalize(src)), `COPY source ${src} is in .dockerignore`).toBe(false);
+    }
+    // Files the image build itself produces must not be sent in the context.
+    for (const generated of ["node_modules", "dist", ".git"]) expect(dockerIgnored(generated), generated).toBe(true);
+  });
+
+  it("every path copied from the build stage exists after npm run build", () => {
+    if (!runtime) throw new Error("no runtime stage");
+    for (const c of copiesOf(runtime).filter((x) => x.from === "build")) {
+      for (const src of c.sources) expect(existsSync(buildPathToRepo(src)), `COPY --from=build ${src}`).toBe(true);
+    }
+    expect(existsSync(path.join(repo, "dist/src/main.js")), "dist/src/main.js (run npm run build)").toBe(true);
+  });
+
+  it("the compiled connector imports only Node built-ins, production dependencies and files inside dist/src", () => {
+    const distSrc = path.join(repo, "dist/src");
+    const deps = new Set(Object.keys(isRecord(field(pkg, "dependencies")) ? (field(pkg, "dependencies") as object) : {}));
+    const builtins = new Set(builtinModules);
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith(".js")) files.push(p);
+      }
+    };
+    walk(distSrc);
+    expect(files.length).toBeGreaterThan(0);
+    const problems: string[] = [];
+    // Static import/export declarations, bare side-effect imports and dynamic import() of a literal.
+    const patterns = [
+      /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*["']([^"']+)["']/gm,
+      /^\s*import\s*["']([^"']+)["']/gm,
+      /\bimport\(\s*["']([^"']+)["']\s*\)/g,
+    ];
+    for (const file of files) {
+      const text = readFileSync(file, "utf8");
+      for (const m of patterns.flatMap((re) => [...text.matchAll(re)])) {
+        const s = m[1] ?? "";
+        const where = path.relative(repo, file);
+        if (s.startsWith("node:") || builtins.has(s)) continue;
+        if (s.startsWith(".")) {
+          const target = path.resolve(path.dirname(file), s);
+          if (!target.startsWith(distSrc + path.sep)) problems.push(`${where} imports ${s}, outside dist/src (not in the image)`);
+          continue;
+        }
+        const name = s.startsWith("@") ? s.split("/").slice(0, 2).join("/") : (s.split("/")[0] ?? s);
+        if (!deps.has(name)) problems.push(`${where} imports ${name}, which is not a production dependency`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Run the entrypoint the way the image runs it: lay out the runtime stage's COPY instructions in
+// a temporary root, with the repository's node_modules standing in for `npm ci --omit=dev` (the
+// import check above keeps dev dependencies out), then start ENTRYPOINT with the image paths
+// mapped into that root and the working directory set to the image's WORKDIR.
+
+const tempRoots: string[] = [];
+afterAll(() => {
+  for (const t of tempRoots) rmSync(t, { recursive: true, force: true });
+});
+
+function stageImage(): { root: string; entrypoint: string[]; cwd: string } {
+  if (!runtime) throw new Error("no runtime stage");
+  const root = mkdtempSync(path.join(tmpdir(), "d365-image-"));
+  tempRoots.push(root);
+  const inImage = (p: string): string => path.join(root, p);
+  for (const c of copiesOf(runtime)) {
+    const destAbs = path.posix.resolve(c.workdir, c.dest);
+    const destIsDir = c.dest.endsWith("/") || c.sources.length > 1;
+    for (const src of c.sources) {
+      const from = c.from === undefined ? path.join(repo, src) : buildPathToRepo(src);
+      const to = destIsDir && !statSync(from).isDirectory() ? path.join(inImage(destAbs), path.basename(from)) : inImage(destAbs);
+      mkdirSync(path.dirname(to), { recursive: true });
+      cpSync(from, to, { recursive: true });
+    }
+  }
+  const code = inImage(entrypointOf(runtime)[1] ?? "");
+  // node_modules sits next to package.json in the image (the runtime `npm ci` runs in that WORKDIR).
+  const pkgDir = copiesOf(runtime).find((c) => c.sources.includes("package.json"))?.workdir;
+  if (!pkgDir) throw new Error("package.json is not copied into the runtime stage");
+  symlinkSync(path.join(repo, "node_modules"), path.join(inImage(pkgDir), "node_modules"), "dir");
+  mkdirSync(inImage(finalWorkdir(runtime)), { recursive: true });
+  const entrypoint = entrypointOf(runtime).map((a, i) => (i === 0 ? process.execPath : path.posix.isAbsolute(a) ? inImage(a) : a));
+  expect(existsSync(code), `${code} in the staged image`).toBe(true);
+  return { root, entrypoint, cwd: inImage(finalWorkdir(runtime)) };
+}
+
+async function protocolValidator(): Promise<(msg: unknown) => string[]> {
+  // CI checks the repository out next to ../shared, as on the development machines.
+  const yamlPath = path.resolve(repo, "../shared/airbyte/airbyte_protocol.yaml");
+  const doc: unknown = parseYaml(readFileSync(yamlPath, "utf8"));
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  if (!isRecord(doc)) throw new Error("protocol yaml is not an object");
+  ajv.addSchema({ ...doc, $id: "airbyte_protocol" });
+  const validate = ajv.getSchema("airbyte_protocol#/definitions/AirbyteMessage");
+  if (!validate) throw new Error("AirbyteMessage not found in the protocol yaml");
+  return (msg: unknown) => {
+    const ok = validate(msg);
+    return ok ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ""}`);
+  };
+}
+
+describe("the image entrypoint", () => {
+  it("answers `spec` with exactly one valid SPEC message when started as the image starts it", async () => {
+    const { entrypoint, cwd } = stageImage();
+    const [cmd, ...args] = entrypoint;
+    const run = spawnSync(cmd ?? process.execPath, [...args, "spec"], {
+      cwd,
+      encoding: "utf8",
+      timeout: 30_000,
+      // A container has no developer environment: no extra CA, no config in env.
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: cwd, NODE_ENV: "production" },
+    });
+    expect(run.error).toBeUndefined();
+    expect(run.status, run.stderr).toBe(0);
+    const lines = run.stdout.split("\n").filter((l) => l.trim() !== "");
+    expect(lines).toHaveLength(1);
+    const msg: unknown = JSON.parse(lines[0] ?? "");
+    expect(field(msg, "type")).toBe("SPEC");
+    const validate = await protocolValidator();
+    expect(validate(msg)).toEqual([]);
+    // The form Airbyte shows is the schema the docs are generated from.
+    const specFile: unknown = JSON.parse(read("spec/spec.json"));
+    const connectionSpec = field(specFile, "connectionSpecification") ?? specFile;
+    expect(field(msg, "spec", "connectionSpecification")).toEqual(connectionSpec);
+    const protocolVersion = field(msg, "spec", "protocol_version");
+    if (protocolVersion !== undefined) expect(protocolVersion).toBe(field(metadata, "data", "protocolVersion"));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("metadata.yaml", () => {
+  const schema: unknown = JSON.parse(read("integration_tests/fixtures/connector-metadata.schema.json"));
+
+  function validator(): (doc: unknown) => string[] {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats.default(ajv);
+    if (!isRecord(schema)) throw new Error("schema is not an object");
+    const validate = ajv.compile(schema);
+    return (doc) => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ""}`));
+  }
+
+  it("is valid against the connector metadata schema", () => {
+    expect(validator()(metadata)).toEqual([]);
+  });
+
+  it("the schema rejects what Airbyte's rejects: an unknown data key, a missing required field, a bad uuid", () => {
+    const validate = validator();
+    if (!isRecord(metadata) || !isRecord(metadata["data"])) throw new Error("metadata has no data");
+    const data = metadata["data"];
+    expect(validate({ ...metadata, data: { ...data, notAKey: true } })).not.toEqual([]);
+    const { githubIssueLabel: _dropped, ...withoutLabel } = data;
+    expect(validate({ ...metadata, data: withoutLabel })).not.toEqual([]);
+    expect(validate({ ...metadata, data: { ...data, definitionId: "not-a-uuid" } })).not.toEqual([]);
+    expect(validate({ ...metadata, extra: 1 })).not.toEqual([]);
+    expect(validate({ ...metadata, data: { ...data, connectorSubtype: "rest" } })).not.toEqual([]);
+  });
+
+  it("declares a data-activation API destination whose version matches the package", () => {
+    expect(field(metadata, "data", "connectorType")).toBe("destination");
+    expect(field(metadata, "data", "connectorSubtype")).toBe("api");
+    expect(field(metadata, "data", "supportsDataActivation")).toBe(true);
+    expect(field(metadata, "data", "dockerImageTag")).toBe(pkgVersion);
+    expect(field(metadata, "data", "license")).toBe(field(pkg, "license"));
+    expect(field(metadata, "data", "protocolVersion")).toMatch(/^0\.\d+\.\d+$/);
+    const specDoc: unknown = JSON.parse(read("spec/spec.json"));
+    const specUrl = field(specDoc, "documentationUrl");
+    if (specUrl !== undefined) expect(field(metadata, "data", "documentationUrl")).toBe(specUrl);
+  });
+
+  it("allowedHosts covers every Dataverse and Entra ID host family, and nothing else", () => {
+    const hosts = field(metadata, "data", "allowedHosts", "hosts");
+    if (!Array.isArray(hosts)) throw new Error("allowedHosts.hosts missing");
+    // The stricter reading of a wildcard: one DNS label, so the list works whichever way the platform matches.
+    const matchers = hosts.map(
+      (h) => new RegExp(`^${String(h).replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[a-z0-9-]*")}$`),
+    );
+    const allowed = (host: string): boolean => matchers.some((m) => m.test(host));
+    for (const host of [
+      "contoso.crm.dynamics.com",
+      "contoso.crm4.dynamics.com",
+      "contoso.crm11.dynamics.com",
+      "contoso.crm9.dynamics.com",
+      "contoso.api.crm.dynamics.com",
+      "contoso.crm.microsoftdynamics.us",
+      "contoso.crm.appsplatform.us",
+      "contoso.crm.dynamics.cn",
+      "login.microsoftonline.com",
+      "login.microsoftonline.us",
+      "login.partner.microsoftonline.cn",
+    ]) {
+      expect(allowed(host), host).toBe(true);
+    }
+    for (const host of ["example.com", "dynamics.com.example.net", "login.microsoftonline.com.example.net"]) {
+      expect(allowed(host), host).toBe(false);
+    }
+    // Whatever the spec offers as default or example hosts must be reachable from Airbyte.
+    const props = field(JSON.parse(read("spec/spec.json")) as unknown, "connectionSpecification", "properties");
+    for (const key of ["web_api_endpoint", "authority_host"]) {
+      const p = field(props, key);
+      const urls = [field(p, "default"), ...(Array.isArray(field(p, "examples")) ? (field(p, "examples") as unknown[]) : [])];
+      for (const u of urls) if (typeof u === "string") expect(allowed(new URL(u).hostname), `${key}: ${u}`).toBe(true);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("docs/configuration.md", () => {
+  const generator = path.join(repo, "scripts/gen-config-reference.mjs");
+
+  it("is exactly what scripts/gen-config-reference.mjs generates from spec/spec.json", () => {
+    const generated = execFileSync(process.execPath, [generator, "--stdout"], { encoding: "utf8" });
+    expect(read("docs/configuration.md")).toBe(generated);
+  });
+
+  it("the generator gives every property a row with path, type, required, default and secret marker", () => {
+    const out = execFileSync(
+      process.execPath,
+      [generator, "--stdout", "--spec", path.join(repo, "integration_tests/fixtures/config-reference-sample.spec.json")],
+      { encoding: "utf8" },
+    );
+    const rows = out.split("\n").filter((l) => l.startsWith("| `"));
+    const byPath = new Map(rows.map((r) => [/^\| `([^`]+)`/.exec(r)?.[1] ?? "", r]));
+    expect([...byPath.keys()].sort()).toEqual(
+      [
+        "endpoint",
+        "secret",
+        "level",
+        "tuning",
+        "tuning.batch",
+        "streams",
+        "streams[].name",
+        "streams[].key",
+        "streams[].key.columns",
+        "streams[].key.id_field",
+        "streams[].fields",
+        "streams[].fields.<key>.column",
+        "streams[].fields.<key>.nulls",
+      ].sort(),
+    );
+    expect(byPath.get("secret")).toContain("**(secret)**");
+    expect(byPath.get("secret")).toContain("Keep \\| private.");
+    expect(byPath.get("endpoint")).toMatch(/\| string \(uri\) \| yes \|/);
+    expect(byPath.get("level")).toMatch(/\| no \| `"low"` \|/);
+    expect(byPath.get("tuning.batch")).toMatch(/\| integer \| no \| `1000` \|/);
+    expect(byPath.get("streams[].name")).toMatch(/\| yes \|/);
+    // `order` wins over declaration order.
+    expect(rows.findIndex((r) => r.startsWith("| `endpoint`"))).toBeLessThan(rows.findIndex((r) => r.startsWith("| `secret`")));
+  });
+});
+
+describe("README and docs", () => {
+  const docs = ["README.md", ...readdirSync(path.join(repo, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+
+  it("relative links point at files that exist", () => {
+    const broken: string[] = [];
+    for (const doc of docs) {
+      const text = read(doc);
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = (m[1] ?? "").split("#")[0] ?? "";
+        if (target === "" || /^[a-z]+:/i.test(target)) continue;
+        if (!existsSync(path.resolve(path.dirname(path.join(repo, doc)), target))) broken.push(`${doc} → ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it("README builds and runs the image under the name and tag metadata.yaml declares", () => {
+    const image = `${String(field(metadata, "data", "dockerRepository"))}:${String(field(metadata, "data", "dockerImageTag"))}`;
+    const readme = read("README.md");
+    expect(readme).toContain(`docker build -t ${image} .`);
+    expect(readme).toContain("npm ci && npm run demo");
+    expect(readme).toContain("npm ci && npm test");
+  });
+});
