@@ -15,6 +15,8 @@ export type RowRef =
 export interface LookupBinding {
   /** Case-sensitive navigation property, e.g. "parentcustomerid_account". */
   readonly navigationProperty: string;
+  /** Lookup column logical name, e.g. "parentcustomerid" (read side: `_parentcustomerid_value`). Set by mapping. */
+  readonly column?: string;
   /** null clears the lookup. */
   readonly target: { readonly entitySet: string; readonly table: string; readonly ref: RowRef } | null;
 }

@@ -1,0 +1,306 @@
+// mapRecord: one record + its stream plan → one Operation, or the list of what is wrong with it.
+// Pure: reads only the plan and the record.
+import type { LookupBinding, MapResult, Operation, OperationKind, RecordIssue, RowRef, ColumnValue } from "./operation.js";
+import type { LookupPlan, StreamPlan, TargetResolver, TargetStrategy } from "./plan.js";
+import { isMetaField } from "./plan.js";
+import { defaultStatusFor, stateColumnName, stateOfStatus, statusColumnName } from "./choices.js";
+import { coerceValue } from "./coerce.js";
+import type { ColumnMeta } from "../dataverse/metadata-types.js";
+import { deterministicId, normalizeGuid } from "./uuid.js";
+
+/** RFC 6901 pointer to a top-level field. */
+export function fieldPath(field: string): string {
+  return `/${field.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+}
+
+type Issues = RecordIssue[];
+
+/** Own property only: a record field named "constructor" must not read Object.prototype. */
+function own(data: Readonly<Record<string, unknown>>, field: string): unknown {
+  return Object.hasOwn(data, field) ? data[field] : undefined;
+}
+
+function issue(issues: Issues, field: string, code: string, message: string): void {
+  issues.push({ field: fieldPath(field), code, message });
+}
+
+const isBlank = (v: unknown): boolean => v === undefined || v === null || (typeof v === "string" && v.trim() === "");
+
+/** A key value coerced to its column's type; keys are never truncated. */
+function keyValue(column: ColumnMeta, raw: unknown, field: string, issues: Issues): string | number | undefined {
+  const r = coerceValue(column, raw, { truncateStrings: false });
+  if (!r.ok) {
+    issue(issues, field, r.code, `Key column '${column.logicalName}': ${r.message}`);
+    return undefined;
+  }
+  if (typeof r.value === "string" || typeof r.value === "number") return r.value;
+  issue(issues, field, "invalid_key_value", `Key column '${column.logicalName}' needs a text or number value.`);
+  return undefined;
+}
+
+function deterministicValues(raw: readonly unknown[], field: string, issues: Issues): (string | number | boolean)[] | undefined {
+  const out: (string | number | boolean)[] = [];
+  for (const v of raw) {
+    if (typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v))) out.push(v);
+    else {
+      issue(issues, field, "not_a_scalar", "A deterministic id is built from text, number or boolean values.");
+      return undefined;
+    }
+  }
+  return out;
+}
+
+function rowRef(plan: StreamPlan, data: Readonly<Record<string, unknown>>, issues: Issues): RowRef | undefined {
+  const key = plan.key;
+  switch (key.kind) {
+    case "none":
+      return { kind: "none" };
+    case "id": {
+      const raw = own(data, key.field);
+      if (isBlank(raw)) {
+        issue(issues, key.field, "missing_key", `The record has no value in key field '${key.field}'.`);
+        return undefined;
+      }
+      const id = typeof raw === "string" ? normalizeGuid(raw) : undefined;
+      if (id === undefined) {
+        issue(issues, key.field, "invalid_guid", `Key field '${key.field}' must hold the row's GUID.`);
+        return undefined;
+      }
+      return { kind: "id", id };
+    }
+    case "deterministic": {
+      const raws: unknown[] = [];
+      for (const f of key.fields) {
+        const v = own(data, f);
+        if (isBlank(v)) {
+          issue(issues, f, "missing_key", `The record has no value in key field '${f}'.`);
+          return undefined;
+        }
+        raws.push(v);
+      }
+      const values = deterministicValues(raws, key.fields[0] ?? "", issues);
+      return values === undefined ? undefined : { kind: "id", id: deterministicId(values, key.namespace) };
+    }
+    case "key": {
+      const values: (readonly [string, string | number])[] = [];
+      let bad = false;
+      for (const part of key.parts) {
+        const raw = own(data, part.field);
+        if (isBlank(raw)) {
+          issue(issues, part.field, "missing_key", `The record has no value for key column '${part.column.logicalName}' (key '${key.keyName}').`);
+          bad = true;
+          continue;
+        }
+        const v = keyValue(part.column, raw, part.field, issues);
+        if (v === undefined) bad = true;
+        else values.push([part.column.logicalName, v]);
+      }
+      return bad ? undefined : { kind: "key", values };
+    }
+  }
+}
+
+function lookupRef(strategy: TargetStrategy, raw: unknown, field: string, what: string, issues: Issues): RowRef | undefined {
+  switch (strategy.by) {
+    case "id": {
+      const id = typeof raw === "string" ? normalizeGuid(raw) : undefined;
+      if (id === undefined) issue(issues, field, "invalid_guid", `${what} takes the related row's GUID.`);
+      return id === undefined ? undefined : { kind: "id", id };
+    }
+    case "deterministic": {
+      const arr = Array.isArray(raw) ? raw : [raw];
+      if (arr.length === 0 || arr.some(isBlank)) {
+        issue(issues, field, "missing_key", `${what} needs the related row's key values.`);
+        return undefined;
+      }
+      const values = deterministicValues(arr, field, issues);
+      return values === undefined ? undefined : { kind: "id", id: deterministicId(values, strategy.namespace) };
+    }
+    case "key": {
+      const cols = strategy.columns;
+      const values: (readonly [string, string | number])[] = [];
+      if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
+        const obj = raw as Readonly<Record<string, unknown>>;
+        const names = cols.map((c) => c.logicalName);
+        const extra = Object.keys(obj).filter((k) => !names.includes(k));
+        if (extra.length > 0) {
+          issue(issues, field, "lookup_key_mismatch", `${what}: key '${strategy.keyName}' has columns (${names.join(", ")}); the value has others.`);
+          return undefined;
+        }
+        for (const c of cols) {
+          const v = obj[c.logicalName];
+          if (isBlank(v)) {
+            issue(issues, field, "missing_key", `${what}: no value for key column '${c.logicalName}'.`);
+            return undefined;
+          }
+          const kv = keyValue(c, v, field, issues);
+          if (kv === undefined) return undefined;
+          values.push([c.logicalName, kv]);
+        }
+        return { kind: "key", values };
+      }
+      const only = cols[0];
+      if (cols.length !== 1 || only === undefined) {
+        issue(issues, field, "lookup_key_mismatch", `${what}: key '${strategy.keyName}' is composite; give an object of column → value.`);
+        return undefined;
+      }
+      if (typeof raw === "string" && raw.trim() === "") {
+        issue(issues, field, "missing_key", `${what} needs the related row's key value.`);
+        return undefined;
+      }
+      const kv = keyValue(only, raw, field, issues);
+      return kv === undefined ? undefined : { kind: "key", values: [[only.logicalName, kv]] };
+    }
+  }
+}
+
+function firstResolver(lp: LookupPlan): TargetResolver | undefined {
+  for (const r of lp.targets.values()) return r;
+  return undefined;
+}
+
+function binding(lp: LookupPlan, data: Readonly<Record<string, unknown>>, issues: Issues): LookupBinding | undefined {
+  const raw = own(data, lp.field);
+  if (raw === undefined) return undefined;
+  let resolver: TargetResolver | undefined;
+  let tableIssue: (() => void) | undefined;
+  if (lp.table !== undefined) resolver = lp.targets.get(lp.table);
+  else if (lp.tableField !== undefined) {
+    const tf = lp.tableField;
+    const t = own(data, tf);
+    if (typeof t === "string" && t.trim() !== "") {
+      resolver = lp.targets.get(t.trim().toLowerCase());
+      if (resolver === undefined) {
+        tableIssue = () => issue(issues, tf, "lookup_target_invalid", `Lookup '${lp.column}' cannot point at the table named in '${tf}'; it takes ${[...lp.targets.keys()].join(", ")}.`);
+      }
+    } else {
+      tableIssue = () => issue(issues, tf, "missing_lookup_table", `Lookup '${lp.column}' needs the target table's logical name in '${tf}'.`);
+    }
+  }
+  if (raw === null) {
+    if (lp.nulls === "ignore") return undefined;
+    // Clearing: any of a polymorphic lookup's navigation properties clears the one lookup value.
+    const nav = (resolver ?? firstResolver(lp))?.navigationProperty;
+    return nav === undefined ? undefined : { navigationProperty: nav, column: lp.column, target: null };
+  }
+  if (tableIssue !== undefined) {
+    tableIssue();
+    return undefined;
+  }
+  if (resolver === undefined) return undefined;
+  const ref = lookupRef(resolver.strategy, raw, lp.field, `Lookup '${lp.column}' → '${resolver.table}'`, issues);
+  if (ref === undefined) return undefined;
+  return { navigationProperty: resolver.navigationProperty, column: lp.column, target: { entitySet: resolver.entitySet, table: resolver.table, ref } };
+}
+
+function opKind(plan: StreamPlan, deleted: boolean): OperationKind {
+  if (plan.mode === "delete" || plan.mode === "deactivate") return plan.mode;
+  return deleted ? plan.deleteAction : plan.mode;
+}
+
+export function mapRecord(
+  plan: StreamPlan,
+  data: Readonly<Record<string, unknown>>,
+  options?: { readonly deleted?: boolean },
+): MapResult {
+  const issues: Issues = [];
+  const t = plan.table;
+  const kind = opKind(plan, options?.deleted === true);
+  const ref = rowRef(plan, data, issues);
+  const base = { table: t.logicalName, entitySet: t.entitySetName };
+
+  if (kind === "delete" || kind === "deactivate") {
+    if (ref?.kind === "none") {
+      issues.push({ field: "", code: "missing_key", message: `Stream '${plan.stream}' has no key, so a deleted record cannot be matched to a row.` });
+    }
+    const columns: Record<string, ColumnValue> = {};
+    if (kind === "deactivate") {
+      const sc = stateColumnName(t);
+      const st = statusColumnName(t);
+      if (plan.inactive === undefined || sc === undefined) {
+        issues.push({ field: "", code: "cannot_deactivate", message: `Table '${t.logicalName}' has no inactive state to deactivate rows with.` });
+      } else {
+        columns[sc] = plan.inactive.statecode;
+        if (st !== undefined && plan.inactive.statuscode !== undefined) columns[st] = plan.inactive.statuscode;
+      }
+    }
+    if (issues.length > 0 || ref === undefined) return { ok: false, issues };
+    return { ok: true, operation: { kind, ...base, ref, columns, bindings: [] }, truncated: [] };
+  }
+
+  const columns: Record<string, ColumnValue> = {};
+  const fieldOf = new Map<string, string>();
+  const truncated: string[] = [];
+  const put = (field: string, column: ColumnMeta, raw: unknown, nulls: "ignore" | "write", delimiter: string | undefined): void => {
+    if (raw === undefined) return;
+    if (raw === null) {
+      if (nulls === "write") {
+        columns[column.logicalName] = null;
+        fieldOf.set(column.logicalName, field);
+      }
+      return;
+    }
+    const r = coerceValue(column, raw, { truncateStrings: plan.truncateStrings, delimiter });
+    if (!r.ok) {
+      issue(issues, field, r.code, r.message);
+      return;
+    }
+    columns[column.logicalName] = r.value;
+    fieldOf.set(column.logicalName, field);
+    if (r.truncated) truncated.push(field);
+  };
+  for (const cp of plan.columns) put(cp.field, cp.column, own(data, cp.field), cp.nulls, cp.delimiter);
+  for (const [name, raw] of Object.entries(data)) {
+    const column = plan.passthrough.get(name);
+    if (column !== undefined && !Object.hasOwn(columns, name)) put(name, column, raw, plan.nulls, undefined);
+  }
+
+  const bindings: LookupBinding[] = [];
+  for (const lp of plan.lookups) {
+    const b = binding(lp, data, issues);
+    if (b !== undefined) bindings.push(b);
+  }
+  for (const [name, lp] of plan.passthroughLookups) {
+    if (!Object.hasOwn(data, name)) continue;
+    const b = binding(lp, data, issues);
+    if (b !== undefined) bindings.push(b);
+  }
+
+  // Statecode/statuscode: a pair must agree (status option's State); a state alone gets its
+  // default status, since Microsoft asks to set statuscode whenever statecode is set.
+  const sc = stateColumnName(t);
+  const st = statusColumnName(t);
+  const state = sc === undefined ? undefined : columns[sc];
+  const status = st === undefined ? undefined : columns[st];
+  if (typeof state === "number" && typeof status === "number" && st !== undefined) {
+    if (stateOfStatus(t, status) !== state) {
+      issue(issues, fieldOf.get(st) ?? st, "status_state_mismatch", `Status reason '${st}' does not belong to the given state '${sc}'.`);
+    }
+  } else if (typeof state === "number" && status === undefined && st !== undefined) {
+    const d = defaultStatusFor(t, state);
+    if (d !== undefined) columns[st] = d;
+  }
+
+  if (issues.length > 0 || ref === undefined) return { ok: false, issues };
+  const operation: Operation = { kind, ...base, ref, columns, bindings };
+  return { ok: true, operation, truncated };
+}
+
+/** Tables this plan's lookups point at, other than its own (self-references need no ordering). */
+export function lookupTargets(plan: StreamPlan): readonly string[] {
+  const out = new Set<string>();
+  for (const lp of [...plan.lookups, ...plan.passthroughLookups.values()]) {
+    for (const t of lp.targets.keys()) if (t !== plan.table.logicalName) out.add(t);
+  }
+  return [...out];
+}
+
+/**
+ * Fields of this record the plan does not write and does not use: neither mapped, nor a key or
+ * table field, nor a column usable under its own name for this write mode (so a read-only column
+ * shows up here too). Bookkeeping fields (_ab_*, _airbyte_*, _sdc_*) are left out. The pipeline
+ * reports them once per stream.
+ */
+export function unknownFields(plan: StreamPlan, data: Readonly<Record<string, unknown>>): string[] {
+  return Object.keys(data).filter((f) => !isMetaField(f) && !plan.knownFields.has(f));
+}
