@@ -1,0 +1,41 @@
+// Error → TRACE ERROR. Messages are built from our own typed errors only; the message of an
+// unknown error may quote input (JSON.parse does), so it is never copied into the output.
+import { ConnectorError, describeContext } from "../protocol/errors.js";
+import type { ErrorTrace } from "../protocol/airbyte.js";
+
+export function errorTrace(err: unknown): ErrorTrace {
+  if (err instanceof ConnectorError) {
+    const where = describeContext(err.context);
+    const hasLine = err.context.line !== undefined && err.message.startsWith(`line ${err.context.line}`);
+    return {
+      message: where === "" || hasLine ? err.message : `${where}: ${err.message}`,
+      internal_message: err.code,
+      failure_type: err.failureType,
+      ...(err.context.stream !== undefined ? { stream_descriptor: { name: err.context.stream } } : {}),
+    };
+  }
+  const name = err instanceof Error ? err.name : typeof err;
+  const code = typeof err === "object" && err !== null && typeof (err as { code?: unknown }).code === "string" ? (err as { code: string }).code : undefined;
+  const stack = err instanceof Error && err.stack !== undefined ? err.stack.split("\n").slice(1).join("\n") : undefined;
+  return {
+    message: `Internal error (${name}${code !== undefined ? ` ${code}` : ""}); please report it`,
+    ...(code !== undefined ? { internal_message: code } : {}),
+    ...(stack !== undefined ? { stack_trace: stack } : {}),
+    failure_type: "system_error",
+  };
+}
+
+/** Reads and parses a JSON file named on the command line. */
+export async function readJsonFile(readFile: (p: string) => Promise<string>, path: string, what: "config" | "catalog"): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path);
+  } catch (cause) {
+    throw new ConnectorError(`${what}_unreadable`, `The ${what} file cannot be read`, "config_error", {}, { cause });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new ConnectorError(`${what}_malformed`, `The ${what} file is not valid JSON`, "config_error", {}, { cause });
+  }
+}

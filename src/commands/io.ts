@@ -1,0 +1,14 @@
+// Everything a command may touch, injected by main.ts (the only file that sees `process`).
+import type { Readable, Writable } from "node:stream";
+
+export interface CommandIO {
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly now: () => number;
+  readonly version: string;
+  readonly readFile: (path: string) => Promise<string>;
+  readonly openInput: (path: string) => Readable;
+}

@@ -1,0 +1,59 @@
+// One place that knows how ajv and ajv-formats are imported under NodeNext (both are CommonJS
+// packages whose default export TypeScript sees differently from Node).
+import { Ajv } from "ajv";
+import type { ErrorObject, Options } from "ajv";
+import * as formatsModule from "ajv-formats";
+import type { FormatsPlugin } from "ajv-formats";
+
+function formatsPlugin(): FormatsPlugin {
+  const m: unknown = formatsModule;
+  const candidate = (m as { default?: unknown }).default;
+  if (typeof candidate === "function") return candidate as FormatsPlugin;
+  const nested = (candidate as { default?: unknown } | undefined)?.default;
+  if (typeof nested === "function") return nested as FormatsPlugin;
+  throw new Error("ajv-formats did not load");
+}
+
+/** Keywords of the Airbyte UI that carry no validation meaning. */
+const UI_KEYWORDS = ["airbyte_secret", "order", "group", "groups", "always_show", "airbyte_hidden", "existingJavaType", "airbyte_type"];
+
+export function createAjv(options: Options = {}): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: false, ...options });
+  formatsPlugin()(ajv);
+  for (const keyword of UI_KEYWORDS) ajv.addKeyword({ keyword });
+  return ajv;
+}
+
+export interface Violation {
+  /** JSON pointer into the validated document, "" for the root. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * Turns ajv errors into path + rule sentences. Never includes the offending value (a secret or
+ * a record value could be in it); ajv's own messages name only the rule.
+ */
+export function violations(errors: readonly ErrorObject[] | null | undefined): Violation[] {
+  const out: Violation[] = [];
+  const seen = new Set<string>();
+  for (const e of errors ?? []) {
+    let path = e.instancePath;
+    let message = e.message ?? e.keyword;
+    if (e.keyword === "required" && typeof e.params["missingProperty"] === "string") {
+      path = `${path}/${e.params["missingProperty"]}`;
+      message = "is required";
+    } else if (e.keyword === "additionalProperties" && typeof e.params["additionalProperty"] === "string") {
+      path = `${path}/${e.params["additionalProperty"]}`;
+      message = "is not a known setting";
+    } else if (e.keyword === "enum" && Array.isArray(e.params["allowedValues"])) {
+      message = `must be one of ${(e.params["allowedValues"] as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+    }
+    const key = `${path}|${message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push({ path, message });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "./load.js";
+import { ConfigError } from "./errors.js";
+import { parseCatalog, resolveAirbyteStreams, resolveSingerStream } from "./catalog.js";
+
+const base = {
+  web_api_endpoint: "https://org.crm.dynamics.com/api/data/v9.2/",
+  tenant_id: "t",
+  client_id: "c",
+  client_secret: "super-secret-value",
+};
+
+function violationsOf(raw: unknown, env: Record<string, string> = {}) {
+  try {
+    loadConfig(raw, env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error("no error");
+}
+
+describe("loadConfig", () => {
+  it("applies defaults", () => {
+    const { config } = loadConfig(base);
+    expect(config.webApiEndpoint.href).toBe(base.web_api_endpoint);
+    expect(config.authorityHost.href).toBe("https://login.microsoftonline.com/");
+    expect(config.write).toMatchObject({ batchSize: 1000, maxBatchBytes: 8388608, flushIntervalSeconds: 60, maxRejectedShare: 0.1 });
+  });
+  it("reports every violation with its JSON path and never a value", () => {
+    const err = violationsOf({
+      web_api_endpoint: "http://org.crm.dynamics.com/api/data/v9.2/",
+      client_id: "c",
+      client_secret: "super-secret-value",
+      batch_size: 5000,
+      bogus: 1,
+      streams: [{ name: "s", table: "contact", key: { nope: 1 } }],
+    });
+    const paths = err.violations.map((v) => v.path);
+    expect(paths).toEqual(expect.arrayContaining(["/web_api_endpoint", "/tenant_id", "/batch_size", "/bogus", "/streams/0/key"]));
+    expect(err.message).not.toContain("super-secret-value");
+    expect(err.message).not.toContain("http://org");
+  });
+  it("merges TARGET_DYNAMICS365_* settings under the file", () => {
+    const { config } = loadConfig(
+      { ...base, batch_size: 200 },
+      { TARGET_DYNAMICS365_BATCH_SIZE: "10", TARGET_DYNAMICS365_MAX_CONCURRENCY: "3", TARGET_DYNAMICS365_DEAD_LETTER_PATH: "/tmp/x" },
+    );
+    expect(config.write.batchSize).toBe(200);
+    expect(config.write.maxConcurrency).toBe(3);
+    expect(config.write.deadLetterPath).toBe("/tmp/x");
+  });
+  it("builds stream mappings with lookups", () => {
+    const { config } = loadConfig({
+      ...base,
+      streams: [
+        {
+          name: "contacts",
+          table: "contact",
+          key: { columns: ["emailaddress1"] },
+          fields: { email: "emailaddress1", account: { column: "parentcustomerid", lookup: { table: "account", by: "alternate_key", key_columns: ["accountnumber"] } } },
+        },
+      ],
+    });
+    const s = config.streams[0];
+    expect(s).toMatchObject({ name: "contacts", table: "contact", mode: "upsert", key: { kind: "columns", columns: ["emailaddress1"] }, nulls: "ignore" });
+    expect(s?.fields.get("account")).toEqual({ column: "parentcustomerid", lookup: { table: "account", strategy: { by: "alternate_key", columns: ["accountnumber"] } } });
+  });
+});
+
+describe("catalog", () => {
+  const catalog = (streams: unknown[]) => parseCatalog({ streams });
+  const stream = (name: string, extra: object) => ({ stream: { name, json_schema: {}, supported_sync_modes: ["full_refresh"] }, sync_mode: "full_refresh", ...extra });
+
+  it("data activation: table from destination_object_name, key from primary_key, mode from sync mode", () => {
+    const loaded = loadConfig(base);
+    const r = resolveAirbyteStreams(loaded, catalog([stream("c", { destination_sync_mode: "append_dedup", primary_key: [["emailaddress1"]], destination_object_name: "contact" })]));
+    expect(r[0]?.mapping).toMatchObject({ table: "contact", mode: "upsert", key: { kind: "columns", columns: ["emailaddress1"] } });
+  });
+  it.each([
+    ["append", "create"],
+    ["update", "update"],
+    ["soft_delete", "deactivate"],
+    ["overwrite", "upsert"],
+  ])("%s → %s", (dsm, mode) => {
+    const r = resolveAirbyteStreams(loadConfig(base), catalog([stream("c", { destination_sync_mode: dsm, primary_key: [["contactid"]], destination_object_name: "contact" })]));
+    expect(r[0]?.mapping.mode).toBe(mode);
+  });
+  it("config entries override the catalog and rename key columns", () => {
+    const loaded = loadConfig({ ...base, streams: [{ name: "c", table: "account", fields: { num: "accountnumber" } }] });
+    const r = resolveAirbyteStreams(loaded, catalog([stream("c", { destination_sync_mode: "append_dedup", primary_key: [["num"]] })]));
+    expect(r[0]?.mapping).toMatchObject({ table: "account", mode: "upsert", key: { kind: "columns", columns: ["accountnumber"] } });
+  });
+  it("a stream with neither a config entry nor a destination object is a config error naming it", () => {
+    expect(() => resolveAirbyteStreams(loadConfig(base), catalog([stream("orphan", { destination_sync_mode: "append" })]))).toThrow(/orphan/);
+  });
+  it("Singer: key properties become key columns; unmapped stream fails", () => {
+    const loaded = loadConfig({ ...base, streams: [{ name: "s", table: "contact" }] });
+    expect(resolveSingerStream(loaded, "s", ["emailaddress1"], 1).mapping).toMatchObject({ mode: "upsert", key: { kind: "columns", columns: ["emailaddress1"] } });
+    expect(() => resolveSingerStream(loaded, "t", [], 9)).toThrow(/line 9/);
+  });
+});

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { parseAirbyteMessage, stateWithStats } from "./airbyte.js";
+import { parseSingerMessage } from "./singer.js";
+
+describe("parseAirbyteMessage", () => {
+  it("reads a record with namespace", () => {
+    expect(parseAirbyteMessage('{"type":"RECORD","record":{"stream":"c","namespace":"n","data":{"a":1},"emitted_at":5}}', 3)).toEqual({
+      kind: "record",
+      stream: { name: "c", namespace: "n" },
+      data: { a: 1 },
+      emittedAt: 5,
+    });
+  });
+  it.each([
+    ["{not json", "malformed_json"],
+    ["[1]", "invalid_message"],
+    ['{"type":"BOGUS"}', "unknown_message_type"],
+    ['{"type":"RECORD","record":{"stream":"c","data":[1]}}', "non_object_data"],
+    ['{"type":"RECORD","record":{"stream":"c","data":"x"}}', "non_object_data"],
+    ['{"type":"STATE","state":{"type":"STREAM"}}', "invalid_message"],
+  ])("rejects %s with %s naming the line", (text, code) => {
+    expect(() => parseAirbyteMessage(text, 7)).toThrow(expect.objectContaining({ code, context: expect.objectContaining({ line: 7 }) }));
+  });
+  it("never quotes the input in its message", () => {
+    try {
+      parseAirbyteMessage('{"secretvalue', 1);
+    } catch (e) {
+      expect(String((e as Error).message)).not.toContain("secretvalue");
+    }
+  });
+  it("ignores known message types a destination does not consume", () => {
+    expect(parseAirbyteMessage('{"type":"LOG","log":{"level":"INFO","message":"x"}}', 1)).toEqual({ kind: "ignored", type: "LOG" });
+    expect(parseAirbyteMessage('{"type":"TRACE","trace":{"type":"ESTIMATE"}}', 1)).toEqual({ kind: "ignored", type: "TRACE" });
+  });
+  it("reads stream status and state kinds", () => {
+    expect(
+      parseAirbyteMessage('{"type":"TRACE","trace":{"type":"STREAM_STATUS","emitted_at":1,"stream_status":{"stream_descriptor":{"name":"a"},"status":"COMPLETE"}}}', 1),
+    ).toEqual({ kind: "stream_status", stream: { name: "a" }, status: "COMPLETE" });
+    const g = parseAirbyteMessage('{"type":"STATE","state":{"type":"GLOBAL","global":{"stream_states":[{"stream_descriptor":{"name":"a"}},{"stream_descriptor":{"name":"b","namespace":"n"}}]}}}', 1);
+    expect(g).toMatchObject({ kind: "state", state: { stateType: "GLOBAL", streams: [{ name: "a" }, { name: "b", namespace: "n" }] } });
+    expect(parseAirbyteMessage('{"type":"STATE","state":{"data":{"x":1}}}', 1)).toMatchObject({ state: { stateType: "LEGACY" } });
+  });
+});
+
+describe("stateWithStats", () => {
+  it("keeps unknown fields such as id and sets counts, rejected only when positive", () => {
+    const raw = { type: "STREAM", id: 17, stream: { stream_descriptor: { name: "c" } }, sourceStats: { recordCount: 3 }, extra: { z: 1 } };
+    expect(stateWithStats(raw, 3, 0)).toEqual({ ...raw, destinationStats: { recordCount: 3 } });
+    expect(stateWithStats(raw, 2, 1)).toEqual({ ...raw, destinationStats: { recordCount: 2, rejectedRecordCount: 1 } });
+  });
+});
+
+describe("parseSingerMessage", () => {
+  it("reads schema, record, state case-insensitively and ignores ACTIVATE_VERSION", () => {
+    expect(parseSingerMessage('{"type":"schema","stream":"s","schema":{},"key_properties":["id"]}', 1)).toEqual({
+      kind: "schema",
+      stream: "s",
+      schema: {},
+      keyProperties: ["id"],
+    });
+    expect(parseSingerMessage('{"type":"RECORD","stream":"s","record":{"id":1}}', 1)).toEqual({ kind: "record", stream: "s", data: { id: 1 } });
+    expect(parseSingerMessage('{"type":"STATE","value":{"b":1}}', 1)).toEqual({ kind: "state", value: { b: 1 } });
+    expect(parseSingerMessage('{"type":"ACTIVATE_VERSION","stream":"s","version":1}', 1)).toMatchObject({ kind: "ignored" });
+  });
+  it("rejects unknown types and non-object records with the line", () => {
+    expect(() => parseSingerMessage('{"type":"NOPE"}', 4)).toThrow(expect.objectContaining({ code: "unknown_message_type" }));
+    expect(() => parseSingerMessage('{"type":"RECORD","stream":"s","record":5}', 4)).toThrow(expect.objectContaining({ code: "non_object_data" }));
+  });
+});

@@ -1,0 +1,43 @@
+// Typed errors shared by every layer that speaks the protocol. `failureType` is the Airbyte
+// TRACE failure_type the error is reported with; `code` is stable for callers to branch on.
+
+export type FailureType = "config_error" | "system_error" | "transient_error";
+
+export interface ErrorContext {
+  readonly line?: number;
+  readonly stream?: string;
+  readonly field?: string;
+  /** Dataverse error code such as "0x80040217". */
+  readonly dataverseCode?: string;
+}
+
+export class ConnectorError extends Error {
+  readonly code: string;
+  readonly failureType: FailureType;
+  readonly context: ErrorContext;
+
+  constructor(code: string, message: string, failureType: FailureType, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.failureType = failureType;
+    this.context = context;
+  }
+}
+
+/** Input that is not a valid message stream: malformed JSON, unknown type, record for an unknown stream… */
+export class ProtocolError extends ConnectorError {
+  constructor(code: string, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(code, message, "config_error", context, options);
+  }
+}
+
+/** Prefixes a message with the context that locates it, never with a value. */
+export function describeContext(context: ErrorContext): string {
+  const parts: string[] = [];
+  if (context.line !== undefined) parts.push(`line ${context.line}`);
+  if (context.stream !== undefined) parts.push(`stream "${context.stream}"`);
+  if (context.field !== undefined) parts.push(`field ${context.field}`);
+  if (context.dataverseCode !== undefined && context.dataverseCode !== "") parts.push(`Dataverse code ${context.dataverseCode}`);
+  return parts.join(", ");
+}
