@@ -1,0 +1,365 @@
+// Table metadata from EntityDefinitions, reduced to metadata-types.ts. Each table is loaded once
+// per run (concurrent callers share the same load).
+//
+// Consistency: Strong is not sent by default: Microsoft documents it for reading metadata changed
+// in the last ~30 s (a key or column just created), which a sync run does not do. Set
+// `strongConsistency` for tools that create metadata and read it straight back.
+import type { DataverseClient, WhoAmI } from "./client.js";
+import { DataverseError, isObject } from "./errors.js";
+import type {
+  BulkSupport,
+  ChoiceOption,
+  ColumnMeta,
+  ColumnType,
+  DateTimeBehavior,
+  KeyMeta,
+  KeyStatus,
+  ManyToOneMeta,
+  RequiredLevel,
+  TableLookup,
+  TableMeta,
+} from "./metadata-types.js";
+import { encodeQueryValue, filterLiteral } from "./keys.js";
+
+export class TableNotFoundError extends Error {
+  override readonly name = "TableNotFoundError";
+  readonly code = "TABLE_NOT_FOUND";
+  constructor(
+    readonly table: string,
+    cause?: unknown,
+  ) {
+    super(`table '${table}' does not exist in this Dataverse environment (logical names are lower case, e.g. 'contact')`, cause === undefined ? undefined : { cause });
+  }
+}
+
+export interface TableSummary {
+  readonly logicalName: string;
+  readonly schemaName: string;
+  readonly entitySetName: string;
+  readonly primaryIdAttribute: string;
+  readonly primaryNameAttribute: string;
+  readonly displayName?: string;
+}
+
+const COLUMN_TYPES: ReadonlySet<string> = new Set<ColumnType>([
+  "String",
+  "Memo",
+  "Integer",
+  "BigInt",
+  "Decimal",
+  "Double",
+  "Money",
+  "Boolean",
+  "DateTime",
+  "Picklist",
+  "State",
+  "Status",
+  "Lookup",
+  "Customer",
+  "Owner",
+  "Uniqueidentifier",
+]);
+
+const KEY_STATUS: readonly KeyStatus[] = ["Pending", "InProgress", "Active", "Failed"];
+
+function str(v: unknown): string {
+  return typeof v === "string" ? v : "";
+}
+function num(v: unknown): number | undefined {
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+/** `{"Value": x}` wrappers (AttributeTypeName, RequiredLevel, DateTimeBehavior) or the bare value. */
+function inner(v: unknown): unknown {
+  return isObject(v) && "Value" in v ? v.Value : v;
+}
+function rows(body: unknown): Record<string, unknown>[] {
+  return isObject(body) && Array.isArray(body.value) ? body.value.filter(isObject) : [];
+}
+
+function columnType(attributeType: string, typeName: string): ColumnType {
+  if (typeName === "MultiSelectPicklistType") return "MultiSelectPicklist";
+  return COLUMN_TYPES.has(attributeType) ? (attributeType as ColumnType) : "Other";
+}
+
+function requiredLevel(v: unknown): RequiredLevel {
+  const s = str(inner(v));
+  return s === "SystemRequired" || s === "ApplicationRequired" || s === "Recommended" ? s : "None";
+}
+
+function keyStatus(v: unknown): KeyStatus {
+  if (typeof v === "number") return KEY_STATUS[v] ?? "Pending";
+  const s = str(v);
+  return (KEY_STATUS as readonly string[]).includes(s) ? (s as KeyStatus) : "Pending";
+}
+
+function label(v: unknown): string {
+  if (!isObject(v)) return "";
+  const user = v.UserLocalizedLabel;
+  if (isObject(user) && typeof user.Label === "string") return user.Label;
+  const localized = v.LocalizedLabels;
+  if (Array.isArray(localized)) {
+    const first: unknown = localized[0];
+    if (isObject(first) && typeof first.Label === "string") return first.Label;
+  }
+  return "";
+}
+
+function options(row: Record<string, unknown>): ChoiceOption[] {
+  const set = isObject(row.OptionSet) ? row.OptionSet : isObject(row.GlobalOptionSet) ? row.GlobalOptionSet : undefined;
+  if (set === undefined || !Array.isArray(set.Options)) return [];
+  const out: ChoiceOption[] = [];
+  for (const o of set.Options) {
+    if (!isObject(o)) continue;
+    const value = num(o.Value);
+    if (value === undefined) continue;
+    const state = num(o.State);
+    const defaultStatus = num(o.DefaultStatus);
+    out.push({
+      value,
+      label: label(o.Label),
+      ...(state === undefined ? {} : { state }),
+      ...(defaultStatus === undefined ? {} : { defaultStatus }),
+    });
+  }
+  return out;
+}
+
+type Detail = Partial<{
+  -readonly [K in "maxLength" | "minValue" | "maxValue" | "precision" | "dateTimeBehavior" | "dateTimeFormat" | "options" | "targets"]: ColumnMeta[K];
+}>;
+
+/** The casts Microsoft requires for type-specific properties (no cast to EnumAttributeMetadata). */
+const CASTS: readonly { cast: string; query: string; read: (row: Record<string, unknown>) => Detail }[] = [
+  { cast: "StringAttributeMetadata", query: "$select=LogicalName,MaxLength,Format", read: (r) => lengthOf(r) },
+  { cast: "MemoAttributeMetadata", query: "$select=LogicalName,MaxLength", read: (r) => lengthOf(r) },
+  { cast: "IntegerAttributeMetadata", query: "$select=LogicalName,MinValue,MaxValue", read: (r) => range(r) },
+  { cast: "BigIntAttributeMetadata", query: "$select=LogicalName,MinValue,MaxValue", read: (r) => range(r) },
+  { cast: "DecimalAttributeMetadata", query: "$select=LogicalName,MinValue,MaxValue,Precision", read: (r) => range(r) },
+  { cast: "DoubleAttributeMetadata", query: "$select=LogicalName,MinValue,MaxValue,Precision", read: (r) => range(r) },
+  { cast: "MoneyAttributeMetadata", query: "$select=LogicalName,MinValue,MaxValue,Precision", read: (r) => range(r) },
+  {
+    cast: "DateTimeAttributeMetadata",
+    query: "$select=LogicalName,Format,DateTimeBehavior",
+    read: (r) => {
+      const behavior = str(inner(r.DateTimeBehavior));
+      const format = str(inner(r.Format));
+      const d: Detail = {};
+      if (behavior === "UserLocal" || behavior === "DateOnly" || behavior === "TimeZoneIndependent") d.dateTimeBehavior = behavior as DateTimeBehavior;
+      if (format !== "") d.dateTimeFormat = format;
+      return d;
+    },
+  },
+  {
+    cast: "PicklistAttributeMetadata",
+    query: "$select=LogicalName&$expand=OptionSet($select=Options),GlobalOptionSet($select=Options)",
+    read: (r) => ({ options: options(r) }),
+  },
+  {
+    cast: "MultiSelectPicklistAttributeMetadata",
+    query: "$select=LogicalName&$expand=OptionSet($select=Options),GlobalOptionSet($select=Options)",
+    read: (r) => ({ options: options(r) }),
+  },
+  { cast: "StateAttributeMetadata", query: "$select=LogicalName&$expand=OptionSet($select=Options)", read: (r) => ({ options: options(r) }) },
+  { cast: "StatusAttributeMetadata", query: "$select=LogicalName&$expand=OptionSet($select=Options)", read: (r) => ({ options: options(r) }) },
+  // Customer and Owner columns are LookupAttributeMetadata too, so one cast covers all three.
+  {
+    cast: "LookupAttributeMetadata",
+    query: "$select=LogicalName,Targets",
+    read: (r) => ({ targets: Array.isArray(r.Targets) ? r.Targets.filter((t): t is string => typeof t === "string") : [] }),
+  },
+];
+
+function lengthOf(r: Record<string, unknown>): Detail {
+  const maxLength = num(r.MaxLength);
+  return maxLength === undefined ? {} : { maxLength };
+}
+function range(r: Record<string, unknown>): Detail {
+  const d: Detail = {};
+  const min = num(r.MinValue);
+  const max = num(r.MaxValue);
+  const precision = num(r.Precision);
+  if (min !== undefined) d.minValue = min;
+  if (max !== undefined) d.maxValue = max;
+  if (precision !== undefined) d.precision = precision;
+  return d;
+}
+
+export interface MetadataLoaderOptions {
+  readonly strongConsistency?: boolean;
+}
+
+export class MetadataLoader {
+  readonly #client: DataverseClient;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #loading = new Map<string, Promise<TableMeta>>();
+  readonly #loaded = new Map<string, TableMeta>();
+  readonly #bySet = new Map<string, string>();
+
+  constructor(client: DataverseClient, options: MetadataLoaderOptions = {}) {
+    this.#client = client;
+    this.#headers = options.strongConsistency === true ? { Consistency: "Strong" } : {};
+  }
+
+  /** Synchronous view of what is already loaded (for mapping's TableLookup). */
+  readonly lookup: TableLookup = (logicalName) => this.#loaded.get(logicalName.toLowerCase());
+
+  loadTable(logicalName: string): Promise<TableMeta> {
+    const name = logicalName.toLowerCase();
+    let p = this.#loading.get(name);
+    if (p === undefined) {
+      p = this.#load(name);
+      this.#loading.set(name, p);
+      // A failed load is not cached: the next caller tries again (a transient error should not stick).
+      p.then(
+        (t) => {
+          this.#loaded.set(name, t);
+          this.#bySet.set(t.entitySetName, name);
+        },
+        () => this.#loading.delete(name),
+      );
+    }
+    return p;
+  }
+
+  async findByEntitySet(entitySet: string): Promise<TableMeta | undefined> {
+    const known = this.#bySet.get(entitySet);
+    if (known !== undefined) return this.loadTable(known);
+    const filter = encodeQueryValue(`EntitySetName eq ${filterLiteral("EntitySetName", entitySet)}`);
+    const { body } = await this.#client.get(`EntityDefinitions?$select=LogicalName&$filter=${filter}`, this.#headers);
+    const first = rows(body)[0];
+    if (first === undefined) return undefined;
+    return this.loadTable(str(first.LogicalName));
+  }
+
+  async listTables(): Promise<TableSummary[]> {
+    const { body } = await this.#client.get(
+      "EntityDefinitions?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,DisplayName",
+      this.#headers,
+    );
+    return rows(body)
+      .map((r) => {
+        const display = label(r.DisplayName);
+        return {
+          logicalName: str(r.LogicalName),
+          schemaName: str(r.SchemaName),
+          entitySetName: str(r.EntitySetName),
+          primaryIdAttribute: str(r.PrimaryIdAttribute),
+          primaryNameAttribute: str(r.PrimaryNameAttribute),
+          ...(display === "" ? {} : { displayName: display }),
+        };
+      })
+      .filter((t) => t.logicalName !== "" && t.entitySetName !== "");
+  }
+
+  whoAmI(): Promise<WhoAmI> {
+    return this.#client.whoAmI();
+  }
+
+  async #get(path: string): Promise<unknown> {
+    return (await this.#client.get(path, this.#headers)).body;
+  }
+
+  async #load(name: string): Promise<TableMeta> {
+    const base = `EntityDefinitions(LogicalName=${filterLiteral("LogicalName", name)})`;
+    let entity: unknown;
+    try {
+      entity = await this.#get(
+        `${base}?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ObjectTypeCode,TableType`,
+      );
+    } catch (err) {
+      if (err instanceof DataverseError && err.status === 404) throw new TableNotFoundError(name, err);
+      throw err;
+    }
+    if (!isObject(entity)) throw new TableNotFoundError(name);
+
+    const [attributes, keys, manyToOne, bulk, ...casts] = await Promise.all([
+      this.#get(`${base}/Attributes?$select=LogicalName,SchemaName,AttributeType,AttributeTypeName,IsValidForCreate,IsValidForUpdate,RequiredLevel,IsPrimaryId,AttributeOf`),
+      this.#get(`${base}/Keys?$select=SchemaName,LogicalName,KeyAttributes,EntityKeyIndexStatus`),
+      this.#get(
+        `${base}/ManyToOneRelationships?$select=SchemaName,ReferencingAttribute,ReferencedEntity,ReferencedAttribute,ReferencingEntityNavigationPropertyName`,
+      ),
+      this.#probeBulk(name),
+      ...CASTS.map((c) => this.#get(`${base}/Attributes/Microsoft.Dynamics.CRM.${c.cast}?${c.query}`)),
+    ]);
+
+    const details = new Map<string, Detail>();
+    CASTS.forEach((c, i) => {
+      for (const r of rows(casts[i])) {
+        const col = str(r.LogicalName);
+        details.set(col, { ...(details.get(col) ?? {}), ...c.read(r) });
+      }
+    });
+
+    const columns = new Map<string, ColumnMeta>();
+    for (const r of rows(attributes)) {
+      const logicalName = str(r.LogicalName);
+      if (logicalName === "") continue;
+      const typeName = str(inner(r.AttributeTypeName));
+      const attributeOf = str(r.AttributeOf);
+      columns.set(logicalName, {
+        logicalName,
+        schemaName: str(r.SchemaName),
+        type: columnType(str(r.AttributeType), typeName),
+        typeName,
+        requiredLevel: requiredLevel(r.RequiredLevel),
+        validForCreate: r.IsValidForCreate === true,
+        validForUpdate: r.IsValidForUpdate === true,
+        isPrimaryId: r.IsPrimaryId === true,
+        ...(attributeOf === "" ? {} : { attributeOf }),
+        ...(details.get(logicalName) ?? {}),
+      });
+    }
+
+    const keyList: KeyMeta[] = rows(keys).map((r) => ({
+      logicalName: str(r.LogicalName),
+      schemaName: str(r.SchemaName),
+      columns: Array.isArray(r.KeyAttributes) ? r.KeyAttributes.filter((a): a is string => typeof a === "string") : [],
+      status: keyStatus(r.EntityKeyIndexStatus),
+    }));
+
+    const relationships: ManyToOneMeta[] = rows(manyToOne).map((r) => ({
+      schemaName: str(r.SchemaName),
+      referencingAttribute: str(r.ReferencingAttribute),
+      referencedEntity: str(r.ReferencedEntity),
+      referencedAttribute: str(r.ReferencedAttribute),
+      navigationProperty: str(r.ReferencingEntityNavigationPropertyName),
+    }));
+
+    return {
+      logicalName: str(entity.LogicalName) || name,
+      schemaName: str(entity.SchemaName),
+      entitySetName: str(entity.EntitySetName),
+      primaryIdAttribute: str(entity.PrimaryIdAttribute),
+      primaryNameAttribute: str(entity.PrimaryNameAttribute),
+      tableType: str(inner(entity.TableType)) || "Standard",
+      columns,
+      keys: keyList,
+      manyToOne: relationships,
+      bulk,
+    };
+  }
+
+  /** Bulk-operations doc: a non-empty sdkmessagefilters answer means the table has the message. */
+  async #probeBulk(table: string): Promise<BulkSupport> {
+    const probe = async (message: string): Promise<boolean> => {
+      const filter = encodeQueryValue(
+        `sdkmessageid/name eq ${filterLiteral("name", message)} and primaryobjecttypecode eq ${filterLiteral("primaryobjecttypecode", table)}`,
+      );
+      try {
+        return rows(await this.#get(`sdkmessagefilters?$select=sdkmessagefilterid&$filter=${filter}`)).length > 0;
+      } catch (err) {
+        // Without read access to sdkmessagefilter we cannot tell; $batch works everywhere.
+        if (err instanceof DataverseError && (err.status === 403 || err.status === 404)) return false;
+        throw err;
+      }
+    };
+    const [createMultiple, updateMultiple, upsertMultiple] = await Promise.all([
+      probe("CreateMultiple"),
+      probe("UpdateMultiple"),
+      probe("UpsertMultiple"),
+    ]);
+    // Microsoft's UpsertMultiple sample checks for both CreateMultiple and UpdateMultiple as well:
+    // the upsert runs one or the other per target.
+    return { createMultiple, updateMultiple, upsertMultiple: upsertMultiple && createMultiple && updateMultiple };
+  }
+}
