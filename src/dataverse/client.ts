@@ -1,7 +1,7 @@
 // One application user's view of the Web API: standard headers, bearer token (refreshed once on a
 // 401), adaptive concurrency and retries. Everything that talks to Dataverse goes through `send`.
 import type { Clock } from "../http/clock.js";
-import { Throttle, type SlotOutcome } from "../http/throttle.js";
+import { Throttle, type Slot, type SlotOutcome } from "../http/throttle.js";
 import type { HttpResponse, Transport } from "../http/transport.js";
 import { TransportError } from "../http/transport.js";
 import {
@@ -45,6 +45,8 @@ export interface ClientRequest {
   readonly budget?: RetryBudget;
   /** Statuses to hand back instead of retrying (the writer retries $batch parts itself). */
   readonly noRetryStatuses?: readonly number[];
+  /** A slot already taken from this client's throttle, used for the first attempt. */
+  readonly slot?: Slot;
 }
 
 export interface ClientCounters {
@@ -124,8 +126,10 @@ export class DataverseClient {
     let refreshed = false;
     const passThrough = new Set(req.noRetryStatuses ?? []);
 
+    let reserved = req.slot;
     const attempt = async (): Promise<HttpResponse> => {
-      const slot = await this.throttle.acquire();
+      const slot = reserved ?? (await this.throttle.acquire());
+      reserved = undefined;
       const started = this.#o.clock.now();
       let outcome: SlotOutcome = { kind: "neutral" };
       try {

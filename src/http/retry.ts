@@ -86,6 +86,11 @@ export class RetryBudget {
     return Math.max(0, this.totalMs - this.#spentMs);
   }
 
+  /** Records time spent elsewhere on this operation's behalf (a shared request's waits). */
+  charge(ms: number): void {
+    this.#spentMs += Math.max(0, ms);
+  }
+
   /** True and charged when the wait fits in what is left; false (and nothing charged) otherwise. */
   tryCharge(ms: number): boolean {
     if (ms > this.remainingMs) return false;

@@ -1,0 +1,518 @@
+// The Writer (writer-types.ts): operations in, one outcome per operation out.
+//
+// Strategy (issue 5):
+// - Bulk first: UpsertMultiple / CreateMultiple / UpdateMultiple where the table's sdkmessagefilter
+//   probe says the message exists, in requests capped by rows (batchSize) and bytes (maxBatchBytes).
+// - A bulk request is all-or-nothing on standard tables. When one is refused for its content, its
+//   operations are split in halves and resent as bulk, down to `isolateBelow` operations, which go
+//   through $batch with `Prefer: odata.continue-on-error`: each part then answers for itself, so one
+//   bad row costs its own rejection plus about 2·log2(n) small bulk requests, not the other 999 rows.
+// - $batch without changesets (each part its own transaction) for deletes, deactivations, tables
+//   without bulk messages, and when bulk actions are off.
+// - Retries: the HTTP request is retried by the client (429, 502-504, resets, timeouts) within the
+//   budget; inside a $batch, retryable parts are resent on their own, never their committed
+//   neighbours.
+//
+// Idempotency and at-least-once: upsert, update, delete, deactivate and create with a GUID or key are
+// idempotent, so resending after a timeout or reset is safe. A plain create (no id, no key) resent
+// after a reset whose answer was lost may create the row twice: plain creates are at-least-once.
+import type { Clock } from "../http/clock.js";
+import { classifyStatus, nextDelay, RetryBudget, type BackoffOptions } from "../http/retry.js";
+import { ThrottlePool, type Slot, type ThrottleStats } from "../http/throttle.js";
+import type { HttpResponse } from "../http/transport.js";
+import type { Operation, RowRef, ColumnValue } from "../mapping/operation.js";
+import type { TableLookup, TableMeta } from "./metadata-types.js";
+import type { Writer, WriteOptions, WriteOutcome } from "./writer-types.js";
+import { buildBatch, matchResponses, parseBatchResponse, type BatchPartResponse, type BatchRequestPart } from "./batch.js";
+import { bodyText, type ClientRequest, type DataverseClient } from "./client.js";
+import { DataverseError, errorFromResponse, isRunLevel, parseErrorBody } from "./errors.js";
+import { bindUrl, entityPath, isUrlAddressable, KeyLiteralError, keyFilter } from "./keys.js";
+
+export interface WriterSettings {
+  /** Rows per request (bulk targets or $batch parts); Dataverse allows 1000 parts per $batch. */
+  readonly batchSize: number;
+  readonly maxBatchBytes: number;
+  readonly retryBudgetSeconds: number;
+  readonly useBulkActions: boolean;
+}
+
+export interface CreateWriterOptions {
+  /** One client per application user (main first); each brings its own throttle. */
+  readonly clients: readonly DataverseClient[];
+  /** Metadata of the tables written (bulk support, primary id, logical name for @odata.type). */
+  readonly tables: TableLookup;
+  readonly settings: WriterSettings;
+  readonly clock: Clock;
+  /** Headers on every write request (see `writeHeaders`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Failed bulk requests of at most this many operations go to $batch instead of being halved. */
+  readonly isolateBelow?: number;
+  readonly backoff?: BackoffOptions;
+}
+
+export interface WriterStats {
+  readonly requests: number;
+  readonly bulkRequests: number;
+  readonly batchRequests: number;
+  /** Operations sent in write requests (a resend counts again). */
+  readonly recordsSent: number;
+  readonly recordsPerRequest: number;
+  readonly throttled429: number;
+  readonly retries: number;
+  readonly throttledMs: number;
+  /** Bulk requests refused for their content and split. */
+  readonly bulkSplits: number;
+  readonly users: readonly ThrottleStats[];
+}
+
+export interface StatsWriter extends Writer {
+  stats(): WriterStats;
+}
+
+/** The request headers the write settings ask for (bypass logic, flows, duplicate detection, impersonation). */
+export function writeHeaders(settings: {
+  readonly bypassBusinessLogic?: string;
+  readonly suppressFlows?: boolean;
+  readonly duplicateDetection?: boolean;
+  readonly impersonateObjectId?: string;
+}): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (settings.bypassBusinessLogic !== undefined) h["MSCRM.BypassBusinessLogicExecution"] = settings.bypassBusinessLogic;
+  if (settings.suppressFlows === true) h["MSCRM.SuppressCallbackRegistrationExpanderJob"] = "true";
+  // Duplicate detection is off by default for Web API writes; "false" turns it on.
+  if (settings.duplicateDetection === true) h["MSCRM.SuppressDuplicateDetection"] = "false";
+  if (settings.impersonateObjectId !== undefined) h.CallerObjectId = settings.impersonateObjectId;
+  return h;
+}
+
+type Result = WriteOutcome;
+
+interface Item {
+  readonly index: number;
+  op: Operation;
+  /** Key values to put in the body when the row had to be created without a URL key. */
+  extraColumns?: Readonly<Record<string, ColumnValue>>;
+  readonly budget: RetryBudget;
+  attempts: number;
+}
+
+const BULK_MESSAGE = { create: "CreateMultiple", update: "UpdateMultiple", upsert: "UpsertMultiple" } as const;
+
+function reject(status: number, code: string, message: string): Result {
+  return { ok: false, status, code, message };
+}
+
+export function createWriter(options: CreateWriterOptions): StatsWriter {
+  if (options.clients.length === 0) throw new Error("createWriter needs at least one client");
+  const pool = new ThrottlePool(options.clients.map((c) => c.throttle));
+  const budgetMs = options.settings.retryBudgetSeconds * 1000;
+  const batchSize = Math.max(1, Math.min(options.settings.batchSize, 1000));
+  const maxBytes = Math.max(1024, options.settings.maxBatchBytes);
+  const isolateBelow = options.isolateBelow ?? 8;
+  const counters = { bulkRequests: 0, batchRequests: 0, recordsSent: 0, bulkSplits: 0, waitedRetries: 0 };
+  const inflight = new Set<Promise<unknown>>();
+  let closed = false;
+
+  const rootPath = (options.clients[0] as DataverseClient).rootPath;
+
+  async function withClient<T>(fn: (client: DataverseClient, slot: Slot) => Promise<T>): Promise<T> {
+    const { index, slot } = await pool.acquire();
+    const client = options.clients[index] as DataverseClient;
+    return fn(client, slot);
+  }
+
+  /** Sends with a budget shared by the items: the least remaining one bounds the request. */
+  async function sendShared(items: readonly Item[], req: Omit<ClientRequest, "budget" | "slot">): Promise<HttpResponse> {
+    const remaining = Math.min(...items.map((i) => i.budget.remainingMs));
+    const budget = new RetryBudget(remaining);
+    try {
+      return await withClient((client, slot) => client.send({ ...req, budget, slot }));
+    } finally {
+      for (const i of items) i.budget.charge(budget.spentMs);
+    }
+  }
+
+  function bodyFor(item: Item, meta: TableMeta | undefined, forBulk: boolean): Record<string, unknown> {
+    const { op } = item;
+    const body: Record<string, unknown> = {};
+    if (forBulk && meta !== undefined) body["@odata.type"] = `Microsoft.Dynamics.CRM.${meta.logicalName}`;
+    for (const [k, v] of Object.entries(item.extraColumns ?? {})) body[k] = v;
+    for (const [k, v] of Object.entries(op.columns)) body[k] = v;
+    for (const b of op.bindings) {
+      if (b.target === null) body[b.navigationProperty] = null;
+      else body[`${b.navigationProperty}@odata.bind`] = bindUrl(b.target.entitySet, b.target.ref);
+    }
+    return body;
+  }
+
+  // ---- single operations as $batch parts ----
+
+  function partFor(item: Item, extra: Readonly<Record<string, string>>): BatchRequestPart {
+    const { op } = item;
+    const url = (path: string): string => `${rootPath}${path}`;
+    switch (op.kind) {
+      case "delete":
+        return { method: "DELETE", url: url(entityPath(op.entitySet, op.ref)), headers: { ...extra } };
+      case "deactivate":
+      case "update":
+        // If-Match: * turns PATCH into update-only: a missing row answers 404 instead of being created.
+        return {
+          method: "PATCH",
+          url: url(entityPath(op.entitySet, op.ref)),
+          headers: { ...extra, "If-Match": "*" },
+          body: JSON.stringify(bodyFor(item, undefined, false)),
+        };
+      case "upsert":
+        if (op.ref.kind === "none") return { method: "POST", url: url(op.entitySet), headers: { ...extra }, body: JSON.stringify(bodyFor(item, undefined, false)) };
+        return { method: "PATCH", url: url(entityPath(op.entitySet, op.ref)), headers: { ...extra }, body: JSON.stringify(bodyFor(item, undefined, false)) };
+      case "create":
+        if (op.ref.kind === "none") return { method: "POST", url: url(op.entitySet), headers: { ...extra }, body: JSON.stringify(bodyFor(item, undefined, false)) };
+        // Create with a known id or key: If-None-Match: * makes the PATCH create-only, so a replay
+        // after a crash finds the row instead of creating a second one.
+        return {
+          method: "PATCH",
+          url: url(entityPath(op.entitySet, op.ref)),
+          headers: { ...extra, "If-None-Match": "*" },
+          body: JSON.stringify(bodyFor(item, undefined, false)),
+        };
+    }
+  }
+
+  type Verdict = { kind: "done"; result: Result } | { kind: "retry"; retryAfterMs?: number } | { kind: "fatal"; error: DataverseError };
+
+  function verdict(item: Item, method: string, path: string, res: { status: number; headers: Readonly<Record<string, string>>; body: Buffer | string }): Verdict {
+    const { op } = item;
+    const s = res.status;
+    if (s >= 200 && s < 300) {
+      const created = s === 201 || (op.kind === "create" && s < 300) ? true : undefined;
+      return { kind: "done", result: created === undefined ? { ok: true } : { ok: true, created } };
+    }
+    const { code, message } = parseErrorBody(res.body);
+    if (s === 404 && (op.kind === "delete" || op.kind === "deactivate")) return { kind: "done", result: { ok: true } };
+    // A replayed create-with-id meets the row it created before: already done, not a rejection.
+    if (s === 412 && op.kind === "create" && op.ref.kind !== "none" && code === "") return { kind: "done", result: { ok: true, created: false } };
+    const decision = classifyStatus(s, res.headers);
+    if (decision.retryable) return decision.retryAfterMs === undefined ? { kind: "retry" } : { kind: "retry", retryAfterMs: decision.retryAfterMs };
+    if (isRunLevel(s, code)) return { kind: "fatal", error: errorFromResponse(method, path, res, false) };
+    if (s === 404 && op.kind === "update") return { kind: "done", result: reject(404, code, message || "row does not exist") };
+    return { kind: "done", result: reject(s, code, message) };
+  }
+
+  // ---- $batch path ----
+
+  async function sendBatch(items: Item[], results: (Result | undefined)[], extra: Readonly<Record<string, string>>): Promise<void> {
+    let pending = items;
+    while (pending.length > 0) {
+      const parts = pending.map((i) => partFor(i, extra));
+      const built = buildBatch(parts);
+      counters.batchRequests++;
+      counters.recordsSent += pending.length;
+      const res = await sendShared(pending, {
+        method: "POST",
+        path: "$batch",
+        headers: { ...extra, "Content-Type": built.contentType, Prefer: "odata.continue-on-error" },
+        body: built.body,
+        units: pending.length,
+      });
+      if (isRunLevel(res.status, parseErrorBody(res.body).code)) throw errorFromResponse("POST", `${rootPath}$batch`, res, false);
+      if (res.status === 413 || (res.status >= 400 && pending.length > 1 && !isRunLevel(res.status, parseErrorBody(res.body).code) && res.status !== 429)) {
+        // Too large, or refused as a whole: halve until each part answers for itself.
+        if (pending.length === 1) {
+          const only = pending[0] as Item;
+          const { code, message } = parseErrorBody(res.body);
+          results[only.index] = reject(res.status, code, message);
+          return;
+        }
+        const mid = Math.ceil(pending.length / 2);
+        await Promise.all([sendBatch(pending.slice(0, mid), results, extra), sendBatch(pending.slice(mid), results, extra)]);
+        return;
+      }
+      let answers: (BatchPartResponse | undefined)[];
+      if (res.status >= 200 && res.status < 300 && /multipart\/mixed/i.test(res.headers["content-type"] ?? "")) {
+        answers = matchResponses(pending.length, parseBatchResponse(res.headers["content-type"] ?? "", bodyText(res.body)));
+      } else {
+        // A single-part batch refused as a whole: that answer belongs to the part.
+        answers = pending.length === 1 ? [{ status: res.status, headers: res.headers, body: bodyText(res.body) }] : [];
+      }
+      const again: Item[] = [];
+      let waitMs = 0;
+      for (let k = 0; k < pending.length; k++) {
+        const item = pending[k] as Item;
+        const answer = answers[k];
+        const part = parts[k] as BatchRequestPart;
+        if (answer === undefined) {
+          // Not attempted (the server stopped early): resending cannot duplicate anything.
+          item.attempts++;
+          if (item.attempts > 5) {
+            throw new DataverseError({
+              kind: "unexpected",
+              status: res.status,
+              code: "",
+              method: "POST",
+              path: `${rootPath}$batch`,
+              retryable: false,
+              serverMessage: "",
+              summary: "the $batch answer repeatedly left operations unanswered",
+            });
+          }
+          again.push(item);
+          continue;
+        }
+        const v = verdict(item, part.method, part.url, answer);
+        if (v.kind === "fatal") throw v.error;
+        if (v.kind === "done") {
+          results[item.index] = v.result;
+          continue;
+        }
+        item.attempts++;
+        const delay = nextDelay(item.attempts, v.retryAfterMs === undefined ? { retryable: true } : { retryable: true, retryAfterMs: v.retryAfterMs }, options.backoff);
+        if (!item.budget.tryCharge(delay)) {
+          throw new DataverseError({
+            kind: "transient",
+            status: answer.status,
+            code: parseErrorBody(answer.body).code,
+            method: part.method,
+            path: part.url.split("?")[0] ?? part.url,
+            retryable: true,
+            serverMessage: parseErrorBody(answer.body).message,
+          });
+        }
+        waitMs = Math.max(waitMs, delay);
+        again.push(item);
+      }
+      if (again.length > 0 && waitMs > 0) {
+        counters.waitedRetries += again.length;
+        await options.clock.sleep(waitMs);
+      }
+      pending = again;
+    }
+  }
+
+  // ---- bulk path ----
+
+  async function sendBulk(items: Item[], meta: TableMeta, kind: "create" | "update" | "upsert", results: (Result | undefined)[], extra: Readonly<Record<string, string>>): Promise<void> {
+    const targets = items.map((item) => {
+      const body = bodyFor(item, meta, true);
+      const ref = item.op.ref;
+      if (ref.kind === "id") body[meta.primaryIdAttribute] = ref.id;
+      else if (ref.kind === "key") {
+        if (kind === "create") for (const [c, v] of ref.values) body[c] = v;
+        // The key goes in @odata.id only: the same column in the body breaks the create path (0x80040216).
+        else body["@odata.id"] = entityPath(item.op.entitySet, ref);
+      }
+      return body;
+    });
+    const message = BULK_MESSAGE[kind];
+    counters.bulkRequests++;
+    counters.recordsSent += items.length;
+    const path = `${meta.entitySetName}/Microsoft.Dynamics.CRM.${message}`;
+    const res = await sendShared(items, {
+      method: "POST",
+      path,
+      headers: { ...extra },
+      body: JSON.stringify({ Targets: targets }),
+      units: items.length,
+    });
+    if (res.status >= 200 && res.status < 300) {
+      for (const i of items) results[i.index] = kind === "create" ? { ok: true, created: true } : { ok: true };
+      return;
+    }
+    const { code } = parseErrorBody(res.body);
+    if (isRunLevel(res.status, code)) throw errorFromResponse("POST", `${rootPath}${path}`, res, false);
+    counters.bulkSplits++;
+    if (items.length <= isolateBelow && res.status !== 413) {
+      await sendBatch(items, results, extra);
+      return;
+    }
+    if (items.length === 1) {
+      const only = items[0] as Item;
+      const { message: m } = parseErrorBody(res.body);
+      results[only.index] = reject(res.status, code, m);
+      return;
+    }
+    const mid = Math.ceil(items.length / 2);
+    await Promise.all([
+      sendBulk(items.slice(0, mid), meta, kind, results, extra),
+      sendBulk(items.slice(mid), meta, kind, results, extra),
+    ]);
+  }
+
+  // ---- keys Dataverse cannot take in a URL ----
+
+  async function findId(entitySet: string, table: string, ref: RowRef): Promise<string | undefined | "no-meta"> {
+    const meta = options.tables(table);
+    if (meta === undefined) return "no-meta";
+    const rows = withClient(async (client, slot) => {
+      slot.release({ kind: "neutral" });
+      for await (const page of client.query(entitySet, { select: [meta.primaryIdAttribute], filter: keyFilter(ref), top: 2 })) return page;
+      return [];
+    });
+    const page = await rows;
+    const first = page[0];
+    const id = first?.[meta.primaryIdAttribute];
+    return typeof id === "string" ? id : undefined;
+  }
+
+  /** Rewrites refs and bindings that hold URL-unusable key values into GUIDs; may settle the item. */
+  async function resolveUnaddressable(item: Item, results: (Result | undefined)[]): Promise<void> {
+    const { op } = item;
+    let ref = op.ref;
+    let extraColumns: Record<string, ColumnValue> | undefined;
+    if (!isUrlAddressable(ref) && ref.kind === "key") {
+      const found = await findId(op.entitySet, op.table, ref);
+      if (found === "no-meta") {
+        results[item.index] = reject(0, "", `key of table ${op.table} holds characters Dataverse cannot address in a URL, and its metadata is not loaded`);
+        return;
+      }
+      if (found !== undefined) ref = { kind: "id", id: found };
+      else if (op.kind === "delete" || op.kind === "deactivate") {
+        results[item.index] = { ok: true };
+        return;
+      } else if (op.kind === "update") {
+        results[item.index] = reject(404, "", "row does not exist");
+        return;
+      } else {
+        // Not there yet: create it with the key columns in the body (a URL cannot carry them).
+        extraColumns = Object.fromEntries(ref.values);
+        ref = { kind: "none" };
+      }
+    }
+    const bindings = [];
+    for (const b of op.bindings) {
+      if (b.target === null || isUrlAddressable(b.target.ref)) {
+        bindings.push(b);
+        continue;
+      }
+      const found = await findId(b.target.entitySet, b.target.table, b.target.ref);
+      if (found === undefined || found === "no-meta") {
+        results[item.index] = reject(404, "", `lookup ${b.navigationProperty}: target row not found`);
+        return;
+      }
+      bindings.push({ ...b, target: { ...b.target, ref: { kind: "id" as const, id: found } } });
+    }
+    item.op = { ...op, ref, bindings };
+    if (extraColumns !== undefined) item.extraColumns = extraColumns;
+  }
+
+  function needsResolution(op: Operation): boolean {
+    return !isUrlAddressable(op.ref) || op.bindings.some((b) => b.target !== null && !isUrlAddressable(b.target.ref));
+  }
+
+  function validate(op: Operation): Result | undefined {
+    try {
+      if (op.ref.kind !== "none") entityPath(op.entitySet, op.ref);
+      for (const b of op.bindings) if (b.target !== null) bindUrl(b.target.entitySet, b.target.ref);
+    } catch (err) {
+      if (err instanceof KeyLiteralError) return reject(0, err.code, err.message);
+      throw err;
+    }
+    if (op.ref.kind === "none" && (op.kind === "update" || op.kind === "delete" || op.kind === "deactivate")) {
+      return reject(0, "NO_KEY", `${op.kind} needs the row's id or key`);
+    }
+    return undefined;
+  }
+
+  // ---- grouping and chunking ----
+
+  function* chunks(items: readonly Item[], meta: TableMeta | undefined, bulk: boolean): Generator<Item[]> {
+    let current: Item[] = [];
+    let bytes = 0;
+    for (const item of items) {
+      const size = Buffer.byteLength(JSON.stringify(bodyFor(item, meta, bulk))) + 200;
+      if (current.length > 0 && (current.length >= batchSize || bytes + size > maxBytes)) {
+        yield current;
+        current = [];
+        bytes = 0;
+      }
+      current.push(item);
+      bytes += size;
+    }
+    if (current.length > 0) yield current;
+  }
+
+  function bulkKind(op: Operation, meta: TableMeta | undefined): "create" | "update" | "upsert" | undefined {
+    if (!options.settings.useBulkActions || meta === undefined) return undefined;
+    if (op.kind === "create" && meta.bulk.createMultiple) return "create";
+    if (op.kind === "update" && meta.bulk.updateMultiple && op.ref.kind !== "none") return "update";
+    if (op.kind === "upsert" && meta.bulk.upsertMultiple) return "upsert";
+    return undefined;
+  }
+
+  async function write(operations: readonly Operation[], writeOptions?: WriteOptions): Promise<readonly WriteOutcome[]> {
+    if (closed) throw new Error("writer is closed");
+    const extra = { ...(options.headers ?? {}), ...(writeOptions?.headers ?? {}) };
+    const results: (Result | undefined)[] = new Array<Result | undefined>(operations.length).fill(undefined);
+    const items: Item[] = [];
+    operations.forEach((op, index) => {
+      const invalid = validate(op);
+      if (invalid !== undefined) results[index] = invalid;
+      else items.push({ index, op, budget: new RetryBudget(budgetMs), attempts: 0 });
+    });
+
+    await Promise.all(items.filter((i) => needsResolution(i.op)).map((i) => resolveUnaddressable(i, results)));
+    const live = items.filter((i) => results[i.index] === undefined);
+
+    // Group by table and route; order between groups does not matter (operations are independent).
+    const groups = new Map<string, { meta: TableMeta | undefined; bulk: "create" | "update" | "upsert" | undefined; items: Item[] }>();
+    for (const item of live) {
+      const meta = options.tables(item.op.table);
+      const bulk = bulkKind(item.op, meta);
+      const key = `${item.op.table}|${bulk ?? "batch"}`;
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = { meta, bulk, items: [] };
+        groups.set(key, g);
+      }
+      g.items.push(item);
+    }
+
+    const tasks: Promise<void>[] = [];
+    for (const g of groups.values()) {
+      for (const chunk of chunks(g.items, g.meta, g.bulk !== undefined)) {
+        const meta = g.meta;
+        const bulk = g.bulk;
+        tasks.push(bulk !== undefined && meta !== undefined ? sendBulk(chunk, meta, bulk, results, extra) : sendBatch(chunk, results, extra));
+      }
+    }
+    const all = Promise.all(tasks);
+    inflight.add(all);
+    try {
+      await all;
+    } finally {
+      inflight.delete(all);
+    }
+    return results.map((r) => r ?? reject(0, "", "operation was not answered"));
+  }
+
+  return {
+    write,
+    async close() {
+      closed = true;
+      await Promise.allSettled([...inflight]);
+    },
+    stats(): WriterStats {
+      let requests = 0;
+      let retries = 0;
+      let throttled429 = 0;
+      for (const c of options.clients) {
+        requests += c.counters.requests;
+        retries += c.counters.retries;
+        throttled429 += c.counters.throttled429;
+      }
+      const users = options.clients.map((c) => c.throttle.stats());
+      const writeRequests = counters.bulkRequests + counters.batchRequests;
+      return {
+        requests,
+        bulkRequests: counters.bulkRequests,
+        batchRequests: counters.batchRequests,
+        recordsSent: counters.recordsSent,
+        recordsPerRequest: writeRequests === 0 ? 0 : counters.recordsSent / writeRequests,
+        throttled429,
+        retries: retries + counters.waitedRetries,
+        throttledMs: users.reduce((a, u) => a + u.pausedMs, 0),
+        bulkSplits: counters.bulkSplits,
+        users,
+      };
+    },
+  };
+}
