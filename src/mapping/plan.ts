@@ -374,7 +374,11 @@ function planLookup(
       report("unknown_table", `Lookup '${column.logicalName}' target table '${target}' has no metadata.`, field);
       continue;
     }
-    const nav = table.manyToOne.find((r) => r.referencingAttribute === column.logicalName && r.referencedEntity === target);
+    // Owner lookups relate to the abstract "owner" table in ManyToOneRelationships (nav "ownerid");
+    // the concrete systemuser/team only shows in the bind path's entity set.
+    const nav =
+      table.manyToOne.find((r) => r.referencingAttribute === column.logicalName && r.referencedEntity === target) ??
+      (column.type === "Owner" ? table.manyToOne.find((r) => r.referencingAttribute === column.logicalName && r.referencedEntity === "owner") : undefined);
     if (nav === undefined) {
       report("no_navigation_property", `No many-to-one relationship from '${table.logicalName}.${column.logicalName}' to '${target}'.`, field);
       continue;
