@@ -506,6 +506,63 @@ describe("README and docs", () => {
     expect(broken).toEqual([]);
   });
 
+  function configValidator(): (config: unknown) => string[] {
+    const connectionSpec = field(JSON.parse(read("spec/spec.json")) as unknown, "connectionSpecification");
+    if (!isRecord(connectionSpec)) throw new Error("spec/spec.json has no connectionSpecification");
+    // strict: false because the spec carries Airbyte UI keywords (order, group, airbyte_secret).
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats.default(ajv);
+    const validate = ajv.compile(connectionSpec);
+    return (config) => (validate(config) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ""}`));
+  }
+
+  const connection = {
+    web_api_endpoint: "https://contoso.crm.dynamics.com/api/data/v9.2/",
+    tenant_id: "00000000-0000-0000-0000-000000000000",
+    client_id: "11111111-1111-1111-1111-111111111111",
+    client_secret: "not-a-secret",
+  };
+
+  it("every configuration example in README and docs/examples.md is valid against spec/spec.json", () => {
+    const validate = configValidator();
+    let checked = 0;
+    for (const doc of ["README.md", "docs/examples.md"]) {
+      for (const m of read(doc).matchAll(/```json\n([\s\S]*?)```/g)) {
+        const parsed: unknown = JSON.parse(m[1] ?? "");
+        // Catalog fragments and the bare connection block are not configurations.
+        if (!isRecord(parsed) || !("streams" in parsed || "web_api_endpoint" in parsed)) continue;
+        if (!("streams" in parsed)) {
+          expect(validate(parsed), `${doc}: connection block`).toEqual([]);
+        } else {
+          expect(validate({ ...connection, ...parsed }), `${doc}: ${JSON.stringify(parsed).slice(0, 60)}`).toEqual([]);
+        }
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(4);
+  });
+
+  it("docs/meltano.yml declares only settings the spec has, and its config is valid", () => {
+    const meltano: unknown = parseYaml(read("docs/meltano.yml"));
+    const loaders = field(meltano, "plugins", "loaders");
+    if (!Array.isArray(loaders)) throw new Error("docs/meltano.yml has no loaders");
+    const loader: unknown = loaders.find((l) => field(l, "name") === "target-dynamics365");
+    const props = field(JSON.parse(read("spec/spec.json")) as unknown, "connectionSpecification", "properties");
+    const settings = field(loader, "settings");
+    if (!Array.isArray(settings) || !isRecord(props)) throw new Error("settings or spec properties missing");
+    for (const s of settings) expect(Object.keys(props), `setting ${String(field(s, "name"))}`).toContain(field(s, "name"));
+    for (const s of settings) {
+      const secret = field(props, String(field(s, "name")), "airbyte_secret") === true;
+      expect(field(s, "sensitive") === true, `sensitive flag of ${String(field(s, "name"))}`).toBe(secret);
+    }
+    const config = field(loader, "config");
+    if (!isRecord(config)) throw new Error("loader has no config");
+    // The secret is set outside the file, as the comment in meltano.yml says.
+    expect(config).not.toHaveProperty("client_secret");
+    expect(configValidator()({ ...config, client_secret: "from-env" })).toEqual([]);
+    expect(field(loader, "executable")).toMatch(/dist\/src\/main\.js$/);
+  });
+
   it("README builds and runs the image under the name and tag metadata.yaml declares", () => {
     const image = `${String(field(metadata, "data", "dockerRepository"))}:${String(field(metadata, "data", "dockerImageTag"))}`;
     const readme = read("README.md");
