@@ -57,8 +57,10 @@ export class Throttle {
   #throttled = 0;
   /** Successes counted toward the next +1; one full window of `limit` successes grows by one. */
   #credit = 0;
-  /** Time of the last decrease: answers to requests sent before it carry no new information. */
-  #lastDecrease = Number.NEGATIVE_INFINITY;
+  /** Bumped on each decrease: answers to requests sent in an earlier epoch carry no new information. */
+  #epoch = 0;
+  /** Answers since the last decrease: latency may shrink the limit at most once per window. */
+  #sinceDecrease = 0;
   #ewma: number | undefined;
   #best: number | undefined;
   #waiters: (() => void)[] = [];
@@ -102,14 +104,14 @@ export class Throttle {
   tryAcquire(): Slot | undefined {
     if (this.paused || this.#inFlight >= this.#limit) return undefined;
     this.#inFlight++;
-    const startedAt = this.#clock.now();
+    const epoch = this.#epoch;
     let released = false;
     return {
       release: (outcome) => {
         if (released) return;
         released = true;
         this.#inFlight--;
-        this.#onOutcome(outcome, startedAt);
+        this.#onOutcome(outcome, epoch);
         this.#notify();
       },
     };
@@ -156,17 +158,18 @@ export class Throttle {
     this.#scheduleWake();
   }
 
-  #onOutcome(outcome: SlotOutcome, startedAt: number): void {
-    const stale = startedAt < this.#lastDecrease;
+  #onOutcome(outcome: SlotOutcome, epoch: number): void {
+    const stale = epoch < this.#epoch;
     switch (outcome.kind) {
       case "ok": {
+        this.#sinceDecrease++;
         const per = outcome.latencyMs / Math.max(1, outcome.units ?? 1);
         this.#ewma = this.#ewma === undefined ? per : this.#ewma * 0.8 + per * 0.2;
         // The baseline follows the best latency seen but drifts up slowly, so a permanent change
         // in the server's speed (a bigger table, plug-ins) is eventually accepted as normal.
         this.#best = this.#best === undefined ? per : Math.min(per, this.#best * 1.01);
         if (this.#ewma > this.#best * this.#tolerance && this.#ewma - this.#best > 5) {
-          if (!stale) this.#decrease(0.75);
+          if (!stale && this.#sinceDecrease >= this.#limit) this.#decrease(0.75);
           return;
         }
         this.#credit++;
@@ -192,7 +195,8 @@ export class Throttle {
   #decrease(factor: number): void {
     this.#limit = Math.max(this.#min, Math.floor(this.#limit * factor));
     this.#credit = 0;
-    this.#lastDecrease = this.#clock.now();
+    this.#epoch++;
+    this.#sinceDecrease = 0;
     // After a decrease the old latency average describes the overloaded state; start afresh.
     this.#ewma = undefined;
   }

@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "./clock.js";
+import { classifyStatus, nextDelay, parseRetryAfter, RetryBudget, RetryBudgetExhaustedError, withRetry } from "./retry.js";
+
+describe("parseRetryAfter", () => {
+  it.each([
+    ["2", 2000],
+    ["0", 0],
+    ["1.5", 1500],
+    ["00:00:05", 5000],
+    ["01:00:00", 3_600_000],
+  ])("%s → %d ms", (v, ms) => expect(parseRetryAfter(v)).toBe(ms));
+  it("reads an HTTP date relative to now", () => {
+    const now = Date.parse("Wed, 21 Oct 2026 07:28:00 GMT");
+    expect(parseRetryAfter("Wed, 21 Oct 2026 07:28:30 GMT", now)).toBe(30_000);
+    expect(parseRetryAfter("Wed, 21 Oct 2026 07:27:00 GMT", now)).toBe(0);
+  });
+  it("ignores absent or garbage values", () => {
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+    expect(parseRetryAfter("soon")).toBeUndefined();
+    expect(parseRetryAfter("")).toBeUndefined();
+  });
+});
+
+describe("classifyStatus", () => {
+  it.each([429, 502, 503, 504])("%d is retryable", (s) => expect(classifyStatus(s, {}).retryable).toBe(true));
+  it.each([200, 204, 400, 401, 403, 404, 412, 413])("%d is final", (s) => expect(classifyStatus(s, {}).retryable).toBe(false));
+  it("a bare 500 is final, a 500 with Retry-After is retried", () => {
+    expect(classifyStatus(500, {}).retryable).toBe(false);
+    expect(classifyStatus(500, { "retry-after": "3" })).toEqual({ retryable: true, retryAfterMs: 3000 });
+  });
+  it("header names match case-insensitively", () => {
+    expect(classifyStatus(429, { "Retry-After": "7" })).toEqual({ retryable: true, retryAfterMs: 7000 });
+  });
+});
+
+describe("nextDelay", () => {
+  it("uses Retry-After exactly, without jitter", () => {
+    expect(nextDelay(5, { retryable: true, retryAfterMs: 2000 }, { baseDelayMs: 100, maxDelayMs: 1000, random: () => 0.99 })).toBe(2000);
+  });
+  it("grows exponentially with equal jitter when the server gave no timing", () => {
+    const b = { baseDelayMs: 100, maxDelayMs: 1000, random: () => 0 };
+    expect([1, 2, 3, 4, 5].map((n) => nextDelay(n, { retryable: true }, b))).toEqual([50, 100, 200, 400, 500]);
+    const top = { ...b, random: () => 1 };
+    expect([1, 2, 3].map((n) => nextDelay(n, { retryable: true }, top))).toEqual([100, 200, 400]);
+  });
+});
+
+describe("withRetry", () => {
+  it("given a 429 with Retry-After 2, waits 2 s and resends once", async () => {
+    const clock = new ManualClock();
+    const answers = [{ status: 429, headers: { "retry-after": "2" } }, { status: 204, headers: {} }];
+    const sentAt: number[] = [];
+    const p = withRetry(
+      async () => {
+        sentAt.push(clock.now());
+        return answers.shift() ?? { status: 500, headers: {} };
+      },
+      (o) => (o.ok ? classifyStatus(o.value.status, o.value.headers) : { retryable: false }),
+      { clock, budget: new RetryBudget(60_000) },
+    );
+    await clock.advance(1999);
+    expect(sentAt).toEqual([0]);
+    await clock.advance(1);
+    await expect(p).resolves.toEqual({ status: 204, headers: {} });
+    expect(sentAt).toEqual([0, 2000]);
+  });
+
+  it("gives up without waiting when the Retry-After does not fit in the budget", async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const p = withRetry(
+      async () => {
+        calls++;
+        return { status: 429, headers: { "retry-after": "30" } };
+      },
+      (o) => (o.ok ? classifyStatus(o.value.status, o.value.headers) : { retryable: false }),
+      { clock, budget: new RetryBudget(45_000) },
+    );
+    const settled = p.catch((e: unknown) => e);
+    await clock.advance(30_000);
+    const err = await settled;
+    expect(err).toBeInstanceOf(RetryBudgetExhaustedError);
+    expect(calls).toBe(2);
+    expect((err as RetryBudgetExhaustedError).spentMs).toBe(30_000);
+    expect(clock.now()).toBe(30_000);
+  });
+
+  it("the budget is the total of all waits, not a cap per wait", async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const p = withRetry(
+      async () => {
+        calls++;
+        return 503;
+      },
+      () => ({ retryable: true, retryAfterMs: 4000 }),
+      { clock, budget: new RetryBudget(10_000) },
+    ).catch((e: unknown) => e);
+    await clock.advance(60_000);
+    expect(await p).toBeInstanceOf(RetryBudgetExhaustedError);
+    expect(calls).toBe(3);
+  });
+
+  it("rethrows a final error at once", async () => {
+    const clock = new ManualClock();
+    const boom = new Error("final");
+    await expect(withRetry(async () => Promise.reject(boom), () => ({ retryable: false }), { clock, budget: new RetryBudget(1000) })).rejects.toBe(boom);
+  });
+});
