@@ -238,6 +238,36 @@ describe("Dockerfile", () => {
     for (const generated of ["node_modules", "dist", ".git"]) expect(dockerIgnored(generated), generated).toBe(true);
   });
 
+  it("the TypeScript the build stage compiles imports nothing outside what it copies", () => {
+    if (!buildStage) throw new Error("no build stage");
+    const copied = copiesOf(buildStage)
+      .filter((c) => c.from === undefined)
+      .flatMap((c) => c.sources)
+      .map((s) => path.join(repo, s));
+    const dirs = copied.filter((p) => existsSync(p) && statSync(p).isDirectory());
+    const inside = (p: string): boolean => copied.some((c) => p === c || p.startsWith(c + path.sep));
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) files.push(p);
+      }
+    };
+    for (const d of dirs) walk(d);
+    expect(files.length).toBeGreaterThan(0);
+    const problems: string[] = [];
+    const re = /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*["'](\.[^"']*)["']|\bimport\(\s*["'](\.[^"']*)["']\s*\)/gm;
+    for (const file of files) {
+      for (const m of readFileSync(file, "utf8").matchAll(re)) {
+        const spec = m[1] ?? m[2] ?? "";
+        const target = path.resolve(path.dirname(file), spec.replace(/\.js$/, ".ts"));
+        if (!inside(target)) problems.push(`${path.relative(repo, file)} imports ${spec}, which the image build does not copy`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it("every path copied from the build stage exists after npm run build", () => {
     if (!runtime) throw new Error("no runtime stage");
     for (const c of copiesOf(runtime).filter((x) => x.from === "build")) {
