@@ -1,0 +1,54 @@
+// Errors from the Dataverse and HTTP layers → one ConnectorError with a failure_type and an
+// actionable message. Messages are rebuilt from codes and table names: a DataverseError's path
+// can hold an alternate-key value, and Dataverse's own message can quote record values.
+import { AuthError } from "../dataverse/auth.js";
+import { DataverseError } from "../dataverse/errors.js";
+import { TransportError } from "../http/transport.js";
+import { RetryBudgetExhaustedError } from "../http/retry.js";
+import { ConnectorError } from "../protocol/errors.js";
+import type { ErrorContext } from "../protocol/errors.js";
+import { PipelineError } from "./errors.js";
+
+/** "/api/data/v9.2/contacts(emailaddress1='x')" → "contacts"; never the key segment. */
+export function resourceOf(path: string): string {
+  const afterVersion = path.replace(/^.*\/api\/data\/v[0-9.]+\//, "");
+  const first = afterVersion.split("/")[0] ?? "";
+  const name = first.split("(")[0] ?? "";
+  return /^[A-Za-z0-9_.$]+$/.test(name) ? name : "(resource)";
+}
+
+export function toConnectorError(err: unknown, context: ErrorContext = {}): ConnectorError {
+  if (err instanceof ConnectorError) return err;
+  if (err instanceof AuthError) {
+    // AuthError messages are written by dataverse/auth.ts to name the field, never the secret.
+    return new PipelineError(`auth_${err.code.toLowerCase()}`, `Sign-in failed: ${err.message}`, err.retryable ? "transient_error" : "config_error", context, {
+      cause: err,
+    });
+  }
+  if (err instanceof DataverseError) {
+    const where = `${err.method} ${resourceOf(err.path)}`;
+    const ctx: ErrorContext = { ...context, dataverseCode: err.code };
+    const http = err.code === "" ? `HTTP ${err.status}` : `HTTP ${err.status} ${err.code}`;
+    switch (err.kind) {
+      case "unauthorized":
+        return new PipelineError("dataverse_unauthorized", `Dataverse refused the access token (${http}) on ${where}; check that web_api_endpoint is the environment the app registration has access to`, "config_error", ctx, { cause: err });
+      case "not_member":
+        return new PipelineError("dataverse_not_application_user", `The app (client_id) is not an application user in this environment (${http}); add it in the Power Platform admin center under Application users and give it a security role`, "config_error", ctx, { cause: err });
+      case "forbidden":
+        return new PipelineError("dataverse_privilege", `The application user lacks a privilege for ${where} (${http}); give its security role the missing privilege on that table`, "config_error", ctx, { cause: err });
+      case "not_found":
+        return new PipelineError("dataverse_not_found", `Dataverse answered not found for ${where} (${http}); check the table name and web_api_endpoint`, "config_error", ctx, { cause: err });
+      case "transient":
+        return new PipelineError("dataverse_unavailable", `Dataverse stayed throttled or unavailable for ${where} until the retry budget was spent (${http})`, "transient_error", ctx, { cause: err });
+      case "unexpected":
+        return new PipelineError("dataverse_unexpected", `Dataverse gave an unexpected answer for ${where} (${http})`, "system_error", ctx, { cause: err });
+    }
+  }
+  if (err instanceof TransportError) {
+    return new PipelineError(`transport_${err.code.toLowerCase()}`, `${err.method} ${resourceOf(err.path)}: ${err.message.replace(/^.*?: /, "")}`, err.retryable ? "transient_error" : "config_error", context, { cause: err });
+  }
+  if (err instanceof RetryBudgetExhaustedError) {
+    return new PipelineError("retry_budget_spent", `Dataverse stayed throttled or unavailable until the retry budget (retry_budget_seconds) was spent`, "transient_error", context, { cause: err });
+  }
+  return new PipelineError("internal", `Internal error (${err instanceof Error ? err.name : typeof err}); please report it`, "system_error", context, { cause: err });
+}

@@ -1,0 +1,550 @@
+// The write loop's engine: route → map → batch → write → settle → checkpoint → emit.
+// The line loop (loop.ts) feeds it messages; everything that waits here (a free write slot, a
+// parent stream's writes, a dead-letter line on disk) is waited for by the reader, which is
+// how backpressure reaches stdin.
+import type { ResolvedStream } from "../config/catalog.js";
+import type { KeyStrategy, StreamMapping, WriteSettings } from "../config/types.js";
+import type { TableLookup, TableMeta } from "../dataverse/metadata-types.js";
+import type { WriteOptions, WriteOutcome, Writer } from "../dataverse/writer-types.js";
+import type { Operation, RecordIssue } from "../mapping/operation.js";
+import { planStream } from "../mapping/plan.js";
+import type { StreamPlan } from "../mapping/plan.js";
+import { lookupTargets, mapRecord, unknownFields } from "../mapping/record.js";
+import { stateWithStats, streamKey } from "../protocol/airbyte.js";
+import type { InputState, JsonObject, StreamDescriptor, StreamStatus } from "../protocol/airbyte.js";
+import type { Output } from "../protocol/emit.js";
+import { ConnectorError, ProtocolError } from "../protocol/errors.js";
+import { ConfigError } from "../config/errors.js";
+import { Batcher, estimateBytes } from "./batcher.js";
+import type { PendingOp } from "./batcher.js";
+import type { DeadLetterSink } from "./deadletter.js";
+import { PipelineError } from "./errors.js";
+import { toConnectorError } from "./failures.js";
+import { CheckpointLedger } from "./ledger.js";
+import type { HeldState, Ticket } from "./ledger.js";
+import { Slots } from "./slots.js";
+
+/** Where table metadata comes from (dataverse/metadata.ts's MetadataLoader fits). */
+export interface TableSource {
+  loadTable(logicalName: string): Promise<TableMeta>;
+  readonly lookup: TableLookup;
+}
+
+export interface Timers {
+  now(): number;
+  /** Calls fn every ms until the returned function is called. */
+  every(ms: number, fn: () => void): () => void;
+}
+
+/** Optional figures a writer may expose for progress lines. */
+export interface WriterStats {
+  readonly requests?: number;
+  readonly throttled?: number;
+  readonly throttledMs?: number;
+  readonly concurrency?: number;
+}
+
+export interface SyncOptions {
+  readonly output: Output;
+  readonly writer: Writer;
+  readonly tables: TableSource;
+  readonly settings: WriteSettings;
+  readonly timers: Timers;
+  readonly deadLetter?: DeadLetterSink;
+  readonly writeOptions?: WriteOptions;
+  /** Default 30 s. */
+  readonly progressIntervalMs?: number;
+  /** Batches in flight at once; default max(2, maxConcurrency). */
+  readonly maxInFlight?: number;
+  /** Figures for progress lines, when the writer has them. */
+  readonly writerStats?: () => WriterStats;
+}
+
+export interface StreamStats {
+  read: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  deactivated: number;
+  rejected: number;
+  truncated: number;
+  retried: number;
+}
+
+export interface SyncSummary {
+  readonly streams: ReadonlyMap<string, StreamStats>;
+  readonly statesEmitted: number;
+}
+
+/** A bind whose target row is missing: by id (ObjectDoesNotExist) or by key (RecordNotFoundByEntityKey). */
+export const MISSING_TARGET_CODES: ReadonlySet<string> = new Set(["0x80040217", "0x80060891"]);
+
+interface StreamRuntime {
+  readonly key: string;
+  readonly descriptor: StreamDescriptor;
+  readonly mapping: StreamMapping;
+  readonly plan: StreamPlan;
+  readonly batcher: Batcher;
+  /** Regular sends (not retries) in flight: what a child stream waits for. */
+  readonly inflight: Set<Promise<void>>;
+  parents: StreamRuntime[];
+  readonly stats: StreamStats;
+  readonly reportedFields: Set<string>;
+  readonly rejectionsByCode: Map<string, number>;
+  status?: StreamStatus;
+}
+
+function emptyStats(): StreamStats {
+  return { read: 0, created: 0, updated: 0, deleted: 0, deactivated: 0, rejected: 0, truncated: 0, retried: 0 };
+}
+
+/** CDC deletes: Airbyte's `_ab_cdc_deleted_at`, the Meltano SDK's `_sdc_deleted_at`; set and not null. */
+export function isDeletedRecord(data: JsonObject): boolean {
+  const a = data["_ab_cdc_deleted_at"];
+  const s = data["_sdc_deleted_at"];
+  return (a !== undefined && a !== null) || (s !== undefined && s !== null);
+}
+
+/** A key given as the table's primary id column is a GUID key: address the row by id. */
+function normaliseKey(mapping: StreamMapping, table: TableMeta): StreamMapping {
+  const k = mapping.key;
+  if (k.kind !== "columns" || k.columns.length !== 1 || k.columns[0] !== table.primaryIdAttribute) return mapping;
+  let field = table.primaryIdAttribute;
+  for (const [source, fm] of mapping.fields) if (fm.column === table.primaryIdAttribute) field = source;
+  const key: KeyStrategy = { kind: "id_field", field };
+  return { ...mapping, key };
+}
+
+export class Sync {
+  readonly #o: SyncOptions;
+  readonly #streams = new Map<string, StreamRuntime>();
+  readonly #ledger = new CheckpointLedger();
+  readonly #slots: Slots;
+  readonly #all = new Set<Promise<void>>();
+  #pumping: Promise<void> = Promise.resolve();
+  #fatal: ConnectorError | undefined;
+  #read = 0;
+  #rejected = 0;
+  #written = 0;
+  #statesEmitted = 0;
+  readonly #startedAt: number;
+  readonly #stopTimers: (() => void)[] = [];
+
+  constructor(options: SyncOptions) {
+    this.#o = options;
+    this.#slots = new Slots(options.maxInFlight ?? Math.max(2, options.settings.maxConcurrency));
+    this.#startedAt = options.timers.now();
+    const flushMs = Math.min(600, Math.max(1, options.settings.flushIntervalSeconds)) * 1000;
+    this.#stopTimers.push(options.timers.every(flushMs, () => this.#flushAllInBackground()));
+    this.#stopTimers.push(options.timers.every(options.progressIntervalMs ?? 30_000, () => void this.#progress()));
+  }
+
+  get failed(): ConnectorError | undefined {
+    return this.#fatal;
+  }
+
+  throwIfFailed(): void {
+    if (this.#fatal !== undefined) throw this.#fatal;
+  }
+
+  /**
+   * Loads the metadata of every stream's table and of its lookup targets, then plans every
+   * stream. Any plan error fails here, before the first record, naming stream and field.
+   */
+  async addStreams(resolved: readonly ResolvedStream[]): Promise<void> {
+    const tables = this.#o.tables;
+    const names = new Set<string>();
+    for (const r of resolved) names.add(r.mapping.table.toLowerCase());
+    for (const rt of this.#streams.values()) names.add(rt.mapping.table.toLowerCase());
+    await this.#load([...names]);
+    // Lookup targets: the configured table, or every table the lookup column can point at.
+    const targets = new Set<string>();
+    for (const r of resolved) {
+      const table = tables.lookup(r.mapping.table);
+      for (const fm of r.mapping.fields.values()) {
+        if (fm.lookup === undefined) continue;
+        if (fm.lookup.table !== undefined) targets.add(fm.lookup.table.toLowerCase());
+        else for (const t of table?.columns.get(fm.column)?.targets ?? []) targets.add(t.toLowerCase());
+      }
+    }
+    await this.#load([...targets].filter((t) => tables.lookup(t) === undefined));
+
+    const errors: string[] = [];
+    let first: { stream: string; field?: string } | undefined;
+    for (const r of resolved) {
+      const table = tables.lookup(r.mapping.table);
+      if (table === undefined) continue; // #load already failed for it
+      const mapping = normaliseKey(r.mapping, table);
+      const { plan, issues } = planStream(mapping, table, tables.lookup);
+      for (const issue of issues) {
+        const where = `stream "${r.stream.name}"${issue.field !== undefined && issue.field !== "" ? ` field ${issue.field}` : ""}`;
+        if (issue.severity === "error" || plan === undefined) {
+          errors.push(`${where}: ${issue.message} (${issue.code})`);
+          first ??= issue.field !== undefined ? { stream: r.stream.name, field: issue.field } : { stream: r.stream.name };
+        } else await this.#o.output.log("WARN", `${where}: ${issue.message} (${issue.code})`);
+      }
+      if (plan === undefined) {
+        if (issues.length === 0) errors.push(`stream "${r.stream.name}": the mapping cannot be planned`);
+        continue;
+      }
+      const key = streamKey(r.stream);
+      this.#streams.set(key, {
+        key,
+        descriptor: r.stream,
+        mapping,
+        plan,
+        batcher: new Batcher(this.#o.settings.batchSize, this.#o.settings.maxBatchBytes),
+        inflight: new Set(),
+        parents: [],
+        stats: emptyStats(),
+        reportedFields: new Set(),
+        rejectionsByCode: new Map(),
+      });
+    }
+    if (errors.length > 0) {
+      throw new ConfigError("mapping_invalid", `The mapping cannot be used: ${errors.join("; ")}`, [], first ?? {});
+    }
+    for (const rt of this.#streams.values()) {
+      const wanted = new Set(lookupTargets(rt.plan).map((t) => t.toLowerCase()));
+      rt.parents = [...this.#streams.values()].filter((p) => p !== rt && wanted.has(p.mapping.table.toLowerCase()));
+    }
+  }
+
+  async #load(names: readonly string[]): Promise<void> {
+    const results = await Promise.allSettled(names.map((n) => this.#o.tables.loadTable(n)));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure !== undefined) {
+      const index = results.indexOf(failure);
+      const name = names[index] ?? "";
+      const reason: unknown = failure.reason;
+      if (reason instanceof Error && reason.name === "TableNotFoundError") {
+        throw new ConfigError("table_not_found", `Table "${name}" does not exist in this environment (check the logical name)`, [], {});
+      }
+      throw toConnectorError(reason);
+    }
+  }
+
+  hasStream(d: StreamDescriptor): boolean {
+    return this.#find(d) !== undefined;
+  }
+
+  #find(d: StreamDescriptor): StreamRuntime | undefined {
+    const exact = this.#streams.get(streamKey(d));
+    if (exact !== undefined) return exact;
+    if (d.namespace === undefined) {
+      // A record without namespace for a stream configured with one: match by name when unambiguous.
+      const byName = [...this.#streams.values()].filter((s) => s.descriptor.name === d.name);
+      return byName.length === 1 ? byName[0] : undefined;
+    }
+    return this.#streams.get(d.name);
+  }
+
+  async record(d: StreamDescriptor, data: JsonObject, line: number): Promise<void> {
+    this.throwIfFailed();
+    const rt = this.#find(d);
+    if (rt === undefined) throw new ProtocolError("unknown_stream", "RECORD for a stream that is not in the catalog or the configuration", { line, stream: d.name });
+    rt.stats.read += 1;
+    this.#read += 1;
+    const ticket = this.#ledger.open(rt.key);
+    await this.#reportUnknownFields(rt, data);
+    const result = mapRecord(rt.plan, data, { deleted: isDeletedRecord(data) });
+    if (!result.ok) {
+      await this.#reject(rt, { ticket, line, ...(this.#keepRecord() ? { record: data } : {}) }, result.issues);
+      return;
+    }
+    if (result.truncated.length > 0) rt.stats.truncated += 1;
+    const item: PendingOp = {
+      operation: result.operation,
+      ticket,
+      line,
+      ...(this.#keepRecord() ? { record: data } : {}),
+      bytes: estimateBytes(result.operation),
+      attempt: 0,
+    };
+    if (rt.batcher.wouldOverflow(item)) await this.#flush(rt);
+    rt.batcher.add(item);
+    if (rt.batcher.full) await this.#flush(rt);
+  }
+
+  /** Holds the state until every record read before it is settled. */
+  state(held: HeldState): void {
+    this.throwIfFailed();
+    this.#ledger.addState(held);
+    this.#pump();
+  }
+
+  async streamStatus(d: StreamDescriptor, status: StreamStatus): Promise<void> {
+    const rt = this.#find(d);
+    if (rt !== undefined) rt.status = status;
+    // Destructive finalisation (mirror, generation truncation) belongs to COMPLETE streams only;
+    // it is not part of this slice, so a configured mirror is reported and skipped.
+    if (status === "COMPLETE" && rt?.mapping.mirror?.enabled === true) {
+      await this.#o.output.log("WARN", `stream "${d.name}": mirror is configured but not implemented in this version; no rows were removed`);
+    }
+  }
+
+  /** End of input: flush, settle, emit the remaining states, then the per-stream summary. */
+  async finish(): Promise<SyncSummary> {
+    try {
+      this.throwIfFailed();
+      for (const rt of this.#streams.values()) await this.#flush(rt);
+      await this.#settleAll();
+      this.throwIfFailed();
+      await this.#pumping;
+      this.throwIfFailed();
+      if (this.#ledger.heldCount > 0) {
+        throw new PipelineError("states_held", "Internal error: states are still held after every record settled; please report it", "system_error");
+      }
+      await this.#summary();
+      return { streams: new Map([...this.#streams].map(([k, v]) => [k, v.stats])), statesEmitted: this.#statesEmitted };
+    } finally {
+      this.#stop();
+    }
+  }
+
+  /** After a failure: wait for what is in flight, emit the states that became safe, nothing more. */
+  async abort(): Promise<void> {
+    this.#stop();
+    await this.#settleAll();
+    await this.#pumping.catch(() => undefined);
+  }
+
+  #stop(): void {
+    for (const stop of this.#stopTimers.splice(0)) stop();
+  }
+
+  #keepRecord(): boolean {
+    return this.#o.deadLetter !== undefined && this.#o.settings.deadLetterIncludeRecord;
+  }
+
+  async #reportUnknownFields(rt: StreamRuntime, data: JsonObject): Promise<void> {
+    for (const f of unknownFields(rt.plan, data)) {
+      if (rt.reportedFields.has(f)) continue;
+      rt.reportedFields.add(f);
+      await this.#o.output.log(
+        "WARN",
+        `stream "${rt.descriptor.name}": field "${f}" is neither mapped nor a writable column of table ${rt.mapping.table}; it is ignored`,
+      );
+    }
+  }
+
+  #fail(err: unknown): void {
+    this.#fatal ??= toConnectorError(err);
+  }
+
+  #track(rt: StreamRuntime | undefined, p: Promise<void>): void {
+    const guarded = p.catch((err: unknown) => this.#fail(err));
+    this.#all.add(guarded);
+    void guarded.finally(() => this.#all.delete(guarded));
+    if (rt !== undefined) {
+      rt.inflight.add(guarded);
+      void guarded.finally(() => rt.inflight.delete(guarded));
+    }
+  }
+
+  async #settleAll(): Promise<void> {
+    while (this.#all.size > 0) await Promise.all([...this.#all]);
+  }
+
+  async #drain(rt: StreamRuntime): Promise<void> {
+    while (rt.inflight.size > 0) await Promise.all([...rt.inflight]);
+  }
+
+  #flushAllInBackground(): void {
+    const run = async (): Promise<void> => {
+      for (const rt of this.#streams.values()) {
+        if (this.#fatal !== undefined) return;
+        await this.#flush(rt);
+      }
+    };
+    this.#track(undefined, run());
+  }
+
+  /**
+   * Sends the stream's pending batch. Parents first: when this stream's lookups point at the
+   * table of another stream of this sync, that stream's pending rows are sent and committed
+   * before ours, so a contact and its account sent together end up linked.
+   */
+  async #flush(rt: StreamRuntime, chain: Set<StreamRuntime> = new Set()): Promise<void> {
+    if (rt.batcher.size === 0 || this.#fatal !== undefined) return;
+    chain.add(rt);
+    for (const parent of rt.parents) {
+      if (chain.has(parent)) continue;
+      if (parent.batcher.size > 0) await this.#flush(parent, chain);
+      await this.#drain(parent);
+    }
+    if (rt.batcher.size === 0) return;
+    const items = rt.batcher.take();
+    await this.#slots.acquire();
+    const sent = this.#send(rt, items).finally(() => this.#slots.release());
+    this.#track(rt, sent);
+  }
+
+  async #send(rt: StreamRuntime, items: readonly PendingOp[]): Promise<void> {
+    if (this.#fatal !== undefined) return;
+    let outcomes: readonly WriteOutcome[];
+    try {
+      outcomes = await this.#o.writer.write(
+        items.map((i) => i.operation),
+        this.#o.writeOptions,
+      );
+    } catch (err) {
+      this.#fail(toConnectorError(err, { stream: rt.descriptor.name }));
+      return;
+    }
+    if (outcomes.length !== items.length) {
+      this.#fail(new PipelineError("writer_contract", "Internal error: the writer returned a different number of outcomes than operations", "system_error"));
+      return;
+    }
+    const retry: PendingOp[] = [];
+    const parentBusy = rt.parents.some((p) => p.batcher.size > 0 || p.inflight.size > 0);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as PendingOp;
+      const outcome = outcomes[i] as WriteOutcome;
+      if (outcome.ok) {
+        this.#count(rt, item.operation, outcome.created);
+        this.#ledger.settle(item.ticket, "written");
+      } else if (MISSING_TARGET_CODES.has(outcome.code) && item.attempt === 0 && parentBusy && item.operation.bindings.length > 0) {
+        retry.push({ ...item, attempt: 1 });
+      } else {
+        await this.#reject(rt, item, [{ field: "", code: outcome.code === "" ? `http_${outcome.status}` : outcome.code, message: `Dataverse refused the row (HTTP ${outcome.status}${outcome.code === "" ? "" : ` ${outcome.code}`})` }], outcome);
+      }
+    }
+    this.#pump();
+    if (retry.length > 0) {
+      rt.stats.retried += retry.length;
+      // Not in rt.inflight: a retry waits for parents, and a parent may wait for rt's inflight.
+      this.#track(undefined, this.#retry(rt, retry));
+    }
+  }
+
+  async #retry(rt: StreamRuntime, items: PendingOp[]): Promise<void> {
+    for (const parent of rt.parents) {
+      if (parent.batcher.size > 0) await this.#flush(parent, new Set([rt]));
+      await this.#drain(parent);
+    }
+    await this.#slots.acquire();
+    try {
+      await this.#send(rt, items);
+    } finally {
+      this.#slots.release();
+    }
+  }
+
+  #count(rt: StreamRuntime, op: Operation, created: boolean | undefined): void {
+    this.#written += 1;
+    switch (op.kind) {
+      case "create":
+        rt.stats.created += 1;
+        break;
+      case "upsert":
+        if (created === true) rt.stats.created += 1;
+        else rt.stats.updated += 1;
+        break;
+      case "update":
+        rt.stats.updated += 1;
+        break;
+      case "delete":
+        rt.stats.deleted += 1;
+        break;
+      case "deactivate":
+        rt.stats.deactivated += 1;
+        break;
+    }
+  }
+
+  async #reject(
+    rt: StreamRuntime,
+    item: { ticket: Ticket; line: number; record?: JsonObject; operation?: Operation },
+    issues: readonly RecordIssue[],
+    outcome?: Extract<WriteOutcome, { ok: false }>,
+  ): Promise<void> {
+    rt.stats.rejected += 1;
+    this.#rejected += 1;
+    const first = issues[0] ?? { field: "", code: "rejected", message: "rejected" };
+    const seen = rt.rejectionsByCode.get(first.code) ?? 0;
+    rt.rejectionsByCode.set(first.code, seen + 1);
+    if (seen === 0) {
+      // Once per stream and code; the end-of-run summary has the counts. Dataverse's own message
+      // can quote values, so only its code goes to the log.
+      await this.#o.output.log(
+        "WARN",
+        `stream "${rt.descriptor.name}": record at line ${item.line} rejected${first.field !== "" ? ` at ${first.field}` : ""}: ${first.message} (${first.code}); further rejections with this code are counted in the summary`,
+      );
+    }
+    if (this.#o.deadLetter !== undefined) {
+      const ref = item.operation?.ref;
+      await this.#o.deadLetter.write({
+        stream: rt.descriptor.name,
+        ...(rt.descriptor.namespace !== undefined ? { namespace: rt.descriptor.namespace } : {}),
+        line: item.line,
+        ...(ref !== undefined && ref.kind !== "none" ? { key: ref.kind === "id" ? ref.id : Object.fromEntries(ref.values) } : {}),
+        ...(first.field !== "" ? { field: first.field } : {}),
+        code: first.code,
+        message: outcome !== undefined && outcome.message !== "" ? outcome.message : first.message,
+        ...(outcome !== undefined ? { status: outcome.status } : {}),
+        ...(issues.length > 1 ? { issues } : {}),
+        ...(item.record !== undefined ? { record: item.record } : {}),
+      });
+    }
+    this.#ledger.settle(item.ticket, "rejected");
+    this.#pump();
+    const share = this.#o.settings.maxRejectedShare;
+    if (this.#read >= 100 && this.#rejected / this.#read > share) {
+      this.#fail(
+        new PipelineError(
+          "too_many_rejections",
+          `${this.#rejected} of ${this.#read} records were rejected, more than max_rejected_share (${share}); see the warnings above for the reasons`,
+          "config_error",
+        ),
+      );
+    }
+  }
+
+  #streamKeysOf = (held: HeldState): readonly string[] | "all" => {
+    if (held.protocol === "singer" || held.state.stateType !== "STREAM") return "all";
+    return held.state.streams.map((d) => this.#find(d)?.key ?? streamKey(d));
+  };
+
+  #pump(): void {
+    this.#pumping = this.#pumping
+      .then(async () => {
+        for (const released of this.#ledger.release(this.#streamKeysOf)) {
+          const held = released.held;
+          if (held.protocol === "airbyte") await this.#o.output.state(stateWithStats(held.state.raw, released.recordCount, released.rejectedRecordCount));
+          else await this.#o.output.state(held.value);
+          this.#statesEmitted += 1;
+        }
+      })
+      .catch((err: unknown) => this.#fail(err));
+  }
+
+  async #progress(): Promise<void> {
+    const seconds = Math.max(0.001, (this.#o.timers.now() - this.#startedAt) / 1000);
+    const w = this.#o.writerStats?.() ?? {};
+    const parts = [
+      `read ${this.#read}`,
+      `written ${this.#written}`,
+      `rejected ${this.#rejected}`,
+      `${Math.round(this.#written / seconds)} records/s`,
+      ...(w.throttledMs !== undefined ? [`throttled ${(w.throttledMs / 1000).toFixed(1)} s`] : []),
+      ...(w.concurrency !== undefined ? [`concurrency ${w.concurrency}`] : []),
+      `states held ${this.#ledger.heldCount}`,
+    ];
+    await this.#o.output.log("INFO", `progress: ${parts.join(", ")}`).catch((err: unknown) => this.#fail(err));
+  }
+
+  async #summary(): Promise<void> {
+    const seconds = (this.#o.timers.now() - this.#startedAt) / 1000;
+    for (const rt of this.#streams.values()) {
+      const s = rt.stats;
+      const codes = [...rt.rejectionsByCode].map(([c, n]) => `${c} ×${n}`).join(", ");
+      await this.#o.output.log(
+        "INFO",
+        `summary: stream "${rt.descriptor.name}" → ${rt.mapping.table}: read ${s.read}, created ${s.created}, updated ${s.updated}, deleted ${s.deleted}, deactivated ${s.deactivated}, rejected ${s.rejected}${codes !== "" ? ` (${codes})` : ""}, truncated ${s.truncated}, retried ${s.retried}, ${seconds.toFixed(1)} s`,
+      );
+    }
+  }
+}
+
+export type { InputState };
