@@ -591,6 +591,19 @@ describe("README and docs", () => {
     expect(config).not.toHaveProperty("client_secret");
     expect(configValidator()({ ...config, client_secret: "from-env" })).toEqual([]);
     expect(field(loader, "executable")).toMatch(/dist\/src\/main\.js$/);
+
+    // What the example declares is what the built target says about itself.
+    const about: unknown = JSON.parse(
+      execFileSync(process.execPath, [path.join(repo, "dist/src/main.js"), "--about", "--format", "json"], { encoding: "utf8" }),
+    );
+    expect(field(loader, "capabilities")).toEqual(field(about, "capabilities"));
+    const aboutSettings = field(about, "settings");
+    if (!Array.isArray(aboutSettings)) throw new Error("--about has no settings");
+    for (const s of settings) {
+      const a: unknown = aboutSettings.find((x) => field(x, "name") === field(s, "name"));
+      expect(a, `--about lists ${String(field(s, "name"))}`).toBeDefined();
+      expect(field(s, "label"), `label of ${String(field(s, "name"))}`).toBe(field(a, "label"));
+    }
   });
 
   it("README builds and runs the image under the name and tag metadata.yaml declares", () => {
