@@ -515,6 +515,9 @@ describe("docs/configuration.md", () => {
     expect(byPath.get("level")).toMatch(/\| no \| `"low"` \|/);
     expect(byPath.get("tuning.batch")).toMatch(/\| integer \| no \| `1000` \|/);
     expect(byPath.get("streams[].name")).toMatch(/\| yes \|/);
+    // The top level is split by the form's groups; ungrouped settings come after them.
+    const headings = out.split("\n").filter((l) => l.startsWith("## "));
+    expect(headings.slice(0, 2)).toEqual(["## Connection", "## Other settings"]);
     // `order` wins over declaration order.
     expect(rows.findIndex((r) => r.startsWith("| `endpoint`"))).toBeLessThan(rows.findIndex((r) => r.startsWith("| `secret`")));
   });

@@ -166,6 +166,7 @@ function collectSections(root, connectionSpec) {
       let type = typeName(root, prop);
       if (prop.airbyte_secret === true) type += " **(secret)**";
       rows.push({
+        group: typeof prop.group === "string" ? prop.group : undefined,
         path: fullPath,
         type,
         required: required.has(name) ? "yes" : "no",
@@ -174,12 +175,20 @@ function collectSections(root, connectionSpec) {
       });
       children.push(...childSchemas(root, prop, fullPath));
     }
-    sections.push({
-      title: next.title,
-      description: typeof schema.description === "string" && next.pathPrefix !== "" ? schema.description : undefined,
-      note: next.note,
-      rows,
-    });
+    const description = typeof schema.description === "string" && next.pathPrefix !== "" ? schema.description : undefined;
+    // The top level follows the Airbyte form's groups (Connection, Stream mappings, ...) when it has them.
+    const groups = next.pathPrefix === "" && Array.isArray(schema.groups) ? schema.groups.filter((g) => isObject(g) && typeof g.id === "string") : [];
+    if (groups.length > 0 && rows.some((r) => r.group !== undefined)) {
+      for (const g of groups) {
+        const inGroup = rows.filter((r) => r.group === g.id);
+        if (inGroup.length > 0) sections.push({ title: typeof g.title === "string" ? g.title : g.id, description, note: next.note, rows: inGroup });
+      }
+      const known = new Set(groups.map((g) => g.id));
+      const rest = rows.filter((r) => r.group === undefined || !known.has(r.group));
+      if (rest.length > 0) sections.push({ title: "Other settings", description, note: next.note, rows: rest });
+    } else {
+      sections.push({ title: next.title, description, note: next.note, rows });
+    }
     for (const child of children) visit(child);
   };
   visit({ title: "Top level", pathPrefix: "", schema: connectionSpec, note: undefined });
