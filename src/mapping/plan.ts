@@ -91,6 +91,16 @@ export function isMetaField(name: string): boolean {
 
 type OpKind = "create" | "upsert" | "update" | "none";
 
+/**
+ * Columns a create must carry. Only SystemRequired: ApplicationRequired ("business required") is
+ * a form rule, and Microsoft's docs do not state that the Web API enforces it. Owner, state and
+ * status are filled by the platform when absent; the primary id is generated.
+ */
+export function requiredOnCreate(column: ColumnMeta): boolean {
+  if (column.requiredLevel !== "SystemRequired" || !column.validForCreate || column.isPrimaryId) return false;
+  return !(column.type === "Owner" || column.type === "State" || column.type === "Status" || column.attributeOf !== undefined);
+}
+
 function opKindOf(mode: WriteMode): OpKind {
   return mode === "create" || mode === "upsert" || mode === "update" ? mode : "none";
 }
@@ -192,6 +202,16 @@ export function planStream(
     }
     case "alternate_key":
     case "columns": {
+      // Data activation sends the matching key as columns; discover offers the primary id as the
+      // matching key of update and soft_delete, so that "key" is the row GUID, not an alternate key.
+      if (k.kind === "columns" && k.columns.length === 1 && k.columns[0] === table.primaryIdAttribute) {
+        let field = table.primaryIdAttribute;
+        for (const [src, fm] of mapping.fields) if (fm.column === field && fm.lookup === undefined) field = src;
+        key = { kind: "id", field };
+        known.add(field);
+        excluded.add(table.primaryIdAttribute);
+        break;
+      }
       const found = k.kind === "alternate_key" ? findKey(table, { name: k.name }) : findKey(table, { columns: k.columns });
       if (!("key" in found)) {
         err(found.code, found.message);
@@ -297,11 +317,7 @@ export function planStream(
   // ---- required columns (create paths) ----
   if (op === "create" || op === "upsert") {
     for (const column of table.columns.values()) {
-      // Only SystemRequired: the platform enforces it on every write; ApplicationRequired
-      // ("business required") is a form rule, and Microsoft's docs do not state that the Web API
-      // enforces it. Owner, state and status are filled by the platform when absent.
-      if (column.requiredLevel !== "SystemRequired" || !column.validForCreate || column.isPrimaryId) continue;
-      if (column.type === "Owner" || column.type === "State" || column.type === "Status" || column.attributeOf !== undefined) continue;
+      if (!requiredOnCreate(column)) continue;
       if (targetedColumns.has(column.logicalName) || excluded.has(column.logicalName)) continue;
       warn("required_column_unmapped", `Column '${column.logicalName}' is required on create and is not mapped; records must carry it under its own name.`);
     }

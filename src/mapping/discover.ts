@@ -1,0 +1,153 @@
+// The DESTINATION_CATALOG for Airbyte data activation: per table, one operation per write mode it
+// supports, with a draft-07 json_schema of the columns that mode writes. The same column rules as
+// planStream, so every field discover offers is one a record may carry under its own name.
+import type { ColumnMeta, TableLookup, TableMeta } from "../dataverse/metadata-types.js";
+import { LOOKUP_TYPES, SCALAR_TYPES } from "./coerce.js";
+import { requiredOnCreate, writableFor } from "./plan.js";
+
+export type DestinationSyncMode = "append" | "overwrite" | "append_dedup" | "update" | "soft_delete";
+
+export type JsonSchema = { readonly [keyword: string]: unknown };
+
+/** The protocol's DestinationOperation (airbyte_protocol.yaml v0.18). */
+export interface DestinationOperation {
+  readonly object_name: string;
+  readonly sync_mode: DestinationSyncMode;
+  readonly json_schema: JsonSchema;
+  /** Each inner array is a path into the record; here always one top-level column. */
+  readonly matching_keys?: readonly (readonly string[])[];
+}
+
+type Op = "create" | "upsert" | "update";
+
+function choiceSchema(column: ColumnMeta): { type: string[]; enum: (string | number)[] } {
+  const options = column.options ?? [];
+  // Labels for people, values for machines: mapRecord accepts both, so the schema does too.
+  return { type: ["string", "integer"], enum: [...options.map((o) => o.label), ...options.map((o) => o.value)] };
+}
+
+function baseSchema(column: ColumnMeta): Record<string, unknown> | undefined {
+  switch (column.type) {
+    case "String":
+    case "Memo":
+      return column.maxLength === undefined ? { type: "string" } : { type: "string", maxLength: column.maxLength };
+    case "Integer":
+    case "BigInt":
+      return { type: "integer", ...(column.minValue === undefined ? {} : { minimum: column.minValue }), ...(column.maxValue === undefined ? {} : { maximum: column.maxValue }) };
+    case "Decimal":
+    case "Double":
+    case "Money":
+      return { type: "number", ...(column.minValue === undefined ? {} : { minimum: column.minValue }), ...(column.maxValue === undefined ? {} : { maximum: column.maxValue }) };
+    case "Boolean":
+      return { type: "boolean" };
+    case "DateTime":
+      if (column.dateTimeBehavior === "DateOnly") return { type: "string", format: "date", airbyte_type: "date" };
+      return {
+        type: "string",
+        format: "date-time",
+        airbyte_type: column.dateTimeBehavior === "TimeZoneIndependent" ? "timestamp_without_timezone" : "timestamp_with_timezone",
+      };
+    case "Picklist":
+    case "State":
+    case "Status":
+      return choiceSchema(column);
+    case "MultiSelectPicklist":
+      return { type: "array", items: choiceSchema(column) };
+    case "Uniqueidentifier":
+    case "Lookup":
+    case "Customer":
+    case "Owner":
+      return { type: "string", format: "uuid" };
+    case "Other":
+      return undefined;
+  }
+}
+
+function nullable(schema: Record<string, unknown>): Record<string, unknown> {
+  const t = schema["type"];
+  const types = Array.isArray(t) ? [...(t as unknown[]), "null"] : [t, "null"];
+  const out: Record<string, unknown> = { ...schema, type: types };
+  if (Array.isArray(schema["enum"])) out["enum"] = [...(schema["enum"] as unknown[]), null];
+  return out;
+}
+
+/** Whether a column can be sent under its own name in this operation (mirrors planStream's passthrough). */
+function offered(column: ColumnMeta, table: TableMeta, op: Op, lookup: TableLookup): boolean {
+  if (column.attributeOf !== undefined || !writableFor(column, op)) return false;
+  if (column.isPrimaryId) return op === "create";
+  if (SCALAR_TYPES.has(column.type)) return true;
+  if (!LOOKUP_TYPES.has(column.type) || column.targets?.length !== 1) return false;
+  const target = column.targets[0];
+  return target !== undefined && lookup(target) !== undefined &&
+    table.manyToOne.some((r) => r.referencingAttribute === column.logicalName && r.referencedEntity === target);
+}
+
+function objectSchema(properties: Record<string, unknown>, required: readonly string[]): JsonSchema {
+  return {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    type: "object",
+    additionalProperties: true,
+    properties,
+    ...(required.length > 0 ? { required: [...required] } : {}),
+  };
+}
+
+function sortedColumns(table: TableMeta): ColumnMeta[] {
+  return [...table.columns.values()].sort((a, b) => (a.logicalName < b.logicalName ? -1 : a.logicalName > b.logicalName ? 1 : 0));
+}
+
+function schemaFor(table: TableMeta, op: Op, lookup: TableLookup, required: ReadonlySet<string>, alsoInclude: ReadonlySet<string>): JsonSchema {
+  const properties: Record<string, unknown> = {};
+  for (const column of sortedColumns(table)) {
+    if (!offered(column, table, op, lookup) && !alsoInclude.has(column.logicalName)) continue;
+    const s = baseSchema(column);
+    if (s === undefined) continue;
+    properties[column.logicalName] = required.has(column.logicalName) ? s : nullable(s);
+  }
+  return objectSchema(properties, [...required].filter((r) => r in properties).sort());
+}
+
+/**
+ * Operations per table:
+ * - append (create): columns valid for create; `required` = SystemRequired columns (see requiredOnCreate).
+ * - append_dedup (upsert), only when the table has an Active alternate key: columns valid for both
+ *   create and update, plus the key columns. matching_keys lists every column of every Active key,
+ *   one single-column path each: the Bulk CDK reads a stream's primary_key as `map { it[0] }`, a
+ *   list of columns, so the user picks the columns of one key and planStream matches that set
+ *   against the table's keys. Nothing is `required`: which key a stream uses is the user's choice.
+ * - update: columns valid for update plus the primary id, required, which is the matching key.
+ * - soft_delete: the primary id only (deactivate or delete is the connector's setting).
+ */
+export function buildDestinationCatalog(tables: readonly TableMeta[]): { operations: DestinationOperation[] } {
+  const byName = new Map(tables.map((t) => [t.logicalName, t]));
+  const lookup: TableLookup = (n) => byName.get(n);
+  const operations: DestinationOperation[] = [];
+  for (const table of tables) {
+    const pk = table.primaryIdAttribute;
+    const required = new Set(sortedColumns(table).filter(requiredOnCreate).map((c) => c.logicalName));
+    operations.push({ object_name: table.logicalName, sync_mode: "append", json_schema: schemaFor(table, "create", lookup, required, new Set()) });
+
+    const activeKeys = table.keys.filter((k) => k.status === "Active" && k.columns.every((c) => table.columns.has(c)));
+    if (activeKeys.length > 0) {
+      const keyColumns: string[] = [];
+      for (const k of activeKeys) for (const c of k.columns) if (!keyColumns.includes(c)) keyColumns.push(c);
+      operations.push({
+        object_name: table.logicalName,
+        sync_mode: "append_dedup",
+        json_schema: schemaFor(table, "upsert", lookup, new Set(), new Set(keyColumns)),
+        matching_keys: keyColumns.map((c) => [c]),
+      });
+    }
+
+    const pkOnly = new Set([pk]);
+    operations.push({ object_name: table.logicalName, sync_mode: "update", json_schema: schemaFor(table, "update", lookup, pkOnly, pkOnly), matching_keys: [[pk]] });
+    const pkColumn = table.columns.get(pk);
+    operations.push({
+      object_name: table.logicalName,
+      sync_mode: "soft_delete",
+      json_schema: objectSchema({ [pk]: pkColumn === undefined ? { type: "string", format: "uuid" } : baseSchema(pkColumn) }, [pk]),
+      matching_keys: [[pk]],
+    });
+  }
+  return { operations };
+}
