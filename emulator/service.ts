@@ -1,26 +1,815 @@
-// The in-memory Dataverse behind the emulator: one DataService per environment.
-import type { DataService, ServiceRequest, ServiceResponse } from "./types.js";
+// The in-memory Dataverse behind the emulator: routing of Web API operations to rows, metadata
+// and bulk actions. Behaviour follows Learn (create-entity-web-api, update-delete-entities-using-
+// web-api, use-upsert-insert-update-record, use-alternate-key-reference-record,
+// perform-conditional-operations-using-web-api, query-data-web-api); see the reference note.
+import { randomUUID } from "node:crypto";
+import type { Caller, DataService, Privilege, ServiceRequest, ServiceResponse } from "./types.js";
 import type { Environment } from "./environment.js";
+import type { ColumnDefinition, KeyDefinition } from "./schema.js";
+import { type TableModel, compileTables, keySignature } from "./model.js";
+import { type LookupValue, type Row, Store, type TableStore, type Value, isLookup } from "./store.js";
+import { DataverseError, errorBody, errors } from "./errors.js";
+import { type PathSegment, assertUsableKeyValues, parsePath } from "./odata/path.js";
+import { type KeyPart, type Literal, isGuid } from "./odata/literal.js";
+import { type Scalar, evaluate, filterProperties } from "./odata/filter.js";
+import { type Preferences, type QueryOptions, parsePrefer, parseQuery } from "./query.js";
+import { invalidDate, normalizeDateTime, validateValue } from "./validate.js";
+import { handleMetadata, handleSdkMessageFilters } from "./metadata.js";
+import { handleBulk } from "./bulk.js";
+
+const JSON_HEADERS = {
+  "content-type": "application/json; odata.metadata=minimal",
+  "odata-version": "4.0",
+} as const;
+
+/** Dataverse's default and maximum page size (query-data-web-api). */
+export const MAX_PAGE_SIZE = 5000;
+
+/** How a request names one row. */
+export type RowAddress =
+  | { readonly kind: "id"; readonly id: string }
+  | { readonly kind: "key"; readonly key: KeyDefinition; readonly values: Readonly<Record<string, Value>> };
+
+/** Per-request context passed down to writes. */
+export interface WriteContext {
+  readonly caller: Caller;
+  readonly serviceRoot: string;
+  readonly contentIdRefs?: ReadonlyMap<string, string>;
+  readonly now: string;
+}
+
+export type WriteMode = "create" | "update" | "upsert";
+
+export interface WriteResult {
+  readonly row: Row;
+  readonly created: boolean;
+}
+
+const PRIVILEGE_NAMES: Record<Privilege, string> = {
+  create: "Create",
+  read: "Read",
+  write: "Write",
+  delete: "Delete",
+  append: "Append",
+  appendto: "AppendTo",
+};
 
 export class DataverseService implements DataService {
+  readonly models: ReadonlyMap<string, TableModel>;
+  readonly bySet: ReadonlyMap<string, TableModel>;
+  readonly store: Store;
+
   constructor(
     readonly env: Environment,
     readonly now: () => Date,
-  ) {}
+  ) {
+    this.models = compileTables(env.tables);
+    this.bySet = new Map([...this.models.values()].map((m) => [m.entitySetName, m]));
+    this.store = new Store(this.models.values());
+    this.seed();
+  }
 
-  handle(_request: ServiceRequest): ServiceResponse {
-    return {
-      status: 501,
-      headers: { "content-type": "application/json; odata.metadata=minimal", "odata-version": "4.0" },
-      body: JSON.stringify({ error: { code: "0x80040216", message: "Not implemented yet." } }),
-    };
+  rowCount(table: string): number {
+    return this.store.table(table)?.rows.size ?? 0;
   }
 
   transaction(fn: () => boolean): void {
-    fn();
+    this.store.atomically(fn, (ok) => ok === true);
   }
 
-  rowCount(_table: string): number {
-    return 0;
+  handle(request: ServiceRequest): ServiceResponse {
+    try {
+      // Every operation is atomic on its own (a bulk action rolls back as a whole).
+      return this.store.atomically(
+        () => this.route(request),
+        (r) => r.status < 400,
+      );
+    } catch (cause) {
+      if (cause instanceof DataverseError) return errorResponse(cause);
+      // A bug in the emulator must still answer like a server, never crash or hang the socket.
+      return errorResponse(new DataverseError(500, "0x80040216", "An unexpected error occurred."));
+    }
+  }
+
+  // ---- routing -------------------------------------------------------------------------------
+
+  private route(req: ServiceRequest): ServiceResponse {
+    const segments = parsePath(req.path);
+    const first = segments[0];
+    if (!first) return this.serviceDocument(req);
+    if (first.name === "WhoAmI") return this.whoAmI(req, segments);
+    if (first.name === "EntityDefinitions") return handleMetadata(this, req, segments);
+    if (first.name === "sdkmessagefilters" && !this.bySet.has("sdkmessagefilters")) {
+      return handleSdkMessageFilters(this, req, segments);
+    }
+    const model = this.bySet.get(first.name);
+    if (!model) throw errors.resourceNotFound(first.name);
+    const second = segments[1];
+    if (first.keys === undefined) {
+      if (second === undefined) return this.collection(req, model);
+      if (segments.length === 2 && second.name.startsWith("Microsoft.Dynamics.CRM.")) {
+        if (req.method !== "POST") throw errors.noHttpResource(req.serviceRoot + req.path);
+        return handleBulk(this, req, model, second.name.slice("Microsoft.Dynamics.CRM.".length));
+      }
+      throw errors.resourceNotFound(second.name);
+    }
+    if (segments.length > 2) throw errors.resourceNotFound(segments[2]?.name ?? "");
+    const address = this.addressFromSegment(model, first, req.path, true);
+    if (second !== undefined) return this.property(req, model, address, second.name);
+    switch (req.method) {
+      case "GET":
+        return this.retrieve(req, model, address);
+      case "PATCH":
+        return this.patch(req, model, address);
+      case "DELETE":
+        return this.remove(req, model, address);
+      default:
+        throw new DataverseError(405, "0x80060888", `The HTTP method '${req.method}' is not allowed for this resource.`);
+    }
+  }
+
+  private serviceDocument(req: ServiceRequest): ServiceResponse {
+    const value = [...this.models.values()].map((m) => ({ name: m.entitySetName, kind: "EntitySet", url: m.entitySetName }));
+    return json(200, { "@odata.context": `${req.serviceRoot}$metadata`, value });
+  }
+
+  private whoAmI(req: ServiceRequest, segments: readonly PathSegment[]): ServiceResponse {
+    const first = segments[0];
+    if (req.method !== "GET" || segments.length > 1 || (first?.keys !== undefined && first.keys.length > 0)) {
+      throw errors.noHttpResource(req.serviceRoot + req.path);
+    }
+    return json(200, {
+      "@odata.context": `${req.serviceRoot}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`,
+      BusinessUnitId: req.caller.businessUnitId,
+      UserId: req.caller.systemUserId,
+      OrganizationId: req.caller.organizationId,
+    });
+  }
+
+  // ---- addressing ----------------------------------------------------------------------------
+
+  /** Row address from a key predicate. fromRequestPath: apply the IIS/ASP.NET path rules. */
+  addressFromSegment(model: TableModel, seg: PathSegment, rawPath: string, fromRequestPath: boolean): RowAddress {
+    const keys = seg.keys ?? [];
+    if (keys.length === 0) throw errors.invalidKey(model.logicalName);
+    const only = keys[0];
+    if (keys.length === 1 && only && (only.name === undefined || only.name === model.primaryId)) {
+      if (only.value.kind !== "guid") throw errors.invalidKey(model.logicalName);
+      return { kind: "id", id: only.value.value };
+    }
+    if (keys.some((k) => k.name === undefined)) throw errors.invalidKey(model.logicalName);
+    const columns = keys.map((k) => lookupKeyColumn(k.name ?? ""));
+    const key = model.activeKeysBySignature.get(keySignature(columns));
+    if (!key) throw errors.invalidKey(model.logicalName);
+    if (fromRequestPath) assertUsableKeyValues(keys, rawPath);
+    const values: Record<string, Value> = {};
+    for (const k of keys) {
+      const colName = lookupKeyColumn(k.name ?? "");
+      const column = model.columns.get(colName);
+      if (!column) throw errors.invalidKey(model.logicalName);
+      values[colName] = keyLiteralValue(model, column, k);
+    }
+    return { kind: "key", key, values };
+  }
+
+  /** Resolves a URL naming one row (bind targets, @odata.id): absolute, relative, or `$n`. */
+  resolveRowUrl(url: string, ctx: WriteContext, forSet?: string): { model: TableModel; address: RowAddress } {
+    let path = url;
+    if (path.startsWith("$") && ctx.contentIdRefs) {
+      const ref = ctx.contentIdRefs.get(path);
+      if (ref === undefined) {
+        throw errors.badRequest(`Content-ID Reference: '${path}' does not exist in the batch context.`);
+      }
+      path = ref;
+    }
+    if (path.startsWith(ctx.serviceRoot)) path = path.slice(ctx.serviceRoot.length);
+    else if (/^https?:\/\//i.test(path)) {
+      const i = path.indexOf("/api/data/");
+      const rest = i < 0 ? "" : path.slice(i + "/api/data/".length);
+      path = rest.slice(rest.indexOf("/") + 1);
+    }
+    path = path.replace(/^\/+/, "");
+    const segments = parsePath(path);
+    const seg = segments[0];
+    if (!seg || segments.length !== 1 || seg.keys === undefined) {
+      throw errors.badRequest(`The URL '${url}' does not identify a single entity.`, "0x80048d19");
+    }
+    const model = this.bySet.get(seg.name);
+    if (!model) throw errors.resourceNotFound(seg.name);
+    if (forSet !== undefined && model.entitySetName !== forSet) {
+      throw errors.badRequest(`The entity set in '@odata.id' must be '${forSet}'.`, "0x80048d19");
+    }
+    return { model, address: this.addressFromSegment(model, seg, path, false) };
+  }
+
+  findRow(model: TableModel, address: RowAddress): Row | undefined {
+    const table = this.tableStore(model);
+    if (address.kind === "id") return table.rows.get(address.id);
+    const id = table.lookupByKey(address.key.logicalName, address.values, address.key.attributes);
+    return id === undefined ? undefined : table.rows.get(id);
+  }
+
+  notFound(model: TableModel, address: RowAddress): DataverseError {
+    return address.kind === "id" ? errors.notFoundById(model.logicalName, address.id) : errors.notFoundByKey(model.logicalName);
+  }
+
+  tableStore(model: TableModel): TableStore {
+    const t = this.store.table(model.logicalName);
+    if (!t) throw new DataverseError(500, "0x80040216", "An unexpected error occurred.");
+    return t;
+  }
+
+  demand(caller: Caller, model: TableModel, privilege: Privilege): void {
+    if (!caller.can(model.logicalName, privilege)) {
+      throw errors.privilege(`prv${PRIVILEGE_NAMES[privilege]}${model.schemaName}`, model.logicalName, model.objectTypeCode, caller.systemUserId);
+    }
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  private retrieve(req: ServiceRequest, model: TableModel, address: RowAddress): ServiceResponse {
+    this.demand(req.caller, model, "read");
+    const q = parseQuery(req.query);
+    const select = this.checkSelect(model, q.select);
+    const row = this.findRow(model, address);
+    if (!row) throw this.notFound(model, address);
+    const prefs = parsePrefer(req.headers["prefer"]);
+    const body = {
+      "@odata.context": contextUrl(req.serviceRoot, model, select, true),
+      ...this.represent(model, row, select, prefs),
+    };
+    return json(200, body, prefs.includeAnnotations !== undefined ? { "preference-applied": `odata.include-annotations="${prefs.includeAnnotations}"` } : {});
+  }
+
+  private collection(req: ServiceRequest, model: TableModel): ServiceResponse {
+    if (req.method === "POST") return this.create(req, model);
+    if (req.method !== "GET") {
+      throw new DataverseError(405, "0x80060888", `The HTTP method '${req.method}' is not allowed for this resource.`);
+    }
+    this.demand(req.caller, model, "read");
+    const q = parseQuery(req.query);
+    const select = this.checkSelect(model, q.select);
+    const prefs = parsePrefer(req.headers["prefer"]);
+    const rows = this.query(model, q);
+    const pageSize = Math.min(prefs.maxPageSize ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE);
+    const offset = q.skipToken !== undefined ? decodeSkipToken(q.skipToken) : 0;
+    const limited = q.top !== undefined ? rows.slice(0, q.top) : rows;
+    const page = limited.slice(offset, offset + pageSize);
+    const body: Record<string, unknown> = { "@odata.context": contextUrl(req.serviceRoot, model, select, false) };
+    // Learn (query-data-web-api, count rows): the count is capped at 5,000.
+    if (q.count) body["@odata.count"] = Math.min(limited.length, MAX_PAGE_SIZE);
+    body["value"] = page.map((r) => this.represent(model, r, select, prefs));
+    if (offset + pageSize < limited.length) {
+      const params = req.query
+        .split("&")
+        .filter((p) => p !== "" && !p.startsWith("$skiptoken=") && !p.startsWith("%24skiptoken="));
+      params.push(`$skiptoken=${encodeSkipToken(offset + pageSize)}`);
+      body["@odata.nextLink"] = `${req.serviceRoot}${req.path}?${params.join("&")}`;
+    }
+    const applied: string[] = [];
+    if (prefs.maxPageSize !== undefined) applied.push(`odata.maxpagesize=${prefs.maxPageSize}`);
+    if (prefs.includeAnnotations !== undefined) applied.push(`odata.include-annotations="${prefs.includeAnnotations}"`);
+    return json(200, body, applied.length > 0 ? { "preference-applied": applied.join(",") } : {});
+  }
+
+  /** Matching rows in $orderby order (then by primary id, so paging is stable). */
+  query(model: TableModel, q: QueryOptions): Row[] {
+    const table = this.tableStore(model);
+    const filter = q.filter;
+    if (filter) {
+      for (const p of filterProperties(filter)) this.readableColumn(model, p);
+    }
+    for (const o of q.orderBy) this.readableColumn(model, o.property);
+    let rows = [...table.rows.values()];
+    if (filter) rows = rows.filter((r) => evaluate(filter, (p) => this.scalar(model, r, p)));
+    const order = q.orderBy;
+    rows.sort((a, b) => {
+      for (const o of order) {
+        const c = compareScalars(this.scalar(model, a, o.property), this.scalar(model, b, o.property));
+        if (c !== 0) return o.descending ? -c : c;
+      }
+      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    });
+    return rows;
+  }
+
+  /** The column behind a readable property name (`name`, `_parentcustomerid_value`). */
+  readableColumn(model: TableModel, property: string): ColumnDefinition {
+    const m = /^_(.+)_value$/.exec(property);
+    if (m?.[1] !== undefined) {
+      const c = model.columns.get(m[1]);
+      if (c && isLookupType(c)) return c;
+    } else {
+      const c = model.columns.get(property);
+      if (c && !isLookupType(c)) return c;
+    }
+    throw errors.propertyNotFound(property, model.logicalName);
+  }
+
+  private checkSelect(model: TableModel, select: readonly string[] | undefined): readonly ColumnDefinition[] | undefined {
+    if (select === undefined) return undefined;
+    return select.map((p) => this.readableColumn(model, p));
+  }
+
+  private scalar(model: TableModel, row: Row, property: string): Scalar {
+    const c = this.readableColumn(model, property);
+    const v = row.values[c.logicalName];
+    if (v === undefined || v === null) return null;
+    if (isLookup(v)) return v.id;
+    return v;
+  }
+
+  /** A row as the Web API returns it. */
+  represent(model: TableModel, row: Row, select: readonly ColumnDefinition[] | undefined, prefs: Preferences): Record<string, unknown> {
+    const out: Record<string, unknown> = { "@odata.etag": `W/"${row.version}"` };
+    const annotate = prefs.includeAnnotations !== undefined;
+    const columns = select ?? model.columnList;
+    for (const c of columns) {
+      const v = row.values[c.logicalName];
+      if (isLookupType(c)) {
+        const name = `_${c.logicalName}_value`;
+        if (annotate && isLookup(v)) {
+          const nav = (model.navsByColumn.get(c.logicalName) ?? []).find((n) => n.targets.includes(v.table));
+          if (nav) out[`${name}@Microsoft.Dynamics.CRM.associatednavigationproperty`] = nav.name;
+          out[`${name}@Microsoft.Dynamics.CRM.lookuplogicalname`] = v.table;
+          const label = this.primaryName(v);
+          if (label !== undefined) out[`${name}@OData.Community.Display.V1.FormattedValue`] = label;
+        }
+        out[name] = isLookup(v) ? v.id : null;
+        continue;
+      }
+      if (annotate && v !== undefined && v !== null) {
+        const f = formatted(c, v);
+        if (f !== undefined) out[`${c.logicalName}@OData.Community.Display.V1.FormattedValue`] = f;
+      }
+      out[c.logicalName] = v === undefined ? null : v;
+    }
+    out[model.primaryId] = row.id;
+    return out;
+  }
+
+  private primaryName(ref: LookupValue): string | undefined {
+    const m = this.models.get(ref.table);
+    const nameCol = m?.def.primaryNameAttribute;
+    if (!m || nameCol === undefined) return undefined;
+    const v = this.store.table(ref.table)?.rows.get(ref.id)?.values[nameCol];
+    return typeof v === "string" ? v : undefined;
+  }
+
+  // ---- single-column operations --------------------------------------------------------------
+
+  private property(req: ServiceRequest, model: TableModel, address: RowAddress, name: string): ServiceResponse {
+    const column = model.columns.get(name);
+    if (!column || isLookupType(column)) throw errors.resourceNotFound(name);
+    const row = this.findRow(model, address);
+    if (req.method === "GET") {
+      this.demand(req.caller, model, "read");
+      if (!row) throw this.notFound(model, address);
+      const v = row.values[name];
+      if (v === undefined || v === null) return { status: 204, headers: { "odata-version": "4.0" } };
+      return json(200, { "@odata.context": `${req.serviceRoot}$metadata#${model.entitySetName}(${row.id})/${name}`, value: v });
+    }
+    if (req.method !== "PUT" && req.method !== "DELETE") {
+      throw new DataverseError(405, "0x80060888", `The HTTP method '${req.method}' is not allowed for this resource.`);
+    }
+    if (!row) throw this.notFound(model, address);
+    let value: unknown = null;
+    if (req.method === "PUT") {
+      const body = parseBody(req.body, model);
+      if (!("value" in body)) throw errors.payload(model.entitySetName, "The property 'value' is required.");
+      value = body["value"];
+    }
+    this.write(model, { kind: "id", id: row.id }, { [name]: value }, "update", this.context(req));
+    return { status: 204, headers: { "odata-version": "4.0" } };
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  context(req: ServiceRequest): WriteContext {
+    return {
+      caller: req.caller,
+      serviceRoot: req.serviceRoot,
+      ...(req.contentIdRefs !== undefined ? { contentIdRefs: req.contentIdRefs } : {}),
+      now: this.now().toISOString().slice(0, 19) + "Z",
+    };
+  }
+
+  private create(req: ServiceRequest, model: TableModel): ServiceResponse {
+    const body = parseBody(req.body, model);
+    const ctx = this.context(req);
+    const { row } = this.write(model, undefined, body, "create", ctx);
+    const entityId = `${req.serviceRoot}${model.entitySetName}(${row.id})`;
+    const prefs = parsePrefer(req.headers["prefer"]);
+    if (prefs.returnRepresentation) return this.representation(req, model, row, 201, prefs);
+    return { status: 204, headers: { "odata-version": "4.0", "odata-entityid": entityId, location: entityId } };
+  }
+
+  private patch(req: ServiceRequest, model: TableModel, address: RowAddress): ServiceResponse {
+    const body = parseBody(req.body, model);
+    const ctx = this.context(req);
+    const ifMatch = conditional(req.headers["if-match"]);
+    const ifNoneMatch = conditional(req.headers["if-none-match"]);
+    const existing = this.findRow(model, address);
+    let mode: WriteMode = "upsert";
+    if (ifMatch !== undefined) {
+      mode = "update";
+      if (!existing) throw this.notFound(model, address);
+      if (ifMatch !== "*" && ifMatch !== `W/"${existing.version}"`) throw errors.versionMismatch();
+    } else if (ifNoneMatch === "*") {
+      if (existing) throw errors.alreadyExists();
+      mode = "create";
+    }
+    const { row, created } = this.write(model, address, body, mode, ctx);
+    const prefs = parsePrefer(req.headers["prefer"]);
+    if (prefs.returnRepresentation) return this.representation(req, model, row, created ? 201 : 200, prefs);
+    // The header echoes the URL the client used, key form included (use-upsert-insert-update-record).
+    const entityId = `${req.serviceRoot}${req.path.replace(/^\/+/, "")}`;
+    return { status: 204, headers: { "odata-version": "4.0", "odata-entityid": entityId } };
+  }
+
+  private representation(req: ServiceRequest, model: TableModel, row: Row, status: number, prefs: Preferences): ServiceResponse {
+    const q = parseQuery(req.query);
+    const select = this.checkSelect(model, q.select);
+    const body = { "@odata.context": contextUrl(req.serviceRoot, model, select, true), ...this.represent(model, row, select, prefs) };
+    return json(status, body, { "preference-applied": "return=representation" });
+  }
+
+  private remove(req: ServiceRequest, model: TableModel, address: RowAddress): ServiceResponse {
+    this.demand(req.caller, model, "delete");
+    const row = this.findRow(model, address);
+    if (!row) throw this.notFound(model, address);
+    this.store.remove(this.tableStore(model), row.id);
+    return { status: 204, headers: { "odata-version": "4.0" } };
+  }
+
+  /**
+   * The one write path: create, update or upsert of one row, used by POST, PATCH, PUT and the
+   * bulk actions. `address` undefined means a plain create (id from the body or generated).
+   */
+  write(model: TableModel, address: RowAddress | undefined, body: Readonly<Record<string, unknown>>, mode: WriteMode, ctx: WriteContext): WriteResult {
+    const table = this.tableStore(model);
+    let existing = address ? this.findRow(model, address) : undefined;
+    if (!address) {
+      const bodyId = body[model.primaryId];
+      if (bodyId !== undefined && bodyId !== null) {
+        const id = validateValue(model, pkColumn(model), bodyId);
+        if (typeof id === "string" && table.rows.has(id)) {
+          if (mode === "create") throw errors.duplicateId();
+          existing = table.rows.get(id);
+        }
+      }
+    }
+    if (existing && mode === "create") throw errors.duplicateId();
+    if (!existing && mode === "update") throw address ? this.notFound(model, address) : errors.unexpected();
+    const creating = existing === undefined;
+    this.demand(ctx.caller, model, creating ? "create" : "write");
+
+    let input = body;
+    if (address?.kind === "key") {
+      // use-upsert-insert-update-record: key columns repeated in the body are stripped on the
+      // update path; on the create path body values win and URL values fill the gaps.
+      const copy: Record<string, unknown> = { ...body };
+      for (const col of address.key.attributes) {
+        const prop = keyBodyProperty(model, col);
+        if (!creating) delete copy[prop];
+      }
+      input = copy;
+    }
+    const changes = this.changes(model, input, creating, ctx);
+    if (address?.kind === "key" && creating) {
+      for (const [col, v] of Object.entries(address.values)) if (!(col in changes)) changes[col] = v;
+    }
+
+    let id: string;
+    if (existing) id = existing.id;
+    else if (address?.kind === "id") id = address.id;
+    else {
+      const fromBody = changes[model.primaryId];
+      id = typeof fromBody === "string" ? fromBody : randomUUID();
+      if (table.rows.has(id)) throw errors.duplicateId();
+    }
+    if (existing && model.primaryId in changes && changes[model.primaryId] !== id) {
+      throw errors.badRequest(`The value of '${model.primaryId}' can't be changed.`, "0x80040203");
+    }
+    changes[model.primaryId] = id;
+
+    const values: Record<string, Value> = existing ? { ...existing.values } : this.defaults(model, ctx);
+    for (const [k, v] of Object.entries(changes)) values[k] = v;
+    this.settleState(model, values, changes, existing);
+    if (model.def.primaryNameAttribute === "fullname" && model.columns.has("lastname")) {
+      // Dataverse composes fullname from the name parts (default format "First Last").
+      const parts = [values["firstname"], values["lastname"]].filter((p) => typeof p === "string" && p !== "");
+      values["fullname"] = parts.length > 0 ? parts.join(" ") : null;
+    }
+    values["modifiedon"] = ctx.now;
+    values["modifiedby"] = { id: ctx.caller.systemUserId, table: "systemuser" };
+    if (creating) this.checkRequired(model, values);
+    else for (const [k, v] of Object.entries(changes)) if (v === null) this.checkRequiredColumn(model, k);
+
+    const conflict = table.findKeyConflict(values, id);
+    if (conflict !== undefined) {
+      const key = model.keys.find((k) => k.logicalName === conflict);
+      throw errors.duplicateKey(key?.schemaName ?? conflict, key?.attributes ?? []);
+    }
+    const version = this.store.nextVersion();
+    values["versionnumber"] = version;
+    const row: Row = { id, version, values };
+    this.store.put(table, row);
+    return { row, created: creating };
+  }
+
+  private defaults(model: TableModel, ctx: WriteContext): Record<string, Value> {
+    const values: Record<string, Value> = Object.create(null) as Record<string, Value>;
+    values["createdon"] = ctx.now;
+    values["createdby"] = { id: ctx.caller.systemUserId, table: "systemuser" };
+    if (model.columns.has("ownerid")) {
+      values["ownerid"] = { id: ctx.caller.systemUserId, table: "systemuser" };
+      values["owningbusinessunit"] = { id: ctx.caller.businessUnitId, table: "businessunit" };
+    }
+    const state = model.columns.get("statecode");
+    if (state?.type === "State") {
+      const active = state.options?.find((o) => o.value === 0) ?? state.options?.[0];
+      if (active) {
+        values["statecode"] = active.value;
+        if (active.defaultStatus !== undefined) values["statuscode"] = active.defaultStatus;
+      }
+    }
+    return values;
+  }
+
+  /** Body properties → column values, with binds resolved and each value validated. */
+  private changes(model: TableModel, body: Readonly<Record<string, unknown>>, creating: boolean, ctx: WriteContext): Record<string, Value> {
+    const out: Record<string, Value> = {};
+    for (const prop of Object.keys(body)) {
+      const raw = body[prop];
+      if (prop.startsWith("@")) continue; // @odata.type, @odata.id, @odata.etag
+      const at = prop.indexOf("@");
+      if (at > 0) {
+        const annotation = prop.slice(at + 1);
+        if (annotation !== "odata.bind") continue; // instance annotations are ignored on write
+        const navName = prop.slice(0, at);
+        const nav = model.navs.get(navName);
+        if (!nav) throw errors.undeclaredProperty(navName, model.entitySetName);
+        if (raw === null) {
+          out[nav.column.logicalName] = null;
+          continue;
+        }
+        if (typeof raw !== "string") {
+          throw errors.payload(model.entitySetName, `The value of the '${prop}' annotation must be a URL string.`);
+        }
+        this.checkWritable(model, nav.column, creating);
+        out[nav.column.logicalName] = this.bind(model, nav.targets, raw, ctx);
+        continue;
+      }
+      const nav = model.navs.get(prop);
+      if (nav) {
+        if (raw === null) {
+          // `"<nav>": null` on PATCH clears the lookup (the single-valued nav set to null).
+          this.checkWritable(model, nav.column, creating);
+          out[nav.column.logicalName] = null;
+          continue;
+        }
+        throw new DataverseError(501, "0x80040216", "Deep insert is not supported by the emulator.");
+      }
+      const column = model.columns.get(prop);
+      if (!column) {
+        if (/^_.+_value$/.test(prop)) {
+          throw errors.payload(model.entitySetName, "CRM do not support direct update of Entity Reference properties, Use Navigation properties instead.");
+        }
+        throw errors.invalidProperty(prop, model.logicalName);
+      }
+      if (prop !== model.primaryId) this.checkWritable(model, column, creating);
+      out[prop] = validateValue(model, column, raw);
+    }
+    return out;
+  }
+
+  // Learn is silent on the exact answer for a column whose IsValidForCreate/IsValidForUpdate is
+  // false; 0x80040203 (InvalidArgument) is the platform's generic argument error.
+  private checkWritable(model: TableModel, column: ColumnDefinition, creating: boolean): void {
+    const ok = creating ? column.validForCreate !== false : column.validForUpdate !== false;
+    if (!ok) {
+      throw new DataverseError(
+        400,
+        "0x80040203",
+        `The '${column.logicalName}' attribute of the '${model.logicalName}' entity is not valid for ${creating ? "create" : "update"}.`,
+      );
+    }
+  }
+
+  private bind(model: TableModel, targets: readonly string[], url: string, ctx: WriteContext): LookupValue {
+    const { model: target, address } = this.resolveRowUrl(url, ctx);
+    if (!targets.includes(target.logicalName)) {
+      throw errors.badRequest(
+        `The entity set '${target.entitySetName}' is not a valid target of this navigation property.`,
+        "0x80048d19",
+      );
+    }
+    this.demand(ctx.caller, model, "append");
+    this.demand(ctx.caller, target, "appendto");
+    const row = this.findRow(target, address);
+    if (!row) throw this.notFound(target, address);
+    return { id: row.id, table: target.logicalName };
+  }
+
+  // update-delete-entities-using-web-api: set statuscode with statecode; a state given alone
+  // takes its DefaultStatus; the pair must match the status option's State.
+  private settleState(model: TableModel, values: Record<string, Value>, changes: Record<string, Value>, existing: Row | undefined): void {
+    const state = model.columns.get("statecode");
+    const status = model.columns.get("statuscode");
+    if (!state || !status) return;
+    if ("statecode" in changes && !("statuscode" in changes)) {
+      const opt = state.options?.find((o) => o.value === values["statecode"]);
+      if (opt?.defaultStatus !== undefined) values["statuscode"] = opt.defaultStatus;
+    }
+    if (!("statecode" in changes) && !("statuscode" in changes)) return;
+    const st = values["statecode"];
+    const sc = values["statuscode"];
+    const option = status.options?.find((o) => o.value === sc);
+    if (option?.state !== undefined && option.state !== st) {
+      const stateLabel = state.options?.find((o) => o.value === st)?.label.replace(/\s+/g, "") ?? String(st);
+      // Message shape as the platform words it; the code is not documented for this case
+      // (0x80040203 InvalidArgument is the plausible one).
+      throw new DataverseError(
+        400,
+        "0x80040203",
+        `${String(sc)} is not a valid status code for state code ${model.schemaName}State.${stateLabel} on ${model.logicalName}${existing ? ` with Id ${existing.id}` : ""}.`,
+      );
+    }
+  }
+
+  // Only SystemRequired is enforced by the platform; ApplicationRequired ("business required")
+  // is enforced by forms, not by the Web API (Learn: types-of-fields, "Business required").
+  private checkRequired(model: TableModel, values: Record<string, Value>): void {
+    for (const c of model.columnList) {
+      if (c.requiredLevel !== "SystemRequired") continue;
+      const v = values[c.logicalName];
+      if (v === undefined || v === null) throw requiredMissing(c.logicalName);
+    }
+  }
+
+  private checkRequiredColumn(model: TableModel, column: string): void {
+    if (model.columns.get(column)?.requiredLevel === "SystemRequired") throw requiredMissing(column);
+  }
+
+  // ---- seed ----------------------------------------------------------------------------------
+
+  private seed(): void {
+    const rows = this.env.rows ?? {};
+    const firstApp = this.env.apps.find((a) => a.applicationUser !== undefined);
+    const seedCaller: Caller = {
+      clientId: firstApp?.clientId ?? "",
+      systemUserId: firstApp?.applicationUser?.systemUserId ?? "00000000-0000-0000-0000-000000000000",
+      businessUnitId: this.env.businessUnitId,
+      organizationId: this.env.organizationId,
+      can: () => true,
+      hasSpecial: () => true,
+    };
+    const ctx: WriteContext = { caller: seedCaller, serviceRoot: "/", now: this.now().toISOString().slice(0, 19) + "Z" };
+    // systemuser and team first so seed rows of other tables can bind their owner.
+    const order = Object.keys(rows).sort((a, b) => rank(a) - rank(b));
+    for (const table of order) {
+      const model = this.models.get(table);
+      if (!model) throw new DataverseError(500, "0x80040216", `Seed rows name an unknown table '${table}'.`);
+      for (const r of rows[table] ?? []) this.write(model, undefined, r, "create", ctx);
+    }
   }
 }
+
+function rank(table: string): number {
+  return table === "systemuser" ? 0 : table === "team" ? 1 : 2;
+}
+
+function requiredMissing(column: string): DataverseError {
+  // Not in Learn's error list for the Web API; the platform answers InvalidArgument with this text.
+  return new DataverseError(400, "0x80040203", `Attribute '${column}' cannot be set to NULL`);
+}
+
+function pkColumn(model: TableModel): ColumnDefinition {
+  return model.columns.get(model.primaryId) ?? { logicalName: model.primaryId, type: "Uniqueidentifier" };
+}
+
+export function isLookupType(c: ColumnDefinition): boolean {
+  return c.type === "Lookup" || c.type === "Customer" || c.type === "Owner";
+}
+
+/** Key names in URLs use `_x_value` for lookup columns (use-alternate-key-reference-record). */
+function lookupKeyColumn(name: string): string {
+  const m = /^_(.+)_value$/.exec(name);
+  return m?.[1] ?? name;
+}
+
+function keyBodyProperty(model: TableModel, column: string): string {
+  const c = model.columns.get(column);
+  return c && isLookupType(c) ? `_${column}_value` : column;
+}
+
+function keyLiteralValue(model: TableModel, column: ColumnDefinition, part: KeyPart): Value {
+  const lit: Literal = part.value;
+  const bad = () => errors.invalidKey(model.logicalName);
+  switch (column.type) {
+    case "String":
+    case "Memo":
+      if (lit.kind !== "string") throw bad();
+      return lit.value;
+    case "Integer":
+    case "BigInt":
+    case "Decimal":
+    case "Double":
+    case "Money":
+    case "Picklist":
+      if (lit.kind !== "number") throw bad();
+      return lit.value;
+    case "DateTime": {
+      if (lit.kind !== "datetime" && lit.kind !== "date") throw bad();
+      if (column.dateTimeBehavior === "DateOnly") return lit.value.slice(0, 10);
+      const n = normalizeDateTime(lit.value);
+      if (n === undefined) throw invalidDate();
+      return n;
+    }
+    case "Lookup":
+    case "Customer":
+    case "Owner":
+      if (lit.kind !== "guid") throw bad();
+      return { id: lit.value, table: column.targets?.[0] ?? "" };
+    case "Uniqueidentifier":
+      if (lit.kind !== "guid") throw bad();
+      return lit.value;
+    default:
+      throw bad();
+  }
+}
+
+/** Body JSON parsed once; anything but an object is a payload error. */
+export function parseBody(text: string, model: TableModel): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text === "" ? "{}" : text);
+  } catch {
+    throw errors.payload(model.entitySetName, "Invalid JSON. The payload could not be parsed.");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw errors.payload(model.entitySetName, "The payload must be a JSON object.");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** `If-Match`/`If-None-Match` value; "null" (sent to defeat caching) counts as absent. */
+function conditional(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  return t === "" || t === "null" ? undefined : t;
+}
+
+function contextUrl(root: string, model: TableModel, select: readonly ColumnDefinition[] | undefined, entity: boolean): string {
+  const sel = select && select.length > 0 ? `(${select.map((c) => (isLookupType(c) ? `_${c.logicalName}_value` : c.logicalName)).join(",")})` : "";
+  return `${root}$metadata#${model.entitySetName}${sel}${entity ? "/$entity" : ""}`;
+}
+
+function formatted(c: ColumnDefinition, v: Value): string | undefined {
+  if (c.type === "Picklist" || c.type === "State" || c.type === "Status") {
+    return c.options?.find((o) => o.value === v)?.label;
+  }
+  if (c.type === "MultiSelectPicklist" && typeof v === "string") {
+    return v
+      .split(",")
+      .map((x) => c.options?.find((o) => o.value === Number(x))?.label ?? x)
+      .join("; ");
+  }
+  if (c.type === "Boolean") return v === true ? "Yes" : "No";
+  return undefined;
+}
+
+function compareScalars(a: Scalar, b: Scalar): number {
+  // Nulls sort first ascending, as SQL Server orders them.
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
+  if (typeof a === "string" && typeof b === "string") {
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}
+
+// Opaque to clients; Dataverse's own is an XML paging cookie.
+function encodeSkipToken(offset: number): string {
+  return encodeURIComponent(Buffer.from(`page:${offset}`).toString("base64url"));
+}
+
+function decodeSkipToken(token: string): number {
+  const text = Buffer.from(token, "base64url").toString("utf8");
+  const m = /^page:(\d+)$/.exec(text);
+  if (!m) throw new DataverseError(400, "0x80040203", "The $skiptoken value is not valid.");
+  return Number(m[1]);
+}
+
+export function json(status: number, body: unknown, extra: Record<string, string> = {}): ServiceResponse {
+  return { status, headers: { ...JSON_HEADERS, ...extra }, body: JSON.stringify(body) };
+}
+
+export function errorResponse(e: DataverseError): ServiceResponse {
+  return { status: e.status, headers: { ...JSON_HEADERS }, body: errorBody(e) };
+}
+
+export { isGuid };

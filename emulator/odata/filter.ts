@@ -1,0 +1,234 @@
+// $filter: a parser to a small AST and an evaluator over stored rows.
+// Supported: eq ne lt le gt ge, and or not, parentheses, null, contains/startswith/endswith.
+import { type Literal, LiteralSyntaxError, readLiteral } from "./literal.js";
+
+export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
+
+export type FilterNode =
+  | { readonly kind: "and" | "or"; readonly left: FilterNode; readonly right: FilterNode }
+  | { readonly kind: "not"; readonly operand: FilterNode }
+  | { readonly kind: "compare"; readonly op: CompareOp; readonly property: string; readonly literal: Literal }
+  | {
+      readonly kind: "function";
+      readonly name: "contains" | "startswith" | "endswith";
+      readonly property: string;
+      readonly literal: Literal;
+    };
+
+export class FilterSyntaxError extends Error {
+  readonly code = "ODATA_FILTER_SYNTAX";
+  constructor(
+    readonly position: number,
+    detail: string,
+  ) {
+    super(`Syntax error at position ${position} in the $filter expression: ${detail}`);
+    this.name = "FilterSyntaxError";
+  }
+}
+
+const OPS = new Set(["eq", "ne", "lt", "le", "gt", "ge"]);
+const FUNCTIONS = new Set(["contains", "startswith", "endswith"]);
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*/;
+
+export function parseFilter(text: string): FilterNode {
+  const p = new Parser(text);
+  const node = p.parseOr();
+  p.skip();
+  if (p.pos < text.length) throw new FilterSyntaxError(p.pos, "unexpected text");
+  return node;
+}
+
+class Parser {
+  pos = 0;
+  constructor(readonly text: string) {}
+
+  skip(): void {
+    while (this.text[this.pos] === " ") this.pos++;
+  }
+
+  private word(): string | undefined {
+    this.skip();
+    const m = /^[A-Za-z]+/.exec(this.text.slice(this.pos));
+    return m?.[0];
+  }
+
+  private acceptWord(w: string): boolean {
+    const got = this.word();
+    const next = this.text[this.pos + w.length];
+    if (got === w && (next === " " || next === "(" || next === undefined)) {
+      this.pos += w.length;
+      return true;
+    }
+    return false;
+  }
+
+  private expect(ch: string): void {
+    this.skip();
+    if (this.text[this.pos] !== ch) throw new FilterSyntaxError(this.pos, `'${ch}' expected`);
+    this.pos++;
+  }
+
+  parseOr(): FilterNode {
+    let left = this.parseAnd();
+    while (this.acceptWord("or")) left = { kind: "or", left, right: this.parseAnd() };
+    return left;
+  }
+
+  private parseAnd(): FilterNode {
+    let left = this.parseUnary();
+    while (this.acceptWord("and")) left = { kind: "and", left, right: this.parseUnary() };
+    return left;
+  }
+
+  private parseUnary(): FilterNode {
+    if (this.acceptWord("not")) return { kind: "not", operand: this.parseUnary() };
+    return this.parsePrimary();
+  }
+
+  private parsePrimary(): FilterNode {
+    this.skip();
+    if (this.text[this.pos] === "(") {
+      this.pos++;
+      const inner = this.parseOr();
+      this.expect(")");
+      return inner;
+    }
+    const ident = IDENT.exec(this.text.slice(this.pos));
+    if (!ident) throw new FilterSyntaxError(this.pos, "property or function expected");
+    const name = ident[0];
+    this.pos += name.length;
+    this.skip();
+    if (FUNCTIONS.has(name) && this.text[this.pos] === "(") {
+      this.pos++;
+      this.skip();
+      const prop = IDENT.exec(this.text.slice(this.pos));
+      if (!prop) throw new FilterSyntaxError(this.pos, "property expected");
+      this.pos += prop[0].length;
+      this.expect(",");
+      this.skip();
+      const literal = this.literal();
+      this.expect(")");
+      const fn = { kind: "function", name: name as "contains" | "startswith" | "endswith", property: prop[0], literal } as const;
+      // `contains(x,'a') eq true` is the same test written longhand.
+      const save = this.pos;
+      const op = this.word();
+      if (op === "eq" || op === "ne") {
+        this.pos += 2;
+        this.skip();
+        const b = this.literal();
+        if (b.kind !== "boolean") throw new FilterSyntaxError(this.pos, "boolean expected");
+        return b.value === (op === "eq") ? fn : { kind: "not", operand: fn };
+      }
+      this.pos = save;
+      return fn;
+    }
+    const op = this.word();
+    if (op === undefined || !OPS.has(op)) throw new FilterSyntaxError(this.pos, "comparison operator expected");
+    this.pos += op.length;
+    this.skip();
+    const literal = this.literal();
+    return { kind: "compare", op: op as CompareOp, property: name, literal };
+  }
+
+  private literal(): Literal {
+    try {
+      const { literal, end } = readLiteral(this.text, this.pos);
+      this.pos = end;
+      return literal;
+    } catch (cause) {
+      if (cause instanceof LiteralSyntaxError) throw new FilterSyntaxError(this.pos, "literal expected");
+      throw cause;
+    }
+  }
+}
+
+/** Every property name the filter mentions, for validation against the table. */
+export function filterProperties(node: FilterNode, out: string[] = []): string[] {
+  switch (node.kind) {
+    case "and":
+    case "or":
+      filterProperties(node.left, out);
+      filterProperties(node.right, out);
+      break;
+    case "not":
+      filterProperties(node.operand, out);
+      break;
+    default:
+      out.push(node.property);
+  }
+  return out;
+}
+
+export type Scalar = string | number | boolean | null;
+
+/**
+ * Evaluates the filter; `read` gives a property's comparable value (strings as stored, lookups
+ * as their id, dates as ISO text). String comparison is case-insensitive, as on Dataverse
+ * (SQL Server's default collation).
+ */
+export function evaluate(node: FilterNode, read: (property: string) => Scalar): boolean {
+  switch (node.kind) {
+    case "and":
+      return evaluate(node.left, read) && evaluate(node.right, read);
+    case "or":
+      return evaluate(node.left, read) || evaluate(node.right, read);
+    case "not":
+      return !evaluate(node.operand, read);
+    case "function": {
+      const v = read(node.property);
+      if (typeof v !== "string" || node.literal.kind !== "string") return false;
+      const a = v.toLowerCase();
+      const b = node.literal.value.toLowerCase();
+      return node.name === "contains" ? a.includes(b) : node.name === "startswith" ? a.startsWith(b) : a.endsWith(b);
+    }
+    case "compare":
+      return compare(read(node.property), node.op, comparable(node.literal));
+  }
+}
+
+function comparable(l: Literal): Scalar {
+  switch (l.kind) {
+    case "null":
+      return null;
+    case "datetime": {
+      const ms = Date.parse(l.value);
+      return Number.isNaN(ms) ? l.value : new Date(ms).toISOString().slice(0, 19) + "Z";
+    }
+    default:
+      return l.value;
+  }
+}
+
+function compare(a: Scalar, op: CompareOp, b: Scalar): boolean {
+  if (a === null || b === null) {
+    if (op === "eq") return a === b;
+    if (op === "ne") return a !== b;
+    return false;
+  }
+  let c: number;
+  if (typeof a === "string" && typeof b === "string") {
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    c = x < y ? -1 : x > y ? 1 : 0;
+  } else if (typeof a === "number" && typeof b === "number") {
+    c = a - b;
+  } else if (typeof a === "boolean" && typeof b === "boolean") {
+    c = Number(a) - Number(b);
+  } else {
+    return op === "ne";
+  }
+  switch (op) {
+    case "eq":
+      return c === 0;
+    case "ne":
+      return c !== 0;
+    case "lt":
+      return c < 0;
+    case "le":
+      return c <= 0;
+    case "gt":
+      return c > 0;
+    case "ge":
+      return c >= 0;
+  }
+}

@@ -1,0 +1,111 @@
+// Splits the resource path after the service root into segments with optional key predicates.
+import { DataverseError } from "../errors.js";
+import { type KeyPart, LiteralSyntaxError, parseKeyPredicate } from "./literal.js";
+
+export interface PathSegment {
+  /** Decoded identifier, e.g. "contacts", "Microsoft.Dynamics.CRM.UpsertMultiple", "$ref". */
+  readonly name: string;
+  /** Present when the segment had a key predicate `(...)`; `()` gives an empty array. */
+  readonly keys?: readonly KeyPart[];
+  /** The decoded text inside the parentheses, for messages. */
+  readonly keyText?: string;
+}
+
+// Learn (define-alternate-keys-entity) says key values containing these characters can't be
+// used to GET, PATCH or DELETE by key, even URL-encoded; uniqueness still works. The docs name
+// no status. The list is ASP.NET's default requestPathInvalidCharacters (< > * % & : \ ?), which
+// answers 400 "A potentially dangerous Request.Path value was detected from the client (x)."; '+'
+// is refused by IIS request filtering (double escaping, a 404.11) and an encoded '/' splits the
+// path (so no resource matches). We answer the same way: 400, or 404 for '+' and '/'.
+const DANGEROUS = ["<", ">", "*", "%", "&", ":", "\\", "?"] as const;
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new DataverseError(400, "0x0", "Bad Request - Invalid URL");
+  }
+}
+
+export function parsePath(rawPath: string): PathSegment[] {
+  const path = rawPath.startsWith("/") ? rawPath.slice(1) : rawPath;
+  if (path === "") return [];
+  const rawSegments = splitOutsideQuotes(path);
+  const segments: PathSegment[] = [];
+  for (const raw of rawSegments) {
+    const text = decode(raw);
+    const open = text.indexOf("(");
+    if (open < 0 || !text.endsWith(")")) {
+      segments.push({ name: text });
+      continue;
+    }
+    const name = text.slice(0, open);
+    const inner = text.slice(open + 1, -1);
+    if (inner.trim() === "") {
+      segments.push({ name, keys: [], keyText: "" });
+      continue;
+    }
+    let keys: KeyPart[];
+    try {
+      keys = parseKeyPredicate(inner);
+    } catch (cause) {
+      if (cause instanceof LiteralSyntaxError) {
+        throw new DataverseError(400, "0x0", `Bad Request - Error in query syntax.`);
+      }
+      throw cause;
+    }
+    segments.push({ name, keys, keyText: inner });
+  }
+  return segments;
+}
+
+/** Throws the way IIS/ASP.NET in front of Dataverse refuses a key value (see DANGEROUS). */
+export function assertUsableKeyValues(keys: readonly KeyPart[], rawPath: string): void {
+  for (const k of keys) {
+    if (k.value.kind !== "string") continue;
+    const v = k.value.value;
+    if (v.includes("+")) {
+      throw new DataverseError(404, "", `No HTTP resource was found that matches the request URI.`);
+    }
+    if (v.includes("/")) {
+      throw new DataverseError(404, "0x8006088a", `Resource not found for the segment '${lastSegmentAfterSlash(rawPath)}'.`);
+    }
+    const bad = DANGEROUS.find((c) => v.includes(c));
+    if (bad !== undefined) {
+      throw new DataverseError(
+        400,
+        "",
+        `A potentially dangerous Request.Path value was detected from the client (${bad}).`,
+      );
+    }
+  }
+}
+
+function lastSegmentAfterSlash(rawPath: string): string {
+  const decoded = decode(rawPath);
+  const i = decoded.lastIndexOf("/");
+  return i < 0 ? decoded : decoded.slice(i + 1);
+}
+
+// A raw (still encoded) path can hold '/' only as a separator, or inside a quoted literal if the
+// client forgot to encode it; splitting outside quotes keeps the latter in its segment so it
+// reaches the key check above.
+function splitOutsideQuotes(path: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let inQuote = false;
+  for (let i = 0; i < path.length; i++) {
+    const ch = path[i] ?? "";
+    if (ch === "'" || (ch === "%" && path.slice(i, i + 3) === "%27")) {
+      inQuote = !inQuote;
+    }
+    if (ch === "/" && !inQuote) {
+      out.push(cur);
+      cur = "";
+    } else {
+      cur += ch;
+    }
+  }
+  out.push(cur);
+  return out;
+}

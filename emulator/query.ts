@@ -1,0 +1,115 @@
+// System query options and Prefer preferences of one request.
+import { DataverseError } from "./errors.js";
+import { type FilterNode, FilterSyntaxError, parseFilter } from "./odata/filter.js";
+
+export interface OrderBy {
+  readonly property: string;
+  readonly descending: boolean;
+}
+
+export interface QueryOptions {
+  readonly select?: readonly string[];
+  readonly filter?: FilterNode;
+  readonly filterText?: string;
+  readonly orderBy: readonly OrderBy[];
+  readonly top?: number;
+  readonly count: boolean;
+  readonly skipToken?: string;
+  /** Everything else, raw (e.g. $expand), for callers that accept more. */
+  readonly other: ReadonlyMap<string, string>;
+}
+
+export interface Preferences {
+  readonly returnRepresentation: boolean;
+  readonly maxPageSize?: number;
+  readonly includeAnnotations?: string;
+}
+
+function decodeQueryPart(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, " "));
+  } catch {
+    throw new DataverseError(400, "0x0", "Bad Request - Invalid URL");
+  }
+}
+
+export function parseQuery(raw: string): QueryOptions {
+  const params = new Map<string, string>();
+  if (raw !== "") {
+    for (const pair of raw.split("&")) {
+      if (pair === "") continue;
+      const eq = pair.indexOf("=");
+      const name = decodeQueryPart(eq < 0 ? pair : pair.slice(0, eq));
+      const value = eq < 0 ? "" : decodeQueryPart(pair.slice(eq + 1));
+      if (params.has(name)) {
+        throw new DataverseError(400, "0x0", `Query option '${name}' was specified more than once, but it must be specified at most once.`);
+      }
+      params.set(name, value);
+    }
+  }
+  const other = new Map(params);
+  const take = (name: string): string | undefined => {
+    const v = params.get(name);
+    other.delete(name);
+    return v;
+  };
+  const select = take("$select");
+  const filterText = take("$filter");
+  const orderBy = take("$orderby");
+  const top = take("$top");
+  const count = take("$count");
+  const skipToken = take("$skiptoken");
+  let filter: FilterNode | undefined;
+  if (filterText !== undefined) {
+    try {
+      filter = parseFilter(filterText);
+    } catch (cause) {
+      if (cause instanceof FilterSyntaxError) throw new DataverseError(400, "0x0", cause.message);
+      throw cause;
+    }
+  }
+  let topN: number | undefined;
+  if (top !== undefined) {
+    if (!/^\d+$/.test(top)) throw new DataverseError(400, "0x0", `Invalid value '${top}' for $top query option found. The $top query option requires a non-negative integer value.`);
+    topN = Number(top);
+  }
+  if (count !== undefined && count !== "true" && count !== "false") {
+    throw new DataverseError(400, "0x0", `'${count}' is not a valid count option.`);
+  }
+  return {
+    ...(select !== undefined ? { select: select.split(",").map((s) => s.trim()).filter((s) => s !== "") } : {}),
+    ...(filter !== undefined && filterText !== undefined ? { filter, filterText } : {}),
+    orderBy: (orderBy ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "")
+      .map((s) => {
+        const [property = "", dir = "asc"] = s.split(/\s+/);
+        if (dir !== "asc" && dir !== "desc") throw new DataverseError(400, "0x0", `Syntax error in $orderby.`);
+        return { property, descending: dir === "desc" };
+      }),
+    ...(topN !== undefined ? { top: topN } : {}),
+    count: count === "true",
+    ...(skipToken !== undefined ? { skipToken } : {}),
+    other,
+  };
+}
+
+export function parsePrefer(header: string | undefined): Preferences {
+  let returnRepresentation = false;
+  let maxPageSize: number | undefined;
+  let includeAnnotations: string | undefined;
+  for (const part of (header ?? "").split(",")) {
+    const p = part.trim();
+    if (p === "return=representation") returnRepresentation = true;
+    const m = /^odata\.maxpagesize=(\d+)$/.exec(p);
+    if (m) maxPageSize = Number(m[1]);
+    const a = /^odata\.include-annotations="?([^"]*)"?$/.exec(p);
+    if (a) includeAnnotations = a[1] ?? "";
+  }
+  return {
+    returnRepresentation,
+    ...(maxPageSize !== undefined ? { maxPageSize } : {}),
+    ...(includeAnnotations !== undefined ? { includeAnnotations } : {}),
+  };
+}
