@@ -1,16 +1,13 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { Ajv } from "ajv";
-import addFormatsModule from "ajv-formats";
+import { createAjv } from "../config/ajv.js";
 import { parse } from "yaml";
 import { buildDestinationCatalog, type DestinationOperation } from "./discover.js";
 import { planStream } from "./plan.js";
 import { mapRecord } from "./record.js";
 import { accountTable, contactTable, fixtureTables, streamMapping, systemuserTable, teamTable } from "./test-fixtures.js";
 
-// ajv-formats ships CommonJS; under NodeNext its default import is the module object.
-const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
 
 const tables = [contactTable(), accountTable(), systemuserTable(), teamTable()];
 const catalog = buildDestinationCatalog(tables);
@@ -22,7 +19,7 @@ describe("buildDestinationCatalog", () => {
   it("validates as a DESTINATION_CATALOG message against the Airbyte protocol schema", () => {
     const protocolPath = fileURLToPath(new URL("../../../shared/airbyte/airbyte_protocol.yaml", import.meta.url));
     const protocol = parse(readFileSync(protocolPath, "utf8")) as { definitions: Record<string, unknown> };
-    const ajv = new Ajv({ strict: false, allErrors: true });
+    const ajv = createAjv();
     const validate = ajv.compile({ $ref: "#/definitions/AirbyteMessage", definitions: protocol.definitions });
     const message = JSON.parse(JSON.stringify({ type: "DESTINATION_CATALOG", destination_catalog: catalog })) as unknown;
     expect(validate(message), JSON.stringify(validate.errors)).toBe(true);
@@ -92,8 +89,7 @@ describe("buildDestinationCatalog", () => {
   });
 
   it("produces schemas a draft-07 validator compiles, and that accept labels and values", () => {
-    const ajv = new Ajv({ strict: false });
-    addFormats(ajv);
+    const ajv = createAjv();
     for (const o of catalog.operations) ajv.compile(o.json_schema as object);
     const validate = ajv.compile(opOf("contact", "append")?.json_schema as object);
     expect(validate({ firstname: "Ann", gendercode: "Female", contoso_hobbies: ["Chess", 1], birthdate: "1990-05-17" })).toBe(true);
