@@ -61,6 +61,15 @@ export class WebApiReader {
 
   /** GET a path relative to the service root; returns status and parsed JSON (undefined when empty). */
   async get(path: string, headers: Readonly<Record<string, string>> = {}): Promise<{ status: number; body: unknown }> {
+    // Fault suites revoke the main app's tokens, ours included: get a new one and ask again.
+    for (let attempt = 0; ; attempt += 1) {
+      const answer = await this.getOnce(path, headers);
+      if (answer.status !== 401 || attempt >= 3) return answer;
+      this.token = undefined;
+    }
+  }
+
+  private async getOnce(path: string, headers: Readonly<Record<string, string>>): Promise<{ status: number; body: unknown }> {
     const token = await this.accessToken();
     const res = await request(new URL(path, this.conn.web_api_endpoint), {
       method: "GET",

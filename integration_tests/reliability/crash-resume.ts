@@ -1,0 +1,255 @@
+// The crash-and-resume harness: plays the source and the platform around the real connector.
+//
+// The source is a fixed sequence of records with a STATE (carrying a platform id) every few records.
+// Each run gets the input from just after the last state the connector emitted, exactly as the
+// platform resumes a sync; all but the last run are SIGKILLed at a seeded random point. After the
+// final run, which must end cleanly, the table must hold every source row exactly once.
+//
+// While a run is alive, each emitted state is checked the moment it is read: the connector is frozen
+// (SIGSTOP) and every record before that state must already be in the table. A state that comes out
+// ahead of its data would lose those records if the connector died right then.
+import { expect } from "vitest";
+import { frozen, runConnector, workdir, type RunResult } from "./connector.js";
+import type { Rng } from "./prng.js";
+import { parseLine, recordLine, stateOf, statesIn, streamStateLine, traceErrorsIn, nonProtocolLines } from "./protocol.js";
+import { odataString, type EmulatorConnection, type Row, WebApiReader } from "./webapi.js";
+
+export interface Scenario {
+  readonly label: string;
+  readonly stream: string;
+  readonly entitySet: string;
+  /** The config `streams[]` entry (snake_case, as spec/spec.json takes it). */
+  readonly streamConfig: Record<string, unknown>;
+  readonly catalogMode: "append" | "append_dedup";
+  readonly primaryKey?: readonly string[];
+  /** The source record number i. */
+  record(i: number): Record<string, unknown>;
+  /** Column that identifies a source record in the table, and its value for record i. */
+  readonly identityColumn: string;
+  identity(i: number): string;
+  /** Columns to compare with the source, besides the identity. */
+  readonly compareColumns: readonly string[];
+  /** A $filter that selects only this scenario's rows. */
+  readonly tableFilter: string;
+  /** Create without a key is at-least-once: a replay after a crash may add a second row. */
+  readonly atLeastOnce?: boolean;
+  /** Records Dataverse or mapping must refuse (they must be absent from the table, and counted). */
+  expectRejected?(i: number): boolean;
+}
+
+/** One connector run in a sync: killed at a random point, or left to end as expected. */
+export interface RunPlan {
+  readonly kill?: boolean;
+  /** Before the run starts, e.g. add fault rules. */
+  before?(): void | Promise<void>;
+  /** After it ended, e.g. clear fault rules. */
+  after?(): void | Promise<void>;
+  /** How an unkilled run must end: cleanly (default), or with one TRACE error of this failure type. */
+  readonly expectFailure?: "transient_error" | "config_error" | "system_error" | "any";
+  /** Extra checks on the run's result. */
+  check?(result: RunResult): void;
+}
+
+export interface CrashResumeOptions {
+  readonly records: number;
+  readonly stateEvery: number;
+  /** Kill this many runs at random points, then one clean run; or give the runs one by one. */
+  readonly kills?: number;
+  readonly runs?: readonly RunPlan[];
+  readonly rng: Rng;
+  readonly connection: EmulatorConnection;
+  /** Extra config keys (write settings). */
+  readonly settings?: Record<string, unknown>;
+  readonly runTimeoutMs: number;
+}
+
+export interface CrashResumeReport {
+  readonly runs: ReadonlyArray<{ killed: boolean; linesWritten: number; statesEmitted: number; elapsedMs: number; exit: string }>;
+  readonly results: readonly RunResult[];
+  readonly statesChecked: number;
+  readonly rejected: number;
+  /** Source records found more than once (only allowed for at-least-once scenarios). */
+  readonly duplicated: number;
+}
+
+interface SourceLine {
+  readonly line: string;
+  /** For a state: its id and how many records precede it in the source. */
+  readonly state?: { readonly id: number; readonly cursor: number };
+}
+
+export function buildSource(scenario: Scenario, records: number, stateEvery: number): SourceLine[] {
+  const lines: SourceLine[] = [];
+  let id = 0;
+  for (let i = 0; i < records; i += 1) {
+    lines.push({ line: recordLine(scenario.stream, scenario.record(i)) });
+    if ((i + 1) % stateEvery === 0 || i === records - 1) {
+      id += 1;
+      lines.push({ line: streamStateLine(scenario.stream, id, i + 1), state: { id, cursor: i + 1 } });
+    }
+  }
+  return lines;
+}
+
+export async function crashAndResume(scenario: Scenario, options: CrashResumeOptions): Promise<CrashResumeReport> {
+  const source = buildSource(scenario, options.records, options.stateEvery);
+  const positionOfState = new Map<number, number>();
+  const cursorOfState = new Map<number, number>();
+  for (const [index, entry] of source.entries()) {
+    if (entry.state !== undefined) {
+      positionOfState.set(entry.state.id, index);
+      cursorOfState.set(entry.state.id, entry.state.cursor);
+    }
+  }
+  const lastSourceState = source.at(-1)?.state?.id;
+
+  const files = workdir(`crash-${scenario.label}`);
+  const reader = new WebApiReader(options.connection);
+  const config = files.json("config.json", {
+    ...options.connection,
+    streams: [scenario.streamConfig],
+    ...options.settings,
+  });
+  const catalog = files.json("catalog.json", {
+    streams: [
+      {
+        stream: { name: scenario.stream, json_schema: { type: "object", properties: {} }, supported_sync_modes: ["incremental"] },
+        sync_mode: "incremental",
+        destination_sync_mode: scenario.catalogMode,
+        ...(scenario.primaryKey !== undefined ? { primary_key: scenario.primaryKey.map((k) => [k]) } : {}),
+      },
+    ],
+  });
+
+  const plans: readonly RunPlan[] =
+    options.runs ?? [...Array.from({ length: options.kills ?? 0 }, () => ({ kill: true })), {}];
+  const runs: Array<{ killed: boolean; linesWritten: number; statesEmitted: number; elapsedMs: number; exit: string }> = [];
+  const results: RunResult[] = [];
+  let lastEmitted: number | undefined;
+  let statesChecked = 0;
+  let rejected = 0;
+  try {
+    for (const [run, plan] of plans.entries()) {
+      const start = lastEmitted === undefined ? 0 : (positionOfState.get(lastEmitted) ?? -1) + 1;
+      const input = source.slice(start);
+      const final = run === plans.length - 1;
+      const kill = plan.kill === true ? { afterLines: options.rng.int(1, input.length), delayMs: options.rng.int(0, 250) } : undefined;
+      await plan.before?.();
+      const idsInInput = new Set(input.flatMap((e) => (e.state !== undefined ? [e.state.id] : [])));
+      let previousInRun = lastEmitted ?? 0;
+
+      const result: RunResult = await runConnector({
+        args: ["write", "--config", config, "--catalog", catalog],
+        input: input.map((e) => e.line),
+        ...(kill !== undefined ? { kill } : {}),
+        timeoutMs: options.runTimeoutMs,
+        onLine: async (line, child) => {
+          const message = parseLine(line);
+          const state = message === undefined ? undefined : stateOf(message);
+          if (state === undefined) return;
+          const id = state.id;
+          // Order and provenance: ids we sent in this run, strictly increasing, never one we did not send.
+          expect(id, `run ${run}: emitted state without its platform id`).toBeTypeOf("number");
+          if (typeof id !== "number") return;
+          expect(idsInInput.has(id), `run ${run}: state ${id} was not in this run's input`).toBe(true);
+          expect(id, `run ${run}: state ${id} emitted after ${previousInRun}`).toBeGreaterThan(previousInRun);
+          previousInRun = id;
+          rejected += state.rejectedRecordCount ?? 0;
+          const cursor = cursorOfState.get(id) ?? 0;
+          const missing = await frozen(child, async () => missingBefore(reader, scenario, cursor));
+          statesChecked += 1;
+          expect(missing, `run ${run}: state ${id} came out before records ${missing.slice(0, 5).join(", ")} were in the table`).toEqual([]);
+        },
+      });
+
+      results.push(result);
+      const emitted = statesIn(result.stdout);
+      const exit = result.timedOut ? "timeout" : result.signal !== null ? result.signal : `exit ${String(result.code)}`;
+      runs.push({ killed: result.killed, linesWritten: result.linesWritten, statesEmitted: emitted.length, elapsedMs: result.elapsedMs, exit });
+      expect(result.timedOut, `run ${run} hung (timeout ${options.runTimeoutMs} ms); stderr tail: ${result.stderr.slice(-2000)}`).toBe(false);
+      expect(nonProtocolLines(result.stdout), `run ${run}: non-protocol stdout`).toEqual([]);
+      const errors = traceErrorsIn(result.stdout);
+      if (plan.expectFailure !== undefined && !result.killed) {
+        const types = errors.map((e) => e.failureType);
+        const wanted = plan.expectFailure === "any" ? [types[0] ?? "(none)"] : [plan.expectFailure];
+        expect(types, `run ${run}: failure TRACE; stderr tail: ${result.stderr.slice(-2000)}`).toEqual(wanted);
+        expect(["transient_error", "config_error", "system_error"]).toContain(types[0]);
+        expect(result.code, `run ${run}: exit code after a failure`).not.toBe(0);
+        expect(result.signal, `run ${run}: ended by a signal`).toBe(null);
+      } else {
+        expect(errors, `run ${run}: TRACE errors; stderr tail: ${result.stderr.slice(-2000)}`).toEqual([]);
+        if (!result.killed) {
+          // Either a clean run, or a planned kill that the run outlived: both must have ended with 0.
+          expect(result.code, `run ${run} exit; stderr tail: ${result.stderr.slice(-2000)}`).toBe(0);
+        }
+      }
+      plan.check?.(result);
+      await plan.after?.();
+      // Per-state counts: the records between the previous input state and this one.
+      for (const state of emitted) {
+        if (state.id === undefined) continue;
+        const cursor = cursorOfState.get(state.id) ?? 0;
+        const previousCursor = state.id === 1 ? 0 : (cursorOfState.get(state.id - 1) ?? 0);
+        expect((state.recordCount ?? 0) + (state.rejectedRecordCount ?? 0), `run ${run}: counts on state ${state.id}`).toBe(cursor - previousCursor);
+      }
+      const last = emitted.at(-1)?.id;
+      if (last !== undefined) lastEmitted = last;
+      if (final && plan.expectFailure === undefined) expect(lastEmitted, "the final run must emit the source's last state").toBe(lastSourceState);
+    }
+
+    // Nothing lost, nothing duplicated, values as the source last sent them.
+    const rows = await reader.rows(scenario.entitySet, { select: [scenario.identityColumn, ...scenario.compareColumns], filter: scenario.tableFilter });
+    const byIdentity = new Map<string, Row[]>();
+    for (const row of rows) {
+      const key = String(row[scenario.identityColumn]);
+      byIdentity.set(key, [...(byIdentity.get(key) ?? []), row]);
+    }
+    const lost: number[] = [];
+    const duplicated: number[] = [];
+    const wrong: number[] = [];
+    const written: number[] = [];
+    let expectedRows = 0;
+    for (let i = 0; i < options.records; i += 1) {
+      const found = byIdentity.get(scenario.identity(i)) ?? [];
+      if (scenario.expectRejected?.(i) === true) {
+        if (found.length > 0) written.push(i);
+        continue;
+      }
+      expectedRows += 1;
+      if (found.length === 0) lost.push(i);
+      if (found.length > 1) duplicated.push(i);
+      if (found.length > 1 && scenario.atLeastOnce === true) continue;
+      const record = scenario.record(i);
+      if (found.length === 1 && scenario.compareColumns.some((c) => found[0]?.[c] !== record[c])) wrong.push(i);
+    }
+    const duplicatesAllowed = scenario.atLeastOnce === true;
+    expect({ lost: lost.slice(0, 10), duplicated: duplicatesAllowed ? [] : duplicated.slice(0, 10), wrong: wrong.slice(0, 10), rejectedButWritten: written.slice(0, 10) }).toEqual({
+      lost: [],
+      duplicated: [],
+      wrong: [],
+      rejectedButWritten: [],
+    });
+    const extra = rows.length - expectedRows - (duplicatesAllowed ? rows.length - byIdentity.size : 0);
+    expect(extra, "rows in the table that the source never sent").toBe(0);
+    return { runs, results, statesChecked, rejected, duplicated: duplicated.length };
+  } finally {
+    await reader.close();
+    files.remove();
+  }
+}
+
+/** Source records before `cursor` that are not in the table right now. */
+async function missingBefore(reader: WebApiReader, scenario: Scenario, cursor: number): Promise<number[]> {
+  if (cursor === 0) return [];
+  const rows = await reader.rows(scenario.entitySet, { select: [scenario.identityColumn], filter: scenario.tableFilter });
+  const present = new Set(rows.map((r) => String(r[scenario.identityColumn])));
+  const missing: number[] = [];
+  for (let i = 0; i < cursor; i += 1) {
+    if (scenario.expectRejected?.(i) !== true && !present.has(scenario.identity(i))) missing.push(i);
+  }
+  return missing;
+}
+
+export function startsWith(column: string, prefix: string): string {
+  return `startswith(${column},${odataString(prefix)})`;
+}
