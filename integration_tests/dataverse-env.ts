@@ -107,8 +107,8 @@ export function testEnvironment(): Environment {
 export interface Harness {
   readonly emulator: Emulator;
   readonly transport: Transport & { close(): Promise<void> };
-  tokenProvider(clientId?: string, secret?: string): TokenProvider;
-  client(options?: { clientId?: string; secret?: string; retryBudgetMs?: number; initial?: number; max?: number; clock?: Clock }): DataverseClient;
+  tokenProvider(clientId?: string | undefined, secret?: string | undefined): TokenProvider;
+  client(options?: { clientId?: string | undefined; secret?: string | undefined; retryBudgetMs?: number; initial?: number; max?: number; clock?: Clock }): DataverseClient;
   close(): Promise<void>;
 }
 
