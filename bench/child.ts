@@ -1,13 +1,13 @@
-// Runs one measured child process: feeds its stdin from a generator with backpressure, hands
+// Runs one measured child process: its stdin is a file opened for it (the kernel feeds it, so the
+// bench process, which also hosts the emulator, spends no CPU on the input), hands
 // each stdout line to a callback, samples its RSS from /proc while it runs, and collects the
 // kernel's CPU and peak-RSS figures written by usage-preload.ts when it exits.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 
 export interface ChildRun {
   readonly exitCode: number | null;
@@ -25,15 +25,17 @@ export interface ChildRun {
 }
 
 export interface ChildOptions {
+  /** usage-preload.js (compiled), loaded with --import into the child. */
+  readonly preload: string;
   readonly args: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
-  readonly stdin?: Iterable<string>;
+  /** File whose contents become the child's stdin (default: empty stdin). */
+  readonly stdinFile?: string;
   readonly onStdoutLine?: (line: string) => void;
   /** Kill the child after this many seconds (the run is then reported as failed). */
   readonly timeoutSeconds?: number;
 }
 
-const PRELOAD = fileURLToPath(new URL("./usage-preload.js", import.meta.url));
 const STDERR_TAIL_BYTES = 4000;
 
 function readVmRssBytes(pid: number): number | undefined {
@@ -72,19 +74,24 @@ export async function runMeasured(options: ChildOptions): Promise<ChildRun> {
   const dir = mkdtempSync(join(tmpdir(), "bench-usage-"));
   const usageFile = join(dir, "usage.json");
   const started = performance.now();
-  const child = spawn(process.execPath, ["--import", PRELOAD, ...options.args], {
+  const stdinFd = options.stdinFile === undefined ? undefined : openSync(options.stdinFile, "r");
+  const child = spawn(process.execPath, ["--import", options.preload, ...options.args], {
     env: { ...process.env, ...options.env, BENCH_USAGE_FILE: usageFile },
-    stdio: ["pipe", "pipe", "pipe"],
+    stdio: [stdinFd ?? "ignore", "pipe", "pipe"],
   });
+  // The child holds its own copy of the descriptor.
+  if (stdinFd !== undefined) closeSync(stdinFd);
   const closed = once(child, "close") as Promise<[number | null, NodeJS.Signals | null]>;
 
   let stderrTail = "";
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (text: string) => {
+  const { stdout, stderr } = child;
+  if (stdout === null || stderr === null) throw new Error("child stdio pipes were not created");
+  stderr.setEncoding("utf8");
+  stderr.on("data", (text: string) => {
     stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
   });
 
-  const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
+  const lines = createInterface({ input: stdout, crlfDelay: Infinity });
   lines.on("line", (line) => options.onStdoutLine?.(line));
 
   let sampledPeak: number | undefined;
@@ -106,10 +113,8 @@ export async function runMeasured(options: ChildOptions): Promise<ChildRun> {
           child.kill("SIGKILL");
         }, options.timeoutSeconds * 1000);
 
-  const feeding = feed(child.stdin, options.stdin);
   const [exitCode, signal] = await closed;
   const wallSeconds = (performance.now() - started) / 1000;
-  await feeding;
   if (sampler !== undefined) clearInterval(sampler);
   if (timer !== undefined) clearTimeout(timer);
 
@@ -124,19 +129,4 @@ export async function runMeasured(options: ChildOptions): Promise<ChildRun> {
     sampledPeakRssBytes: sampledPeak,
     stderrTail,
   };
-}
-
-async function feed(stdin: NodeJS.WritableStream, input: Iterable<string> | undefined): Promise<void> {
-  // A child that exits early closes the pipe; EPIPE then is its failure to report, not ours.
-  stdin.on("error", () => undefined);
-  if (input !== undefined) {
-    for (const chunk of input) {
-      if (!stdin.write(chunk)) {
-        const drained = once(stdin, "drain").then(() => true);
-        const gone = once(stdin, "close").then(() => false);
-        if (!(await Promise.race([drained, gone]))) return;
-      }
-    }
-  }
-  stdin.end();
 }

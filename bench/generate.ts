@@ -1,5 +1,7 @@
 // Deterministic benchmark data: N contacts keyed by emailaddress1, produced lazily so no run
 // ever holds the input in memory (the large run streams 2M records).
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
 //
 // Record i is the same in every run and every scenario, so the connector, the dynamics-web-api
 // loader and the raw emulator load write identical rows.
@@ -113,4 +115,17 @@ export function upsertTargets(from: number, count: number): Record<string, unkno
     });
   }
   return targets;
+}
+
+/** Writes airbyteMessages(options) to `path`, streaming, and resolves with the bytes written. */
+export async function writeAirbyteFile(path: string, options: StreamOptions): Promise<number> {
+  const out = createWriteStream(path);
+  let bytes = 0;
+  for (const chunk of airbyteMessages(options)) {
+    bytes += Buffer.byteLength(chunk);
+    if (!out.write(chunk)) await once(out, "drain");
+  }
+  out.end();
+  await once(out, "finish");
+  return bytes;
 }

@@ -1,0 +1,154 @@
+// Turns scenario results into the stdout table and docs/benchmarks.md. Figures that were not
+// measured stay empty and say why; nothing here invents a number.
+
+export type ScenarioStatus = "ok" | "failed" | "not run";
+
+export interface ScenarioResult {
+  readonly id: string;
+  readonly title: string;
+  readonly status: ScenarioStatus;
+  /** Why the scenario failed or did not run. */
+  readonly reason?: string;
+  readonly records: number;
+  readonly seconds?: number;
+  readonly recordsPerSecond?: number;
+  readonly cpuSeconds?: number;
+  readonly peakRssBytes?: number;
+  /** Every HTTP request the emulator answered for this scenario (token and metadata included). */
+  readonly httpRequests?: number;
+  /** Requests that wrote rows (bulk actions, $batch, single writes). */
+  readonly writeRequests?: number;
+  readonly recordsPerWriteRequest?: number;
+  readonly throttled429?: number;
+  readonly retries?: number;
+  readonly failedRecords?: number;
+  readonly rowsInTable?: number;
+  readonly notes?: readonly string[];
+}
+
+export interface TargetCheck {
+  readonly target: string;
+  /** The measured figure, formatted, or "" when it could not be measured. */
+  readonly measured: string;
+  readonly verdict: "met" | "not met" | "not measured";
+  readonly detail?: string;
+}
+
+export interface BenchReport {
+  readonly command: string;
+  readonly date: string;
+  readonly machine: string;
+  readonly records: number;
+  readonly scenarios: readonly ScenarioResult[];
+  readonly targets: readonly TargetCheck[];
+  /** Free-form sections (the theoretical-maximum formula, caveats). */
+  readonly sections: readonly { readonly title: string; readonly body: string }[];
+}
+
+const MB = 1024 * 1024;
+
+export function fmtInt(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return "";
+  return Math.round(n).toLocaleString("en-US");
+}
+
+export function fmtNum(n: number | undefined, digits = 1): string {
+  if (n === undefined || !Number.isFinite(n)) return "";
+  return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function fmtMb(bytes: number | undefined): string {
+  return bytes === undefined ? "" : `${fmtNum(bytes / MB, 0)} MB`;
+}
+
+export function fmtRatio(r: number | undefined): string {
+  return r === undefined || !Number.isFinite(r) ? "" : `${fmtNum(r, 2)}×`;
+}
+
+export function fmtPercent(r: number | undefined): string {
+  return r === undefined || !Number.isFinite(r) ? "" : `${fmtNum(r * 100, 1)} %`;
+}
+
+const COLUMNS: readonly { readonly head: string; readonly cell: (s: ScenarioResult) => string }[] = [
+  { head: "scenario", cell: (s) => s.title },
+  { head: "status", cell: (s) => s.status },
+  { head: "records", cell: (s) => fmtInt(s.records) },
+  { head: "seconds", cell: (s) => fmtNum(s.seconds, 2) },
+  { head: "records/s", cell: (s) => fmtInt(s.recordsPerSecond) },
+  { head: "CPU s", cell: (s) => fmtNum(s.cpuSeconds, 2) },
+  { head: "peak RSS", cell: (s) => fmtMb(s.peakRssBytes) },
+  { head: "HTTP req", cell: (s) => fmtInt(s.httpRequests) },
+  { head: "write req", cell: (s) => fmtInt(s.writeRequests) },
+  { head: "rec/write req", cell: (s) => fmtNum(s.recordsPerWriteRequest, 0) },
+  { head: "429s", cell: (s) => fmtInt(s.throttled429) },
+  { head: "retries", cell: (s) => fmtInt(s.retries) },
+  { head: "failed", cell: (s) => fmtInt(s.failedRecords) },
+];
+
+export function textTable(scenarios: readonly ScenarioResult[]): string {
+  const rows = [COLUMNS.map((c) => c.head), ...scenarios.map((s) => COLUMNS.map((c) => c.cell(s)))];
+  const widths = COLUMNS.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: readonly string[]): string =>
+    r.map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join("  ");
+  const out = [line(rows[0] ?? []), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)];
+  const reasons = scenarios.filter((s) => s.reason !== undefined).map((s) => `  ${s.title}: ${s.reason ?? ""}`);
+  return [...out, ...(reasons.length > 0 ? ["", "notes:", ...reasons] : [])].join("\n");
+}
+
+function mdEscape(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+function mdTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.map(mdEscape).join(" | ")} |`),
+  ].join("\n");
+}
+
+export function targetsTable(targets: readonly TargetCheck[]): string {
+  return mdTable(
+    ["target (issue 5 / issue 2)", "measured", "verdict"],
+    targets.map((t) => [t.target, t.measured + (t.detail === undefined ? "" : ` (${t.detail})`), t.verdict === "met" ? "**met**" : t.verdict]),
+  );
+}
+
+export function textTargets(targets: readonly TargetCheck[]): string {
+  return targets.map((t) => `  [${t.verdict}] ${t.target}: ${t.measured}${t.detail === undefined ? "" : ` (${t.detail})`}`).join("\n");
+}
+
+export function markdown(report: BenchReport): string {
+  const scenarioRows = report.scenarios.map((s) => COLUMNS.map((c) => c.cell(s)));
+  const notes = report.scenarios.flatMap((s) => [
+    ...(s.reason === undefined ? [] : [`- **${s.title}**: ${s.reason}`]),
+    ...(s.notes ?? []).map((n) => `- ${s.title}: ${n}`),
+  ]);
+  return [
+    "# Benchmarks",
+    "",
+    "Generated by `bench/run.ts`; do not edit by hand, re-run the command below.",
+    "",
+    `- Command: \`${report.command}\``,
+    `- Date: ${report.date}`,
+    `- Machine: ${report.machine}`,
+    `- Records per scenario: ${fmtInt(report.records)} contact upserts by alternate key \`emailaddress1\``,
+    "",
+    "The machine is shared and noisy, so the targets are judged on **ratios measured side by side in",
+    "one run** (same emulator build, same data, same minute). Absolute records/s are indicative only.",
+    "",
+    "## Targets",
+    "",
+    targetsTable(report.targets),
+    "",
+    "## Scenarios",
+    "",
+    mdTable(
+      COLUMNS.map((c) => c.head),
+      scenarioRows,
+    ),
+    "",
+    ...(notes.length > 0 ? ["Notes:", "", ...notes, ""] : []),
+    ...report.sections.flatMap((s) => [`## ${s.title}`, "", s.body, ""]),
+  ].join("\n");
+}

@@ -1,0 +1,100 @@
+// npm run bench [-- --records N --users K --scenarios a,b,… --large --no-doc]
+//
+// Runs the benchmark scenarios side by side, prints a table and the issue 5 targets, and writes
+// docs/benchmarks.md. Progress goes to stderr.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { DEFAULTS, SCENARIOS, repositoryRoot, runBench } from "./bench.js";
+import type { BenchOptions, ScenarioId } from "./bench.js";
+
+const USAGE = `usage: npm run bench -- [options]
+  --records N           records per scenario (default ${DEFAULTS.records})
+  --users K             application users in the pool scenario (default ${DEFAULTS.users})
+  --scenarios LIST      comma-separated: ${SCENARIOS.join(",")} (default emulator,connector,dwa,limits)
+  --large               add the large run (--large-records, default ${DEFAULTS.largeRecords})
+  --large-records N
+  --limits-records N    records per user in the limits scenarios (default ${DEFAULTS.limitsRecords})
+  --limits SPEC         emulator limits for them: preset or JSON file (default ${DEFAULTS.limits})
+  --state-every N       a STATE message every N records (default ${DEFAULTS.stateEvery})
+  --batch-size N        connector batch_size and loaders' batch size (default ${DEFAULTS.batchSize})
+  --timeout S           per-scenario timeout in seconds (default ${DEFAULTS.timeoutSeconds})
+  --doc PATH            where to write the report (default docs/benchmarks.md)
+  --no-doc              do not write the report`;
+
+function positive(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text.replace(/_/g, ""));
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}
+
+function isScenario(s: string): s is ScenarioId {
+  return (SCENARIOS as readonly string[]).includes(s);
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      records: { type: "string" },
+      users: { type: "string" },
+      scenarios: { type: "string" },
+      large: { type: "boolean" },
+      "large-records": { type: "string" },
+      "limits-records": { type: "string" },
+      limits: { type: "string" },
+      "state-every": { type: "string" },
+      "batch-size": { type: "string" },
+      timeout: { type: "string" },
+      doc: { type: "string" },
+      "no-doc": { type: "boolean" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (values.help === true) {
+    process.stderr.write(`${USAGE}\n`);
+    return 0;
+  }
+  const listed = (values.scenarios ?? "emulator,connector,dwa,limits").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = listed.filter((s) => !isScenario(s));
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(", ")}; known: ${SCENARIOS.join(", ")}`);
+  const scenarios = listed.filter(isScenario);
+  if (values.large === true && !scenarios.includes("large")) scenarios.push("large");
+
+  const options: BenchOptions = {
+    records: positive(values.records, "records", DEFAULTS.records),
+    users: positive(values.users, "users", DEFAULTS.users),
+    scenarios,
+    largeRecords: positive(values["large-records"], "large-records", DEFAULTS.largeRecords),
+    stateEvery: positive(values["state-every"], "state-every", DEFAULTS.stateEvery),
+    limitsRecords: positive(values["limits-records"], "limits-records", DEFAULTS.limitsRecords),
+    limits: values.limits ?? DEFAULTS.limits,
+    batchSize: positive(values["batch-size"], "batch-size", DEFAULTS.batchSize),
+    dwaConcurrency: DEFAULTS.dwaConcurrency,
+    rawConcurrency: DEFAULTS.rawConcurrency,
+    timeoutSeconds: positive(values.timeout, "timeout", DEFAULTS.timeoutSeconds),
+    command: ["npm run bench", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" "),
+    log: (line) => void process.stderr.write(`${line}\n`),
+  };
+  const outcome = await runBench(options);
+  process.stdout.write(`${outcome.text}\n`);
+  if (values["no-doc"] !== true) {
+    const doc = values.doc ?? join(repositoryRoot(), "docs", "benchmarks.md");
+    writeFileSync(doc, outcome.markdown);
+    process.stderr.write(`bench: wrote ${doc}\n`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,472 @@
+// The benchmark scenarios. Each one starts a fresh in-process emulator (so row counts and stats
+// belong to that scenario alone), runs the measured client as a child process, and returns a
+// ScenarioResult. The emulator runs in this process; every client runs in its own, so on a
+// 2-core machine the emulator and the client under test each get a core.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startEmulator } from "../emulator/index.js";
+import type { Emulator, Environment, EmulatorStats, StartEmulatorOptions } from "../emulator/index.js";
+import { defaultEnvironment } from "../emulator/environment.js";
+import type { AppRegistration } from "../emulator/types.js";
+import { runMeasured } from "./child.js";
+import type { ChildRun } from "./child.js";
+import { BENCH_KEY_COLUMN, BENCH_STREAM, BENCH_TABLE } from "./generate.js";
+import { HttpCounter } from "./http-counter.js";
+import type { HttpCounts } from "./http-counter.js";
+import { CONNECTION_ENV, parseResultLine } from "./loader-io.js";
+import type { LoaderResult } from "./loader-io.js";
+import type { ScenarioResult } from "./report.js";
+import { runCeiling } from "./theory.js";
+import type { LimitParams, RunCeiling } from "./theory.js";
+
+export interface BenchPaths {
+  /** Repository root (holds package.json and dist/). */
+  readonly root: string;
+  /** Scratch directory for configs and generated input. */
+  readonly work: string;
+}
+
+export function distPath(paths: BenchPaths, ...parts: string[]): string {
+  return join(paths.root, "dist", ...parts);
+}
+
+function preload(paths: BenchPaths): string {
+  return distPath(paths, "bench", "usage-preload.js");
+}
+
+/** Emulator options the bench always sets: no log noise on the bench's stderr. */
+async function freshEmulator(options: StartEmulatorOptions): Promise<Emulator> {
+  return startEmulator({ port: 0, quiet: true, ...options });
+}
+
+function rowsIn(emulator: Emulator, table: string): number | undefined {
+  const service: unknown = emulator.service;
+  if (typeof service === "object" && service !== null && "rowCount" in service && typeof service.rowCount === "function") {
+    const n: unknown = service.rowCount(table);
+    return typeof n === "number" ? n : undefined;
+  }
+  return undefined;
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split("\n");
+  return (lines[lines.length - 1] ?? "").slice(0, 300);
+}
+
+function failure(child: ChildRun): string {
+  if (child.signal === "timeout") return "timed out";
+  return `exit ${child.exitCode ?? child.signal ?? "?"}: ${lastLine(child.stderrTail)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The connector.
+
+export interface ConnectorRunOptions {
+  readonly inputFile: string;
+  readonly records: number;
+  readonly states: number;
+  readonly batchSize: number;
+  /** Connector's max_concurrency; undefined leaves the spec default. */
+  readonly maxConcurrency?: number;
+  readonly timeoutSeconds: number;
+}
+
+export interface ConnectorOutput {
+  states: number;
+  recordCount: number;
+  rejectedRecordCount: number;
+  traceErrors: string[];
+  /** The connector's LOG messages (last ones kept). */
+  logs: string[];
+  /** Lines that are not JSON: a protocol violation worth reporting. */
+  nonJson: number;
+}
+
+function parseConnectorLine(out: ConnectorOutput, line: string): void {
+  let message: unknown;
+  try {
+    message = JSON.parse(line);
+  } catch {
+    out.nonJson++;
+    return;
+  }
+  if (typeof message !== "object" || message === null) return;
+  const m = message as Record<string, unknown>;
+  if (m["type"] === "STATE") {
+    out.states++;
+    const state = m["state"];
+    const stats = typeof state === "object" && state !== null ? (state as Record<string, unknown>)["destinationStats"] : undefined;
+    if (typeof stats === "object" && stats !== null) {
+      const s = stats as Record<string, unknown>;
+      if (typeof s["recordCount"] === "number") out.recordCount += s["recordCount"];
+      if (typeof s["rejectedRecordCount"] === "number") out.rejectedRecordCount += s["rejectedRecordCount"];
+    }
+  } else if (m["type"] === "TRACE") {
+    const trace = m["trace"] as Record<string, unknown> | undefined;
+    const error = trace?.["error"] as Record<string, unknown> | undefined;
+    if (typeof error?.["message"] === "string") out.traceErrors.push(error["message"]);
+  } else if (m["type"] === "LOG") {
+    const log = m["log"] as Record<string, unknown> | undefined;
+    if (typeof log?.["message"] === "string") {
+      out.logs.push(log["message"]);
+      if (out.logs.length > 20) out.logs.shift();
+    }
+  }
+}
+
+/** The connector's own count of retries, if its summary LOG reports one ("retries": n or retries=n). */
+export function retriesFromLogs(logs: readonly string[]): number | undefined {
+  for (let i = logs.length - 1; i >= 0; i--) {
+    const match = /"?retries"?\s*[:=]\s*(\d+)/i.exec(logs[i] ?? "");
+    if (match?.[1] !== undefined) return Number(match[1]);
+  }
+  return undefined;
+}
+
+export function connectorConfig(
+  emulator: Emulator,
+  extraUsers: readonly { clientId: string; clientSecret: string }[],
+  options: { batchSize: number; maxConcurrency?: number },
+): Record<string, unknown> {
+  return {
+    ...emulator.config,
+    ...(extraUsers.length > 0
+      ? { additional_app_users: extraUsers.map((u) => ({ client_id: u.clientId, client_secret: u.clientSecret })) }
+      : {}),
+    streams: [{ name: BENCH_STREAM, table: BENCH_TABLE, mode: "upsert", key: { columns: [BENCH_KEY_COLUMN] } }],
+    batch_size: options.batchSize,
+    use_bulk_actions: true,
+    ...(options.maxConcurrency === undefined ? {} : { max_concurrency: options.maxConcurrency }),
+  };
+}
+
+export function benchCatalog(): Record<string, unknown> {
+  const str = { type: ["null", "string"] };
+  return {
+    streams: [
+      {
+        stream: {
+          name: BENCH_STREAM,
+          json_schema: {
+            type: "object",
+            properties: { emailaddress1: str, firstname: str, lastname: str, jobtitle: str, telephone1: str },
+          },
+          supported_sync_modes: ["full_refresh", "incremental"],
+        },
+        sync_mode: "full_refresh",
+        destination_sync_mode: "append_dedup",
+        primary_key: [[BENCH_KEY_COLUMN]],
+      },
+    ],
+  };
+}
+
+export interface ConnectorMeasurement {
+  readonly child: ChildRun;
+  readonly output: ConnectorOutput;
+  readonly http: HttpCounts;
+  readonly stats: EmulatorStats;
+  readonly rows: number | undefined;
+}
+
+export async function measureConnector(
+  paths: BenchPaths,
+  emulator: Emulator,
+  extraUsers: readonly { clientId: string; clientSecret: string }[],
+  options: ConnectorRunOptions,
+  label: string,
+): Promise<ConnectorMeasurement> {
+  const configFile = join(paths.work, `${label}.config.json`);
+  const catalogFile = join(paths.work, `${label}.catalog.json`);
+  writeFileSync(
+    configFile,
+    JSON.stringify(
+      connectorConfig(emulator, extraUsers, {
+        batchSize: options.batchSize,
+        ...(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency }),
+      }),
+    ),
+    { mode: 0o600 },
+  );
+  writeFileSync(catalogFile, JSON.stringify(benchCatalog()));
+  const output: ConnectorOutput = { states: 0, recordCount: 0, rejectedRecordCount: 0, traceErrors: [], logs: [], nonJson: 0 };
+  const counter = new HttpCounter().start();
+  let child: ChildRun;
+  try {
+    child = await runMeasured({
+      preload: preload(paths),
+      args: [distPath(paths, "src", "main.js"), "write", "--config", configFile, "--catalog", catalogFile],
+      stdinFile: options.inputFile,
+      onStdoutLine: (line) => parseConnectorLine(output, line),
+      timeoutSeconds: options.timeoutSeconds,
+    });
+  } finally {
+    counter.stop();
+  }
+  return { child, output, http: counter.counts(), stats: emulator.stats(), rows: rowsIn(emulator, BENCH_TABLE) };
+}
+
+function connectorResult(id: string, title: string, m: ConnectorMeasurement, options: ConnectorRunOptions): ScenarioResult {
+  const { child, output, http, rows } = m;
+  const ok = child.exitCode === 0 && rows === options.records && output.rejectedRecordCount === 0;
+  const failed = Math.max(options.records - (rows ?? 0), output.rejectedRecordCount);
+  const notes: string[] = [];
+  if (output.states !== options.states) notes.push(`emitted ${output.states} of ${options.states} STATE messages`);
+  if (output.nonJson > 0) notes.push(`${output.nonJson} stdout lines were not JSON`);
+  if (output.traceErrors.length > 0) notes.push(`TRACE ERROR: ${output.traceErrors[0]?.slice(0, 300) ?? ""}`);
+  const retries = retriesFromLogs(output.logs);
+  if (retries === undefined) notes.push("retries: the connector's LOG messages report no retry count");
+  const reason = ok
+    ? undefined
+    : child.exitCode !== 0
+      ? failure(child)
+      : `${failed} of ${options.records} records not written (rows in table: ${rows ?? "unknown"})`;
+  return {
+    id,
+    title,
+    status: ok ? "ok" : "failed",
+    ...(reason === undefined ? {} : { reason }),
+    records: options.records,
+    seconds: child.wallSeconds,
+    ...(ok ? { recordsPerSecond: options.records / child.wallSeconds } : {}),
+    ...(child.cpuSeconds === undefined ? {} : { cpuSeconds: child.cpuSeconds }),
+    ...(child.peakRssBytes === undefined ? {} : { peakRssBytes: child.peakRssBytes }),
+    httpRequests: http.total,
+    writeRequests: http.writesOk,
+    ...(http.writesOk > 0 && rows !== undefined ? { recordsPerWriteRequest: rows / http.writesOk } : {}),
+    throttled429: http.answered429,
+    ...(retries === undefined ? {} : { retries }),
+    failedRecords: failed,
+    ...(rows === undefined ? {} : { rowsInTable: rows }),
+    notes,
+  };
+}
+
+export async function connectorScenario(
+  paths: BenchPaths,
+  options: ConnectorRunOptions,
+  id = "connector",
+  title = "connector, limits off, latency off",
+): Promise<{ result: ScenarioResult; measurement: ConnectorMeasurement | undefined }> {
+  const emulator = await freshEmulator({ limits: "off", latency: false });
+  try {
+    const m = await measureConnector(paths, emulator, [], options, id);
+    return { result: connectorResult(id, title, m, options), measurement: m };
+  } finally {
+    await emulator.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bench's own loaders (dynamics-web-api baseline, raw UpsertMultiple).
+
+interface LoaderMeasurement {
+  readonly child: ChildRun;
+  readonly result: LoaderResult | undefined;
+  readonly http: HttpCounts;
+  readonly rows: number | undefined;
+}
+
+async function measureLoader(
+  paths: BenchPaths,
+  emulator: Emulator,
+  script: string,
+  args: readonly string[],
+  timeoutSeconds: number,
+): Promise<LoaderMeasurement> {
+  let result: LoaderResult | undefined;
+  const counter = new HttpCounter().start();
+  let child: ChildRun;
+  try {
+    child = await runMeasured({
+      preload: preload(paths),
+      args: [distPath(paths, "bench", script), ...args],
+      env: { [CONNECTION_ENV]: JSON.stringify(emulator.config), NODE_EXTRA_CA_CERTS: emulator.config.ca_file },
+      onStdoutLine: (line) => {
+        result = parseResultLine(line) ?? result;
+      },
+      timeoutSeconds,
+    });
+  } finally {
+    counter.stop();
+  }
+  return { child, result, http: counter.counts(), rows: rowsIn(emulator, BENCH_TABLE) };
+}
+
+export interface LoaderScenarioOptions {
+  readonly records: number;
+  readonly batchSize: number;
+  readonly concurrency: number;
+  readonly timeoutSeconds: number;
+}
+
+function loaderResult(
+  id: string,
+  title: string,
+  m: LoaderMeasurement,
+  records: number,
+  rate: "end-to-end" | "write phase",
+): ScenarioResult {
+  const { child, result, http, rows } = m;
+  const ok = child.exitCode === 0 && result !== undefined && result.failedRecords === 0 && rows === records;
+  const seconds = rate === "end-to-end" ? child.wallSeconds : result?.writeSeconds;
+  const notes: string[] = [];
+  if (result !== undefined) {
+    notes.push(
+      rate === "end-to-end"
+        ? `write phase alone: ${Math.round(records / result.writeSeconds).toLocaleString("en-US")} records/s`
+        : `end to end (process start to exit): ${Math.round(records / child.wallSeconds).toLocaleString("en-US")} records/s`,
+    );
+  }
+  if (result?.firstError !== undefined) notes.push(`first error: ${result.firstError}`);
+  const reason = ok
+    ? undefined
+    : child.exitCode !== 0 || result === undefined
+      ? failure(child)
+      : `${records - (rows ?? 0)} of ${records} records not written`;
+  return {
+    id,
+    title,
+    status: ok ? "ok" : "failed",
+    ...(reason === undefined ? {} : { reason }),
+    records,
+    ...(seconds === undefined ? {} : { seconds }),
+    ...(ok && seconds !== undefined ? { recordsPerSecond: records / seconds } : {}),
+    ...(child.cpuSeconds === undefined ? {} : { cpuSeconds: child.cpuSeconds }),
+    ...(child.peakRssBytes === undefined ? {} : { peakRssBytes: child.peakRssBytes }),
+    httpRequests: http.total,
+    writeRequests: http.writesOk,
+    ...(http.writesOk > 0 && rows !== undefined ? { recordsPerWriteRequest: rows / http.writesOk } : {}),
+    throttled429: http.answered429,
+    retries: 0,
+    failedRecords: Math.max(result?.failedRecords ?? 0, records - (rows ?? 0)),
+    ...(rows === undefined ? {} : { rowsInTable: rows }),
+    notes,
+  };
+}
+
+export async function dwaScenario(paths: BenchPaths, options: LoaderScenarioOptions): Promise<ScenarioResult> {
+  const emulator = await freshEmulator({ limits: "off", latency: false });
+  try {
+    const m = await measureLoader(
+      paths,
+      emulator,
+      "dwa-loader.js",
+      ["--records", String(options.records), "--batch-size", String(options.batchSize), "--concurrency", String(options.concurrency)],
+      options.timeoutSeconds,
+    );
+    return loaderResult(
+      "dwa",
+      `dynamics-web-api loader ($batch changesets of ${options.batchSize}, ${options.concurrency} in flight)`,
+      m,
+      options.records,
+      "end-to-end",
+    );
+  } finally {
+    await emulator.close();
+  }
+}
+
+export async function emulatorScenario(paths: BenchPaths, options: LoaderScenarioOptions): Promise<ScenarioResult> {
+  const emulator = await freshEmulator({ limits: "off", latency: false });
+  try {
+    const m = await measureLoader(
+      paths,
+      emulator,
+      "raw-loader.js",
+      ["--records", String(options.records), "--batch-size", String(options.batchSize), "--concurrency", String(options.concurrency)],
+      options.timeoutSeconds,
+    );
+    return loaderResult(
+      "emulator",
+      `emulator alone (undici UpsertMultiple of ${options.batchSize}, ${options.concurrency} in flight)`,
+      m,
+      options.records,
+      "write phase",
+    );
+  } finally {
+    await emulator.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Under the emulated limits.
+
+const POOL_PRIVILEGE_SOURCE = "destination-dynamics365 (emulator main app)";
+
+/** The default environment plus `extra` full-rights application users (the pool's members). */
+export function poolEnvironment(extra: number): Environment {
+  const base = defaultEnvironment();
+  const main = base.apps.find((a) => a.displayName === POOL_PRIVILEGE_SOURCE) ?? base.apps.find((a) => a.applicationUser !== undefined);
+  const privileges = main?.applicationUser?.privileges ?? { "*": ["create", "read", "write", "delete", "append", "appendto"] };
+  const apps: AppRegistration[] = [];
+  const users: Record<string, unknown>[] = [];
+  for (let i = 1; i <= extra; i++) {
+    const hex = i.toString(16).padStart(2, "0");
+    const clientId = `b0b0b0b0-0000-4000-8000-0000000000${hex}`;
+    const systemUserId = `b0b0b0b0-0000-4000-8000-0000000001${hex}`;
+    apps.push({
+      clientId,
+      displayName: `bench pool member ${i}`,
+      objectId: `b0b0b0b0-0000-4000-8000-0000000002${hex}`,
+      secrets: [{ value: `bench-pool-secret-${i}`, expiresAt: "2099-12-31T23:59:59Z" }],
+      applicationUser: { systemUserId, privileges },
+    });
+    users.push({ systemuserid: systemUserId, fullname: `# bench pool member ${i}`, applicationid: clientId });
+  }
+  const rows = base.rows ?? {};
+  return {
+    ...base,
+    apps: [...base.apps, ...apps],
+    rows: { ...rows, systemuser: [...(rows["systemuser"] ?? []), ...users] },
+  };
+}
+
+export function limitParams(model: EmulatorStats["model"]): LimitParams {
+  return {
+    windowSeconds: model.windowSeconds,
+    maxRequests: model.maxRequests,
+    maxExecutionMs: model.maxExecutionMs,
+    maxConcurrent: model.maxConcurrent,
+    requestMs: model.cost.requestMs,
+    bulkRecordMs: model.cost.bulkRecordMs,
+    latency: model.latency,
+  };
+}
+
+export interface LimitsRunResult {
+  readonly result: ScenarioResult;
+  readonly ceiling: RunCeiling | undefined;
+  readonly params: LimitParams | undefined;
+  readonly users: number;
+}
+
+export async function limitsScenario(
+  paths: BenchPaths,
+  options: ConnectorRunOptions & { readonly users: number; readonly limits: string | Record<string, unknown> },
+): Promise<LimitsRunResult> {
+  const extra = options.users - 1;
+  const emulator = await freshEmulator({ limits: options.limits, latency: true, environment: poolEnvironment(extra) });
+  const id = options.users === 1 ? "limits-1" : `limits-${options.users}`;
+  const title = `connector, limits on, ${options.users === 1 ? "1 application user" : `pool of ${options.users} users`}`;
+  try {
+    const poolApps = emulator.apps.filter((a) => a.displayName.startsWith("bench pool member"));
+    const m = await measureConnector(paths, emulator, poolApps.slice(0, extra), options, id);
+    const base = connectorResult(id, title, m, options);
+    const params = limitParams(m.stats.model);
+    const ceiling = runCeiling(params, options.records, options.users, options.batchSize);
+    const notes = [...(base.notes ?? [])];
+    const byKind = m.stats.throttled.byKind;
+    notes.push(
+      `429s by limit: requests ${byKind.requests}, execution ${byKind.execution}, concurrency ${byKind.concurrency}; ` +
+        `ideal time ${ceiling.idealSeconds.toFixed(2)} s (${Math.round(ceiling.recordsPerSecond).toLocaleString("en-US")} records/s), ` +
+        `steady-state ceiling ${Math.round(ceiling.steady.recordsPerSecond).toLocaleString("en-US")} records/s (${ceiling.steady.binding}-bound)`,
+    );
+    const byClient = m.stats.requests.byClient;
+    const share = Object.values(byClient);
+    if (options.users > 1) notes.push(`requests per app user: ${share.join(" / ")}`);
+    return { result: { ...base, notes }, ceiling, params, users: options.users };
+  } finally {
+    await emulator.close();
+  }
+}
