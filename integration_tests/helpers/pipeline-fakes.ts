@@ -31,9 +31,11 @@ export const account: TableMeta = {
     ["accountid", col("accountid", "Uniqueidentifier", { isPrimaryId: true, validForUpdate: false })],
     ["name", col("name", "String", { maxLength: 160 })],
     ["accountnumber", col("accountnumber", "String", { maxLength: 20 })],
+    // A single-target lookup back to contact: a pass-through lookup that closes a cycle with contact → account.
+    ["primarycontactid", col("primarycontactid", "Lookup", { targets: ["contact"] })],
   ]),
   keys: [{ logicalName: "account_number_key", schemaName: "AccountNumberKey", columns: ["accountnumber"], status: "Active" }],
-  manyToOne: [],
+  manyToOne: [{ schemaName: "account_primary_contact", referencingAttribute: "primarycontactid", referencedEntity: "contact", referencedAttribute: "contactid", navigationProperty: "primarycontactid" }],
   bulk: { createMultiple: true, updateMultiple: true, upsertMultiple: true },
 };
 

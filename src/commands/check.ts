@@ -1,6 +1,157 @@
+// `check`: token → WhoAmI → every configured mapping planned against live metadata, with a read
+// probe per table. One CONNECTION_STATUS; each problem says what to change.
+import { ConfigError } from "../config/errors.js";
+import type { LoadedConfig } from "../config/load.js";
+import { AuthError } from "../dataverse/auth.js";
+import { DataverseError } from "../dataverse/errors.js";
+import type { TableMeta } from "../dataverse/metadata-types.js";
+import { TransportError } from "../http/transport.js";
+import { planStream } from "../mapping/plan.js";
+import type { LineSink, Output } from "../protocol/emit.js";
+import { toConnectorError } from "../pipeline/failures.js";
+import { connect, readConfig } from "./connect.js";
+import type { Connection } from "./connect.js";
 import type { CommandIO } from "./io.js";
-import type { Output, LineSink } from "../protocol/emit.js";
-export async function runCheck(_c: { config: string }, _io: CommandIO, output: Output, _sink: LineSink): Promise<number> {
-  await output.connectionStatus("FAILED", "check is not available yet");
-  return 1;
+
+/** The audience (aud) of a JWT access token, read without verifying it; never logged. */
+export function tokenAudience(token: string): string | undefined {
+  const payload = token.split(".")[1];
+  if (payload === undefined) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    const aud = typeof claims === "object" && claims !== null ? (claims as { aud?: unknown }).aud : undefined;
+    return typeof aud === "string" ? aud : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function hostOf(aud: string): string | undefined {
+  try {
+    return new URL(aud).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Actionable sentence for a failure of the connection itself. */
+export function explain(err: unknown, endpoint: URL): string {
+  if (err instanceof AuthError) {
+    const what: Record<string, string> = {
+      tenant_id: "check tenant_id",
+      client_id: "check client_id",
+      client_secret: "check client_secret (use the secret's Value, and renew it if it expired)",
+      authority_host: "check authority_host and the network path to it",
+      web_api_endpoint: "check web_api_endpoint: it must be an environment of this tenant",
+      unknown: "check tenant_id, client_id and client_secret",
+    };
+    return `Sign-in failed: ${err.message}; ${what[err.field] ?? what["unknown"] ?? ""}`;
+  }
+  if (err instanceof TransportError) {
+    const host = endpoint.host;
+    switch (err.code) {
+      case "ENOTFOUND":
+        return `Cannot reach ${host}: the host name does not resolve; check web_api_endpoint`;
+      case "ECONNREFUSED":
+        return `Cannot reach ${host}: the connection was refused; check web_api_endpoint's host and port`;
+      case "CERT_UNTRUSTED":
+        return `The certificate of ${host} is not trusted; set ca_file if a private CA signs it`;
+      case "CERT_INVALID":
+        return `The certificate of ${host} is invalid for that host or expired; check web_api_endpoint`;
+      default:
+        return `Cannot reach ${host} (${err.code}); check web_api_endpoint and the network`;
+    }
+  }
+  if (err instanceof DataverseError) {
+    switch (err.kind) {
+      case "not_member":
+        return `The app ${"(client_id)"} is not an application user in this environment (403 ${err.code}); add it in the Power Platform admin center under Environments → Settings → Application users, with a security role`;
+      case "unauthorized":
+        return `Dataverse refused the token (401); check that web_api_endpoint is the environment the app was added to`;
+      case "not_found":
+        return `The Web API answered 404 at ${endpoint.pathname}; web_api_endpoint must end in /api/data/v9.x/ (copy it from Power Apps → Settings → Developer resources)`;
+      default:
+        return toConnectorError(err).message;
+    }
+  }
+  return toConnectorError(err).message;
+}
+
+async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<string[]> {
+  const problems: string[] = [];
+  for (const mapping of loaded.config.streams) {
+    let table: TableMeta;
+    try {
+      table = await conn.metadata.loadTable(mapping.table);
+    } catch (err) {
+      if (err instanceof Error && err.name === "TableNotFoundError") problems.push(`stream "${mapping.name}": table "${mapping.table}" does not exist in this environment`);
+      else problems.push(`stream "${mapping.name}": ${explain(err, conn.client.endpoint)}`);
+      continue;
+    }
+    for (const fm of mapping.fields.values()) {
+      const targets = fm.lookup?.table !== undefined ? [fm.lookup.table] : fm.lookup !== undefined ? (table.columns.get(fm.column)?.targets ?? []) : [];
+      for (const t of targets) await conn.metadata.loadTable(t).catch(() => undefined);
+    }
+    const { issues } = planStream(mapping, table, conn.metadata.lookup);
+    for (const i of issues) {
+      if (i.severity === "error") problems.push(`stream "${mapping.name}"${i.field !== undefined && i.field !== "" ? ` field ${i.field}` : ""}: ${i.message}`);
+    }
+    // Metadata reads need no table privilege; a one-row read shows whether the role covers the table.
+    try {
+      for await (const page of conn.client.query(table.entitySetName, { select: [table.primaryIdAttribute], top: 1 })) {
+        void page;
+        break;
+      }
+    } catch (err) {
+      if (err instanceof DataverseError && err.kind === "forbidden") {
+        problems.push(`stream "${mapping.name}": the application user cannot read table ${table.logicalName} (403 ${err.code}); give its security role Read (and Create/Write for this mode) on ${table.logicalName}`);
+      } else problems.push(`stream "${mapping.name}": ${explain(err, conn.client.endpoint)}`);
+    }
+  }
+  return problems;
+}
+
+export async function runCheck(command: { config: string }, io: CommandIO, output: Output, sinks: readonly LineSink[]): Promise<number> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = await readConfig(io, command.config, sinks);
+  } catch (err) {
+    if (err instanceof ConfigError || (err instanceof Error && "failureType" in err)) {
+      await output.connectionStatus("FAILED", (err as Error).message);
+      return 0;
+    }
+    throw err;
+  }
+  const endpoint = loaded.config.webApiEndpoint;
+  const conn = await connect(loaded.config, io);
+  try {
+    let token: string;
+    try {
+      token = await conn.tokens.getToken();
+    } catch (err) {
+      await output.connectionStatus("FAILED", explain(err, endpoint));
+      return 0;
+    }
+    const audHost = hostOf(tokenAudience(token) ?? "");
+    if (audHost !== undefined && audHost !== endpoint.host.toLowerCase()) {
+      await output.connectionStatus("FAILED", `The token's audience (${audHost}) does not match web_api_endpoint's host (${endpoint.host}); check web_api_endpoint`);
+      return 0;
+    }
+    let userId: string;
+    try {
+      userId = (await conn.client.whoAmI()).userId;
+    } catch (err) {
+      await output.connectionStatus("FAILED", explain(err, endpoint));
+      return 0;
+    }
+    const problems = await checkStreams(conn, loaded);
+    if (problems.length > 0) {
+      await output.connectionStatus("FAILED", `Connected as application user ${userId}, but the mapping has problems: ${problems.join("; ")}`);
+      return 0;
+    }
+    await output.connectionStatus("SUCCEEDED", `Connected to ${endpoint.host} as application user ${userId}; ${loaded.config.streams.length} stream mapping(s) checked`);
+    return 0;
+  } finally {
+    await conn.close();
+  }
 }

@@ -50,11 +50,11 @@ export async function run(io: CommandIO): Promise<number> {
       case "spec":
         return await runSpec(output);
       case "check":
-        return await runCheck(command, io, output, stdout);
+        return await runCheck(command, io, output, [stdout, stderr]);
       case "discover":
-        return await runDiscover(command, io, output, stdout);
+        return await runDiscover(command, io, output, [stdout, stderr]);
       case "write":
-        return await runWrite(command, io, output, stdout);
+        return await runWrite(command, io, output, [stdout, stderr]);
     }
   } catch (err) {
     await output.error(errorTrace(err));

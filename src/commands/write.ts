@@ -1,6 +1,83 @@
+// `write`: Airbyte (with --catalog) or Singer (without). Everything is checked before the first
+// record: config, catalog, credentials, every stream's table metadata and plan.
+import type { Readable } from "node:stream";
+import { parseCatalog, resolveAirbyteStreams } from "../config/catalog.js";
+import type { LineSink, Output } from "../protocol/emit.js";
+import { readLines } from "../protocol/lines.js";
+import { openDeadLetterFile } from "../pipeline/deadletter.js";
+import type { DeadLetterSink } from "../pipeline/deadletter.js";
+import { runAirbyte, runSinger } from "../pipeline/loop.js";
+import { Sync } from "../pipeline/sync.js";
+import type { Timers } from "../pipeline/sync.js";
+import { toConnectorError } from "../pipeline/failures.js";
+import { connect, readConfig } from "./connect.js";
+import { readJsonFile } from "./errors.js";
 import type { CommandIO } from "./io.js";
-import type { Output, LineSink } from "../protocol/emit.js";
-export async function runWrite(_c: { config: string }, _io: CommandIO, output: Output, _sink: LineSink): Promise<number> {
-  await output.connectionStatus("FAILED", "write is not available yet");
-  return 1;
+import { runDryRun } from "./dry-run.js";
+
+export interface WriteCommand {
+  readonly config: string;
+  readonly catalog?: string;
+  readonly dryRun: boolean;
+  readonly input?: string;
+}
+
+export function realTimers(now: () => number): Timers {
+  return {
+    now,
+    every(ms, fn) {
+      const t = setInterval(fn, ms);
+      // A pending interval must not keep the process alive after the input ended.
+      t.unref();
+      return () => clearInterval(t);
+    },
+  };
+}
+
+export async function runWrite(command: WriteCommand, io: CommandIO, output: Output, sinks: readonly LineSink[]): Promise<number> {
+  const loaded = await readConfig(io, command.config, sinks);
+  const resolved =
+    command.catalog !== undefined ? resolveAirbyteStreams(loaded, parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog"))) : undefined;
+  const input: Readable = command.input !== undefined ? io.openInput(command.input) : io.stdin;
+  const conn = await connect(loaded.config, io);
+  try {
+    try {
+      await conn.tokens.getToken();
+    } catch (err) {
+      throw toConnectorError(err);
+    }
+    if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output });
+    const writer = conn.createWriter();
+    const settings = loaded.config.write;
+    let deadLetter: DeadLetterSink | undefined;
+    if (settings.deadLetterPath !== undefined) deadLetter = openDeadLetterFile(settings.deadLetterPath);
+    const sync = new Sync({
+      output,
+      writer,
+      tables: conn.metadata,
+      settings,
+      timers: realTimers(io.now),
+      ...(deadLetter !== undefined ? { deadLetter } : {}),
+      writerStats: () => {
+        const s = writer.stats();
+        return { requests: s.requests, throttled: s.throttled429, throttledMs: s.throttledMs, concurrency: s.users.reduce((n, u) => n + u.limit, 0) };
+      },
+    });
+    try {
+      const lines = readLines(input);
+      if (resolved !== undefined) {
+        await sync.addStreams(resolved);
+        await runAirbyte(lines, sync, output);
+      } else {
+        await runSinger(lines, sync, output, loaded);
+      }
+    } finally {
+      await sync.abort();
+      await writer.close().catch(() => undefined);
+      await deadLetter?.close();
+    }
+    return 0;
+  } finally {
+    await conn.close();
+  }
 }

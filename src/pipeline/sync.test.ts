@@ -99,6 +99,16 @@ describe("Sync checkpoints", () => {
     expect(writer.calls[1]?.[0]?.bindings[0]?.navigationProperty).toBe("parentcustomerid_account");
   });
 
+  it("at end of input, a parent listed first whose table looks back at the child is still sent before it", async () => {
+    const { sync, writer, output, resolved } = setup({
+      settings: { batchSize: 100 },
+      config: { streams: [{ name: "contacts", fields: { acct: { column: "parentcustomerid", lookup: { table: "account", by: "alternate_key", key_columns: ["accountnumber"] } } } }] },
+    });
+    await sync.addStreams([...resolved].reverse());
+    await runAirbyte(lines(rec("contacts", { emailaddress1: "a@x.org", acct: "A1" }), rec("accounts", { accountnumber: "A1" })), sync, output);
+    expect(writer.calls.map((c) => c.map((o) => o.table))).toEqual([["account"], ["contact"]]);
+  });
+
   it("retries once a child whose lookup target was missing while its parent had pending rows", async () => {
     const { sync, writer, output, resolved } = setup({
       settings: { batchSize: 1 },

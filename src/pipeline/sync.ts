@@ -204,9 +204,34 @@ export class Sync {
     if (errors.length > 0) {
       throw new ConfigError("mapping_invalid", `The mapping cannot be used: ${errors.join("; ")}`, [], first ?? {});
     }
-    for (const rt of this.#streams.values()) {
-      const wanted = new Set(lookupTargets(rt.plan).map((t) => t.toLowerCase()));
-      rt.parents = [...this.#streams.values()].filter((p) => p !== rt && wanted.has(p.mapping.table.toLowerCase()));
+    this.#orderStreams();
+  }
+
+  /**
+   * Parent streams: those whose table this stream's lookups bind to. Configured lookups always
+   * count; pass-through lookups (a column that happens to be a lookup, e.g. account.primarycontactid)
+   * count only when they do not close a cycle, so that a mapped contact → account lookup is not
+   * undone by the account table's own lookup back to contact.
+   */
+  #orderStreams(): void {
+    const all = [...this.#streams.values()];
+    const strong = new Map<StreamRuntime, Set<string>>();
+    const any = new Map<StreamRuntime, Set<string>>();
+    for (const rt of all) {
+      const own = rt.mapping.table.toLowerCase();
+      const mapped = new Set<string>();
+      for (const lp of rt.plan.lookups) for (const t of lp.targets.keys()) if (t.toLowerCase() !== own) mapped.add(t.toLowerCase());
+      strong.set(rt, mapped);
+      any.set(rt, new Set(lookupTargets(rt.plan).map((t) => t.toLowerCase())));
+    }
+    for (const rt of all) {
+      const own = rt.mapping.table.toLowerCase();
+      rt.parents = all.filter((p) => {
+        if (p === rt) return false;
+        const table = p.mapping.table.toLowerCase();
+        if (strong.get(rt)?.has(table) === true) return true;
+        return any.get(rt)?.has(table) === true && any.get(p)?.has(own) !== true;
+      });
     }
   }
 

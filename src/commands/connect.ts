@@ -1,0 +1,106 @@
+// Builds the Dataverse side from the configuration: one transport, one token provider and one
+// client per application user, a metadata loader. The only place commands meet dataverse/ and http/.
+import { createTokenProvider } from "../dataverse/auth.js";
+import type { TokenProvider } from "../dataverse/auth.js";
+import { DataverseClient } from "../dataverse/client.js";
+import { MetadataLoader } from "../dataverse/metadata.js";
+import { createWriter, writeHeaders } from "../dataverse/writer.js";
+import type { StatsWriter } from "../dataverse/writer.js";
+import { systemClock } from "../http/clock.js";
+import { createUndiciTransport } from "../http/transport.js";
+import { Throttle } from "../http/throttle.js";
+import { ConfigError } from "../config/errors.js";
+import { loadConfig, secretsOf } from "../config/load.js";
+import type { LoadedConfig } from "../config/load.js";
+import type { ConnectorConfig } from "../config/types.js";
+import type { LineSink } from "../protocol/emit.js";
+import { readJsonFile } from "./errors.js";
+import type { CommandIO } from "./io.js";
+
+export interface Connection {
+  readonly tokens: TokenProvider;
+  readonly client: DataverseClient;
+  readonly clients: readonly DataverseClient[];
+  readonly metadata: MetadataLoader;
+  createWriter(): StatsWriter;
+  close(): Promise<void>;
+}
+
+/** Reads, validates and registers the config's secrets with every output sink before anything can print. */
+export async function readConfig(io: CommandIO, path: string, sinks: readonly LineSink[]): Promise<LoadedConfig> {
+  const raw = await readJsonFile(io.readFile, path, "config");
+  // Secrets are registered from the raw JSON too, so even a config that fails validation cannot echo them.
+  if (typeof raw === "object" && raw !== null) {
+    for (const [k, v] of Object.entries(raw)) if (/secret/i.test(k) && typeof v === "string") for (const s of sinks) s.addSecret(v);
+  }
+  const loaded = loadConfig(raw, io.env);
+  for (const secret of secretsOf(loaded.config)) for (const s of sinks) s.addSecret(secret);
+  return loaded;
+}
+
+export async function connect(config: ConnectorConfig, io: CommandIO): Promise<Connection> {
+  let caPem: string | undefined;
+  if (config.caFile !== undefined) {
+    try {
+      caPem = await io.readFile(config.caFile);
+    } catch {
+      throw new ConfigError("ca_file_unreadable", "The file named by ca_file cannot be read", [{ path: "/ca_file", message: "cannot be read" }]);
+    }
+  }
+  const users = [{ clientId: config.clientId, clientSecret: config.clientSecret }, ...config.additionalUsers];
+  const maxConcurrency = Math.max(1, config.write.maxConcurrency);
+  const transport = createUndiciTransport({ ...(caPem !== undefined ? { caPem } : {}), connections: Math.max(8, maxConcurrency * users.length + 4) });
+  const clients = users.map((u) => {
+    const tokens = createTokenProvider({
+      authorityHost: config.authorityHost,
+      tenantId: config.tenantId,
+      clientId: u.clientId,
+      clientSecret: u.clientSecret,
+      webApiEndpoint: config.webApiEndpoint,
+      transport,
+    });
+    const client = new DataverseClient({
+      endpoint: config.webApiEndpoint,
+      transport,
+      tokens,
+      clock: systemClock,
+      throttle: new Throttle({ clock: systemClock, initial: maxConcurrency, max: maxConcurrency }),
+      retryBudgetMs: config.write.retryBudgetSeconds * 1000,
+    });
+    return { tokens, client };
+  });
+  const main = clients[0] as { tokens: TokenProvider; client: DataverseClient };
+  const metadata = new MetadataLoader(main.client);
+  const writers: StatsWriter[] = [];
+  return {
+    tokens: main.tokens,
+    client: main.client,
+    clients: clients.map((c) => c.client),
+    metadata,
+    createWriter() {
+      const w = createWriter({
+        clients: clients.map((c) => c.client),
+        tables: metadata.lookup,
+        settings: {
+          batchSize: config.write.batchSize,
+          maxBatchBytes: config.write.maxBatchBytes,
+          retryBudgetSeconds: config.write.retryBudgetSeconds,
+          useBulkActions: config.write.useBulkActions,
+        },
+        clock: systemClock,
+        headers: writeHeaders({
+          ...(config.write.bypassBusinessLogic !== undefined ? { bypassBusinessLogic: config.write.bypassBusinessLogic } : {}),
+          suppressFlows: config.write.suppressFlows,
+          duplicateDetection: config.write.duplicateDetection,
+          ...(config.write.impersonateObjectId !== undefined ? { impersonateObjectId: config.write.impersonateObjectId } : {}),
+        }),
+      });
+      writers.push(w);
+      return w;
+    },
+    async close() {
+      for (const w of writers) await w.close().catch(() => undefined);
+      await transport.close();
+    },
+  };
+}
