@@ -70,6 +70,13 @@ describe("planStream: keys", () => {
     expect(r.issues[0]?.message).toContain("Failed");
   });
 
+  it("refuses a key over a date column, whose literal the writer cannot type yet", () => {
+    const t = contactTable({ keys: [{ logicalName: "k", schemaName: "K", columns: ["lastname", "birthdate"], status: "Active" }] });
+    const r = plan(streamMapping({ key: { kind: "alternate_key", name: "k" } }), t);
+    expect(errorCodes(r.issues)).toEqual(["unsupported_key_column"]);
+    expect(r.issues[0]?.message).toContain("birthdate");
+  });
+
   it("keeps a deterministic key's fields writable as columns", () => {
     const p = mustPlan(streamMapping({ key: { kind: "deterministic", namespace: NS.toUpperCase(), fields: ["emailaddress1"] } }));
     expect(p.key).toEqual({ kind: "deterministic", namespace: NS, fields: ["emailaddress1"] });

@@ -155,8 +155,13 @@ export function findKey(table: TableMeta, by: { readonly name?: string | undefin
   return { key };
 }
 
-/** Key column types a key value can be written for (define-alternate-keys-entity), lookups excepted. */
-const KEY_VALUE_TYPES = new Set(["String", "Memo", "Integer", "Decimal", "DateTime", "Picklist"]);
+/**
+ * Key column types a key value can be given for. Dataverse also allows DateTime key columns
+ * (define-alternate-keys-entity), but RowRef carries no type, so the writer would quote a date
+ * like a string; refused until key values carry their type. Lookup key columns take the related
+ * row's GUID and are addressed as `_<column>_value`.
+ */
+const KEY_VALUE_TYPES = new Set(["String", "Memo", "Integer", "Decimal", "Picklist", "Lookup", "Customer", "Owner"]);
 
 export function planStream(
   mapping: StreamMapping,
@@ -225,7 +230,7 @@ export function planStream(
           continue;
         }
         if (!KEY_VALUE_TYPES.has(column.type)) {
-          err("unsupported_key_column", `Key column '${colName}' is a ${column.type} column; keys are supported on text, whole number, decimal, date and choice columns.`);
+          err("unsupported_key_column", `Key column '${colName}' is a ${column.type} column; keys are supported on text, whole number, decimal, choice and lookup columns.`);
           continue;
         }
         // The source field for a key column: the field mapped to it, else the field of that name.

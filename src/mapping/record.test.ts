@@ -57,6 +57,16 @@ describe("mapRecord: keys", () => {
     expect(issues(mapRecord(p, { legacy: "4.2" }))).toEqual([expect.objectContaining({ field: "/legacy", code: "not_an_integer" })]);
   });
 
+  it("addresses a key that contains a lookup column by its _value property and the related GUID", () => {
+    const t = accountTable({ keys: [{ logicalName: "k", schemaName: "K", columns: ["name", "primarycontactid"], status: "Active" }] });
+    const p = planOf(streamMapping({ name: "accounts", table: "account", key: { kind: "alternate_key", name: "k" } }), t);
+    const o = op(mapRecord(p, { name: "Acme", primarycontactid: G1.toUpperCase(), address1_city: "Lyon" }));
+    expect(o.ref).toEqual({ kind: "key", values: [["name", "Acme"], ["_primarycontactid_value", G1]] });
+    expect(o.bindings).toEqual([]);
+    expect(o.columns).toEqual({ address1_city: "Lyon" });
+    expect(issues(mapRecord(p, { name: "Acme", primarycontactid: "bob" }))[0]).toMatchObject({ field: "/primarycontactid", code: "invalid_guid" });
+  });
+
   it.each([
     ["absent", {}],
     ["null", { contoso_externalid: null }],

@@ -28,6 +28,11 @@ const isBlank = (v: unknown): boolean => v === undefined || v === null || (typeo
 
 /** A key value coerced to its column's type; keys are never truncated. */
 function keyValue(column: ColumnMeta, raw: unknown, field: string, issues: Issues): string | number | undefined {
+  if (column.type === "Lookup" || column.type === "Customer" || column.type === "Owner") {
+    const id = typeof raw === "string" ? normalizeGuid(raw) : undefined;
+    if (id === undefined) issue(issues, field, "invalid_guid", `Key column '${column.logicalName}' is a lookup and takes the related row's GUID.`);
+    return id;
+  }
   const r = coerceValue(column, raw, { truncateStrings: false });
   if (!r.ok) {
     issue(issues, field, r.code, `Key column '${column.logicalName}': ${r.message}`);
@@ -36,6 +41,11 @@ function keyValue(column: ColumnMeta, raw: unknown, field: string, issues: Issue
   if (typeof r.value === "string" || typeof r.value === "number") return r.value;
   issue(issues, field, "invalid_key_value", `Key column '${column.logicalName}' needs a text or number value.`);
   return undefined;
+}
+
+/** A lookup column inside a key is addressed by its value property (use-alternate-key-reference-record). */
+function keyColumnName(column: ColumnMeta): string {
+  return column.type === "Lookup" || column.type === "Customer" || column.type === "Owner" ? `_${column.logicalName}_value` : column.logicalName;
 }
 
 function deterministicValues(raw: readonly unknown[], field: string, issues: Issues): (string | number | boolean)[] | undefined {
@@ -93,7 +103,7 @@ function rowRef(plan: StreamPlan, data: Readonly<Record<string, unknown>>, issue
         }
         const v = keyValue(part.column, raw, part.field, issues);
         if (v === undefined) bad = true;
-        else values.push([part.column.logicalName, v]);
+        else values.push([keyColumnName(part.column), v]);
       }
       return bad ? undefined : { kind: "key", values };
     }
@@ -135,7 +145,7 @@ function lookupRef(strategy: TargetStrategy, raw: unknown, field: string, what: 
           }
           const kv = keyValue(c, v, field, issues);
           if (kv === undefined) return undefined;
-          values.push([c.logicalName, kv]);
+          values.push([keyColumnName(c), kv]);
         }
         return { kind: "key", values };
       }
@@ -149,7 +159,7 @@ function lookupRef(strategy: TargetStrategy, raw: unknown, field: string, what: 
         return undefined;
       }
       const kv = keyValue(only, raw, field, issues);
-      return kv === undefined ? undefined : { kind: "key", values: [[only.logicalName, kv]] };
+      return kv === undefined ? undefined : { kind: "key", values: [[keyColumnName(only), kv]] };
     }
   }
 }
