@@ -11,7 +11,7 @@ import { type LookupValue, type Row, Store, type TableStore, type Value, isLooku
 import { DataverseError, errorBody, errors } from "./errors.js";
 import { type PathSegment, assertUsableKeyValues, parsePath } from "./odata/path.js";
 import { type KeyPart, type Literal, isGuid } from "./odata/literal.js";
-import { type Scalar, evaluate, filterProperties } from "./odata/filter.js";
+import { type FilterNode, type Scalar, evaluate } from "./odata/filter.js";
 import { type Preferences, type QueryOptions, parsePrefer, parseQuery } from "./query.js";
 import { invalidDate, normalizeDateTime, validateValue } from "./validate.js";
 import { handleMetadata, handleSdkMessageFilters } from "./metadata.js";
@@ -80,10 +80,15 @@ export class DataverseService implements DataService {
   handle(request: ServiceRequest): ServiceResponse {
     try {
       // Every operation is atomic on its own (a bulk action rolls back as a whole).
-      return this.store.atomically(
+      const response = this.store.atomically(
         () => this.route(request),
         (r) => r.status < 400,
       );
+      // One row touched, for the execution-time model; bulk actions set their own.
+      if (response.cost === undefined && response.status < 300 && request.method !== "GET") {
+        return { ...response, cost: { records: 1, bulk: false } };
+      }
+      return response;
     } catch (cause) {
       if (cause instanceof DataverseError) return errorResponse(cause);
       // A bug in the emulator must still answer like a server, never crash or hang the socket.
@@ -276,9 +281,7 @@ export class DataverseService implements DataService {
   query(model: TableModel, q: QueryOptions): Row[] {
     const table = this.tableStore(model);
     const filter = q.filter;
-    if (filter) {
-      for (const p of filterProperties(filter)) this.readableColumn(model, p);
-    }
+    if (filter) checkFilterTypes(filter, (p) => this.readableColumn(model, p));
     for (const o of q.orderBy) this.readableColumn(model, o.property);
     let rows = [...table.rows.values()];
     if (filter) rows = rows.filter((r) => evaluate(filter, (p) => this.scalar(model, r, p)));
@@ -778,6 +781,77 @@ function formatted(c: ColumnDefinition, v: Value): string | undefined {
   }
   if (c.type === "Boolean") return v === true ? "Yes" : "No";
   return undefined;
+}
+
+const OPERATOR_KIND = { eq: "Equal", ne: "NotEqual", lt: "LessThan", le: "LessThanOrEqual", gt: "GreaterThan", ge: "GreaterThanOrEqual" } as const;
+
+/** OData's type check of $filter: the literal must fit the property (ODataLib's messages). */
+function checkFilterTypes(node: FilterNode, column: (p: string) => ColumnDefinition): void {
+  switch (node.kind) {
+    case "and":
+    case "or":
+      checkFilterTypes(node.left, column);
+      checkFilterTypes(node.right, column);
+      return;
+    case "not":
+      checkFilterTypes(node.operand, column);
+      return;
+    case "function": {
+      const c = column(node.property);
+      if (edmOf(c) !== "Edm.String" || node.literal.kind !== "string") {
+        throw errors.badRequest(`No function signature for the function with name '${node.name}' matches the specified arguments. The function signatures considered are: ${node.name}(Edm.String Nullable=true, Edm.String Nullable=true).`);
+      }
+      return;
+    }
+    case "compare": {
+      const c = column(node.property);
+      const edm = edmOf(c);
+      const lit = node.literal.kind;
+      const ok =
+        lit === "null" ||
+        (edm === "Edm.String" && lit === "string") ||
+        ((edm === "Edm.Int32" || edm === "Edm.Int64" || edm === "Edm.Decimal" || edm === "Edm.Double") && lit === "number") ||
+        (edm === "Edm.Boolean" && lit === "boolean") ||
+        (edm === "Edm.Guid" && lit === "guid") ||
+        ((edm === "Edm.Date" || edm === "Edm.DateTimeOffset") && (lit === "date" || lit === "datetime"));
+      if (!ok) {
+        const litType =
+          lit === "string" ? "Edm.String" : lit === "number" ? "Edm.Int32" : lit === "boolean" ? "Edm.Boolean" : lit === "guid" ? "Edm.Guid" : lit === "date" ? "Edm.Date" : lit === "datetime" ? "Edm.DateTimeOffset" : "Edm.String";
+        throw errors.badRequest(
+          `A binary operator with incompatible types was detected. Found operand types '${edm}' and '${litType}' for operator kind '${OPERATOR_KIND[node.op]}'.`,
+        );
+      }
+      return;
+    }
+  }
+}
+
+function edmOf(c: ColumnDefinition): string {
+  switch (c.type) {
+    case "String":
+    case "Memo":
+    case "MultiSelectPicklist":
+    case "EntityName":
+      return "Edm.String";
+    case "Integer":
+    case "Picklist":
+    case "State":
+    case "Status":
+      return "Edm.Int32";
+    case "BigInt":
+      return "Edm.Int64";
+    case "Decimal":
+    case "Money":
+      return "Edm.Decimal";
+    case "Double":
+      return "Edm.Double";
+    case "Boolean":
+      return "Edm.Boolean";
+    case "DateTime":
+      return c.dateTimeBehavior === "DateOnly" ? "Edm.Date" : "Edm.DateTimeOffset";
+    default:
+      return "Edm.Guid";
+  }
 }
 
 function compareScalars(a: Scalar, b: Scalar): number {

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { FilterSyntaxError, type Scalar, evaluate, filterProperties, parseFilter } from "./filter.js";
+
+const row: Record<string, Scalar> = {
+  name: "Contoso Ltd",
+  revenue: 1000,
+  creditonhold: false,
+  description: null,
+  _primarycontactid_value: "0b6f4a1e-1111-4222-8333-444455556666",
+  createdon: "2024-05-01T10:00:00Z",
+  birthdate: "1990-02-03",
+};
+const read = (p: string): Scalar => row[p] ?? null;
+const check = (f: string) => evaluate(parseFilter(f), read);
+
+describe("$filter", () => {
+  it.each([
+    ["name eq 'contoso ltd'", true], // case-insensitive, as Dataverse
+    ["name ne 'Contoso Ltd'", false],
+    ["revenue gt 999 and revenue le 1000", true],
+    ["revenue lt 1000 or creditonhold eq false", true],
+    ["not (revenue ge 1000)", false],
+    ["description eq null", true],
+    ["description ne null", false],
+    ["name ne null", true],
+    ["contains(name,'TOSO')", true],
+    ["startswith(name,'con')", true],
+    ["endswith(name,'ltd')", true],
+    ["contains(name,'x') eq false", true],
+    ["_primarycontactid_value eq 0B6F4A1E-1111-4222-8333-444455556666", true],
+    ["createdon gt 2024-05-01T09:00:00Z", true],
+    ["createdon lt 2024-05-01T12:00:00+01:00", true],
+    ["birthdate eq 1990-02-03", true],
+    ["(name eq 'a' or name eq 'Contoso Ltd') and revenue eq 1000", true],
+    ["revenue eq 'abc'", false],
+  ])("%s → %s", (f, expected) => {
+    expect(check(f)).toBe(expected);
+  });
+
+  it("and binds tighter than or", () => {
+    expect(check("name eq 'x' and revenue eq 1 or revenue eq 1000")).toBe(true);
+    expect(check("name eq 'x' and (revenue eq 1 or revenue eq 1000)")).toBe(false);
+  });
+
+  it("lists the properties it mentions", () => {
+    expect(filterProperties(parseFilter("a eq 1 and (contains(b,'x') or not c eq null)"))).toEqual(["a", "b", "c"]);
+  });
+
+  it.each(["name eq", "name is 'x'", "(name eq 'x'", "name eq 'x' extra"])("%s is a syntax error", (f) => {
+    expect(() => parseFilter(f)).toThrow(FilterSyntaxError);
+  });
+});
