@@ -430,7 +430,7 @@ export class EmulatorServer {
         executionMs = outcome.executionMs;
       } else {
         const request: ServiceRequest = { method, path, query, headers, body, caller, serviceRoot };
-        const response = this.#options.service.handle(request);
+        const response = withCost(method, this.#options.service.handle(request));
         answer = toAnswer(response);
         executionMs = costOf(this.#options.limits.cost, response.cost);
         if (response.status < 300 && isWrite(method) && response.cost !== undefined) {
@@ -579,7 +579,7 @@ export class EmulatorServer {
       ...(refs === undefined ? {} : { contentIdRefs: refs }),
     };
     try {
-      return this.#options.service.handle(request);
+      return withCost(part.method, this.#options.service.handle(request));
     } catch (error) {
       this.#options.log(`emulator: service failed on a $batch part: ${error instanceof Error ? error.name : "error"}`);
       return {
@@ -646,6 +646,12 @@ export class EmulatorServer {
       res.destroy();
     }
   }
+}
+
+/** A successful single-row write that reports no cost counts as one non-bulk record. */
+function withCost(method: string, response: ServiceResponse): ServiceResponse {
+  if (response.cost !== undefined || !isWrite(method) || response.status >= 300) return response;
+  return { ...response, cost: { records: 1, bulk: false } };
 }
 
 function tooLarge(): Answer {
@@ -720,5 +726,7 @@ function resetMidResponse(
     partial = body.subarray(0, Math.max(0, cut));
   }
   socket.write(head);
-  socket.write(partial, () => socket.resetAndDestroy());
+  // resetAndDestroy() cannot reach the TCP handle under TLS; destroy() drops the connection without
+  // a TLS close_notify, which the client sees as the peer going away mid-message.
+  socket.write(partial, () => socket.destroy());
 }
