@@ -330,7 +330,7 @@ export function planStream(
 
   // ---- deactivation ----
   const inactive = inactiveState(table);
-  const deactivates = mapping.mode === "deactivate" || (mapping.deleteAction === "deactivate" && (op !== "none"));
+  const deactivates = mapping.mode === "deactivate" || (mapping.deleteAction === "deactivate" && op !== "none" && key.kind !== "none");
   if (deactivates && inactive === undefined) {
     const msg = `Table '${table.logicalName}' has no inactive state (statecode option labelled Inactive or valued 1) to deactivate rows with.`;
     if (mapping.mode === "deactivate") err("cannot_deactivate", msg);

@@ -122,6 +122,8 @@ describe("mapRecord: lookups", () => {
     const p = byExternalId({ parent: { column: "parentcustomerid", lookup: { tableField: "parent_type", strategy: { by: "id" } } } });
     const a = op(mapRecord(p, { contoso_externalid: "C1", parent: G1, parent_type: "account" }));
     const c = op(mapRecord(p, { contoso_externalid: "C2", parent: G2, parent_type: " Contact " }));
+    const bySet = op(mapRecord(p, { contoso_externalid: "C3", parent: G2, parent_type: "accounts" }));
+    expect(bySet.bindings[0]?.navigationProperty).toBe("parentcustomerid_account");
     expect(a.bindings[0]).toMatchObject({ navigationProperty: "parentcustomerid_account", target: { entitySet: "accounts", ref: { kind: "id", id: G1 } } });
     expect(c.bindings[0]).toMatchObject({ navigationProperty: "parentcustomerid_contact", target: { entitySet: "contacts", ref: { kind: "id", id: G2 } } });
     expect(a.columns).toEqual({});

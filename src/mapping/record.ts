@@ -179,7 +179,9 @@ function binding(lp: LookupPlan, data: Readonly<Record<string, unknown>>, issues
     const tf = lp.tableField;
     const t = own(data, tf);
     if (typeof t === "string" && t.trim() !== "") {
-      resolver = lp.targets.get(t.trim().toLowerCase());
+      const name = t.trim().toLowerCase();
+      // Logical name ("account"), or the entity set name users also meet ("accounts").
+      resolver = lp.targets.get(name) ?? [...lp.targets.values()].find((r) => r.entitySet.toLowerCase() === name);
       if (resolver === undefined) {
         tableIssue = () => issue(issues, tf, "lookup_target_invalid", `Lookup '${lp.column}' cannot point at the table named in '${tf}'; it takes ${[...lp.targets.keys()].join(", ")}.`);
       }

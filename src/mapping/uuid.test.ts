@@ -37,6 +37,10 @@ describe("deterministic ids", () => {
     expect(deterministicId(["A", 1], NS)).toBe("6224c046-8114-575c-a689-9e345c755419");
   });
 
+  it("agrees with Python for non-ASCII values when JSON keeps them unescaped (ensure_ascii=False)", () => {
+    expect(deterministicId(["Zoë", "東京", 7], NS)).toBe("0bdff432-1034-54f9-9142-27af5c58774b");
+  });
+
   it("is unambiguous: a comma inside a value differs from two values", () => {
     expect(deterministicId(["a,b"], NS)).not.toBe(deterministicId(["a", "b"], NS));
   });
