@@ -11,11 +11,14 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const CONNECTOR_BIN = join(PROJECT_ROOT, "dist", "src", "main.js");
+/** The built connector; RELIABILITY_CONNECTOR_BIN swaps in another (e.g. a broken one, to prove the suites can fail). */
+export const CONNECTOR_BIN = process.env["RELIABILITY_CONNECTOR_BIN"] ?? join(PROJECT_ROOT, "dist", "src", "main.js");
 
 export interface KillPlan {
-  /** SIGKILL once this many input lines have been written... */
-  readonly afterLines: number;
+  /** SIGKILL once this many input lines have been written (then stop writing)... */
+  readonly afterLines?: number;
+  /** ...or once the connector has emitted this many STATE lines... */
+  readonly afterStates?: number;
   /** ...and this many milliseconds have passed since. */
   readonly delayMs: number;
 }
@@ -25,6 +28,8 @@ export interface RunOptions {
   /** Input lines, without their newline. Strings are written as UTF-8; Buffers as given (invalid UTF-8 tests). */
   readonly input: Iterable<string | Buffer>;
   readonly kill?: KillPlan;
+  /** Sleep `ms` after every `every` input lines, so the connector works while input still arrives. */
+  readonly pace?: { readonly every: number; readonly ms: number };
   readonly timeoutMs: number;
   readonly env?: Readonly<Record<string, string>>;
   /** Called for each stdout line, strictly in order; the connector may be SIGSTOPped inside. */
@@ -64,9 +69,22 @@ export async function runConnector(options: RunOptions): Promise<RunResult> {
   });
   let observer: Promise<void> = Promise.resolve();
   let observerError: unknown;
+  let killed = false;
+  const killNow = (): void => {
+    if (alive && !killed) {
+      killed = true;
+      child.kill("SIGKILL");
+    }
+  };
+  let statesSeen = 0;
   const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
   lines.on("line", (line) => {
     stdout.push(line);
+    const afterStates = options.kill?.afterStates;
+    if (afterStates !== undefined && line.startsWith('{"type":"STATE"')) {
+      statesSeen += 1;
+      if (statesSeen === afterStates) setTimeout(killNow, options.kill?.delayMs ?? 0);
+    }
     const onLine = options.onLine;
     if (onLine === undefined) return;
     observer = observer.then(async () => {
@@ -86,28 +104,29 @@ export async function runConnector(options: RunOptions): Promise<RunResult> {
     child.kill("SIGKILL");
   }, options.timeoutMs);
 
-  let killed = false;
   let linesWritten = 0;
+  const stopAt = options.kill?.afterLines;
   // The child may die (planned kill, crash) while we write: EPIPE is expected then, not a failure.
   child.stdin.on("error", () => undefined);
   const writer = (async () => {
     for (const line of options.input) {
       if (!alive) return;
-      if (options.kill !== undefined && linesWritten >= options.kill.afterLines) break;
+      if (stopAt !== undefined && linesWritten >= stopAt) break;
       const ok = child.stdin.write(typeof line === "string" ? `${line}\n` : Buffer.concat([line, Buffer.from("\n")]));
       linesWritten += 1;
-      if (!ok) await Promise.race([once(child.stdin, "drain"), exited]);
+      // once() rejects on 'error' (EPIPE when the child died): that only means "stop writing".
+      if (!ok) await Promise.race([once(child.stdin, "drain").catch(() => undefined), exited]);
+      if (options.pace !== undefined && linesWritten % options.pace.every === 0) await sleep(options.pace.ms);
     }
-    if (options.kill !== undefined && linesWritten >= options.kill.afterLines) {
-      await sleep(options.kill.delayMs);
-      if (alive) {
-        killed = true;
-        child.kill("SIGKILL");
-      }
+    if (stopAt !== undefined && linesWritten >= stopAt) {
+      await sleep(options.kill?.delayMs ?? 0);
+      killNow();
       return;
     }
     if (alive) child.stdin.end();
-  })();
+  })().catch(() => {
+    // Writing into a dead child: the run's result says how it ended.
+  });
 
   const [[code, signal]] = await Promise.all([exited, writer, stdoutDone]);
   clearTimeout(timer);

@@ -65,6 +65,7 @@ export interface CrashResumeOptions {
 
 export interface CrashResumeReport {
   readonly runs: ReadonlyArray<{ killed: boolean; linesWritten: number; statesEmitted: number; elapsedMs: number; exit: string }>;
+  /** Not for printing: whole stdout and stderr of each run. */
   readonly results: readonly RunResult[];
   readonly statesChecked: number;
   readonly rejected: number;
@@ -133,7 +134,16 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
       const start = lastEmitted === undefined ? 0 : (positionOfState.get(lastEmitted) ?? -1) + 1;
       const input = source.slice(start);
       const final = run === plans.length - 1;
-      const kill = plan.kill === true ? { afterLines: options.rng.int(1, input.length), delayMs: options.rng.int(0, 250) } : undefined;
+      // Half the kills land at a random input line, half shortly after a random emitted state (the
+      // moment a checkpoint is most likely to be half-done); input is paced so the connector is
+      // busy writing, not starting up, when the kill comes.
+      const statesLeft = input.filter((e) => e.state !== undefined).length;
+      const kill =
+        plan.kill !== true
+          ? undefined
+          : options.rng.chance(0.5)
+            ? { afterLines: options.rng.int(1, input.length), delayMs: options.rng.int(0, 400) }
+            : { afterStates: options.rng.int(1, Math.max(1, statesLeft - 1)), delayMs: options.rng.int(0, 60) };
       await plan.before?.();
       const idsInInput = new Set(input.flatMap((e) => (e.state !== undefined ? [e.state.id] : [])));
       let previousInRun = lastEmitted ?? 0;
@@ -142,6 +152,7 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
         args: ["write", "--config", config, "--catalog", catalog],
         input: input.map((e) => e.line),
         ...(kill !== undefined ? { kill } : {}),
+        pace: { every: 20, ms: 2 },
         timeoutMs: options.runTimeoutMs,
         onLine: async (line, child) => {
           const message = parseLine(line);
