@@ -79,26 +79,26 @@ export interface StatePair {
   readonly statuscode?: number;
 }
 
-function stateColumn(table: TableMeta): ColumnMeta | undefined {
+export function stateColumn(table: TableMeta): ColumnMeta | undefined {
   for (const c of table.columns.values()) if (c.type === "State") return c;
   return undefined;
 }
 
-function statusColumn(table: TableMeta): ColumnMeta | undefined {
+export function statusColumn(table: TableMeta): ColumnMeta | undefined {
   for (const c of table.columns.values()) if (c.type === "Status") return c;
   return undefined;
 }
 
 /** The default status of a state: the state option's DefaultStatus, else the first status option of that state. */
-export function defaultStatusFor(table: TableMeta, statecode: number): number | undefined {
-  const state = stateColumn(table)?.options?.find((o) => o.value === statecode);
-  if (state?.defaultStatus !== undefined) return state.defaultStatus;
-  return statusColumn(table)?.options?.find((o) => o.state === statecode)?.value;
+export function defaultStatusFor(state: ColumnMeta | undefined, status: ColumnMeta | undefined, statecode: number): number | undefined {
+  const option = state?.options?.find((o) => o.value === statecode);
+  if (option?.defaultStatus !== undefined) return option.defaultStatus;
+  return status?.options?.find((o) => o.state === statecode)?.value;
 }
 
 /** The state a status belongs to, from the status option's State. */
-export function stateOfStatus(table: TableMeta, statuscode: number): number | undefined {
-  return statusColumn(table)?.options?.find((o) => o.value === statuscode)?.state;
+export function stateOfStatus(status: ColumnMeta | undefined, statuscode: number): number | undefined {
+  return status?.options?.find((o) => o.value === statuscode)?.state;
 }
 
 /**
@@ -111,14 +111,6 @@ export function inactiveState(table: TableMeta): StatePair | undefined {
   const options = col.options ?? [];
   const state = options.find((o) => fold(o.label) === "inactive") ?? options.find((o) => o.value === 1);
   if (state === undefined) return undefined;
-  const status = defaultStatusFor(table, state.value);
+  const status = defaultStatusFor(col, statusColumn(table), state.value);
   return status === undefined ? { statecode: state.value } : { statecode: state.value, statuscode: status };
-}
-
-export function stateColumnName(table: TableMeta): string | undefined {
-  return stateColumn(table)?.logicalName;
-}
-
-export function statusColumnName(table: TableMeta): string | undefined {
-  return statusColumn(table)?.logicalName;
 }

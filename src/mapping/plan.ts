@@ -3,7 +3,7 @@
 // the inactive state) is resolved here, so mapRecord only reads values.
 import type { FieldMapping, LookupMapping, NullHandling, StreamMapping, WriteMode } from "../config/types.js";
 import type { ColumnMeta, KeyMeta, TableLookup, TableMeta } from "../dataverse/metadata-types.js";
-import { inactiveState, type StatePair } from "./choices.js";
+import { inactiveState, stateColumn, statusColumn, type StatePair } from "./choices.js";
 import { LOOKUP_TYPES, SCALAR_TYPES } from "./coerce.js";
 import { normalizeGuid } from "./uuid.js";
 
@@ -82,6 +82,9 @@ export interface StreamPlan {
   readonly knownFields: ReadonlySet<string>;
   /** Statecode/statuscode for deactivation; undefined when the table has no usable inactive state. */
   readonly inactive?: StatePair;
+  /** The table's State and Status columns, looked up once rather than per record. */
+  readonly stateColumn?: ColumnMeta;
+  readonly statusColumn?: ColumnMeta;
 }
 
 /** Airbyte and Singer bookkeeping fields: never columns, never reported. */
@@ -338,6 +341,8 @@ export function planStream(
   }
 
   if (issues.some((i) => i.severity === "error")) return { issues };
+  const stateCol = stateColumn(table);
+  const statusCol = statusColumn(table);
   const plan: StreamPlan = {
     stream,
     table,
@@ -353,6 +358,8 @@ export function planStream(
     excludedColumns: excluded,
     knownFields: known,
     ...(inactive === undefined ? {} : { inactive }),
+    ...(stateCol === undefined ? {} : { stateColumn: stateCol }),
+    ...(statusCol === undefined ? {} : { statusColumn: statusCol }),
   };
   return { plan, issues };
 }

@@ -3,7 +3,7 @@
 import type { LookupBinding, MapResult, Operation, OperationKind, RecordIssue, RowRef, ColumnValue } from "./operation.js";
 import type { LookupPlan, StreamPlan, TargetResolver, TargetStrategy } from "./plan.js";
 import { isMetaField } from "./plan.js";
-import { defaultStatusFor, stateColumnName, stateOfStatus, statusColumnName } from "./choices.js";
+import { defaultStatusFor, stateOfStatus } from "./choices.js";
 import { coerceValue } from "./coerce.js";
 import type { ColumnMeta } from "../dataverse/metadata-types.js";
 import { deterministicId, normalizeGuid } from "./uuid.js";
@@ -227,8 +227,8 @@ export function mapRecord(
     }
     const columns: Record<string, ColumnValue> = {};
     if (kind === "deactivate") {
-      const sc = stateColumnName(t);
-      const st = statusColumnName(t);
+      const sc = plan.stateColumn?.logicalName;
+      const st = plan.statusColumn?.logicalName;
       if (plan.inactive === undefined || sc === undefined) {
         issues.push({ field: "", code: "cannot_deactivate", message: `Table '${t.logicalName}' has no inactive state to deactivate rows with.` });
       } else {
@@ -280,16 +280,16 @@ export function mapRecord(
 
   // Statecode/statuscode: a pair must agree (status option's State); a state alone gets its
   // default status, since Microsoft asks to set statuscode whenever statecode is set.
-  const sc = stateColumnName(t);
-  const st = statusColumnName(t);
+  const sc = plan.stateColumn?.logicalName;
+  const st = plan.statusColumn?.logicalName;
   const state = sc === undefined ? undefined : columns[sc];
   const status = st === undefined ? undefined : columns[st];
   if (typeof state === "number" && typeof status === "number" && st !== undefined) {
-    if (stateOfStatus(t, status) !== state) {
+    if (stateOfStatus(plan.statusColumn, status) !== state) {
       issue(issues, fieldOf.get(st) ?? st, "status_state_mismatch", `Status reason '${st}' does not belong to the given state '${sc}'.`);
     }
   } else if (typeof state === "number" && status === undefined && st !== undefined) {
-    const d = defaultStatusFor(t, state);
+    const d = defaultStatusFor(plan.stateColumn, plan.statusColumn, state);
     if (d !== undefined) columns[st] = d;
   }
 
