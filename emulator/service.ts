@@ -262,7 +262,7 @@ export class DataverseService implements DataService {
     const page = limited.slice(offset, offset + pageSize);
     const body: Record<string, unknown> = { "@odata.context": contextUrl(req.serviceRoot, model, select, false) };
     // Learn (query-data-web-api, count rows): the count is capped at 5,000.
-    if (q.count) body["@odata.count"] = Math.min(limited.length, MAX_PAGE_SIZE);
+    if (q.count) body["@odata.count"] = Math.min(rows.length, MAX_PAGE_SIZE);
     body["value"] = page.map((r) => this.represent(model, r, select, prefs));
     if (offset + pageSize < limited.length) {
       const params = req.query

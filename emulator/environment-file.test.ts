@@ -1,0 +1,58 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { createDataService, defaultEnvironment, loadEnvironment } from "./environment.js";
+import { EnvironmentFileError, parseEnvironment } from "./environment-file.js";
+
+function file(content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "emu-env-"));
+  const path = join(dir, "env.json");
+  writeFileSync(path, content);
+  return path;
+}
+
+describe("loadEnvironment", () => {
+  it("round-trips the default environment through its JSON form", () => {
+    const env = loadEnvironment(file(JSON.stringify(defaultEnvironment())));
+    expect(env).toEqual(defaultEnvironment());
+    expect(createDataService(env).rowCount("systemuser")).toBe(4);
+  });
+
+  it.each([
+    [(e: Record<string, unknown>) => ({ ...e, tenantId: "nope" }), "$.tenantId"],
+    [(e: Record<string, unknown>) => ({ ...e, extra: 1 }), "$.extra"],
+    [
+      (e: Record<string, unknown>) => ({
+        ...e,
+        tables: (e["tables"] as Record<string, unknown>[]).map((t, i) =>
+          i === 0 ? { ...t, columns: [{ logicalName: "x", type: "Text" }, ...(t["columns"] as unknown[])] } : t,
+        ),
+      }),
+      "$.tables[0].columns[0].type",
+    ],
+    [
+      (e: Record<string, unknown>) => ({
+        ...e,
+        tables: (e["tables"] as Record<string, unknown>[]).map((t, i) => (i === 1 ? { ...t, keys: [{ logicalName: "k", attributes: ["nope"] }] } : t)),
+      }),
+      "$.tables[1].keys[0].attributes[0]",
+    ],
+    [(e: Record<string, unknown>) => ({ ...e, rows: { nosuch: [] } }), "$.rows.nosuch"],
+  ])("names the JSON path of the problem (%#)", (mutate, path) => {
+    const json = mutate(JSON.parse(JSON.stringify(defaultEnvironment())) as Record<string, unknown>);
+    try {
+      parseEnvironment(json, "env.json");
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(EnvironmentFileError);
+      expect((e as EnvironmentFileError).jsonPath).toBe(path);
+      expect((e as EnvironmentFileError).message).toMatch(new RegExp(`^env.json: ${path.replace(/[$.[\]]/g, "\\$&")}: `));
+    }
+  });
+
+  it("invalid JSON and a missing file are errors at $", () => {
+    expect(() => loadEnvironment(file("{"))).toThrow(/: \$: is not valid JSON$/);
+    expect(() => loadEnvironment("/nonexistent/env.json")).toThrow(/\$: cannot read the file \(ENOENT\)/);
+  });
+});

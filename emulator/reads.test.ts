@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { ROOT, harness } from "./testing/service-harness.js";
+
+function seeded(n: number) {
+  const h = harness();
+  for (let i = 0; i < n; i++) {
+    h.call("POST", "accounts", { name: `Acc ${String(i).padStart(3, "0")}`, accountnumber: `N-${i}`, numberofemployees: i % 7, creditonhold: i % 2 === 0 });
+  }
+  return h;
+}
+
+describe("collection reads", () => {
+  it("answers value with @odata.context naming the selection and an etag per row", () => {
+    const h = seeded(3);
+    const r = h.call("GET", "accounts?$select=name,accountnumber");
+    expect(r.status).toBe(200);
+    expect(r.json["@odata.context"]).toBe(`${ROOT}$metadata#accounts(name,accountnumber)`);
+    expect(r.json.value).toHaveLength(3);
+    const row = r.json.value?.[0] ?? {};
+    expect(Object.keys(row).sort()).toEqual(["@odata.etag", "accountid", "accountnumber", "name"]);
+    expect(String(row["@odata.etag"])).toMatch(/^W\/"\d+"$/);
+  });
+
+  it("$count counts every match while $top limits the rows", () => {
+    const h = seeded(20);
+    const r = h.call("GET", "accounts?$select=name&$filter=numberofemployees ge 5&$orderby=name desc&$count=true&$top=3");
+    expect(r.json["@odata.count"]).toBe(5);
+    expect(r.json.value?.map((v) => v["name"])).toEqual(["Acc 019", "Acc 013", "Acc 012"]);
+    expect(r.json).not.toHaveProperty("@odata.nextLink");
+  });
+
+  it("and/or/not with booleans", () => {
+    const h = seeded(20);
+    const r = h.call("GET", "accounts?$select=name&$filter=numberofemployees ge 5 and creditonhold eq true&$orderby=numberofemployees desc");
+    expect(r.json.value?.map((v) => v["name"])).toEqual(["Acc 006", "Acc 012"]);
+    const n = h.call("GET", "accounts?$select=name&$filter=not (numberofemployees lt 6) or name eq 'Acc 000'&$orderby=name");
+    expect(n.json.value?.map((v) => v["name"])).toEqual(["Acc 000", "Acc 006", "Acc 013"]);
+  });
+
+  it("$orderby puts the higher value first with desc and ties break by the next key", () => {
+    const h = seeded(15);
+    const r = h.call("GET", "accounts?$select=name,numberofemployees&$filter=numberofemployees ge 5&$orderby=numberofemployees desc,name asc");
+    expect(r.json.value?.map((v) => `${String(v["numberofemployees"])}:${String(v["name"])}`)).toEqual(["6:Acc 006", "6:Acc 013", "5:Acc 005", "5:Acc 012"]);
+  });
+
+  it("contains/startswith are case-insensitive", () => {
+    const h = seeded(12);
+    const r = h.call("GET", "accounts?$select=name&$filter=startswith(name,'acc 01') and contains(name,'1')");
+    expect(r.json.value?.map((v) => v["name"]).sort()).toEqual(["Acc 010", "Acc 011"]);
+  });
+
+  it("pages with odata.maxpagesize and an opaque @odata.nextLink until the end", () => {
+    const h = seeded(12);
+    const seen: string[] = [];
+    let url: string | undefined = "accounts?$select=name&$orderby=name";
+    let pages = 0;
+    while (url !== undefined) {
+      const r = h.call("GET", url, undefined, { prefer: "odata.maxpagesize=5" });
+      expect(r.headers["preference-applied"]).toBe("odata.maxpagesize=5");
+      for (const v of r.json.value ?? []) seen.push(String(v["name"]));
+      const next = r.json["@odata.nextLink"];
+      url = typeof next === "string" ? next.slice(ROOT.length) : undefined;
+      pages++;
+    }
+    expect(pages).toBe(3);
+    expect(seen).toHaveLength(12);
+    expect(new Set(seen).size).toBe(12);
+    expect(seen[0]).toBe("Acc 000");
+  });
+
+  it("an unknown property in $select or $filter is 400 'Could not find a property named'", () => {
+    const h = seeded(1);
+    for (const url of ["accounts?$select=Name", "accounts?$filter=Name eq 'x'", "accounts?$select=primarycontactid"]) {
+      const r = h.call("GET", url);
+      expect(r.status).toBe(400);
+      expect(r.json.error?.message).toMatch(/^Could not find a property named '\w+' on type 'Microsoft.Dynamics.CRM.account'.$/);
+    }
+  });
+
+  it("a literal of the wrong type is 400 with OData's incompatible-types message", () => {
+    const r = seeded(1).call("GET", "accounts?$filter=numberofemployees eq 'x'");
+    expect(r.status).toBe(400);
+    expect(r.json.error?.message).toContain("incompatible types");
+  });
+
+  it("filters lookups by _x_value and GUID literal", () => {
+    const h = harness();
+    const acc = h.call("POST", "accounts", { name: "A" }, { prefer: "return=representation" });
+    const id = String(acc.json["accountid"]);
+    h.call("POST", "contacts", { lastname: "in", "parentcustomerid_account@odata.bind": `/accounts(${id})` });
+    h.call("POST", "contacts", { lastname: "out" });
+    const r = h.call("GET", `contacts?$select=lastname&$filter=_parentcustomerid_value eq ${id}`);
+    expect(r.json.value?.map((v) => v["lastname"])).toEqual(["in"]);
+    const n = h.call("GET", "contacts?$select=lastname&$filter=_parentcustomerid_value eq null");
+    expect(n.json.value?.map((v) => v["lastname"])).toEqual(["out"]);
+  });
+
+  it("formatted values with include-annotations", () => {
+    const h = harness();
+    h.call("POST", "accounts", { name: "A", industrycode: 7 });
+    const r = h.call("GET", "accounts?$select=industrycode", undefined, { prefer: 'odata.include-annotations="*"' });
+    expect(r.json.value?.[0]?.["industrycode@OData.Community.Display.V1.FormattedValue"]).toBe("Consulting");
+  });
+});
