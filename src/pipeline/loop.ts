@@ -13,7 +13,7 @@ async function guarded(sync: Sync, body: () => Promise<void>): Promise<SyncSumma
   try {
     await body();
   } catch (err) {
-    await sync.abort();
+    await sync.abort({ flushPending: true });
     throw err;
   }
   try {

@@ -327,8 +327,15 @@ export class Sync {
     }
   }
 
-  /** After a failure: wait for what is in flight, emit the states that became safe, nothing more. */
-  async abort(): Promise<void> {
+  /**
+   * After a failure: wait for what is in flight, emit the states that became safe, nothing more.
+   * When the failure was in the input (the writer is healthy), the records read before the bad
+   * line are still written first, so the states before it can go out and a rerun resumes there.
+   */
+  async abort(options: { flushPending?: boolean } = {}): Promise<void> {
+    if (options.flushPending === true && this.#fatal === undefined) {
+      for (const rt of this.#streams.values()) await this.#flush(rt).catch((err: unknown) => this.#fail(err));
+    }
     this.#stop();
     await this.#settleAll();
     await this.#pumping.catch(() => undefined);

@@ -1,0 +1,247 @@
+// The edge-case stream corpus (style.md) and the bad inputs of issue 3, through the built CLI
+// against the emulator over real HTTPS; rows are checked through the Web API.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestEmulator } from "./reliability/emulator.js";
+import type { TestEmulator } from "./reliability/emulator.js";
+import { WebApiReader } from "./reliability/webapi.js";
+import { configuredCatalog, globalState, record, runCli, stateSummary, streamState } from "./helpers/cli.js";
+import type { Json } from "./helpers/cli.js";
+
+let emu: TestEmulator;
+let reader: WebApiReader;
+let config: Json;
+let secrets: string[];
+
+beforeAll(async () => {
+  emu = await startTestEmulator();
+  reader = new WebApiReader(emu.connection);
+  config = {
+    ...emu.connection,
+    streams: [
+      { name: "accounts", table: "account", key: { columns: ["accountnumber"] } },
+      {
+        name: "contacts",
+        table: "contact",
+        key: { columns: ["emailaddress1"] },
+        fields: { acct: { column: "parentcustomerid", lookup: { table: "account", by: "alternate_key", key_columns: ["accountnumber"] } } },
+      },
+    ],
+    flush_interval_seconds: 5,
+  };
+  secrets = [emu.connection.client_secret, await reader.accessToken()];
+});
+
+afterAll(async () => {
+  await reader?.close();
+  await emu?.close();
+});
+
+const catalog = configuredCatalog([
+  { name: "accounts", mode: "append_dedup" },
+  { name: "contacts", mode: "append_dedup" },
+]);
+
+function write(input: string[], extra: { config?: Json; catalog?: Json } = {}) {
+  return runCli({
+    args: ["write", "--config", "{file:config.json}", "--catalog", "{file:catalog.json}"],
+    files: { "config.json": { ...config, ...(extra.config ?? {}) }, "catalog.json": extra.catalog ?? catalog },
+    input,
+    secrets,
+  });
+}
+
+const contactsLike = (prefix: string) => reader.rows("contacts", { filter: `startswith(emailaddress1,'${prefix}')`, select: ["emailaddress1", "firstname", "lastname", "_parentcustomerid_value"] });
+
+describe("write: the edge-case stream corpus", () => {
+  it("empty input: exit 0, no state", async () => {
+    const r = await write([]);
+    expect(r.code).toBe(0);
+    expect(r.states).toEqual([]);
+  });
+
+  it("states only: every state echoed in order with its id and a zero count", async () => {
+    const r = await write([streamState("contacts", 1), streamState("accounts", 2), globalState(["contacts", "accounts"], 3)]);
+    expect(r.code).toBe(0);
+    expect(stateSummary(r.states)).toEqual([
+      [1, { recordCount: 0 }],
+      [2, { recordCount: 0 }],
+      [3, { recordCount: 0 }],
+    ]);
+    expect(r.states[0]).toMatchObject({ sourceStats: { recordCount: 0 }, stream: { stream_state: { cursor: 1 } } });
+  });
+
+  it("states interleaved across two streams: per-stream counts, input order, contacts linked to their accounts", async () => {
+    const r = await write([
+      record("accounts", { accountnumber: "IL-A1", name: "Interleaved One" }),
+      record("contacts", { emailaddress1: "il-1@example.org", lastname: "One", acct: "IL-A1" }),
+      streamState("accounts", 10),
+      record("contacts", { emailaddress1: "il-2@example.org", lastname: "Two", acct: "IL-A2" }),
+      record("accounts", { accountnumber: "IL-A2", name: "Interleaved Two" }),
+      streamState("contacts", 11),
+      record("accounts", { accountnumber: "IL-A3", name: "Interleaved Three" }),
+      streamState("accounts", 12),
+    ]);
+    expect(r.code).toBe(0);
+    expect(stateSummary(r.states)).toEqual([
+      [10, { recordCount: 1 }],
+      [11, { recordCount: 2 }],
+      [12, { recordCount: 2 }],
+    ]);
+    const accounts = await reader.rows("accounts", { filter: "startswith(accountnumber,'IL-')", select: ["accountid", "accountnumber"] });
+    expect(accounts).toHaveLength(3);
+    const idOf = new Map(accounts.map((a) => [a["accountnumber"], a["accountid"]]));
+    const contacts = await contactsLike("il-");
+    expect(contacts.map((c) => [c["emailaddress1"], c["_parentcustomerid_value"]]).sort()).toEqual([
+      ["il-1@example.org", idOf.get("IL-A1")],
+      ["il-2@example.org", idOf.get("IL-A2")],
+    ]);
+  });
+
+  it("records after the last state are written, and no state is invented for them", async () => {
+    const r = await write([record("contacts", { emailaddress1: "after-1@example.org", lastname: "A" }), streamState("contacts", 20), record("contacts", { emailaddress1: "after-2@example.org", lastname: "B" })]);
+    expect(r.code).toBe(0);
+    expect(stateSummary(r.states)).toEqual([[20, { recordCount: 1 }]]);
+    expect(await contactsLike("after-")).toHaveLength(2);
+  });
+
+  it("a record missing its key is rejected and counted, the rest committed", async () => {
+    const r = await write([record("contacts", { lastname: "No Key" }), record("contacts", { emailaddress1: "mk-1@example.org", lastname: "Keyed" }), streamState("contacts", 30)]);
+    expect(r.code).toBe(0);
+    expect(stateSummary(r.states)).toEqual([[30, { recordCount: 1, rejectedRecordCount: 1 }]]);
+    expect(r.logs.some((l) => l.includes("line 1") && l.includes("rejected"))).toBe(true);
+  });
+
+  it("unicode and URL-significant characters in values and keys land intact", async () => {
+    const names = ["Zoë 🚀", "山田太郎", "O'Brien/#%&?+"];
+    const r = await write([...names.map((n, i) => record("contacts", { emailaddress1: `uni-${i}-ü'x@example.org`, lastname: n })), streamState("contacts", 40)]);
+    expect(r.code).toBe(0);
+    expect(stateSummary(r.states)).toEqual([[40, { recordCount: 3 }]]);
+    const rows = await contactsLike("uni-");
+    expect(rows.map((row) => row["lastname"]).sort()).toEqual([...names].sort());
+    expect(rows.map((row) => row["emailaddress1"]).sort()).toEqual(names.map((_, i) => `uni-${i}-ü'x@example.org`).sort());
+  });
+
+  it("10,000 records with states every 1,000: every state counted, every row verified through the Web API; a rerun leaves the same rows", async () => {
+    const input: string[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      input.push(record("contacts", { emailaddress1: `bulk-${i}@example.org`, lastname: `Bulk ${i}`, firstname: "B" }));
+      if ((i + 1) % 1000 === 0) input.push(streamState("contacts", 100 + i));
+    }
+    const first = await write(input);
+    expect(first.code).toBe(0);
+    expect(first.states).toHaveLength(10);
+    expect(first.states.every((s) => (s["destinationStats"] as Json)["recordCount"] === 1000)).toBe(true);
+    const rows = await contactsLike("bulk-");
+    expect(rows).toHaveLength(10_000);
+    const byEmail = new Map(rows.map((row) => [row["emailaddress1"], row["lastname"]]));
+    for (const i of [0, 1, 4999, 9999]) expect(byEmail.get(`bulk-${i}@example.org`)).toBe(`Bulk ${i}`);
+
+    const second = await write(input);
+    expect(second.code).toBe(0);
+    expect(stateSummary(second.states)).toEqual(stateSummary(first.states));
+    const again = await contactsLike("bulk-");
+    expect(again).toHaveLength(10_000);
+  });
+});
+
+describe("write: bad input ends in a TRACE error naming the line, and no state past the durable point", () => {
+  function traceError(r: { traces: Json[] }): Json {
+    const errors = r.traces.filter((t) => t["type"] === "ERROR");
+    expect(errors).toHaveLength(1);
+    return errors[0]?.["error"] as Json;
+  }
+
+  it("a malformed JSON line", async () => {
+    const r = await write([record("contacts", { emailaddress1: "bad-1@example.org", lastname: "Ok" }), streamState("contacts", 50), '{"type":"RECORD", oops', streamState("contacts", 51)]);
+    expect(r.code).not.toBe(0);
+    expect(traceError(r)).toMatchObject({ failure_type: "config_error", message: expect.stringContaining("line 3") });
+    expect(stateSummary(r.states)).toEqual([[50, { recordCount: 1 }]]);
+  });
+
+  it("an unknown message type", async () => {
+    const r = await write([JSON.stringify({ type: "SURPRISE" })]);
+    expect(r.code).not.toBe(0);
+    expect(traceError(r)["message"]).toContain("line 1");
+  });
+
+  it("a record for a stream not in the catalog", async () => {
+    const r = await write([streamState("contacts", 60), record("nope", { a: 1 })]);
+    expect(r.code).not.toBe(0);
+    expect(traceError(r)).toMatchObject({ message: expect.stringMatching(/line 2.*nope|nope.*line 2/), stream_descriptor: { name: "nope" } });
+    expect(stateSummary(r.states)).toEqual([[60, { recordCount: 0 }]]);
+  });
+
+  it("non-object data, naming the line and never the value", async () => {
+    const r = await write([JSON.stringify({ type: "RECORD", record: { stream: "contacts", data: "private-value-123", emitted_at: 1 } })]);
+    expect(r.code).not.toBe(0);
+    const e = traceError(r);
+    expect(e["message"]).toContain("line 1");
+    expect(r.stdout.join("\n")).not.toContain("private-value-123");
+  });
+
+  it("a config that fails the schema reports every violation with its path", async () => {
+    const r = await write([], { config: { web_api_endpoint: "http://example.org/", batch_size: 0, tenant_id: undefined } });
+    expect(r.code).not.toBe(0);
+    const message = String(traceError(r)["message"]);
+    for (const path of ["/web_api_endpoint", "/batch_size"]) expect(message).toContain(path);
+  });
+
+  it("a mapping to a column or table that does not exist fails before the first record", async () => {
+    const bad = await write([record("contacts", { emailaddress1: "never@example.org" })], {
+      config: { streams: [{ name: "contacts", table: "contact", key: { columns: ["emailaddress1"] }, fields: { x: "new_nosuchcolumn" } }] },
+      catalog: configuredCatalog([{ name: "contacts", mode: "append_dedup" }]),
+    });
+    expect(bad.code).not.toBe(0);
+    expect(traceError(bad)).toMatchObject({ failure_type: "config_error", message: expect.stringMatching(/contacts.*x/) });
+    const noTable = await write([], { config: { streams: [] }, catalog: configuredCatalog([{ name: "things", mode: "append", object: "new_nosuchtable" }]) });
+    expect(noTable.code).not.toBe(0);
+    expect(traceError(noTable)["message"]).toContain("new_nosuchtable");
+    expect(await contactsLike("never@")).toEqual([]);
+  });
+
+  it("a stream with neither a config entry nor a destination object fails at start", async () => {
+    const r = await write([], { catalog: configuredCatalog([{ name: "orphan", mode: "append" }]) });
+    expect(r.code).not.toBe(0);
+    expect(traceError(r)["message"]).toContain("orphan");
+  });
+});
+
+describe("write: data activation (destination_object_name + primary_key)", () => {
+  it("upserts by the primary_key columns into the named table", async () => {
+    const r = await write(
+      [record("people", { emailaddress1: "da-1@example.org", lastname: "Activated" }), streamState("people", 70)],
+      { config: { streams: [] }, catalog: configuredCatalog([{ name: "people", mode: "append_dedup", pk: [["emailaddress1"]], object: "contact" }]) },
+    );
+    expect(r.code).toBe(0);
+    expect(stateSummary(r.states)).toEqual([[70, { recordCount: 1 }]]);
+    expect((await contactsLike("da-1@")).map((c) => c["lastname"])).toEqual(["Activated"]);
+  });
+});
+
+describe("write: Singer", () => {
+  function singer(input: string[]) {
+    return runCli({ args: ["--config", "{file:config.json}"], files: { "config.json": config }, input, secrets, protocol: "singer" });
+  }
+  const schema = (stream: string, keys: string[]) => JSON.stringify({ type: "SCHEMA", stream, schema: { properties: {} }, key_properties: keys });
+
+  it("prints each state value bare once it is safe", async () => {
+    const r = await singer([
+      schema("contacts", ["emailaddress1"]),
+      JSON.stringify({ type: "RECORD", stream: "contacts", record: { emailaddress1: "sg-1@example.org", lastname: "Singer" } }),
+      JSON.stringify({ type: "STATE", value: { bookmarks: { contacts: 1 } } }),
+      JSON.stringify({ type: "ACTIVATE_VERSION", stream: "contacts", version: 1 }),
+      JSON.stringify({ type: "RECORD", stream: "contacts", record: { emailaddress1: "sg-2@example.org", lastname: "Singer", _sdc_deleted_at: null } }),
+      JSON.stringify({ type: "STATE", value: { bookmarks: { contacts: 2 } } }),
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toEqual(['{"bookmarks":{"contacts":1}}', '{"bookmarks":{"contacts":2}}']);
+    expect(await contactsLike("sg-")).toHaveLength(2);
+  });
+
+  it("a record before its SCHEMA is an error naming the line", async () => {
+    const r = await singer([JSON.stringify({ type: "RECORD", stream: "contacts", record: { emailaddress1: "sg-x@example.org" } })]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toEqual([]);
+    expect(r.stderr).toMatch(/line 1/);
+  });
+});

@@ -1,0 +1,44 @@
+// Validates connector output against the Airbyte protocol YAML shared with CI
+// (../shared/airbyte/airbyte_protocol.yaml from the project root).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import type { ValidateFunction } from "ajv";
+import { createAjv } from "../../src/config/ajv.js";
+import { PROJECT_ROOT } from "../reliability/connector.js";
+
+export const PROTOCOL_YAML = join(PROJECT_ROOT, "..", "shared", "airbyte", "airbyte_protocol.yaml");
+
+let validator: ValidateFunction | undefined;
+
+function messageValidator(): ValidateFunction {
+  if (validator === undefined) {
+    const doc = parse(readFileSync(PROTOCOL_YAML, "utf8")) as Record<string, unknown>;
+    const ajv = createAjv({ allErrors: true, strict: false, validateFormats: false });
+    // The YAML's $id points at a GitHub URL; register the document and compile AirbyteMessage by reference.
+    const id = "airbyte_protocol.yaml";
+    ajv.addSchema({ ...doc, $id: id });
+    const compiled = ajv.getSchema(`${id}#/definitions/AirbyteMessage`);
+    if (compiled === undefined) throw new Error("AirbyteMessage not found in the protocol YAML");
+    validator = compiled;
+  }
+  return validator;
+}
+
+/** Problems with one stdout line: not JSON, or not an AirbyteMessage. Empty when valid. */
+export function protocolProblems(line: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return ["not JSON"];
+  }
+  const validate = messageValidator();
+  if (validate(value)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? e.keyword}`);
+}
+
+/** Every line that is not a valid Airbyte message, with its problems. */
+export function invalidLines(lines: readonly string[]): { line: string; problems: string[] }[] {
+  return lines.map((line) => ({ line, problems: protocolProblems(line) })).filter((x) => x.problems.length > 0);
+}
