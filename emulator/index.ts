@@ -69,9 +69,13 @@ export interface Emulator {
   close(): Promise<void>;
 }
 
-/** emulator/certs, found by walking up from this module to the folder that holds package.json. */
+/**
+ * The TLS material: `certs` beside this module if a packager copied it there, else emulator/certs in
+ * the folder that holds package.json, found by walking up (works from emulator/ and dist/emulator/).
+ */
 export function certsDirectory(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
+  if (existsSync(join(dir, "certs", "ca.pem"))) return join(dir, "certs");
   for (;;) {
     if (existsSync(join(dir, "package.json"))) {
       const candidate = join(dir, "emulator", "certs");

@@ -679,8 +679,16 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
       }
       chunks.push(chunk);
     });
-    req.on("end", () => resolve(over ? undefined : chunks.length === 1 ? (chunks[0]?.toString("utf8") ?? "") : Buffer.concat(chunks).toString("utf8")));
+    let ended = false;
+    req.on("end", () => {
+      ended = true;
+      resolve(over ? undefined : chunks.length === 1 ? (chunks[0]?.toString("utf8") ?? "") : Buffer.concat(chunks).toString("utf8"));
+    });
     req.on("error", reject);
+    // A client that hangs up mid-body may not raise "error"; settle so nothing waits forever.
+    req.on("close", () => {
+      if (!ended) reject(new Error("request closed before its body ended"));
+    });
   });
 }
 
