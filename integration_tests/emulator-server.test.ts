@@ -380,6 +380,35 @@ describe("service protection limits (scaled preset)", () => {
     }
   });
 
+  it("answers 0x80072321 once a bulk action has used more execution time than the window allows", async () => {
+    const limited = await startEmulator({
+      quiet: true,
+      limits: { preset: "scaled", maxExecutionMs: 50, cost: { requestMs: 0.2, recordMs: 1, bulkRecordMs: 1 } } as never,
+    });
+    try {
+      const t = await token(limited);
+      const targets = Array.from({ length: 100 }, (_, i) => ({
+        "@odata.type": "Microsoft.Dynamics.CRM.contact",
+        "@odata.id": `contacts(emailaddress1='exec${i}@example.com')`,
+        lastname: `Exec ${i}`,
+      }));
+      const bulk = await call(api(limited, "contacts/Microsoft.Dynamics.CRM.UpsertMultiple"), {
+        method: "POST",
+        headers: { ...bearer(t), "content-type": "application/json" },
+        body: JSON.stringify({ Targets: targets }),
+      });
+      expect(bulk.status).toBe(204);
+      expect(limited.stats().records.bulk).toBe(100);
+      const next = await call(api(limited, "WhoAmI"), { headers: bearer(t) });
+      expect(next.status).toBe(429);
+      expect(errorOf(next).code).toBe("0x80072321");
+      expect(errorOf(next).message).toContain("exceeded limit of 50  milliseconds over time window of 3 seconds");
+      expect(Number(next.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("answers 0x80072326 beyond the concurrency limit while latency holds requests open", async () => {
     const limited = await startEmulator({
       quiet: true,
