@@ -43,7 +43,7 @@ export function explain(err: unknown, endpoint: URL): string {
       client_secret: "check client_secret (use the secret's Value, and renew it if it expired)",
       authority_host: "check authority_host and the network path to it",
       web_api_endpoint: "check web_api_endpoint: it must be an environment of this tenant",
-      unknown: "check tenant_id, client_id and client_secret",
+      unknown: "check tenant_id, client_id and client_secret, and that authority_host is reachable",
     };
     return `Sign-in failed: ${err.message}; ${what[err.field] ?? what["unknown"] ?? ""}`;
   }

@@ -1,0 +1,157 @@
+// spec, check, discover, --about and --version through the built CLI; check's failures say what to fix.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_IDS } from "../emulator/default-environment.js";
+import { startTestEmulator } from "./reliability/emulator.js";
+import type { TestEmulator } from "./reliability/emulator.js";
+import { runCli } from "./helpers/cli.js";
+import type { Json } from "./helpers/cli.js";
+
+let emu: TestEmulator;
+const allSecrets = [DEFAULT_IDS.mainApp.secret, DEFAULT_IDS.readOnlyApp.secret, DEFAULT_IDS.notAUserApp.secret, DEFAULT_IDS.expiredApp.secret, "wrong-secret-value-123"];
+
+beforeAll(async () => {
+  emu = await startTestEmulator();
+});
+afterAll(async () => {
+  await emu?.close();
+});
+
+function cli(args: string[], config?: Json) {
+  return runCli({ args, ...(config !== undefined ? { files: { "config.json": config } } : {}), secrets: allSecrets });
+}
+
+async function check(overrides: Json): Promise<{ status: string; message: string }> {
+  const r = await cli(["check", "--config", "{file:config.json}"], { ...emu.connection, ...overrides });
+  expect(r.code).toBe(0);
+  const statuses = r.messages.filter((m) => m["type"] === "CONNECTION_STATUS");
+  expect(statuses).toHaveLength(1);
+  return statuses[0]?.["connectionStatus"] as { status: string; message: string };
+}
+
+describe("spec", () => {
+  it("prints one SPEC with a draft-07 connectionSpecification and secrets marked", async () => {
+    const r = await cli(["spec"]);
+    expect(r.code).toBe(0);
+    expect(r.messages).toHaveLength(1);
+    const spec = r.messages[0]?.["spec"] as Json;
+    const cs = spec["connectionSpecification"] as { $schema: string; properties: Record<string, Json>; required: string[] };
+    expect(cs.$schema).toBe("http://json-schema.org/draft-07/schema#");
+    expect(cs.required).toEqual(expect.arrayContaining(["web_api_endpoint", "tenant_id", "client_id", "client_secret"]));
+    expect(cs.properties["client_secret"]?.["airbyte_secret"]).toBe(true);
+    const users = cs.properties["additional_app_users"] as { items: { properties: Record<string, Json> } };
+    expect(users.items.properties["client_secret"]?.["airbyte_secret"]).toBe(true);
+    expect(spec["supported_destination_sync_modes"]).toEqual(expect.arrayContaining(["append", "append_dedup", "update", "soft_delete"]));
+  });
+});
+
+describe("check", () => {
+  it("succeeds with the emulator's application user and a valid mapping", async () => {
+    const s = await check({ streams: [{ name: "contacts", table: "contact", key: { columns: ["emailaddress1"] } }] });
+    expect(s).toMatchObject({ status: "SUCCEEDED" });
+  });
+
+  it("a wrong secret names client_secret", async () => {
+    const s = await check({ client_secret: "wrong-secret-value-123" });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/client_secret/);
+  });
+
+  it("an expired secret says so", async () => {
+    const s = await check({ client_id: DEFAULT_IDS.expiredApp.clientId, client_secret: DEFAULT_IDS.expiredApp.secret });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/expired/);
+  });
+
+  it("an app that is not an application user is told to become one", async () => {
+    const s = await check({ client_id: DEFAULT_IDS.notAUserApp.clientId, client_secret: DEFAULT_IDS.notAUserApp.secret });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/not an application user/);
+  });
+
+  it("a missing privilege names the table", async () => {
+    const s = await check({
+      client_id: DEFAULT_IDS.readOnlyApp.clientId,
+      client_secret: DEFAULT_IDS.readOnlyApp.secret,
+      streams: [{ name: "contacts", table: "contact", key: { columns: ["emailaddress1"] } }],
+    });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/contact/);
+  });
+
+  it("a mapping problem names stream and field; an unknown table is named", async () => {
+    const s = await check({
+      streams: [
+        { name: "contacts", table: "contact", key: { columns: ["emailaddress1"] }, fields: { x: "new_nosuchcolumn" } },
+        { name: "things", table: "new_nosuchtable" },
+      ],
+    });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/stream "contacts" field x/);
+    expect(s.message).toMatch(/new_nosuchtable/);
+  });
+
+  it("a wrong path under the right host is reported as a wrong endpoint path", async () => {
+    const endpoint = new URL(emu.connection.web_api_endpoint);
+    const s = await check({ web_api_endpoint: `${endpoint.origin}/api/data/v9.1/` });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/web_api_endpoint must end in/);
+  });
+
+  it("an endpoint outside the tenant names web_api_endpoint", async () => {
+    const s = await check({ web_api_endpoint: "https://127.0.0.1:1/api/data/v9.2/" });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/web_api_endpoint/);
+  });
+
+  it("an unreachable host says so", async () => {
+    const s = await check({ web_api_endpoint: "https://127.0.0.1:1/api/data/v9.2/", authority_host: "https://127.0.0.1:1" });
+    expect(s.status).toBe("FAILED");
+    // msal reports an unreachable authority as endpoints_resolution_error without the network cause,
+    // so the message can only point at the settings to check.
+    expect(s.message).toMatch(/authority_host is reachable/);
+  });
+
+  it("a config that fails the schema lists every violation by path and never a value", async () => {
+    const s = await check({ web_api_endpoint: "http://insecure.example.org/api/data/v9.2/", tenant_id: 5 });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toContain("/web_api_endpoint");
+    expect(s.message).toContain("/tenant_id");
+    expect(s.message).not.toContain("insecure.example.org");
+  });
+});
+
+describe("discover", () => {
+  it("prints one DESTINATION_CATALOG with operations for the emulator's tables", async () => {
+    const r = await cli(["discover", "--config", "{file:config.json}"], { ...emu.connection });
+    expect(r.code).toBe(0);
+    const catalogs = r.messages.filter((m) => m["type"] === "DESTINATION_CATALOG");
+    expect(catalogs).toHaveLength(1);
+    const ops = (catalogs[0]?.["destination_catalog"] as { operations: { object_name: string; sync_mode: string; matching_keys?: string[][] }[] }).operations;
+    const contactUpsert = ops.find((o) => o.object_name === "contact" && o.sync_mode === "append_dedup");
+    expect(contactUpsert?.matching_keys).toEqual([["emailaddress1"]]);
+  });
+});
+
+describe("Meltano conventions", () => {
+  it("--about --format json lists settings with secrets marked", async () => {
+    const r = await runCli({ args: ["--about", "--format", "json"], secrets: [], protocol: "singer" });
+    expect(r.code).toBe(0);
+    const about = JSON.parse(r.stdout.join("\n")) as { name: string; settings: { name: string; sensitive: boolean }[]; capabilities: string[] };
+    expect(about.name).toBe("destination-dynamics365");
+    expect(about.settings.find((s) => s.name === "client_secret")?.sensitive).toBe(true);
+  });
+  it("--version prints the package version", async () => {
+    const r = await runCli({ args: ["--version"], secrets: [], protocol: "singer" });
+    expect(r.stdout).toEqual([expect.stringMatching(/^\d+\.\d+\.\d+/)]);
+  });
+  it("TARGET_DYNAMICS365_* settings fill what the config file leaves out", async () => {
+    const { client_secret, ...rest } = emu.connection;
+    const r = await runCli({
+      args: ["check", "--config", "{file:config.json}"],
+      files: { "config.json": rest },
+      env: { TARGET_DYNAMICS365_CLIENT_SECRET: client_secret },
+      secrets: allSecrets,
+    });
+    expect(r.messages.find((m) => m["type"] === "CONNECTION_STATUS")?.["connectionStatus"]).toMatchObject({ status: "SUCCEEDED" });
+  });
+});
