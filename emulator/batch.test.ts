@@ -77,6 +77,36 @@ describe("parseBatch", () => {
     expect(parsed.ok && parsed.items[0]?.kind === "request" && parsed.items[0].part.body).toBe('{\n  "subject": "x"\n}');
   });
 
+  it("reads the framing dynamics-web-api writes: CRLF preamble, boundary=without space, GET headers up to the delimiter", () => {
+    // Shape of DynamicsWebApi 2.5 convertToBatch: pieces pushed with a leading "\r\n", joined by "\r\n".
+    const pieces = [
+      "\r\n--dwa_batch_1",
+      "Content-Type: multipart/mixed;boundary=changeset_2",
+      "\r\n--changeset_2",
+      "Content-Type: application/http",
+      "Content-Transfer-Encoding: binary",
+      "Content-ID: 100001",
+      "\r\nPOST https://h/api/data/v9.2/accounts HTTP/1.1",
+      "Content-Type: application/json",
+      '\r\n{"name":"A"}',
+      "\r\n--changeset_2--",
+      "\r\n--dwa_batch_1",
+      "Content-Type: application/http",
+      "Content-Transfer-Encoding: binary",
+      "\r\nGET https://h/api/data/v9.2/accounts?$select=name HTTP/1.1",
+      "Accept: application/json",
+      "\r\n--dwa_batch_1--\r\n",
+    ];
+    const parsed = parseBatch("multipart/mixed;boundary=dwa_batch_1", pieces.join("\r\n"));
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const [cs, get] = parsed.items;
+    expect(cs?.kind === "changeset" && cs.parts.map((p) => [p.method, p.url, p.contentId, p.body])).toEqual([
+      ["POST", "https://h/api/data/v9.2/accounts", "100001", '{"name":"A"}'],
+    ]);
+    expect(get?.kind === "request" && [get.part.method, get.part.headers["accept"], get.part.body]).toEqual(["GET", "application/json", ""]);
+  });
+
   it("answers 400 0x80048d19 'Stream was not readable' when the frame uses LF only", () => {
     const parsed = parseBatch('multipart/mixed; boundary="batch_22975cad"', documented.replaceAll("\r\n", "\n"));
     expect(parsed.ok).toBe(false);

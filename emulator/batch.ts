@@ -106,6 +106,8 @@ function splitHeaders(text: string): { headers: Record<string, string>; body: st
   const headers: Record<string, string> = {};
   if (headerText !== "") {
     for (const line of headerText.split("\r\n")) {
+      // A header block may end right at the next delimiter, leaving an empty last line.
+      if (line === "") continue;
       const colon = line.indexOf(":");
       if (colon <= 0) return undefined;
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
