@@ -102,3 +102,23 @@ describe("collection reads", () => {
     expect(r.json.value?.[0]?.["industrycode@OData.Community.Display.V1.FormattedValue"]).toBe("Consulting");
   });
 });
+
+describe("conditional and unsupported options", () => {
+  it("If-None-Match with the current etag answers 304; DELETE with a stale If-Match answers 412", () => {
+    const h = harness();
+    const a = h.call("POST", "accounts", { name: "A" }, { prefer: "return=representation" });
+    const id = String(a.json["accountid"]);
+    const etag = String(a.json["@odata.etag"]);
+    expect(h.call("GET", `accounts(${id})`, undefined, { "if-none-match": etag }).status).toBe(304);
+    expect(h.call("GET", `accounts(${id})`, undefined, { "if-none-match": "null" }).status).toBe(200);
+    h.call("PATCH", `accounts(${id})`, { name: "B" }, { "if-match": "*" });
+    expect(h.call("DELETE", `accounts(${id})`, undefined, { "if-match": etag }).status).toBe(412);
+    expect(h.call("DELETE", `accounts(${id})`).status).toBe(204);
+  });
+
+  it("$skip is refused as Dataverse does; $expand is reported as not emulated", () => {
+    const h = harness();
+    expect(h.call("GET", "accounts?$skip=5").status).toBe(400);
+    expect(h.call("GET", "accounts?$expand=primarycontactid").status).toBe(501);
+  });
+});

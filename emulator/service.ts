@@ -235,9 +235,13 @@ export class DataverseService implements DataService {
   private retrieve(req: ServiceRequest, model: TableModel, address: RowAddress): ServiceResponse {
     this.demand(req.caller, model, "read");
     const q = parseQuery(req.query);
-    const select = this.checkSelect(model, q.select);
+    const select = this.checkSelect(model, q.select, q.other);
     const row = this.findRow(model, address);
     if (!row) throw this.notFound(model, address);
+    // perform-conditional-operations-using-web-api: conditional retrieval answers 304 when unchanged.
+    if (conditional(req.headers["if-none-match"]) === `W/"${row.version}"`) {
+      return { status: 304, headers: { "odata-version": "4.0", etag: `W/"${row.version}"` } };
+    }
     const prefs = parsePrefer(req.headers["prefer"]);
     const body = {
       "@odata.context": contextUrl(req.serviceRoot, model, select, true),
@@ -253,7 +257,7 @@ export class DataverseService implements DataService {
     }
     this.demand(req.caller, model, "read");
     const q = parseQuery(req.query);
-    const select = this.checkSelect(model, q.select);
+    const select = this.checkSelect(model, q.select, q.other);
     const prefs = parsePrefer(req.headers["prefer"]);
     const rows = this.query(model, q);
     const pageSize = Math.min(prefs.maxPageSize ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE);
@@ -309,7 +313,14 @@ export class DataverseService implements DataService {
     throw errors.propertyNotFound(property, model.logicalName);
   }
 
-  private checkSelect(model: TableModel, select: readonly string[] | undefined): readonly ColumnDefinition[] | undefined {
+  private checkSelect(model: TableModel, select: readonly string[] | undefined, other?: ReadonlyMap<string, string>): readonly ColumnDefinition[] | undefined {
+    for (const name of other?.keys() ?? []) {
+      // query-data-web-api: Dataverse doesn't support $skip; page with @odata.nextLink instead.
+      if (name === "$skip") throw errors.badRequest("The query parameter $skip is not supported");
+      if (name === "$expand" || name === "$apply" || name === "fetchXml" || name === "$search") {
+        throw new DataverseError(501, "0x80040216", `The query option '${name}' is not supported by the emulator.`);
+      }
+    }
     if (select === undefined) return undefined;
     return select.map((p) => this.readableColumn(model, p));
   }
@@ -441,6 +452,8 @@ export class DataverseService implements DataService {
     this.demand(req.caller, model, "delete");
     const row = this.findRow(model, address);
     if (!row) throw this.notFound(model, address);
+    const ifMatch = conditional(req.headers["if-match"]);
+    if (ifMatch !== undefined && ifMatch !== "*" && ifMatch !== `W/"${row.version}"`) throw errors.versionMismatch();
     this.store.remove(this.tableStore(model), row.id);
     return { status: 204, headers: { "odata-version": "4.0" } };
   }
