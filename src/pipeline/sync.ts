@@ -64,6 +64,8 @@ export interface StreamStats {
   read: number;
   created: number;
   updated: number;
+  /** Upserts whose outcome did not say whether the row was new (bulk UpsertMultiple does not). */
+  upserted: number;
   deleted: number;
   deactivated: number;
   rejected: number;
@@ -95,7 +97,7 @@ interface StreamRuntime {
 }
 
 function emptyStats(): StreamStats {
-  return { read: 0, created: 0, updated: 0, deleted: 0, deactivated: 0, rejected: 0, truncated: 0, retried: 0 };
+  return { read: 0, created: 0, updated: 0, upserted: 0, deleted: 0, deactivated: 0, rejected: 0, truncated: 0, retried: 0 };
 }
 
 /** CDC deletes: Airbyte's `_ab_cdc_deleted_at`, the Meltano SDK's `_sdc_deleted_at`; set and not null. */
@@ -471,7 +473,8 @@ export class Sync {
         break;
       case "upsert":
         if (created === true) rt.stats.created += 1;
-        else rt.stats.updated += 1;
+        else if (created === false) rt.stats.updated += 1;
+        else rt.stats.upserted += 1;
         break;
       case "update":
         rt.stats.updated += 1;
@@ -573,7 +576,7 @@ export class Sync {
       const codes = [...rt.rejectionsByCode].map(([c, n]) => `${c} ×${n}`).join(", ");
       await this.#o.output.log(
         "INFO",
-        `summary: stream "${rt.descriptor.name}" → ${rt.mapping.table}: read ${s.read}, created ${s.created}, updated ${s.updated}, deleted ${s.deleted}, deactivated ${s.deactivated}, rejected ${s.rejected}${codes !== "" ? ` (${codes})` : ""}, truncated ${s.truncated}, retried ${s.retried}, ${seconds.toFixed(1)} s`,
+        `summary: stream "${rt.descriptor.name}" → ${rt.mapping.table}: read ${s.read}, created ${s.created}, updated ${s.updated}, upserted ${s.upserted}, deleted ${s.deleted}, deactivated ${s.deactivated}, rejected ${s.rejected}${codes !== "" ? ` (${codes})` : ""}, truncated ${s.truncated}, retried ${s.retried}, ${seconds.toFixed(1)} s`,
       );
     }
   }
