@@ -358,24 +358,19 @@ export function handleMetadata(svc: DataverseService, req: ServiceRequest, segme
       if (third) throw errors.resourceNotFound(third.name);
       checkSelect(q.select, M2O_PROPS, "OneToManyRelationshipMetadata");
       const value = filterList(
-        [...model.navs.values()].flatMap((n) =>
-          n.relationship.referencedEntity === "owner"
-            ? [] // Owner binds go through `ownerid`; Dataverse lists owner_* relationships, not one per target.
-            : [
-                {
-                  MetadataId: stableGuid(`rel:${n.relationship.schemaName}`),
-                  SchemaName: n.relationship.schemaName,
-                  ReferencingAttribute: n.relationship.referencingAttribute,
-                  ReferencingEntity: model.logicalName,
-                  ReferencedAttribute: n.relationship.referencedAttribute ?? svc.models.get(n.relationship.referencedEntity)?.primaryId ?? "",
-                  ReferencedEntity: n.relationship.referencedEntity,
-                  ReferencingEntityNavigationPropertyName: n.name,
-                  ReferencedEntityNavigationPropertyName: n.relationship.schemaName,
-                  RelationshipType: "OneToManyRelationship",
-                  IsCustomRelationship: n.relationship.schemaName.includes("_") && n.relationship.schemaName.startsWith("new_"),
-                },
-              ],
-        ),
+        [...model.navs.values()].map((n) => ({
+          MetadataId: stableGuid(`rel:${model.logicalName}:${n.relationship.schemaName}`),
+          SchemaName: n.relationship.schemaName,
+          ReferencingAttribute: n.relationship.referencingAttribute,
+          ReferencingEntity: model.logicalName,
+          // Owner lookups point at the virtual "owner" entity (relationship owner_<set>), as Dataverse lists them.
+          ReferencedAttribute: n.relationship.referencedAttribute ?? svc.models.get(n.relationship.referencedEntity)?.primaryId ?? "",
+          ReferencedEntity: n.relationship.referencedEntity,
+          ReferencingEntityNavigationPropertyName: n.name,
+          ReferencedEntityNavigationPropertyName: n.relationship.schemaName,
+          RelationshipType: "OneToManyRelationship",
+          IsCustomRelationship: n.relationship.schemaName.startsWith("new_"),
+        })),
         q.filterText,
         q,
         M2O_PROPS,
