@@ -39,7 +39,7 @@ export interface ClientRequest {
   readonly path: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string;
-  /** Rows in the request, so the throttle compares latency per row. */
+  /** Rows in the request, so the throttle compares latency per row; absent for reads (no latency signal). */
   readonly units?: number;
   /** Shared budget when the caller tracks one across requests (per operation). */
   readonly budget?: RetryBudget;
@@ -149,7 +149,7 @@ export class DataverseClient {
           ...(req.body === undefined ? {} : { body: req.body }),
           ...(this.#o.timeoutMs === undefined ? {} : { timeoutMs: this.#o.timeoutMs }),
         });
-        outcome = this.#slotOutcome(res, started, req.units ?? 1);
+        outcome = this.#slotOutcome(res, started, req.units);
         return res;
       } catch (err) {
         if (err instanceof TransportError && err.retryable) outcome = { kind: "overloaded" };
@@ -205,7 +205,7 @@ export class DataverseClient {
     }
   }
 
-  #slotOutcome(res: HttpResponse, started: number, units: number): SlotOutcome {
+  #slotOutcome(res: HttpResponse, started: number, units: number | undefined): SlotOutcome {
     if (res.status === 429) {
       this.counters.throttled429++;
       const d = classifyStatus(res.status, res.headers);
@@ -213,7 +213,8 @@ export class DataverseClient {
       return { kind: "throttled", retryAfterMs: d.retryAfterMs ?? 1000 };
     }
     if (res.status >= 500) return { kind: "overloaded" };
-    if (res.status < 400) return { kind: "ok", latencyMs: this.#o.clock.now() - started, units };
+    // Only writes (which say how many rows they carry) feed the latency signal.
+    if (res.status < 400) return units === undefined ? { kind: "ok" } : { kind: "ok", latencyMs: this.#o.clock.now() - started, units };
     return { kind: "neutral" };
   }
 

@@ -440,6 +440,9 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
 
   async function write(operations: readonly Operation[], writeOptions?: WriteOptions): Promise<readonly WriteOutcome[]> {
     if (closed) throw new Error("writer is closed");
+    // These headers go on the $batch request and on each of its parts: Microsoft's pages on bypass
+    // headers and impersonation show single requests and do not say whether a part inherits them
+    // from the enclosing $batch, so both carry them.
     const extra = { ...(options.headers ?? {}), ...(writeOptions?.headers ?? {}) };
     const results: (Result | undefined)[] = new Array<Result | undefined>(operations.length).fill(undefined);
     const items: Item[] = [];

@@ -74,6 +74,23 @@ describe("Throttle (AIMD)", () => {
     expect(t.limit).toBe(5);
   });
 
+  it("answers without a latency sample (reads) grow the limit but never shrink it", () => {
+    const t = new Throttle({ clock: new ManualClock(), initial: 2, max: 52 });
+    t.tryAcquire()?.release({ kind: "ok", latencyMs: 1, units: 1 });
+    for (let i = 0; i < 9; i++) t.tryAcquire()?.release({ kind: "ok" });
+    expect(t.limit).toBe(5);
+  });
+
+  it("raiseTo lifts the limit to the dop hint, within the bounds, and never lowers it", () => {
+    const t = new Throttle({ clock: new ManualClock(), initial: 2, max: 10 });
+    t.raiseTo(4);
+    expect(t.limit).toBe(4);
+    t.raiseTo(3);
+    expect(t.limit).toBe(4);
+    t.raiseTo(100);
+    expect(t.limit).toBe(10);
+  });
+
   it("server errors shrink without pausing", () => {
     const t = new Throttle({ clock: new ManualClock(), initial: 8, max: 52 });
     t.tryAcquire()?.release({ kind: "overloaded" });

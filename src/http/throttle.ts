@@ -22,8 +22,12 @@ export interface ThrottleOptions {
 }
 
 export type SlotOutcome =
-  /** A healthy answer. `units` normalises latency for requests of different sizes (rows). */
-  | { readonly kind: "ok"; readonly latencyMs: number; readonly units?: number }
+  /**
+   * A healthy answer. `units` normalises latency for requests of different sizes (rows); without
+   * `latencyMs` the answer counts toward growth but says nothing about latency (e.g. metadata reads,
+   * whose cost is unlike a write's).
+   */
+  | { readonly kind: "ok"; readonly latencyMs?: number; readonly units?: number }
   /** 429: halve and pause every send of this user for the server's Retry-After. */
   | { readonly kind: "throttled"; readonly retryAfterMs: number }
   /** 5xx, timeouts, resets: shrink, no pause (the retry layer backs off). */
@@ -147,6 +151,15 @@ export class Throttle {
     });
   }
 
+  /** Lifts the limit to n (within min/max), e.g. to the x-ms-dop-hint once it is known. */
+  raiseTo(n: number): void {
+    const target = clamp(Math.floor(n), this.#min, this.#max);
+    if (target > this.#limit) {
+      this.#limit = target;
+      this.#notify();
+    }
+  }
+
   /** Pause every send of this user for at least ms (the pause only ever extends). */
   pause(ms: number): void {
     const now = this.#clock.now();
@@ -163,6 +176,10 @@ export class Throttle {
     switch (outcome.kind) {
       case "ok": {
         this.#sinceDecrease++;
+        if (outcome.latencyMs === undefined) {
+          this.#grow();
+          return;
+        }
         const per = outcome.latencyMs / Math.max(1, outcome.units ?? 1);
         this.#ewma = this.#ewma === undefined ? per : this.#ewma * 0.8 + per * 0.2;
         // The baseline follows the best latency seen but drifts up slowly, so a permanent change
@@ -172,11 +189,7 @@ export class Throttle {
           if (!stale && this.#sinceDecrease >= this.#limit) this.#decrease(0.75);
           return;
         }
-        this.#credit++;
-        if (this.#credit >= this.#limit) {
-          this.#credit = 0;
-          if (this.#limit < this.#max) this.#limit++;
-        }
+        this.#grow();
         return;
       }
       case "throttled":
@@ -189,6 +202,14 @@ export class Throttle {
         return;
       case "neutral":
         return;
+    }
+  }
+
+  #grow(): void {
+    this.#credit++;
+    if (this.#credit >= this.#limit) {
+      this.#credit = 0;
+      if (this.#limit < this.#max) this.#limit++;
     }
   }
 

@@ -1,0 +1,99 @@
+// Wires the Dataverse layer from the parsed config: one transport, one token provider, client and
+// throttle per application user (main + additional), the metadata cache and the writer.
+import { readFile } from "node:fs/promises";
+import type { ConnectorConfig } from "../config/types.js";
+import { systemClock, type Clock } from "../http/clock.js";
+import { DATAVERSE_MAX_CONCURRENCY, Throttle } from "../http/throttle.js";
+import { createUndiciTransport, type Transport } from "../http/transport.js";
+import { createTokenProvider } from "./auth.js";
+import { DataverseClient, type WhoAmI } from "./client.js";
+import { MetadataLoader } from "./metadata.js";
+import { createWriter, writeHeaders, type StatsWriter } from "./writer.js";
+
+export interface DataverseConnection {
+  /** Main user first, then the additional users, in config order. */
+  readonly clients: readonly DataverseClient[];
+  readonly metadata: MetadataLoader;
+  readonly writer: StatsWriter;
+  /** WhoAmI of the main user (read when connecting; it also carries the dop hint). */
+  readonly whoAmI: WhoAmI;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  readonly clock?: Clock;
+  /** A transport to use instead of the undici one (tests of the layers above). */
+  readonly transport?: Transport;
+  /** Starting concurrency per user when Dataverse sends no x-ms-dop-hint. */
+  readonly defaultConcurrency?: number;
+  /** Per-request timeout (headers and body gaps); Microsoft's ServiceClient uses 4 minutes. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Builds the clients, calls WhoAmI as the main user (so a bad credential or a missing application
+ * user fails here, before any record is read) and starts each user's concurrency at x-ms-dop-hint.
+ */
+export async function connectDataverse(config: ConnectorConfig, options: ConnectOptions = {}): Promise<DataverseConnection> {
+  const clock = options.clock ?? systemClock;
+  const max = Math.min(config.write.maxConcurrency, DATAVERSE_MAX_CONCURRENCY);
+  const users = [{ clientId: config.clientId, clientSecret: config.clientSecret }, ...config.additionalUsers];
+  const owned =
+    options.transport === undefined
+      ? createUndiciTransport({
+          ...(config.caFile === undefined ? {} : { caPem: await readFile(config.caFile) }),
+          // Each user may run up to `max` requests; the token endpoint shares the agent.
+          connections: max * users.length + 4,
+          ...(options.timeoutMs === undefined ? {} : { defaultTimeoutMs: options.timeoutMs }),
+        })
+      : undefined;
+  const transport = options.transport ?? (owned as Transport);
+  const initial = options.defaultConcurrency ?? 4;
+  const clients = users.map(
+    (u, i) =>
+      new DataverseClient({
+        endpoint: config.webApiEndpoint,
+        transport,
+        tokens: createTokenProvider({
+          authorityHost: config.authorityHost,
+          tenantId: config.tenantId,
+          clientId: u.clientId,
+          clientSecret: u.clientSecret,
+          webApiEndpoint: config.webApiEndpoint,
+          transport,
+        }),
+        clock,
+        throttle: new Throttle({ clock, initial, max, label: i === 0 ? "main" : `user${i + 1}` }),
+        retryBudgetMs: config.write.retryBudgetSeconds * 1000,
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      }),
+  );
+  const main = clients[0] as DataverseClient;
+  try {
+    const whoAmI = await main.whoAmI();
+    // The hint is the server's recommended parallelism for this user; each application user is
+    // throttled on its own, so every user starts from it.
+    if (whoAmI.dopHint !== undefined) for (const c of clients) c.throttle.raiseTo(whoAmI.dopHint);
+    const metadata = new MetadataLoader(main);
+    const writer = createWriter({
+      clients,
+      tables: metadata.lookup,
+      settings: config.write,
+      clock,
+      headers: writeHeaders(config.write),
+    });
+    return {
+      clients,
+      metadata,
+      writer,
+      whoAmI,
+      async close() {
+        await writer.close();
+        await owned?.close();
+      },
+    };
+  } catch (err) {
+    await owned?.close();
+    throw err;
+  }
+}
