@@ -123,7 +123,7 @@ class EmulatorCaller implements Caller {
   ) {}
 
   can(table: string, privilege: Privilege): boolean {
-    const own = (this.privileges[table] ?? this.privileges["*"] ?? []).includes(privilege);
+    const own = (this.privileges[table]?.includes(privilege) ?? false) || (this.privileges["*"]?.includes(privilege) ?? false);
     return own && (this.also === undefined || this.also.can(table, privilege));
   }
 
