@@ -79,6 +79,7 @@ describe("bulk actions", () => {
       Targets: [{ "@odata.type": T, new_membershipid: "0b6f4a1e-1111-4222-8333-4444555566bb", new_points: 5 }],
     });
     expect(missing.status).toBe(404);
+    expect(missing.json.error?.message).toBe("new_Membership With Ids = 0b6f4a1e-1111-4222-8333-4444555566bb Do Not Exist");
   });
 
   it.each([[{ new_name: "x" }], [{ "@odata.type": "Microsoft.Dynamics.CRM.contact", new_name: "x" }]])("a target without the table's @odata.type is 400 (%j)", (target) => {

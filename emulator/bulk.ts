@@ -1,6 +1,9 @@
 // CreateMultiple, UpdateMultiple and UpsertMultiple (Learn: bulk-operations, webapi reference
-// for the three actions). Standard tables are all-or-nothing: the service runs each request inside
-// one undo-log transaction, so the first failing target rolls back every earlier one.
+// for the three actions). Standard tables are all-or-nothing ("Any error that occurs in a bulk
+// operation with a standard table causes the entire operation to roll back"): the service runs each
+// request inside one undo-log transaction, so the first failing target rolls back every earlier one.
+// Per-target details (RequestIndex) are documented for elastic tables only, so the error of a
+// standard table is the failing target's own error, without its index.
 import type { ServiceRequest, ServiceResponse } from "./types.js";
 import type { TableModel } from "./model.js";
 import { DataverseError, errors } from "./errors.js";
@@ -62,6 +65,10 @@ export function handleBulk(svc: DataverseService, req: ServiceRequest, model: Ta
       }
       case "UpdateMultiple":
         if (!address) throw errors.badRequest(`A target has neither '${model.primaryId}' nor '@odata.id'.`, "0x80040203");
+        if (address.kind === "id" && svc.findRow(model, address) === undefined) {
+          // bulk-operations, troubleshooting: "Contact With Ids = <guid> Do Not Exist".
+          throw new DataverseError(404, "0x80040217", `${model.schemaName} With Ids = ${address.id} Do Not Exist`);
+        }
         svc.write(model, address, withoutId(target, model), "update", ctx);
         break;
       case "UpsertMultiple": {

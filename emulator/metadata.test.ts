@@ -156,6 +156,12 @@ describe("sdkmessagefilters", () => {
     expect(Object.keys(q("UpdateMultiple", "contact")[0] ?? {})).toEqual(["@odata.etag", "sdkmessagefilterid"]);
   });
 
+  it("accepts Learn's form with parameter aliases", () => {
+    const r = get("sdkmessagefilters?$select=sdkmessagefilterid&$filter=sdkmessageid/name eq @message and primaryobjecttypecode eq @table&@message='CreateMultiple'&@table='new_membership'");
+    expect(r.json.value).toHaveLength(1);
+    expect(get("sdkmessagefilters?$filter=sdkmessageid/name eq @nope").status).toBe(400);
+  });
+
   it("context names the service root", () => {
     expect(get("sdkmessagefilters?$select=sdkmessagefilterid").json["@odata.context"]).toBe(`${ROOT}$metadata#sdkmessagefilters(sdkmessagefilterid)`);
   });

@@ -59,10 +59,18 @@ export function parseQuery(raw: string): QueryOptions {
   const top = take("$top");
   const count = take("$count");
   const skipToken = take("$skiptoken");
+  // Parameter aliases (`$filter=name eq @p&@p='x'`), as in Learn's sdkmessagefilters probe.
+  const aliases = new Map<string, string>();
+  for (const [name, value] of params) {
+    if (name.startsWith("@")) {
+      aliases.set(name, value);
+      other.delete(name);
+    }
+  }
   let filter: FilterNode | undefined;
   if (filterText !== undefined) {
     try {
-      filter = parseFilter(filterText);
+      filter = parseFilter(aliases.size > 0 ? substituteAliases(filterText, aliases) : filterText);
     } catch (cause) {
       if (cause instanceof FilterSyntaxError) throw new DataverseError(400, "0x0", cause.message);
       throw cause;
@@ -93,6 +101,27 @@ export function parseQuery(raw: string): QueryOptions {
     ...(skipToken !== undefined ? { skipToken } : {}),
     other,
   };
+}
+
+function substituteAliases(text: string, aliases: ReadonlyMap<string, string>): string {
+  let out = "";
+  let inQuote = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] ?? "";
+    if (ch === "'") inQuote = !inQuote;
+    if (!inQuote && ch === "@") {
+      const m = /^@[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i));
+      if (m) {
+        const value = aliases.get(m[0]);
+        if (value === undefined) throw new DataverseError(400, "0x0", `The parameter alias '${m[0]}' is not defined in the query.`);
+        out += value;
+        i += m[0].length - 1;
+        continue;
+      }
+    }
+    out += ch;
+  }
+  return out;
 }
 
 export function parsePrefer(header: string | undefined): Preferences {
