@@ -122,11 +122,11 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
   }
 
   /** Sends with a budget shared by the items: the least remaining one bounds the request. */
-  async function sendShared(items: readonly Item[], req: Omit<ClientRequest, "budget" | "slot">): Promise<HttpResponse> {
+  async function sendShared(items: readonly Item[], req: Omit<ClientRequest, "budget" | "slot">): Promise<{ res: HttpResponse; client: DataverseClient }> {
     const remaining = Math.min(...items.map((i) => i.budget.remainingMs));
     const budget = new RetryBudget(remaining);
     try {
-      return await withClient((client, slot) => client.send({ ...req, budget, slot }));
+      return await withClient(async (client, slot) => ({ res: await client.send({ ...req, budget, slot }), client }));
     } finally {
       for (const i of items) i.budget.charge(budget.spentMs);
     }
@@ -207,7 +207,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
       const built = buildBatch(parts);
       counters.batchRequests++;
       counters.recordsSent += pending.length;
-      const res = await sendShared(pending, {
+      const { res, client } = await sendShared(pending, {
         method: "POST",
         path: "$batch",
         headers: { ...extra, "Content-Type": built.contentType, Prefer: "odata.continue-on-error" },
@@ -278,6 +278,8 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
           });
         }
         waitMs = Math.max(waitMs, delay);
+        // A 429 on a part is still this user's service protection speaking: pause all its sends.
+        if (answer.status === 429) client.throttle.pause(delay);
         again.push(item);
       }
       if (again.length > 0 && waitMs > 0) {
@@ -306,7 +308,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     counters.bulkRequests++;
     counters.recordsSent += items.length;
     const path = `${meta.entitySetName}/Microsoft.Dynamics.CRM.${message}`;
-    const res = await sendShared(items, {
+    const { res } = await sendShared(items, {
       method: "POST",
       path,
       headers: { ...extra },

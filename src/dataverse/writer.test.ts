@@ -1,0 +1,153 @@
+// The writer against a scripted Transport (a seam we own): part-level retries and early stops in
+// $batch answers, which the emulator cannot stage on demand.
+import { describe, expect, it } from "vitest";
+import { systemClock } from "../http/clock.js";
+import { Throttle } from "../http/throttle.js";
+import type { HttpRequest, HttpResponse, Transport } from "../http/transport.js";
+import type { Operation } from "../mapping/operation.js";
+import { boundaryOf } from "./batch.js";
+import { DataverseClient } from "./client.js";
+import { DataverseError } from "./errors.js";
+import { createWriter } from "./writer.js";
+
+const ROOT = "https://org.example/api/data/v9.2/";
+
+interface SentPart {
+  method: string;
+  url: string;
+}
+
+function partsOf(req: HttpRequest): SentPart[] {
+  const boundary = boundaryOf(req.headers["Content-Type"] ?? "") ?? "";
+  return String(req.body)
+    .split(`--${boundary}`)
+    .slice(1, -1)
+    .map((p) => {
+      const m = /\r\n\r\n([A-Z]+) (\S+) HTTP\/1\.1/.exec(p);
+      return { method: m?.[1] ?? "", url: m?.[2] ?? "" };
+    });
+}
+
+function batchAnswer(parts: { status: number; headers?: Record<string, string>; body?: string }[]): HttpResponse {
+  const b = "batchresponse_t";
+  let body = "";
+  for (const p of parts) {
+    const head = Object.entries(p.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    body += `--${b}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nHTTP/1.1 ${p.status} X\r\n${head}\r\n${p.body ?? ""}\r\n`;
+  }
+  body += `--${b}--\r\n`;
+  return { status: 200, headers: { "content-type": `multipart/mixed; boundary=${b}` }, body };
+}
+
+function setup(handler: (req: HttpRequest, n: number) => HttpResponse) {
+  const sent: SentPart[][] = [];
+  const transport: Transport = {
+    async request(req) {
+      sent.push(partsOf(req));
+      return handler(req, sent.length);
+    },
+  };
+  const client = new DataverseClient({
+    endpoint: new URL(ROOT),
+    transport,
+    tokens: { clientId: "c", getToken: async () => "token" },
+    clock: systemClock,
+    throttle: new Throttle({ clock: systemClock, initial: 4, max: 4 }),
+    retryBudgetMs: 5000,
+  });
+  const writer = createWriter({
+    clients: [client],
+    tables: () => undefined,
+    settings: { batchSize: 1000, maxBatchBytes: 1e7, retryBudgetSeconds: 5, useBulkActions: true },
+    clock: systemClock,
+    backoff: { baseDelayMs: 10, maxDelayMs: 20, random: () => 0 },
+  });
+  return { writer, sent };
+}
+
+const ops = (n: number, kind: Operation["kind"] = "upsert"): Operation[] =>
+  Array.from({ length: n }, (_, i) => ({
+    kind,
+    table: "contact",
+    entitySet: "contacts",
+    ref: { kind: "key", values: [["emailaddress1", `r${i}@x.com`]] },
+    columns: kind === "delete" ? {} : { lastname: "L" },
+    bindings: [],
+  }));
+
+describe("writer $batch path", () => {
+  it("resends only the part answered 429, after its Retry-After, never its committed neighbours", async () => {
+    const { writer, sent } = setup((_req, n) =>
+      n === 1
+        ? batchAnswer([{ status: 204 }, { status: 429, headers: { "Retry-After": "1" }, body: '{"error":{"code":"0x80072322","message":"m"}}' }, { status: 204 }])
+        : batchAnswer([{ status: 204 }]),
+    );
+    const started = Date.now();
+    const out = await writer.write(ops(3));
+    expect(out).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual([sent[0]?.[1]]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(writer.stats().users[0]?.pausedMs).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("parts a server left unanswered are sent again; answered ones are not", async () => {
+    const { writer, sent } = setup((req) => batchAnswer(partsOf(req).slice(0, 2).map(() => ({ status: 204 }))));
+    const out = await writer.write(ops(5));
+    expect(out.every((o) => o.ok)).toBe(true);
+    expect(sent.map((s) => s.length)).toEqual([5, 3, 1]);
+    expect(new Set(sent.flat().map((p) => p.url)).size).toBe(5);
+  });
+
+  it("update of a missing row is rejected, delete of a missing row is done, a validation error is rejected", async () => {
+    const notFound = { status: 404, body: '{"error":{"code":"0x80060891","message":"A record with the specified key values does not exist"}}' };
+    const { writer } = setup(() => batchAnswer([notFound]));
+    expect(await writer.write(ops(1, "update"))).toEqual([{ ok: false, status: 404, code: "0x80060891", message: "A record with the specified key values does not exist" }]);
+    expect(await writer.write(ops(1, "delete"))).toEqual([{ ok: true }]);
+    const { writer: w2 } = setup(() => batchAnswer([{ status: 400, body: '{"error":{"code":"0x80044331","message":"too long"}}' }]));
+    expect(await w2.write(ops(1))).toEqual([{ ok: false, status: 400, code: "0x80044331", message: "too long" }]);
+  });
+
+  it("a privilege error in a part fails the whole write", async () => {
+    const { writer } = setup(() => batchAnswer([{ status: 204 }, { status: 403, body: '{"error":{"code":"0x80040220","message":"no"}}' }]));
+    const err = await writer.write(ops(2)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataverseError);
+    expect((err as DataverseError).kind).toBe("forbidden");
+    expect((err as DataverseError).message).not.toContain("r1@x.com");
+  });
+
+  it("a part that stays throttled past the budget fails as transient", async () => {
+    const { writer } = setup(() => batchAnswer([{ status: 503, headers: { "Retry-After": "10" } }]));
+    const err = await writer.write(ops(1)).catch((e: unknown) => e);
+    expect((err as DataverseError).kind).toBe("transient");
+  });
+
+  it("sends the write headers on the $batch request and on each part", async () => {
+    let seen: HttpRequest | undefined;
+    const transport: Transport = {
+      async request(req) {
+        seen = req;
+        return batchAnswer([{ status: 204 }]);
+      },
+    };
+    const client = new DataverseClient({
+      endpoint: new URL(ROOT),
+      transport,
+      tokens: { clientId: "c", getToken: async () => "token" },
+      clock: systemClock,
+      retryBudgetMs: 1000,
+    });
+    const writer = createWriter({
+      clients: [client],
+      tables: () => undefined,
+      settings: { batchSize: 10, maxBatchBytes: 1e6, retryBudgetSeconds: 1, useBulkActions: false },
+      clock: systemClock,
+      headers: { "MSCRM.SuppressCallbackRegistrationExpanderJob": "true" },
+    });
+    await writer.write(ops(1));
+    expect(seen?.headers["MSCRM.SuppressCallbackRegistrationExpanderJob"]).toBe("true");
+    expect(seen?.headers.Prefer).toBe("odata.continue-on-error");
+    expect(String(seen?.body)).toContain("MSCRM.SuppressCallbackRegistrationExpanderJob: true\r\n");
+    expect(String(seen?.body)).toContain("PATCH /api/data/v9.2/contacts(emailaddress1='r0%40x.com') HTTP/1.1");
+  });
+});
