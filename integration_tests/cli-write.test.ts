@@ -245,3 +245,32 @@ describe("write: Singer", () => {
     expect(r.stderr).toMatch(/line 1/);
   });
 });
+
+describe("write --dry-run", () => {
+  it("reports what would change by column name, writes nothing and echoes no state", async () => {
+    const seeded = await write([record("contacts", { emailaddress1: "dry-1@example.org", lastname: "Same" }), record("contacts", { emailaddress1: "dry-2@example.org", lastname: "Before" })]);
+    expect(seeded.code).toBe(0);
+    const r = await runCli({
+      args: ["write", "--config", "{file:config.json}", "--catalog", "{file:catalog.json}", "--dry-run"],
+      files: { "config.json": config, "catalog.json": catalog },
+      input: [
+        record("contacts", { emailaddress1: "dry-1@example.org", lastname: "Same" }),
+        record("contacts", { emailaddress1: "dry-2@example.org", lastname: "After-secret-value" }),
+        record("contacts", { emailaddress1: "dry-3@example.org", lastname: "New" }),
+        streamState("contacts", 80),
+      ],
+      secrets,
+    });
+    expect(r.code).toBe(0);
+    expect(r.states).toEqual([]);
+    const report = r.logs.filter((l) => l.startsWith("dry run: contact"));
+    expect(report[0]).toMatch(/would create 1, update 1, delete 0, leave unchanged 1/);
+    expect(report.some((l) => l.includes("sample update: lastname"))).toBe(true);
+    expect(r.stdout.join("\n")).not.toContain("After-secret-value");
+    const rows = await contactsLike("dry-");
+    expect(rows.map((c) => [c["emailaddress1"], c["lastname"]]).sort()).toEqual([
+      ["dry-1@example.org", "Same"],
+      ["dry-2@example.org", "Before"],
+    ]);
+  });
+});

@@ -1,8 +1,13 @@
+// `write --dry-run`: the full pipeline against live metadata and rows, with a reading Writer.
 import type { Readable } from "node:stream";
 import type { ResolvedStream } from "../config/catalog.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { Output } from "../protocol/emit.js";
-import { ConnectorError } from "../protocol/errors.js";
+import { readLines } from "../protocol/lines.js";
+import { DryRunWriter, NoStateOutput, dryRunReport } from "../pipeline/dry-run.js";
+import { runAirbyte, runSinger } from "../pipeline/loop.js";
+import { Sync } from "../pipeline/sync.js";
+import type { Timers } from "../pipeline/sync.js";
 import type { Connection } from "./connect.js";
 
 export interface DryRunInput {
@@ -11,8 +16,28 @@ export interface DryRunInput {
   readonly resolved: readonly ResolvedStream[] | undefined;
   readonly input: Readable;
   readonly output: Output;
+  readonly timers: Timers;
 }
 
-export function runDryRun(_input: DryRunInput): Promise<number> {
-  return Promise.reject(new ConnectorError("dry_run_unavailable", "--dry-run is not available in this version", "config_error"));
+export async function runDryRun(d: DryRunInput): Promise<number> {
+  const writer = new DryRunWriter(d.conn.client, d.conn.metadata.lookup);
+  const quiet = new NoStateOutput(d.output);
+  // Dead letters stay untouched: nothing is written in a dry run.
+  const { deadLetterPath: _ignored, ...settings } = d.loaded.config.write;
+  const sync = new Sync({ output: quiet, writer, tables: d.conn.metadata, settings, timers: d.timers });
+  try {
+    const lines = readLines(d.input);
+    const summary = d.resolved !== undefined ? (await sync.addStreams(d.resolved), await runAirbyte(lines, sync, quiet)) : await runSinger(lines, sync, quiet, d.loaded);
+    const streamsByTable = new Map<string, string[]>();
+    for (const r of d.resolved ?? d.loaded.config.streams.map((m) => ({ stream: { name: m.name }, mapping: m }))) {
+      const list = streamsByTable.get(r.mapping.table) ?? [];
+      list.push(r.stream.name);
+      streamsByTable.set(r.mapping.table, list);
+    }
+    for (const line of dryRunReport(writer.tallies, streamsByTable)) await d.output.log("INFO", line);
+    for (const [name, s] of summary.streams) if (s.rejected > 0) await d.output.log("INFO", `dry run: stream "${name}": ${s.rejected} record(s) would be rejected by mapping`);
+    return 0;
+  } finally {
+    await sync.abort();
+  }
 }

@@ -46,7 +46,7 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
     } catch (err) {
       throw toConnectorError(err);
     }
-    if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output });
+    if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output, timers: realTimers(io.now) });
     const writer = conn.createWriter();
     const settings = loaded.config.write;
     let deadLetter: DeadLetterSink | undefined;
