@@ -177,21 +177,21 @@ describe("runMirror", () => {
     const p = plan();
     const writer = new FakeWriter();
     const rows = [
-      contactRow(1, "E1", { address1_city: "synced by d365" }),
-      contactRow(2, "E2", { address1_city: "synced by d365" }),
-      contactRow(3, null, { address1_city: "synced by d365" }),
-      contactRow(4, "E4", { address1_city: "hand made" }),
+      contactRow(1, "E1", { description: "synced by d365" }),
+      contactRow(2, "E2", { description: "synced by d365" }),
+      contactRow(3, null, { description: "synced by d365" }),
+      contactRow(4, "E4", { description: "hand made" }),
     ];
     const reader = new FakeReader(rows);
     const r = await runMirror({ reader, writer }, p, trackerFor(p, [{ contoso_externalid: "E1" }]), {
       enabled: true,
-      scope: { kind: "marker", column: "address1_city", value: "synced by d365" },
+      scope: { kind: "marker", column: "description", value: "synced by d365" },
       maxDeleteShare: 0.5,
       action: "delete",
     });
     expect(r).toMatchObject({ kind: "done", inScope: 3, removed: 1, unmatchable: 1 });
     expect(writer.ops.map((o) => o.ref)).toEqual([{ kind: "id", id: id(2) }]);
-    expect(reader.queries[0]?.filter).toBe("address1_city eq 'synced by d365'");
+    expect(reader.queries[0]?.filter).toBe("description eq 'synced by d365'");
   });
 
   it("counts refusals by code rather than failing the run", async () => {
