@@ -33,6 +33,19 @@ describe("EntityDefinitions", () => {
     expect(names).toEqual(expect.arrayContaining(["contact", "account", "lead", "opportunity", "new_membership"]));
   });
 
+  it("$expand=Keys($select=KeyAttributes) as Learn's alternate-key listing uses", () => {
+    const r = get("EntityDefinitions?$select=SchemaName&$expand=Keys($select=KeyAttributes)");
+    const account = r.json.value?.find((e) => e["SchemaName"] === "Account");
+    expect(account?.["Keys"]).toEqual([
+      { MetadataId: expect.any(String), KeyAttributes: ["accountnumber"] },
+      { MetadataId: expect.any(String), KeyAttributes: ["emailaddress1"] },
+    ]);
+    const one = get("EntityDefinitions(LogicalName='contact')?$select=LogicalName&$expand=Attributes($select=LogicalName),ManyToOneRelationships");
+    expect((one.json["Attributes"] as unknown[]).length).toBeGreaterThan(10);
+    expect((one.json["ManyToOneRelationships"] as unknown[]).length).toBe(3);
+    expect(get("EntityDefinitions?$expand=Nope").status).toBe(400);
+  });
+
   it("an unknown metadata property in $select is a 400", () => {
     expect(get("EntityDefinitions(LogicalName='account')?$select=Nope").status).toBe(400);
   });

@@ -324,15 +324,25 @@ export function handleMetadata(svc: DataverseService, req: ServiceRequest, segme
     if (second) throw errors.resourceNotFound(second.name);
     // Metadata queries have no paging (query-metadata-web-api).
     checkSelect(q.select, ENTITY_PROPS, "EntityMetadata");
-    const all = [...svc.models.values()].map((m) => entityJson(m, lcid));
-    const value = filterList(all, q.filterText, q, ENTITY_PROPS, "EntityMetadata").map((e) => project(e, q.select, ["MetadataId"]));
+    const expand = entityExpand(q.other.get("$expand"));
+    const models = [...svc.models.values()];
+    const all = models.map((m) => entityJson(m, lcid));
+    const kept = new Set(filterList(all, q.filterText, q, ENTITY_PROPS, "EntityMetadata").map((e) => e["LogicalName"]));
+    const value = models
+      .filter((m) => kept.has(m.logicalName))
+      .map((m) => ({ ...project(entityJson(m, lcid), q.select, ["MetadataId"]), ...expandEntity(svc, m, expand, lcid) }));
     return json(200, { "@odata.context": `${root}$metadata#EntityDefinitions${selectSuffix(q.select)}`, value });
   }
   const model = findTable(svc, first);
   const entityCtx = `${root}$metadata#EntityDefinitions('${model.logicalName}')`;
   if (!second) {
     checkSelect(q.select, ENTITY_PROPS, "EntityMetadata");
-    return json(200, { "@odata.context": `${root}$metadata#EntityDefinitions${selectSuffix(q.select)}/$entity`, ...project(entityJson(model, lcid), q.select, ["MetadataId"]) });
+    const expand = entityExpand(q.other.get("$expand"));
+    return json(200, {
+      "@odata.context": `${root}$metadata#EntityDefinitions${selectSuffix(q.select)}/$entity`,
+      ...project(entityJson(model, lcid), q.select, ["MetadataId"]),
+      ...expandEntity(svc, model, expand, lcid),
+    });
   }
   switch (second.name) {
     case "Attributes":
@@ -340,15 +350,7 @@ export function handleMetadata(svc: DataverseService, req: ServiceRequest, segme
     case "Keys": {
       if (third) throw errors.resourceNotFound(third.name);
       checkSelect(q.select, KEY_PROPS, "EntityKeyMetadata");
-      const all = model.keys.map((k) => ({
-        MetadataId: stableGuid(`key:${model.logicalName}.${k.logicalName}`),
-        LogicalName: k.logicalName,
-        SchemaName: k.schemaName ?? k.logicalName,
-        EntityLogicalName: model.logicalName,
-        KeyAttributes: [...k.attributes],
-        EntityKeyIndexStatus: k.status ?? "Active",
-        DisplayName: label(k.logicalName, lcid),
-      }));
+      const all = keysJson(model, lcid);
       let value: Json[] = all;
       if (second.keys !== undefined) value = value.filter((k) => matchesKey(k, second));
       value = filterList(value, q.filterText, q, KEY_PROPS, "EntityKeyMetadata").map((k) => project(k, q.select, ["MetadataId"]));
@@ -358,19 +360,7 @@ export function handleMetadata(svc: DataverseService, req: ServiceRequest, segme
       if (third) throw errors.resourceNotFound(third.name);
       checkSelect(q.select, M2O_PROPS, "OneToManyRelationshipMetadata");
       const value = filterList(
-        [...model.navs.values()].map((n) => ({
-          MetadataId: stableGuid(`rel:${model.logicalName}:${n.relationship.schemaName}`),
-          SchemaName: n.relationship.schemaName,
-          ReferencingAttribute: n.relationship.referencingAttribute,
-          ReferencingEntity: model.logicalName,
-          // Owner lookups point at the virtual "owner" entity (relationship owner_<set>), as Dataverse lists them.
-          ReferencedAttribute: n.relationship.referencedAttribute ?? svc.models.get(n.relationship.referencedEntity)?.primaryId ?? "",
-          ReferencedEntity: n.relationship.referencedEntity,
-          ReferencingEntityNavigationPropertyName: n.name,
-          ReferencedEntityNavigationPropertyName: n.relationship.schemaName,
-          RelationshipType: "OneToManyRelationship",
-          IsCustomRelationship: n.relationship.schemaName.startsWith("new_"),
-        })),
+        manyToOneJson(svc, model),
         q.filterText,
         q,
         M2O_PROPS,
@@ -384,6 +374,66 @@ export function handleMetadata(svc: DataverseService, req: ServiceRequest, segme
     default:
       throw errors.resourceNotFound(second.name);
   }
+}
+
+function keysJson(model: TableModel, lcid: number): Json[] {
+  return model.keys.map((k) => ({
+    MetadataId: stableGuid(`key:${model.logicalName}.${k.logicalName}`),
+    LogicalName: k.logicalName,
+    SchemaName: k.schemaName ?? k.logicalName,
+    EntityLogicalName: model.logicalName,
+    KeyAttributes: [...k.attributes],
+    EntityKeyIndexStatus: k.status ?? "Active",
+    DisplayName: label(k.logicalName, lcid),
+  }));
+}
+
+function manyToOneJson(svc: DataverseService, model: TableModel): Json[] {
+  return [...model.navs.values()].map((n) => ({
+    MetadataId: stableGuid(`rel:${model.logicalName}:${n.relationship.schemaName}`),
+    SchemaName: n.relationship.schemaName,
+    ReferencingAttribute: n.relationship.referencingAttribute,
+    ReferencingEntity: model.logicalName,
+    // Owner lookups point at the virtual "owner" entity (relationship owner_<set>), as Dataverse lists them.
+    ReferencedAttribute: n.relationship.referencedAttribute ?? svc.models.get(n.relationship.referencedEntity)?.primaryId ?? "",
+    ReferencedEntity: n.relationship.referencedEntity,
+    ReferencingEntityNavigationPropertyName: n.name,
+    ReferencedEntityNavigationPropertyName: n.relationship.schemaName,
+    RelationshipType: "OneToManyRelationship",
+    IsCustomRelationship: n.relationship.schemaName.startsWith("new_"),
+  }));
+}
+
+type EntityExpansion = { readonly name: "Attributes" | "Keys" | "ManyToOneRelationships"; readonly select?: readonly string[] };
+
+/** `$expand=Keys($select=KeyAttributes),Attributes` on EntityDefinitions (define-alternate-keys-entity shows one). */
+function entityExpand(expand: string | undefined): EntityExpansion[] {
+  if (expand === undefined) return [];
+  return splitTop(expand).map((item) => {
+    const name = item.replace(/\(.*$/s, "").trim();
+    if (name !== "Attributes" && name !== "Keys" && name !== "ManyToOneRelationships") {
+      throw errors.propertyNotFound(name, "EntityMetadata");
+    }
+    const inner = /\(\s*\$select=([^)]*)\)/.exec(item)?.[1];
+    const select = inner?.split(",").map((s) => s.trim());
+    const allowed = name === "Attributes" ? BASE_ATTRIBUTE_PROPS : name === "Keys" ? KEY_PROPS : M2O_PROPS;
+    checkSelect(select, allowed, name === "Attributes" ? "AttributeMetadata" : name === "Keys" ? "EntityKeyMetadata" : "OneToManyRelationshipMetadata");
+    return select === undefined ? { name } : { name, select };
+  });
+}
+
+function expandEntity(svc: DataverseService, model: TableModel, expand: readonly EntityExpansion[], lcid: number): Json {
+  const out: Json = {};
+  for (const e of expand) {
+    const items =
+      e.name === "Attributes"
+        ? model.columnList.map((c) => attributeJson(model, c, lcid))
+        : e.name === "Keys"
+          ? keysJson(model, lcid)
+          : manyToOneJson(svc, model);
+    out[e.name] = items.map((i) => project(i, e.select, ["MetadataId"]));
+  }
+  return out;
 }
 
 function matchesKey(k: Json, seg: PathSegment): boolean {

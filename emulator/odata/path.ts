@@ -11,12 +11,13 @@ export interface PathSegment {
   readonly keyText?: string;
 }
 
-// Learn (define-alternate-keys-entity) says key values containing these characters can't be
-// used to GET, PATCH or DELETE by key, even URL-encoded; uniqueness still works. The docs name
-// no status. The list is ASP.NET's default requestPathInvalidCharacters (< > * % & : \ ?), which
-// answers 400 "A potentially dangerous Request.Path value was detected from the client (x)."; '+'
-// is refused by IIS request filtering (double escaping, a 404.11) and an encoded '/' splits the
-// path (so no resource matches). We answer the same way: 400, or 404 for '+' and '/'.
+// Learn (define-alternate-keys-entity, "Unicode characters in key value"): if a key column's data
+// contains / < > * % & : \ ? +, "retrieve (GET), update, or upsert (PATCH) actions don't work";
+// uniqueness still does. DELETE goes through the same URL handling, so it fails too. The docs name
+// no status or message. The list is ASP.NET's default requestPathInvalidCharacters (< > * % & : \ ?),
+// which answers 400 "A potentially dangerous Request.Path value was detected from the client (x).";
+// '+' is refused by IIS request filtering (double escaping, a 404.11) and an encoded '/' splits the
+// path so no resource matches. We answer the same way: 400, or 404 for '+' and '/'.
 const DANGEROUS = ["<", ">", "*", "%", "&", ":", "\\", "?"] as const;
 
 function decode(segment: string): string {
