@@ -654,8 +654,10 @@ export class DataverseService implements DataService {
     }
   }
 
-  // Only SystemRequired is enforced by the platform; ApplicationRequired ("business required")
-  // is enforced by forms, not by the Web API (Learn: types-of-fields, "Business required").
+  // Only SystemRequired is enforced by the platform. ApplicationRequired ("business required") is a
+  // form rule: Microsoft's support article "Dataverse records are created without required fields"
+  // (power-apps/manage-apps/dataverse-records-missing-required-fields) shows Web API creates
+  // succeeding without them.
   private checkRequired(model: TableModel, values: Record<string, Value>): void {
     for (const c of model.columnList) {
       if (c.requiredLevel !== "SystemRequired") continue;
