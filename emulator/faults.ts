@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 
 export type FaultKind =
-  /** Answer `status` (500, 502, 503 or 504) with a Dataverse-shaped error body. */
+  /** Answer `status` (500, 502, 503 or 504) with a Dataverse-shaped error body (and Retry-After if given). */
   | "status"
   /** Answer 429 with `Retry-After: retryAfterSeconds` and the request-count code. */
   | "throttle"

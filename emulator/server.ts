@@ -332,7 +332,8 @@ export class EmulatorServer {
     switch (fault.fault) {
       case "status": {
         const status = fault.status ?? 503;
-        const answer: Answer = { status, headers: { "content-type": JSON_TYPE, "odata-version": "4.0" }, body: faultBody(fault, status) };
+        const retryAfter = fault.retryAfterSeconds === undefined ? {} : { "retry-after": String(fault.retryAfterSeconds) };
+        const answer: Answer = { status, headers: { "content-type": JSON_TYPE, "odata-version": "4.0", ...retryAfter }, body: faultBody(fault, status) };
         this.#send(res, clientId, answer, undefined);
         return "answered";
       }

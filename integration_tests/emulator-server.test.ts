@@ -437,6 +437,12 @@ describe("fault injection", () => {
     expect((await call(api(emu, "WhoAmI"), { headers: bearer(t) })).status).toBe(200);
   });
 
+  it("adds Retry-After to a scripted 503 when the rule gives one", async () => {
+    emu.faults.add({ fault: "status", status: 503, retryAfterSeconds: 2, path: "/WhoAmI", count: 1 });
+    const reply = await call(api(emu, "WhoAmI"), { headers: bearer(await token(emu)) });
+    expect([reply.status, reply.headers["retry-after"]]).toEqual([503, "2"]);
+  });
+
   it("honours after and every", async () => {
     emu.faults.add({ fault: "status", status: 503, path: "/WhoAmI", after: 1, every: 2 });
     const t = await token(emu);
