@@ -509,6 +509,25 @@ describe("robustness", () => {
     expect(reply).toMatch(/^HTTP\/1\.1 413 /);
   });
 
+  it("answers a volley of malformed requests with 4xx and keeps serving", async () => {
+    const t = await token(emu);
+    const cases: { url: string; init: { method?: string; headers?: Record<string, string>; body?: string } }[] = [
+      { url: `${emu.origin}/%E0%A4%A/oauth2/v2.0/token`, init: { method: "POST", body: "x" } },
+      { url: `${emu.origin}/${emu.config.tenant_id}/oauth2/v2.0/token`, init: { method: "POST", headers: { "content-type": "application/json" }, body: "{" } },
+      { url: `${emu.origin}/${emu.config.tenant_id}/oauth2/v2.0/token`, init: { method: "GET" } },
+      { url: api(emu, "$batch"), init: { method: "POST", headers: { ...bearer(t), "content-type": "multipart/mixed" }, body: "\u0000\u0001" } },
+      { url: api(emu, "$batch"), init: { method: "POST", headers: { ...bearer(t), "content-type": "multipart/mixed; boundary=b" }, body: "--b\r\nContent-Type: application/http\r\n\r\nNOT A REQUEST LINE\r\n--b--" } },
+      { url: api(emu, "$batch"), init: { method: "POST", headers: { ...bearer(t), "content-type": "multipart/mixed; boundary=b" }, body: "--b\r\n\r\nGET /elsewhere HTTP/1.1\r\n\r\n\r\n--b--" } },
+      { url: api(emu, "accounts"), init: { method: "POST", headers: { ...bearer(t), "content-type": "application/json" }, body: "{not json" } },
+    ];
+    for (const { url, init } of cases) {
+      const reply = await call(url, init);
+      expect(reply.status, url).toBeGreaterThanOrEqual(400);
+      expect(reply.status, url).toBeLessThan(500);
+    }
+    expect((await call(api(emu, "WhoAmI"), { headers: bearer(t) })).status).toBe(200);
+  });
+
   it("answers garbage on unknown paths in a Dataverse shape instead of crashing", async () => {
     const reply = await call(`${emu.origin}/nowhere/at/all`);
     expect(reply.status).toBe(404);
