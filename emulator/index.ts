@@ -6,13 +6,14 @@ import type { DataService } from "./types.js";
 import { createDataService, defaultEnvironment, loadEnvironment, type Environment } from "./environment.js";
 import { resolveLimits, type LimitsConfig } from "./limits.js";
 import { loadFaultRules, type FaultController, type FaultRule } from "./faults.js";
-import { EmulatorServer, type EmulatorStats } from "./server.js";
+import { EmulatorError, EmulatorServer, type EmulatorStats } from "./server.js";
 
 export type { Environment } from "./environment.js";
 export type { LimitsConfig, CostModel } from "./limits.js";
 export { LIMIT_PRESETS, theoreticalRecordsPerSecond } from "./limits.js";
 export type { FaultRule, FaultKind, FaultController } from "./faults.js";
 export type { EmulatorStats } from "./server.js";
+export { EmulatorError } from "./server.js";
 
 export interface StartEmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -85,7 +86,7 @@ export function certsDirectory(): string {
     if (parent === dir) break;
     dir = parent;
   }
-  throw new Error("emulator: cannot find emulator/certs (ca.pem, server.pem, server-key.pem) above the module");
+  throw new EmulatorError("EMULATOR_CERTS", "emulator: cannot find emulator/certs (ca.pem, server.pem, server-key.pem) above the module");
 }
 
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
@@ -136,7 +137,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const main = apps.find((a) => a.systemUserId !== undefined && !a.secretExpired) ?? apps[0];
   if (main === undefined) {
     await server.close();
-    throw new Error("emulator: the environment declares no app registration");
+    throw new EmulatorError("EMULATOR_START", "emulator: the environment declares no app registration");
   }
   const config: EmulatorConnectorConfig = {
     web_api_endpoint: `${server.origin}/api/data/v9.2/`,
@@ -159,7 +160,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     stats: () => server.stats(),
     issueToken: (clientId: string) => {
       const app = environment.apps.find((a) => a.clientId === clientId);
-      if (app === undefined) throw new Error("emulator: unknown client id");
+      if (app === undefined) throw new EmulatorError("EMULATOR_UNKNOWN_CLIENT", "emulator: unknown client id");
       return server.tokenService.issue({ clientId: app.clientId, objectId: app.objectId }).accessToken;
     },
     close: () => server.close(),

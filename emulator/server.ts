@@ -14,6 +14,19 @@ import { executeBatch, formatBatchResponse, parseBatch, reasonPhrase, type Batch
 
 export const API_ROOT = "/api/data/v9.2/";
 
+export type EmulatorErrorCode = "EMULATOR_START" | "EMULATOR_CERTS" | "EMULATOR_UNKNOWN_CLIENT" | "EMULATOR_CLIENT_GONE";
+
+/** Failures of the emulator itself (never of a request, which always gets an HTTP answer). */
+export class EmulatorError extends Error {
+  constructor(
+    readonly code: EmulatorErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "EmulatorError";
+  }
+}
+
 /** Bodies above this get 413, as Dataverse answers oversized requests. */
 export const MAX_BODY_BYTES = 128 * 1024 * 1024;
 
@@ -222,7 +235,7 @@ export class EmulatorServer {
       });
     });
     const address = this.#server.address();
-    if (address === null || typeof address === "string") throw new Error("emulator: server has no TCP address");
+    if (address === null || typeof address === "string") throw new EmulatorError("EMULATOR_START", "emulator: server has no TCP address");
     this.#port = address.port;
     const host = this.#options.host.includes(":") ? `[${this.#options.host}]` : this.#options.host;
     this.#origin = `https://${host}:${this.#port}`;
@@ -688,7 +701,7 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
     req.on("error", reject);
     // A client that hangs up mid-body may not raise "error"; settle so nothing waits forever.
     req.on("close", () => {
-      if (!ended) reject(new Error("request closed before its body ended"));
+      if (!ended) reject(new EmulatorError("EMULATOR_CLIENT_GONE", "request closed before its body ended"));
     });
   });
 }
