@@ -221,4 +221,25 @@ describe("Sync checkpoints", () => {
     const r = resolveAirbyteStreams(loaded, parseCatalog({ streams: [{ stream: { name: "s" }, destination_sync_mode: "append", destination_object_name: "nosuchtable" }] }));
     await expect(sync.addStreams(r)).rejects.toMatchObject({ code: "table_not_found", failureType: "config_error" });
   });
+
+  it("logs progress every 30 s with read, written, rejected and rate", async () => {
+    const { sync, output, timers, resolved } = setup({ settings: { batchSize: 1 } });
+    await sync.addStreams(resolved);
+    await sync.record({ name: "contacts" }, { emailaddress1: "a@x.org" }, 1);
+    await settle();
+    expect(output.logs.filter((l) => l.startsWith("progress:"))).toEqual([]);
+    timers.advance(30_000);
+    await settle();
+    expect(output.logs.filter((l) => l.startsWith("progress:"))).toEqual([expect.stringMatching(/read 1, written 1, rejected 0, \d+ records\/s/)]);
+    await sync.finish();
+  });
+
+  it("GLOBAL states count every stream's records since the previous state", async () => {
+    const { sync, output, resolved } = setup({ settings: { batchSize: 100 } });
+    await sync.addStreams(resolved);
+    const global = JSON.stringify({ type: "STATE", state: { type: "GLOBAL", global: { stream_states: [{ stream_descriptor: { name: "contacts" } }, { stream_descriptor: { name: "accounts" } }] }, id: 9 } });
+    await runAirbyte(lines(rec("contacts", { emailaddress1: "a@x.org" }), rec("accounts", { accountnumber: "A" }), global, rec("accounts", { accountnumber: "B" }), global), sync, output);
+    expect(output.states.map((s) => (s as { destinationStats: unknown }).destinationStats)).toEqual([{ recordCount: 2 }, { recordCount: 1 }]);
+    expect(output.states[0]).toMatchObject({ type: "GLOBAL", id: 9 });
+  });
 });
