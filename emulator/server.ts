@@ -649,6 +649,10 @@ export class EmulatorServer {
   }
 
   #crash(res: ServerResponse, error: unknown): void {
+    if (error instanceof EmulatorError && error.code === "EMULATOR_CLIENT_GONE") {
+      res.destroy();
+      return;
+    }
     this.#options.log(`emulator: request failed: ${error instanceof Error ? error.name : "error"}`);
     if (res.headersSent) {
       res.destroy();
