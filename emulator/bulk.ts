@@ -7,7 +7,7 @@
 import type { ServiceRequest, ServiceResponse } from "./types.js";
 import type { TableModel } from "./model.js";
 import { DataverseError, errors } from "./errors.js";
-import { type DataverseService, type RowAddress, type WriteContext, json } from "./service.js";
+import { type DataverseService, type RowAddress, type WriteContext, json, keyBodyProperties } from "./service.js";
 
 type BulkMessage = "CreateMultiple" | "UpdateMultiple" | "UpsertMultiple";
 
@@ -75,7 +75,7 @@ export function handleBulk(svc: DataverseService, req: ServiceRequest, model: Ta
         if (address?.kind === "key" && svc.findRow(model, address) === undefined) {
           // Documented gotcha (PowerPlatform-DataverseClient-Python #127): the create path fails
           // when a key column is both in @odata.id and in the body.
-          if (address.key.attributes.some((a) => a in target)) throw errors.unexpected();
+          if (address.key.attributes.some((a) => keyBodyProperties(model, a).some((p) => p in target))) throw errors.unexpected();
         }
         if (address) svc.write(model, address, withoutId(target, model), "upsert", ctx);
         else svc.write(model, undefined, target, "create", ctx);

@@ -114,6 +114,18 @@ describe("update, upsert and delete", () => {
     expect(updated.json["name"]).toBe("C");
   });
 
+  it("on the update path a bind to a lookup key column is stripped too", () => {
+    const h = harness();
+    const c1 = String(h.call("POST", "contacts", { lastname: "one" }, { prefer: "return=representation" }).json["contactid"]);
+    const c2 = String(h.call("POST", "contacts", { lastname: "two" }, { prefer: "return=representation" }).json["contactid"]);
+    const url = `new_memberships(_new_contactid_value=${c1},new_tier=100000001)`;
+    h.call("PATCH", url, { new_name: "m" });
+    const r = h.call("PATCH", url, { new_name: "n", "new_ContactId@odata.bind": `/contacts(${c2})` }, { prefer: "return=representation" });
+    expect(r.status).toBe(200);
+    expect(r.json["_new_contactid_value"]).toBe(c1);
+    expect(r.json["new_name"]).toBe("n");
+  });
+
   it("If-None-Match * on an existing row is 412", () => {
     const h = harness();
     h.call("PATCH", "accounts(accountnumber='N-1')", { name: "A" });

@@ -484,12 +484,11 @@ export class DataverseService implements DataService {
     if (address?.kind === "key") {
       // use-upsert-insert-update-record: key columns repeated in the body are stripped on the
       // update path; on the create path body values win and URL values fill the gaps.
-      const copy: Record<string, unknown> = { ...body };
-      for (const col of address.key.attributes) {
-        const prop = keyBodyProperty(model, col);
-        if (!creating) delete copy[prop];
+      if (!creating) {
+        const copy: Record<string, unknown> = { ...body };
+        for (const col of address.key.attributes) for (const prop of keyBodyProperties(model, col)) delete copy[prop];
+        input = copy;
       }
-      input = copy;
     }
     const changes = this.changes(model, input, creating, ctx);
     if (address?.kind === "key" && creating) {
@@ -718,9 +717,11 @@ function lookupKeyColumn(name: string): string {
   return m?.[1] ?? name;
 }
 
-function keyBodyProperty(model: TableModel, column: string): string {
+/** The body properties that can set a key column: the column, or the binds of its navs for lookups. */
+export function keyBodyProperties(model: TableModel, column: string): string[] {
   const c = model.columns.get(column);
-  return c && isLookupType(c) ? `_${column}_value` : column;
+  if (!c || !isLookupType(c)) return [column];
+  return (model.navsByColumn.get(column) ?? []).flatMap((n) => [`${n.name}@odata.bind`, n.name]);
 }
 
 function keyLiteralValue(model: TableModel, column: ColumnDefinition, part: KeyPart): Value {
