@@ -244,6 +244,18 @@ describe("lookups", () => {
     expect(h.call("GET", `contacts(${id})`).json["_parentcustomerid_value"]).toBeNull();
   });
 
+  it("PUT and DELETE <nav>/$ref set and clear a single-valued navigation property", () => {
+    const h = harness();
+    const acc = h.call("POST", "accounts", { name: "A" }, { prefer: "return=representation" });
+    const con = h.call("POST", "contacts", { lastname: "C" }, { prefer: "return=representation" });
+    const id = String(acc.json["accountid"]);
+    expect(h.call("PUT", `accounts(${id})/primarycontactid/$ref`, { "@odata.id": `${ROOT}contacts(${String(con.json["contactid"])})` }).status).toBe(204);
+    expect(h.call("GET", `accounts(${id})?$select=_primarycontactid_value`).json["_primarycontactid_value"]).toBe(con.json["contactid"]);
+    expect(h.call("DELETE", `accounts(${id})/primarycontactid/$ref`).status).toBe(204);
+    expect(h.call("GET", `accounts(${id})?$select=_primarycontactid_value`).json["_primarycontactid_value"]).toBeNull();
+    expect(h.call("DELETE", `accounts(${id})/Primarycontactid/$ref`).status).toBe(404);
+  });
+
   it("ownerid binds to a team", () => {
     const h = harness();
     const r = h.call("POST", "accounts", { name: "A", "ownerid@odata.bind": `/teams(${DEFAULT_IDS.teamId})` }, { prefer: "return=representation" });

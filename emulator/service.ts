@@ -118,8 +118,9 @@ export class DataverseService implements DataService {
       }
       throw errors.resourceNotFound(second.name);
     }
-    if (segments.length > 2) throw errors.resourceNotFound(segments[2]?.name ?? "");
     const address = this.addressFromSegment(model, first, req.path, true);
+    if (segments.length === 3 && second !== undefined && segments[2]?.name === "$ref") return this.reference(req, model, address, second.name);
+    if (segments.length > 2) throw errors.resourceNotFound(segments[2]?.name ?? "");
     if (second !== undefined) return this.property(req, model, address, second.name);
     switch (req.method) {
       case "GET":
@@ -394,6 +395,30 @@ export class DataverseService implements DataService {
       value = body["value"];
     }
     this.write(model, { kind: "id", id: row.id }, { [name]: value }, "update", this.context(req));
+    return { status: 204, headers: { "odata-version": "4.0" } };
+  }
+
+  /**
+   * associate-disassociate-entities-using-web-api: `PUT <set>(id)/<nav>/$ref {"@odata.id": url}` sets a
+   * single-valued navigation property, `DELETE <set>(id)/<nav>/$ref` clears it.
+   */
+  private reference(req: ServiceRequest, model: TableModel, address: RowAddress, navName: string): ServiceResponse {
+    const nav = model.navs.get(navName);
+    if (!nav) throw errors.resourceNotFound(navName);
+    const row = this.findRow(model, address);
+    if (!row) throw this.notFound(model, address);
+    let body: Record<string, unknown>;
+    if (req.method === "DELETE") {
+      body = { [navName]: null };
+    } else if (req.method === "PUT") {
+      const parsed = parseBody(req.body, model);
+      const target = parsed["@odata.id"];
+      if (typeof target !== "string") throw errors.payload(model.entitySetName, "The '@odata.id' of the reference is missing.");
+      body = { [`${navName}@odata.bind`]: target };
+    } else {
+      throw new DataverseError(405, "0x80060888", `The HTTP method '${req.method}' is not allowed for this resource.`);
+    }
+    this.write(model, { kind: "id", id: row.id }, body, "update", this.context(req));
     return { status: 204, headers: { "odata-version": "4.0" } };
   }
 
