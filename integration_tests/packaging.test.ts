@@ -566,6 +566,48 @@ describe("README and docs", () => {
     expect(broken).toEqual([]);
   });
 
+  it("troubleshooting.md quotes messages the connector's source really contains", () => {
+    const sources: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) sources.push(readFileSync(p, "utf8"));
+      }
+    };
+    walk(path.join(repo, "src"));
+    const all = sources.join("\n");
+    const doc = read("docs/troubleshooting.md");
+    const quotes = [...doc.matchAll(/^\s*> (.+)$/gm)].map((m) => m[1] ?? "");
+    const reasons = [...doc.matchAll(/^\| AADSTS[^|]*\| ([^|]+) \|/gm)].map((m) => (m[1] ?? "").trim());
+    expect(quotes.length).toBeGreaterThan(15);
+    expect(reasons.length).toBeGreaterThan(5);
+    // A quote is literal text around variable parts: `<placeholders>`, HTTP statuses with their
+    // Dataverse code, and "…". Each literal run must be in src/, or be two pieces that are (the
+    // connector builds some messages from a prefix and a cause's message).
+    const trimPunct = (f: string): string => f.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, "");
+    const found = (f: string): boolean => {
+      if (all.includes(f)) return true;
+      const words = f.split(" ");
+      for (let i = 1; i < words.length; i++) {
+        const a = trimPunct(words.slice(0, i).join(" "));
+        const b = trimPunct(words.slice(i).join(" "));
+        if (a.length >= 5 && b.length >= 5 && all.includes(a) && all.includes(b)) return true;
+      }
+      return false;
+    };
+    const missing: string[] = [];
+    for (const q of [...quotes, ...reasons]) {
+      const text = q.replace(/\s*\*\((check|write)\)\*\s*$/, "");
+      const runs = text
+        .split(/`[^`]*`|\(?\b(?:HTTP )?\d{3}(?: 0x[0-9a-f]{8})?\)?|…/)
+        .map(trimPunct)
+        .filter((f) => f.length >= 12);
+      for (const run of runs) if (!found(run)) missing.push(run);
+    }
+    expect(missing).toEqual([]);
+  });
+
   function configValidator(): (config: unknown) => string[] {
     const connectionSpec = field(JSON.parse(read("spec/spec.json")) as unknown, "connectionSpecification");
     if (!isRecord(connectionSpec)) throw new Error("spec/spec.json has no connectionSpecification");
