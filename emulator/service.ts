@@ -440,7 +440,8 @@ export class DataverseService implements DataService {
     const entityId = `${req.serviceRoot}${model.entitySetName}(${row.id})`;
     const prefs = parsePrefer(req.headers["prefer"]);
     if (prefs.returnRepresentation) return this.representation(req, model, row, 201, prefs);
-    return { status: 204, headers: { "odata-version": "4.0", "odata-entityid": entityId, location: entityId } };
+    // create-entity-web-api's sample answer carries OData-EntityId only ($batch parts add Location).
+    return { status: 204, headers: { "odata-version": "4.0", "odata-entityid": entityId } };
   }
 
   private patch(req: ServiceRequest, model: TableModel, address: RowAddress): ServiceResponse {
