@@ -1,7 +1,10 @@
 // The baseline of issue 5: a loader written with the dynamics-web-api client the way its README
 // shows batches (startBatch, queue operations, executeBatch), one changeset of 1000 upserts by
 // alternate key per $batch, a fixed number of batches in flight, tokens from msal-node through
-// onTokenRefresh. It adds nothing the library does not do itself: no retry, no bulk actions.
+// onTokenRefresh. It adds nothing the library does not do itself (no bulk actions, no throttling
+// logic) except one thing its maintainer leaves to the caller (DynamicsWebApi issue #101): a batch
+// whose connection was reset is sent again, up to twice. Upserts by key are idempotent and the
+// changeset is atomic, so a resend cannot double-write; resends are counted in the result.
 // Run as a child process by run.ts with NODE_EXTRA_CA_CERTS set to the emulator's CA; prints one
 // BENCH_RESULT line.
 //
@@ -27,6 +30,16 @@ function tokenSource(connection: EmulatorConnection): () => Promise<string | nul
   });
   const scopes = [`${resourceOrigin(connection)}/.default`];
   return async () => (await msal.acquireTokenByClientCredential({ scopes }))?.accessToken ?? null;
+}
+
+const CONNECTION_ERRORS = new Set(["ECONNRESET", "EPIPE"]);
+const MAX_RESENDS = 2;
+
+function isConnectionError(error: unknown): boolean {
+  const first: unknown = Array.isArray(error) ? error[0] : error;
+  if (typeof first !== "object" || first === null) return false;
+  const code = (first as Record<string, unknown>)["code"];
+  return typeof code === "string" && CONNECTION_ERRORS.has(code);
 }
 
 function errorSummary(error: unknown): string {
@@ -55,6 +68,7 @@ async function main(): Promise<void> {
   );
   const chunks = Math.ceil(options.records / options.batchSize);
   let requests = 0;
+  let resends = 0;
   let failedRecords = 0;
   let firstError: string | undefined;
   const idle = [...clients];
@@ -66,13 +80,24 @@ async function main(): Promise<void> {
     const from = index * options.batchSize;
     const count = Math.min(options.batchSize, options.records - from);
     try {
-      client.startBatch();
-      for (let i = from; i < from + count; i++) {
-        const { emailaddress1, ...data } = contactRow(i);
-        await client.upsert({ collection: BENCH_ENTITY_SET, key: `${BENCH_KEY_COLUMN}='${emailaddress1}'`, data });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          client.startBatch();
+          for (let i = from; i < from + count; i++) {
+            const { emailaddress1, ...data } = contactRow(i);
+            await client.upsert({ collection: BENCH_ENTITY_SET, key: `${BENCH_KEY_COLUMN}='${emailaddress1}'`, data });
+          }
+          requests++;
+          await client.executeBatch();
+          break;
+        } catch (error: unknown) {
+          if (attempt < MAX_RESENDS && isConnectionError(error)) {
+            resends++;
+            continue;
+          }
+          throw error;
+        }
       }
-      requests++;
-      await client.executeBatch();
     } catch (error: unknown) {
       // The changeset is atomic: one failure rolls back all of its records.
       failedRecords += count;
@@ -87,6 +112,7 @@ async function main(): Promise<void> {
     records: options.records,
     failedRecords,
     requests,
+    retries: resends,
     writeSeconds,
     ...(firstError === undefined ? {} : { firstError }),
   };

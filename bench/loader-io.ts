@@ -22,6 +22,8 @@ export interface LoaderResult {
   readonly records: number;
   readonly failedRecords: number;
   readonly requests: number;
+  /** Requests sent again after a connection error. */
+  readonly retries: number;
   /** Seconds spent writing, from the first write request to the last answer (token excluded). */
   readonly writeSeconds: number;
   /** First failure's text, if any (status and Dataverse code only; never record values). */
@@ -90,6 +92,7 @@ export function parseResultLine(line: string): LoaderResult | undefined {
     records: num("records"),
     failedRecords: num("failedRecords"),
     requests: num("requests"),
+    retries: num("retries"),
     writeSeconds: num("writeSeconds"),
     ...(typeof o["firstError"] === "string" ? { firstError: o["firstError"] } : {}),
   };

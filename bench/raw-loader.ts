@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     records: options.records,
     failedRecords,
     requests,
+    retries: 0,
     writeSeconds,
     ...(firstError === undefined ? {} : { firstError }),
   };

@@ -5,17 +5,18 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULTS, SCENARIOS, repositoryRoot, runBench } from "./bench.js";
+import { DEFAULTS, DEFAULT_SCENARIOS, SCENARIOS, repositoryRoot, runBench } from "./bench.js";
 import type { BenchOptions, ScenarioId } from "./bench.js";
 
 const USAGE = `usage: npm run bench -- [options]
   --records N           records per scenario (default ${DEFAULTS.records})
   --users K             application users in the pool scenario (default ${DEFAULTS.users})
-  --scenarios LIST      comma-separated: ${SCENARIOS.join(",")} (default emulator,connector,dwa,limits)
+  --scenarios LIST      comma-separated: ${SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")})
   --large               add the large run (--large-records, default ${DEFAULTS.largeRecords})
   --large-records N
   --limits-records N    records per user in the limits scenarios (default ${DEFAULTS.limitsRecords})
-  --limits SPEC         emulator limits for them: preset or JSON file (default ${DEFAULTS.limits})
+  --limits SPEC         emulator limits for them: a preset (microsoft, scaled) or a JSON file
+                        (default: the scaled preset with a 1,800 ms execution budget, see bench/bench.ts)
   --state-every N       a STATE message every N records (default ${DEFAULTS.stateEvery})
   --batch-size N        connector batch_size and loaders' batch size (default ${DEFAULTS.batchSize})
   --timeout S           per-scenario timeout in seconds (default ${DEFAULTS.timeoutSeconds})
@@ -58,7 +59,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 0;
   }
-  const listed = (values.scenarios ?? "emulator,connector,dwa,limits").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const listed = (values.scenarios ?? DEFAULT_SCENARIOS.join(",")).split(",").map((s) => s.trim()).filter((s) => s !== "");
   const unknown = listed.filter((s) => !isScenario(s));
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(", ")}; known: ${SCENARIOS.join(", ")}`);
   const scenarios = listed.filter(isScenario);

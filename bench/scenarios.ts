@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startEmulator } from "../emulator/index.js";
-import type { Emulator, Environment, EmulatorStats, StartEmulatorOptions } from "../emulator/index.js";
+import type { Emulator, Environment, EmulatorStats, LimitsConfig, StartEmulatorOptions } from "../emulator/index.js";
 import { defaultEnvironment } from "../emulator/environment.js";
 import type { AppRegistration } from "../emulator/types.js";
 import { runMeasured } from "./child.js";
@@ -242,13 +242,17 @@ function connectorResult(id: string, title: string, m: ConnectorMeasurement, opt
   };
 }
 
+/** Limits off and no latency: the emulator answers as fast as it can. */
+export const FAST: StartEmulatorOptions = { limits: "off", latency: false };
+
 export async function connectorScenario(
   paths: BenchPaths,
   options: ConnectorRunOptions,
   id = "connector",
   title = "connector, limits off, latency off",
+  emulatorOptions: StartEmulatorOptions = FAST,
 ): Promise<{ result: ScenarioResult; measurement: ConnectorMeasurement | undefined }> {
-  const emulator = await freshEmulator({ limits: "off", latency: false });
+  const emulator = await freshEmulator(emulatorOptions);
   try {
     const m = await measureConnector(paths, emulator, [], options, id);
     return { result: connectorResult(id, title, m, options), measurement: m };
@@ -319,6 +323,7 @@ function loaderResult(
     );
   }
   if (result?.firstError !== undefined) notes.push(`first error: ${result.firstError}`);
+  if (result !== undefined && result.retries > 0) notes.push(`${result.retries} batch(es) sent again after a connection reset`);
   const reason = ok
     ? undefined
     : child.exitCode !== 0 || result === undefined
@@ -338,15 +343,21 @@ function loaderResult(
     writeRequests: http.writesOk,
     ...(http.writesOk > 0 && rows !== undefined ? { recordsPerWriteRequest: rows / http.writesOk } : {}),
     throttled429: http.answered429,
-    retries: 0,
+    ...(result === undefined ? {} : { retries: result.retries }),
     failedRecords: Math.max(result?.failedRecords ?? 0, records - (rows ?? 0)),
     ...(rows === undefined ? {} : { rowsInTable: rows }),
     notes,
   };
 }
 
-export async function dwaScenario(paths: BenchPaths, options: LoaderScenarioOptions): Promise<ScenarioResult> {
-  const emulator = await freshEmulator({ limits: "off", latency: false });
+export async function dwaScenario(
+  paths: BenchPaths,
+  options: LoaderScenarioOptions,
+  id = "dwa",
+  title = `dynamics-web-api loader ($batch changesets of ${options.batchSize}, ${options.concurrency} in flight)`,
+  emulatorOptions: StartEmulatorOptions = FAST,
+): Promise<ScenarioResult> {
+  const emulator = await freshEmulator(emulatorOptions);
   try {
     const m = await measureLoader(
       paths,
@@ -356,8 +367,8 @@ export async function dwaScenario(paths: BenchPaths, options: LoaderScenarioOpti
       options.timeoutSeconds,
     );
     return loaderResult(
-      "dwa",
-      `dynamics-web-api loader ($batch changesets of ${options.batchSize}, ${options.concurrency} in flight)`,
+      id,
+      title,
       m,
       options.records,
       "end-to-end",
@@ -368,7 +379,7 @@ export async function dwaScenario(paths: BenchPaths, options: LoaderScenarioOpti
 }
 
 export async function emulatorScenario(paths: BenchPaths, options: LoaderScenarioOptions): Promise<ScenarioResult> {
-  const emulator = await freshEmulator({ limits: "off", latency: false });
+  const emulator = await freshEmulator(FAST);
   try {
     const m = await measureLoader(
       paths,
@@ -443,7 +454,7 @@ export interface LimitsRunResult {
 
 export async function limitsScenario(
   paths: BenchPaths,
-  options: ConnectorRunOptions & { readonly users: number; readonly limits: string | Record<string, unknown> },
+  options: ConnectorRunOptions & { readonly users: number; readonly limits: string | Partial<LimitsConfig> },
 ): Promise<LimitsRunResult> {
   const extra = options.users - 1;
   const emulator = await freshEmulator({ limits: options.limits, latency: true, environment: poolEnvironment(extra) });
@@ -458,9 +469,7 @@ export async function limitsScenario(
     const notes = [...(base.notes ?? [])];
     const byKind = m.stats.throttled.byKind;
     notes.push(
-      `429s by limit: requests ${byKind.requests}, execution ${byKind.execution}, concurrency ${byKind.concurrency}; ` +
-        `ideal time ${ceiling.idealSeconds.toFixed(2)} s (${Math.round(ceiling.recordsPerSecond).toLocaleString("en-US")} records/s), ` +
-        `steady-state ceiling ${Math.round(ceiling.steady.recordsPerSecond).toLocaleString("en-US")} records/s (${ceiling.steady.binding}-bound)`,
+      `429s by limit: requests ${byKind.requests}, execution ${byKind.execution}, concurrency ${byKind.concurrency}`,
     );
     const byClient = m.stats.requests.byClient;
     const share = Object.values(byClient);

@@ -1,0 +1,156 @@
+// Smoke test of the benchmark harness (not a benchmark: nothing here is timed). It runs every
+// default scenario on a couple of thousand records against real emulators and checks that the
+// report is complete and well formed; plus the arithmetic of the theoretical maximum.
+// Needs the build (dist/src/main.js, dist/bench/*.js): `npm test` builds first.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { LIMIT_PRESETS } from "../emulator/index.js";
+import { BENCH_LIMITS, DEFAULT_SCENARIOS, repositoryRoot, runBench } from "../bench/bench.js";
+import type { BenchOutcome } from "../bench/bench.js";
+import { airbyteMessages, expectedStates } from "../bench/generate.js";
+import { firstWindowAllowance, runCeiling, steadyStateCeiling } from "../bench/theory.js";
+import type { LimitParams } from "../bench/theory.js";
+
+function params(config: typeof LIMIT_PRESETS.microsoft, latency = true): LimitParams {
+  return {
+    windowSeconds: config.windowSeconds,
+    maxRequests: config.maxRequests,
+    maxExecutionMs: config.maxExecutionMs,
+    maxConcurrent: config.maxConcurrent,
+    requestMs: config.cost.requestMs,
+    bulkRecordMs: config.cost.bulkRecordMs,
+    latency,
+  };
+}
+
+describe("bench theory", () => {
+  it("given Microsoft's limits and 15 ms per bulk record, one user's steady ceiling is execution-bound near 4 s / 15 ms", () => {
+    const steady = steadyStateCeiling(params(LIMIT_PRESETS.microsoft), 1, 1000);
+    expect(steady.binding).toBe("execution");
+    // 1,200,000 ms / 300 s / 15.02 ms per 1000-record request × 1000 records.
+    expect(steady.recordsPerSecond).toBeCloseTo(266.31, 1);
+    expect(steadyStateCeiling(params(LIMIT_PRESETS.microsoft), 3, 1000).recordsPerSecond).toBeCloseTo(3 * 266.31, 0);
+  });
+
+  it("given the bench limits, execution time binds and A counts the request that first exceeds E", () => {
+    const p = params(BENCH_LIMITS);
+    const steady = steadyStateCeiling(p, 1, 1000);
+    expect(steady.binding).toBe("execution");
+    // 1,800 ms per 3 s / 150.2 ms per request × 1000 records.
+    expect(steady.recordsPerSecond).toBeCloseTo(3994.67, 1);
+    // 11 requests book 1,652.2 ms (≤ 1,800, admitted); the 12th is admitted too and exceeds it.
+    expect(firstWindowAllowance(p, 1000)).toBe(12_000);
+  });
+
+  it("given a run of many windows, the run's ideal converges on the steady state; a short one beats it", () => {
+    const p = params(BENCH_LIMITS);
+    const long = runCeiling(p, 10_000_000, 1, 1000);
+    expect(long.recordsPerSecond / long.steady.recordsPerSecond).toBeGreaterThan(1);
+    expect(long.recordsPerSecond / long.steady.recordsPerSecond).toBeLessThan(1.01);
+    const short = runCeiling(p, 60_000, 1, 1000);
+    // 0.1502 s + 48,000 / 3,994.67 records/s.
+    expect(short.idealSeconds).toBeCloseTo(0.1502 + 48_000 / 3994.67, 3);
+  });
+
+  it("given a pool whose users carry equal shares, the ideal scales exactly with the pool", () => {
+    const p = params(BENCH_LIMITS);
+    const one = runCeiling(p, 60_000, 1, 1000);
+    const three = runCeiling(p, 180_000, 3, 1000);
+    expect(three.recordsPerSecond / one.recordsPerSecond).toBeCloseTo(3, 9);
+  });
+
+  it("given the request cap binds, the steady state is R / W requests of n records", () => {
+    const p: LimitParams = { ...params(LIMIT_PRESETS.scaled), latency: false };
+    const steady = steadyStateCeiling(p, 1, 1000);
+    expect(steady.binding).toBe("requests");
+    expect(steady.recordsPerSecond).toBe(20_000);
+    expect(steady.perUser.concurrency).toBe(Infinity);
+  });
+});
+
+describe("bench input", () => {
+  it("given 12,001 records and a state every 5,000, emits every record once and 3 states, the last after the last record", () => {
+    const lines = [...airbyteMessages({ records: 12_001, stateEvery: 5000, linesPerChunk: 777 })].join("").split("\n").filter((l) => l !== "");
+    const messages = lines.map((l) => JSON.parse(l) as { type: string; record?: { data: { emailaddress1: string } } });
+    const records = messages.filter((m) => m.type === "RECORD");
+    expect(records).toHaveLength(12_001);
+    expect(new Set(records.map((m) => m.record?.data.emailaddress1)).size).toBe(12_001);
+    expect(messages.filter((m) => m.type === "STATE")).toHaveLength(expectedStates({ records: 12_001, stateEvery: 5000 }));
+    expect(messages[messages.length - 1]?.type).toBe("STATE");
+  });
+});
+
+describe("bench harness", () => {
+  const root = repositoryRoot();
+  const built = ["dist/src/main.js", "dist/bench/dwa-loader.js", "dist/bench/raw-loader.js", "dist/bench/usage-preload.js"].every((f) =>
+    existsSync(join(root, f)),
+  );
+
+  it("is built (npm run build) before this suite runs", () => {
+    expect(built).toBe(true);
+  });
+
+  it.runIf(built)(
+    "given 2,000 records, every default scenario reports, and the report is complete and well formed",
+    async () => {
+      const outcome: BenchOutcome = await runBench({
+        records: 2000,
+        users: 2,
+        scenarios: DEFAULT_SCENARIOS,
+        largeRecords: 4000,
+        stateEvery: 500,
+        limitsRecords: 2000,
+        limits: BENCH_LIMITS,
+        batchSize: 1000,
+        dwaConcurrency: 4,
+        rawConcurrency: 8,
+        timeoutSeconds: 60,
+        command: "bench-smoke",
+        log: () => undefined,
+      });
+      const { report, text, markdown } = outcome;
+
+      const ids = report.scenarios.map((s) => s.id);
+      expect(ids).toEqual(["emulator", "connector", "dwa", "connector-latency", "dwa-latency", "limits-1", "limits-2"]);
+      for (const s of report.scenarios) {
+        expect(["ok", "failed", "not run"]).toContain(s.status);
+        if (s.status === "ok") {
+          expect(s.rowsInTable).toBe(s.records);
+          expect(s.failedRecords).toBe(0);
+          expect(s.recordsPerSecond).toBeGreaterThan(0);
+          expect(s.writeRequests).toBeGreaterThan(0);
+          expect(s.cpuSeconds).toBeGreaterThan(0);
+          expect(s.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
+        } else {
+          // A scenario that did not succeed must say why.
+          expect(s.reason ?? "").not.toBe("");
+        }
+      }
+      // The bench's own loaders against the emulator must work; the connector is judged, not assumed.
+      for (const id of ["emulator", "dwa", "dwa-latency"]) {
+        expect(report.scenarios.find((s) => s.id === id)?.status, id).toBe("ok");
+      }
+      expect(report.scenarios.find((s) => s.id === "emulator")?.writeRequests).toBe(2);
+
+      expect(report.targets.length).toBeGreaterThanOrEqual(9);
+      for (const t of report.targets) {
+        expect(["met", "not met", "not measured"]).toContain(t.verdict);
+        if (t.verdict !== "not measured") expect(t.measured).not.toBe("");
+      }
+      expect(report.targets.find((t) => t.target.startsWith("peak RSS flat"))?.verdict).toBe("not measured");
+
+      for (const out of [text, markdown]) {
+        expect(out).not.toMatch(/NaN|undefined|Infinity/);
+      }
+      expect(markdown).toContain("- Command: `bench-smoke`");
+      expect(markdown).toContain("## Targets");
+      expect(markdown).toContain("rate(n) = u × n × min( R / W,  E / (W × c(n)),  C / c(n) )");
+      for (const s of report.scenarios) expect(markdown).toContain(s.title);
+      // Never a secret in the report.
+      expect(markdown).not.toContain("emulator-main-secret");
+      expect(markdown).not.toContain("bench-pool-secret");
+    },
+    120_000,
+  );
+});
