@@ -118,7 +118,7 @@ export class DataverseService implements DataService {
       }
       throw errors.resourceNotFound(second.name);
     }
-    const address = this.addressFromSegment(model, first, req.path, true);
+    const address = this.addressFromSegment(model, first, true);
     if (segments.length === 3 && second !== undefined && segments[2]?.name === "$ref") return this.reference(req, model, address, second.name);
     if (segments.length > 2) throw errors.resourceNotFound(segments[2]?.name ?? "");
     if (second !== undefined) return this.property(req, model, address, second.name);
@@ -155,7 +155,7 @@ export class DataverseService implements DataService {
   // ---- addressing ----------------------------------------------------------------------------
 
   /** Row address from a key predicate. fromRequestPath: apply the IIS/ASP.NET path rules. */
-  addressFromSegment(model: TableModel, seg: PathSegment, rawPath: string, fromRequestPath: boolean): RowAddress {
+  addressFromSegment(model: TableModel, seg: PathSegment, fromRequestPath: boolean): RowAddress {
     const keys = seg.keys ?? [];
     if (keys.length === 0) throw errors.invalidKey(model.logicalName);
     const only = keys[0];
@@ -167,7 +167,7 @@ export class DataverseService implements DataService {
     const columns = keys.map((k) => lookupKeyColumn(k.name ?? ""));
     const key = model.activeKeysBySignature.get(keySignature(columns));
     if (!key) throw errors.invalidKey(model.logicalName);
-    if (fromRequestPath) assertUsableKeyValues(keys, rawPath);
+    if (fromRequestPath) assertUsableKeyValues(keys);
     const values: Record<string, Value> = {};
     for (const k of keys) {
       const colName = lookupKeyColumn(k.name ?? "");
@@ -198,14 +198,15 @@ export class DataverseService implements DataService {
     const segments = parsePath(path);
     const seg = segments[0];
     if (!seg || segments.length !== 1 || seg.keys === undefined) {
-      throw errors.badRequest(`The URL '${url}' does not identify a single entity.`, "0x80048d19");
+      // The URL may hold a key value: not quoted back (house rule).
+      throw errors.badRequest("The URL of a reference does not identify a single entity.", "0x80048d19");
     }
     const model = this.bySet.get(seg.name);
     if (!model) throw errors.resourceNotFound(seg.name);
     if (forSet !== undefined && model.entitySetName !== forSet) {
       throw errors.badRequest(`The entity set in '@odata.id' must be '${forSet}'.`, "0x80048d19");
     }
-    return { model, address: this.addressFromSegment(model, seg, path, false) };
+    return { model, address: this.addressFromSegment(model, seg, false) };
   }
 
   findRow(model: TableModel, address: RowAddress): Row | undefined {
@@ -670,12 +671,13 @@ export class DataverseService implements DataService {
     const option = status.options?.find((o) => o.value === sc);
     if (option?.state !== undefined && option.state !== st) {
       const stateLabel = state.options?.find((o) => o.value === st)?.label.replace(/\s+/g, "") ?? String(st);
-      // Message shape as the platform words it; the code is not documented for this case
-      // (0x80040203 InvalidArgument is the plausible one).
+      // The platform words it "<statuscode> is not a valid status code for state code ..."; the value
+      // is left out (house rule: no record values in messages). The code is not documented for this
+      // case; 0x80040203 (InvalidArgument) is the plausible one.
       throw new DataverseError(
         400,
         "0x80040203",
-        `${String(sc)} is not a valid status code for state code ${model.schemaName}State.${stateLabel} on ${model.logicalName}${existing ? ` with Id ${existing.id}` : ""}.`,
+        `The statuscode is not a valid status code for state code ${model.schemaName}State.${stateLabel} on ${model.logicalName}${existing ? ` with Id ${existing.id}` : ""}.`,
       );
     }
   }

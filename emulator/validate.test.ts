@@ -115,7 +115,7 @@ describe("column validation on write", () => {
     const id = String(c.json["leadid"]);
     const bad = h.call("PATCH", `leads(${id})`, { statecode: 2, statuscode: 3 }, { "if-match": "*" });
     expect(bad.status).toBe(400);
-    expect(bad.json.error?.message).toMatch(/^3 is not a valid status code for state code LeadState.Disqualified on lead with Id /);
+    expect(bad.json.error?.message).toMatch(/^The statuscode is not a valid status code for state code LeadState.Disqualified on lead with Id /);
     h.call("PATCH", `leads(${id})`, { statecode: 2 }, { "if-match": "*" });
     const got = h.call("GET", `leads(${id})?$select=statecode,statuscode`);
     expect([got.json["statecode"], got.json["statuscode"]]).toEqual([2, 4]);
