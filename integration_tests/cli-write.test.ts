@@ -274,3 +274,49 @@ describe("write --dry-run", () => {
     ]);
   });
 });
+
+describe("write: mirror mode", () => {
+  const complete = (name: string) => JSON.stringify({ type: "TRACE", trace: { type: "STREAM_STATUS", emitted_at: 1, stream_status: { stream_descriptor: { name }, status: "COMPLETE" } } });
+  const mirrorConfig = {
+    streams: [
+      {
+        name: "mirrored",
+        table: "contact",
+        key: { columns: ["emailaddress1"] },
+        mirror: { enabled: true, scope: "marker", marker_column: "description", marker_value: "mirror-suite", max_delete_share: 0.5, action: "delete" },
+      },
+    ],
+  };
+  const mirrorCatalog = configuredCatalog([{ name: "mirrored", mode: "overwrite" }]);
+  const row = (i: number, description = "mirror-suite") => record("mirrored", { emailaddress1: `mirror-${i}@example.org`, lastname: `M${i}`, description });
+  const present = async () => (await contactsLike("mirror-")).map((c) => c["emailaddress1"]).sort();
+
+  it("after COMPLETE removes the in-scope rows missing from the sync, leaves other rows alone, and does nothing without COMPLETE", async () => {
+    const first = await write([row(1), row(2), row(3), row(9, "not the connector's"), complete("mirrored")], { config: mirrorConfig, catalog: mirrorCatalog });
+    expect(first.code).toBe(0);
+    expect(await present()).toEqual(["mirror-1@example.org", "mirror-2@example.org", "mirror-3@example.org", "mirror-9@example.org"]);
+
+    const partial = await write([row(1)], { config: mirrorConfig, catalog: mirrorCatalog });
+    expect(partial.code).toBe(0);
+    expect(partial.logs.some((l) => l.includes("did not report COMPLETE"))).toBe(true);
+    expect(await present()).toHaveLength(4);
+
+    const second = await write([row(1), row(2), complete("mirrored")], { config: mirrorConfig, catalog: mirrorCatalog });
+    expect(second.code).toBe(0);
+    expect(second.logs.some((l) => /mirror: stream "mirrored" → contact: deleted 1 of 3/.test(l))).toBe(true);
+    expect(await present()).toEqual(["mirror-1@example.org", "mirror-2@example.org", "mirror-9@example.org"]);
+  });
+
+  it("refuses to remove more than max_delete_share, removing nothing", async () => {
+    const r = await write([row(1), complete("mirrored")], { config: { streams: [{ ...mirrorConfig.streams[0], mirror: { ...mirrorConfig.streams[0]?.mirror, max_delete_share: 0.1 } }] }, catalog: mirrorCatalog });
+    expect(r.code).not.toBe(0);
+    expect(r.traces.find((t) => t["type"] === "ERROR")?.["error"]).toMatchObject({ failure_type: "config_error", message: expect.stringContaining("max_delete_share") });
+    expect(await present()).toEqual(["mirror-1@example.org", "mirror-2@example.org", "mirror-9@example.org"]);
+  });
+
+  it("is refused at start for a stream that is not in overwrite mode", async () => {
+    const r = await write([], { config: mirrorConfig, catalog: configuredCatalog([{ name: "mirrored", mode: "append_dedup" }]) });
+    expect(r.code).not.toBe(0);
+    expect(r.traces.find((t) => t["type"] === "ERROR")?.["error"]).toMatchObject({ message: expect.stringContaining("overwrite") });
+  });
+});

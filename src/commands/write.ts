@@ -58,6 +58,7 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
       settings,
       timers: realTimers(io.now),
       ...(deadLetter !== undefined ? { deadLetter } : {}),
+      mirrorReader: conn.client,
       writerStats: () => {
         const s = writer.stats();
         return { requests: s.requests, throttled: s.throttled429, throttledMs: s.throttledMs, concurrency: s.users.reduce((n, u) => n + u.limit, 0) };

@@ -23,6 +23,8 @@ import { toConnectorError } from "./failures.js";
 import { CheckpointLedger } from "./ledger.js";
 import type { HeldState, Ticket } from "./ledger.js";
 import { Slots } from "./slots.js";
+import { MirrorTracker, mirrorIssues, runMirror } from "./mirror.js";
+import type { MirrorReader } from "./mirror.js";
 
 /** Where table metadata comes from (dataverse/metadata.ts's MetadataLoader fits). */
 export interface TableSource {
@@ -58,6 +60,8 @@ export interface SyncOptions {
   readonly maxInFlight?: number;
   /** Figures for progress lines, when the writer has them. */
   readonly writerStats?: () => WriterStats;
+  /** Reads the rows a mirror may remove; required when a stream enables mirror. */
+  readonly mirrorReader?: MirrorReader;
 }
 
 export interface StreamStats {
@@ -94,6 +98,7 @@ interface StreamRuntime {
   readonly reportedFields: Set<string>;
   readonly rejectionsByCode: Map<string, number>;
   status?: StreamStatus;
+  readonly mirror?: MirrorTracker;
 }
 
 function emptyStats(): StreamStats {
@@ -189,6 +194,16 @@ export class Sync {
         if (issues.length === 0) errors.push(`stream "${r.stream.name}": the mapping cannot be planned`);
         continue;
       }
+      if (mapping.mirror?.enabled === true) {
+        const problems = mirrorIssues(plan, mapping.mirror);
+        if (r.destinationSyncMode !== "overwrite") problems.push("mirror runs only for Airbyte streams in overwrite mode (it needs the stream's COMPLETE status)");
+        if (this.#o.mirrorReader === undefined) problems.push("mirror is not available in this command");
+        for (const p of problems) errors.push(`stream "${r.stream.name}": ${p}`);
+        if (problems.length > 0) {
+          first ??= { stream: r.stream.name };
+          continue;
+        }
+      }
       const key = streamKey(r.stream);
       this.#streams.set(key, {
         key,
@@ -201,6 +216,7 @@ export class Sync {
         stats: emptyStats(),
         reportedFields: new Set(),
         rejectionsByCode: new Map(),
+        ...(mapping.mirror?.enabled === true ? { mirror: new MirrorTracker(plan) } : {}),
       });
     }
     if (errors.length > 0) {
@@ -275,6 +291,10 @@ export class Sync {
     const ticket = this.#ledger.open(rt.key);
     await this.#reportUnknownFields(rt, data);
     const result = mapRecord(rt.plan, data, { deleted: isDeletedRecord(data) });
+    if (rt.mirror !== undefined) {
+      if (!result.ok) rt.mirror.noteUnkeyed();
+      else if (result.operation.kind !== "delete" && result.operation.kind !== "deactivate") rt.mirror.add(result.operation.ref);
+    }
     if (!result.ok) {
       await this.#reject(rt, { ticket, line, ...(this.#keepRecord() ? { record: data } : {}) }, result.issues);
       return;
@@ -322,6 +342,7 @@ export class Sync {
       if (this.#ledger.heldCount > 0) {
         throw new PipelineError("states_held", "Internal error: states are still held after every record settled; please report it", "system_error");
       }
+      await this.#mirrors();
       await this.#summary();
       return { streams: new Map([...this.#streams].map(([k, v]) => [k, v.stats])), statesEmitted: this.#statesEmitted };
     } finally {
@@ -567,6 +588,41 @@ export class Sync {
       `states held ${this.#ledger.heldCount}`,
     ];
     await this.#o.output.log("INFO", `progress: ${parts.join(", ")}`).catch((err: unknown) => this.#fail(err));
+  }
+
+  /** Destructive, so last: only after a clean end of input, and only for streams that reported COMPLETE. */
+  async #mirrors(): Promise<void> {
+    for (const rt of this.#streams.values()) {
+      const mirror = rt.mapping.mirror;
+      if (rt.mirror === undefined || mirror === undefined || this.#o.mirrorReader === undefined) continue;
+      const name = rt.descriptor.name;
+      if (rt.status !== "COMPLETE") {
+        await this.#o.output.log("WARN", `mirror: stream "${name}" did not report COMPLETE, so no rows were removed`);
+        continue;
+      }
+      const result = await runMirror(
+        {
+          reader: this.#o.mirrorReader,
+          writer: this.#o.writer,
+          batchSize: this.#o.settings.batchSize,
+          ...(this.#o.writeOptions !== undefined ? { writeOptions: this.#o.writeOptions } : {}),
+        },
+        rt.plan,
+        rt.mirror,
+        mirror,
+      ).catch((err: unknown) => {
+        throw toConnectorError(err, { stream: name });
+      });
+      if (result.kind === "skipped") {
+        await this.#o.output.log("WARN", `mirror: stream "${name}" skipped: ${result.reason}`);
+        continue;
+      }
+      const failed = [...result.failed].map(([c, n]) => `${c} ×${n}`).join(", ");
+      await this.#o.output.log(
+        "INFO",
+        `mirror: stream "${name}" → ${rt.mapping.table}: ${mirror.action === "delete" ? "deleted" : "deactivated"} ${result.removed} of ${result.inScope} rows in scope${failed !== "" ? `; refused: ${failed}` : ""}${result.unmatchable > 0 ? `; ${result.unmatchable} rows without key values kept` : ""}`,
+      );
+    }
   }
 
   async #summary(): Promise<void> {
