@@ -51,6 +51,13 @@ describe("loadEnvironment", () => {
     }
   });
 
+  it("a seed row the service refuses names its JSON path", () => {
+    const env = defaultEnvironment();
+    expect(() => createDataService({ ...env, rows: { ...env.rows, account: [{ name: "ok" }, { name: "x".repeat(161) }] } })).toThrow(
+      /^\$\.rows\.account\[1\]: 0x80044331 /,
+    );
+  });
+
   it("invalid JSON and a missing file are errors at $", () => {
     expect(() => loadEnvironment(file("{"))).toThrow(/: \$: is not valid JSON$/);
     expect(() => loadEnvironment("/nonexistent/env.json")).toThrow(/\$: cannot read the file \(ENOENT\)/);

@@ -5,7 +5,9 @@ import { defaultEnvironment as buildDefault } from "./default-environment.js";
 import { parseEnvironmentFile } from "./environment-file.js";
 import { DataverseService } from "./service.js";
 
-export type { TableDefinition } from "./schema.js";
+export type { TableDefinition, ColumnDefinition, KeyDefinition, RelationshipDefinition, OptionDefinition, BulkAvailability } from "./schema.js";
+export { EnvironmentFileError } from "./environment-file.js";
+export { EnvironmentSeedError } from "./service.js";
 
 export interface Environment {
   readonly tenantId: string;
@@ -33,6 +35,7 @@ export type EmulatedDataService = DataService & {
   rowCount(table: string): number;
 };
 
+/** Throws EnvironmentSeedError (naming `$.rows.<table>[i]`) when a seed row is refused. */
 export function createDataService(env: Environment, options?: { now?: () => Date }): EmulatedDataService {
   return new DataverseService(env, options?.now ?? (() => new Date()));
 }

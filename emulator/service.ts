@@ -716,9 +716,28 @@ export class DataverseService implements DataService {
     const order = Object.keys(rows).sort((a, b) => rank(a) - rank(b));
     for (const table of order) {
       const model = this.models.get(table);
-      if (!model) throw new DataverseError(500, "0x80040216", `Seed rows name an unknown table '${table}'.`);
-      for (const r of rows[table] ?? []) this.write(model, undefined, r, "create", ctx);
+      if (!model) throw new EnvironmentSeedError(`$.rows.${table}`, "names no table of this environment");
+      (rows[table] ?? []).forEach((r, i) => {
+        try {
+          this.write(model, undefined, r, "create", ctx);
+        } catch (cause) {
+          if (cause instanceof DataverseError) throw new EnvironmentSeedError(`$.rows.${table}[${i}]`, `${cause.code} ${cause.message}`);
+          throw cause;
+        }
+      });
     }
+  }
+}
+
+/** A seed row the service refuses, named by its JSON path in the environment. */
+export class EnvironmentSeedError extends Error {
+  readonly code = "EMULATOR_SEED_ROW_INVALID";
+  constructor(
+    readonly jsonPath: string,
+    problem: string,
+  ) {
+    super(`${jsonPath}: ${problem}`);
+    this.name = "EnvironmentSeedError";
   }
 }
 
