@@ -128,7 +128,8 @@ export function parsePrefer(header: string | undefined): Preferences {
   let returnRepresentation = false;
   let maxPageSize: number | undefined;
   let includeAnnotations: string | undefined;
-  for (const part of (header ?? "").split(",")) {
+  // Split on commas outside quotes: include-annotations may list several patterns in one quoted value.
+  for (const part of (header ?? "").match(/(?:[^,"]|"[^"]*")+/g) ?? []) {
     const p = part.trim();
     if (p === "return=representation") returnRepresentation = true;
     const m = /^odata\.maxpagesize=(\d+)$/.exec(p);

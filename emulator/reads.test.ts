@@ -95,6 +95,19 @@ describe("collection reads", () => {
     expect(n.json.value?.map((v) => v["lastname"])).toEqual(["out"]);
   });
 
+  it("include-annotations filters by pattern", () => {
+    const h = harness();
+    const acc = h.call("POST", "accounts", { name: "Parent", industrycode: 7 }, { prefer: "return=representation" });
+    h.call("POST", "contacts", { lastname: "x", "parentcustomerid_account@odata.bind": `/accounts(${String(acc.json["accountid"])})` });
+    const only = h.call("GET", "contacts?$select=_parentcustomerid_value", undefined, { prefer: 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"' }).json.value?.[0] ?? {};
+    expect(Object.keys(only).sort()).toEqual(["@odata.etag", "_parentcustomerid_value", "_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname", "contactid"]);
+    const two = h.call("GET", "contacts?$select=_parentcustomerid_value", undefined, { prefer: 'odata.maxpagesize=10,odata.include-annotations="Microsoft.Dynamics.CRM.*,OData.Community.Display.V1.FormattedValue"' });
+    const row = two.json.value?.[0] ?? {};
+    expect(row["_parentcustomerid_value@OData.Community.Display.V1.FormattedValue"]).toBe("Parent");
+    expect(row["_parentcustomerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty"]).toBe("parentcustomerid_account");
+    expect(two.headers["preference-applied"]).toContain("odata.maxpagesize=10");
+  });
+
   it("formatted values with include-annotations", () => {
     const h = harness();
     h.call("POST", "accounts", { name: "A", industrycode: 7 });

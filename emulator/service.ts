@@ -338,25 +338,25 @@ export class DataverseService implements DataService {
   /** A row as the Web API returns it. */
   represent(model: TableModel, row: Row, select: readonly ColumnDefinition[] | undefined, prefs: Preferences): Record<string, unknown> {
     const out: Record<string, unknown> = { "@odata.etag": `W/"${row.version}"` };
-    const annotate = prefs.includeAnnotations !== undefined;
+    const wants = annotationFilter(prefs.includeAnnotations);
     const columns = select ?? model.columnList;
     for (const c of columns) {
       const v = row.values[c.logicalName];
       if (isLookupType(c)) {
         const name = `_${c.logicalName}_value`;
-        if (annotate && isLookup(v)) {
+        if (wants !== undefined && isLookup(v)) {
           const nav = (model.navsByColumn.get(c.logicalName) ?? []).find((n) => n.targets.includes(v.table));
-          if (nav) out[`${name}@Microsoft.Dynamics.CRM.associatednavigationproperty`] = nav.name;
-          out[`${name}@Microsoft.Dynamics.CRM.lookuplogicalname`] = v.table;
-          const label = this.primaryName(v);
-          if (label !== undefined) out[`${name}@OData.Community.Display.V1.FormattedValue`] = label;
+          if (nav && wants(ASSOCIATED_NAV)) out[`${name}@${ASSOCIATED_NAV}`] = nav.name;
+          if (wants(LOOKUP_LOGICAL_NAME)) out[`${name}@${LOOKUP_LOGICAL_NAME}`] = v.table;
+          const label = wants(FORMATTED_VALUE) ? this.primaryName(v) : undefined;
+          if (label !== undefined) out[`${name}@${FORMATTED_VALUE}`] = label;
         }
         out[name] = isLookup(v) ? v.id : null;
         continue;
       }
-      if (annotate && v !== undefined && v !== null) {
+      if (wants?.(FORMATTED_VALUE) === true && v !== undefined && v !== null) {
         const f = formatted(c, v);
-        if (f !== undefined) out[`${c.logicalName}@OData.Community.Display.V1.FormattedValue`] = f;
+        if (f !== undefined) out[`${c.logicalName}@${FORMATTED_VALUE}`] = f;
       }
       out[c.logicalName] = v === undefined ? null : v;
     }
@@ -831,6 +831,26 @@ function conditional(v: string | undefined): string | undefined {
 function contextUrl(root: string, model: TableModel, select: readonly ColumnDefinition[] | undefined, entity: boolean): string {
   const sel = select && select.length > 0 ? `(${select.map((c) => (isLookupType(c) ? `_${c.logicalName}_value` : c.logicalName)).join(",")})` : "";
   return `${root}$metadata#${model.entitySetName}${sel}${entity ? "/$entity" : ""}`;
+}
+
+const ASSOCIATED_NAV = "Microsoft.Dynamics.CRM.associatednavigationproperty";
+const LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname";
+const FORMATTED_VALUE = "OData.Community.Display.V1.FormattedValue";
+
+/**
+ * `odata.include-annotations="*"`, `"Microsoft.Dynamics.CRM.*"`, `"OData.Community.Display.V1.FormattedValue"`
+ * or a comma-separated list of those (OData 4.01 8.2.8.4); undefined when none were asked for.
+ */
+function annotationFilter(preference: string | undefined): ((name: string) => boolean) | undefined {
+  if (preference === undefined) return undefined;
+  const patterns = preference.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  return (name) =>
+    patterns.some((p) => {
+      if (p.startsWith("-")) return false;
+      if (p === "*") return true;
+      if (p.endsWith(".*")) return name.startsWith(p.slice(0, -1));
+      return p === name;
+    });
 }
 
 function formatted(c: ColumnDefinition, v: Value): string | undefined {
