@@ -4,6 +4,7 @@
 // CI size below; the large version is `node scripts/fuzz.mjs` (>= 10,000 cases). Replay: FUZZ_SEED.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assertNoSecrets, findTokenShapes } from "../helpers/no-secrets.js";
 import { runConnector, workdir, type RunResult } from "../reliability/connector.js";
 import { readDeadLetters } from "../reliability/deadletters.js";
 import { startTestEmulator, type TestEmulator } from "../reliability/emulator.js";
@@ -30,7 +31,10 @@ function wellFormed(s: string): string {
   return s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
 }
 
-function expectNoCrash(result: RunResult, label: string): void {
+function expectNoCrash(result: RunResult, label: string, secret?: string): void {
+  const texts = { stdout: result.stdout.join("\n"), stderr: result.stderr };
+  if (secret !== undefined) assertNoSecrets(texts, [{ label: "client secret", value: secret }]);
+  expect(findTokenShapes(texts), `${label}: a token on stdout/stderr`).toEqual([]);
   expect(result.timedOut, `${label}: hang (no end within ${RUN_TIMEOUT_MS} ms)`).toBe(false);
   expect(result.signal, `${label}: ended by a signal`).toBe(null);
   expect(CRASH_ON_STDERR.test(result.stderr), `${label}: crash on stderr: ${result.stderr.slice(-1500)}`).toBe(false);
@@ -90,7 +94,7 @@ describe("hostile input", () => {
           timeoutMs: RUN_TIMEOUT_MS,
         });
         const label = `seed ${seed} run ${run}`;
-        expectNoCrash(result, label);
+        expectNoCrash(result, label, emu.connection.client_secret);
         expect(traceErrorsIn(result.stdout).map((e) => e.message), `${label}: a record-level problem failed the whole run`).toEqual([]);
         expect(result.code, label).toBe(0);
         const emitted = statesIn(result.stdout);
@@ -167,7 +171,7 @@ describe("hostile input", () => {
           input: [c.line, streamStateLine(FUZZ_STREAMS.contacts, 1, 1)],
           timeoutMs: RUN_TIMEOUT_MS,
         });
-        expectNoCrash(result, c.name);
+        expectNoCrash(result, c.name, emu.connection.client_secret);
         expect(result.code, c.bug).toBe(0);
         expect(statesIn(result.stdout).map((s) => s.rejectedRecordCount)).toEqual([1]);
       });
@@ -189,7 +193,7 @@ describe("hostile input", () => {
           input,
           timeoutMs: RUN_TIMEOUT_MS,
         });
-        expectNoCrash(result, c.name);
+        expectNoCrash(result, c.name, emu.connection.client_secret);
         const ids = statesIn(result.stdout).map((s) => s.id);
         const errors = traceErrorsIn(result.stdout);
         if (result.code === 0) {

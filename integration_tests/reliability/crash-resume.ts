@@ -9,6 +9,7 @@
 // (SIGSTOP) and every record before that state must already be in the table. A state that comes out
 // ahead of its data would lose those records if the connector died right then.
 import { expect } from "vitest";
+import { assertNoSecrets, findTokenShapes } from "../helpers/no-secrets.js";
 import { frozen, runConnector, workdir, type RunResult } from "./connector.js";
 import type { Rng } from "./prng.js";
 import { parseLine, recordLine, stateOf, statesIn, streamStateLine, traceErrorsIn, nonProtocolLines } from "./protocol.js";
@@ -194,6 +195,9 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
           expect(result.code, `run ${run} exit; stderr tail: ${result.stderr.slice(-2000)}`).toBe(0);
         }
       }
+      // Issue 6 item 5: every run of every suite is swept for the secret and for token shapes.
+      assertNoSecrets({ stdout: result.stdout.join("\n"), stderr: result.stderr }, [{ label: "client secret", value: options.connection.client_secret }]);
+      expect(findTokenShapes({ stdout: result.stdout.join("\n"), stderr: result.stderr }), `run ${run}: a token on stdout/stderr`).toEqual([]);
       plan.check?.(result);
       await plan.after?.();
       // Per-state counts: the records between the previous input state and this one.

@@ -182,7 +182,7 @@ describe("rejected records", () => {
       expect(result.timedOut).toBe(false);
       expect(result.code).not.toBe(0);
       const errors = traceErrorsIn(result.stdout);
-      expect(errors).toHaveLength(1);
+      expect(errors, `exit ${String(result.code)}; stdout tail ${result.stdout.slice(-3).join("\n")}; stderr ${result.stderr.slice(-1500)}`).toHaveLength(1);
       expect(errors[0]?.message).toMatch(/reject/i);
       // It stops soon after the share is passed (checked after 100 records), not at the end of the input.
       const rejectedOnDisk = readDeadLetters(deadLetterPath).length;
