@@ -1,5 +1,8 @@
 // The edge-case stream corpus (style.md) and the bad inputs of issue 3, through the built CLI
 // against the emulator over real HTTPS; rows are checked through the Web API.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator } from "./reliability/emulator.js";
 import type { TestEmulator } from "./reliability/emulator.js";
@@ -236,6 +239,22 @@ describe("write: Singer", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toEqual(['{"bookmarks":{"contacts":1}}', '{"bookmarks":{"contacts":2}}']);
     expect(await contactsLike("sg-")).toHaveLength(2);
+  });
+
+  it("--input reads the messages from a file; unmapped fields are reported once per stream", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "singer-input-"));
+    try {
+      const file = join(dir, "tap-output.jsonl");
+      const recordWith = (i: number) => JSON.stringify({ type: "RECORD", stream: "contacts", record: { emailaddress1: `sgi-${i}@example.org`, lastname: "File", favourite_colour: "blue" } });
+      writeFileSync(file, [schema("contacts", ["emailaddress1"]), recordWith(1), recordWith(2), JSON.stringify({ type: "STATE", value: { done: true } })].join("\n") + "\n");
+      const r = await runCli({ args: ["--config", "{file:config.json}", "--input", file], files: { "config.json": config }, secrets, protocol: "singer" });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toEqual(['{"done":true}']);
+      expect(r.stderr.match(/favourite_colour/g)).toHaveLength(1);
+      expect(await contactsLike("sgi-")).toHaveLength(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a record before its SCHEMA is an error naming the line", async () => {

@@ -39,7 +39,7 @@ export function runAirbyte(lines: AsyncIterable<Line>, sync: Sync, output: Outpu
           sync.state({ protocol: "airbyte", state: msg.state });
           break;
         case "stream_status":
-          await sync.streamStatus(msg.stream, msg.status);
+          sync.streamStatus(msg.stream, msg.status);
           break;
         case "ignored":
           if (!ignored.has(msg.type)) {

@@ -320,14 +320,10 @@ export class Sync {
     this.#pump();
   }
 
-  async streamStatus(d: StreamDescriptor, status: StreamStatus): Promise<void> {
+  /** Remembered for destructive finalisation (mirror), which only COMPLETE streams get. */
+  streamStatus(d: StreamDescriptor, status: StreamStatus): void {
     const rt = this.#find(d);
     if (rt !== undefined) rt.status = status;
-    // Destructive finalisation (mirror, generation truncation) belongs to COMPLETE streams only;
-    // it is not part of this slice, so a configured mirror is reported and skipped.
-    if (status === "COMPLETE" && rt?.mapping.mirror?.enabled === true) {
-      await this.#o.output.log("WARN", `stream "${d.name}": mirror is configured but not implemented in this version; no rows were removed`);
-    }
   }
 
   /** End of input: flush, settle, emit the remaining states, then the per-stream summary. */
