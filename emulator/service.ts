@@ -10,7 +10,7 @@ import { type TableModel, compileTables, keySignature } from "./model.js";
 import { type LookupValue, type Row, Store, type TableStore, type Value, isLookup } from "./store.js";
 import { DataverseError, errorBody, errors } from "./errors.js";
 import { type PathSegment, assertUsableKeyValues, parsePath } from "./odata/path.js";
-import { type KeyPart, type Literal, isGuid } from "./odata/literal.js";
+import type { KeyPart, Literal } from "./odata/literal.js";
 import { type FilterNode, type Scalar, evaluate } from "./odata/filter.js";
 import { type Preferences, type QueryOptions, parsePrefer, parseQuery } from "./query.js";
 import { invalidDate, normalizeDateTime, validateValue } from "./validate.js";
@@ -970,4 +970,3 @@ export function errorResponse(e: DataverseError): ServiceResponse {
   return { status: e.status, headers: { ...JSON_HEADERS }, body: errorBody(e) };
 }
 
-export { isGuid };
