@@ -30,7 +30,7 @@ export interface TargetCheck {
   readonly target: string;
   /** The measured figure, formatted, or "" when it could not be measured. */
   readonly measured: string;
-  readonly verdict: "met" | "not met" | "not measured";
+  readonly verdict: "met" | "not met" | "not measured" | "info";
   readonly detail?: string;
 }
 
@@ -38,6 +38,8 @@ export interface BenchReport {
   readonly command: string;
   readonly date: string;
   readonly machine: string;
+  /** The machine's load during the run (it is shared). */
+  readonly load: string;
   readonly records: number;
   readonly scenarios: readonly ScenarioResult[];
   readonly targets: readonly TargetCheck[];
@@ -110,7 +112,7 @@ function mdTable(head: readonly string[], rows: readonly (readonly string[])[]):
 export function targetsTable(targets: readonly TargetCheck[]): string {
   return mdTable(
     ["target (issue 5 / issue 2)", "measured", "verdict"],
-    targets.map((t) => [t.target, t.measured + (t.detail === undefined ? "" : ` (${t.detail})`), t.verdict === "met" ? "**met**" : t.verdict]),
+    targets.map((t) => [t.target, t.measured + (t.detail === undefined ? "" : ` (${t.detail})`), t.verdict === "met" ? "**met**" : t.verdict === "info" ? "(context)" : t.verdict]),
   );
 }
 
@@ -132,6 +134,7 @@ export function markdown(report: BenchReport): string {
     `- Command: \`${report.command}\``,
     `- Date: ${report.date}`,
     `- Machine: ${report.machine}`,
+    `- Load: ${report.load}`,
     `- Records per scenario: ${fmtInt(report.records)} contact upserts by alternate key \`emailaddress1\``,
     "",
     "The machine is shared and noisy, so the targets are judged on **ratios measured side by side in",

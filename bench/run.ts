@@ -20,6 +20,7 @@ const USAGE = `usage: npm run bench -- [options]
   --state-every N       a STATE message every N records (default ${DEFAULTS.stateEvery})
   --batch-size N        connector batch_size and loaders' batch size (default ${DEFAULTS.batchSize})
   --timeout S           per-scenario timeout in seconds (default ${DEFAULTS.timeoutSeconds})
+  --repeat R            rounds of the latency-off scenarios; medians are reported (default ${DEFAULTS.repeat})
   --doc PATH            where to write the report (default docs/benchmarks.md)
   --no-doc              do not write the report`;
 
@@ -49,6 +50,7 @@ async function main(): Promise<number> {
       "state-every": { type: "string" },
       "batch-size": { type: "string" },
       timeout: { type: "string" },
+      repeat: { type: "string" },
       doc: { type: "string" },
       "no-doc": { type: "boolean" },
       help: { type: "boolean" },
@@ -77,6 +79,7 @@ async function main(): Promise<number> {
     dwaConcurrency: DEFAULTS.dwaConcurrency,
     rawConcurrency: DEFAULTS.rawConcurrency,
     timeoutSeconds: positive(values.timeout, "timeout", DEFAULTS.timeoutSeconds),
+    repeat: positive(values.repeat, "repeat", DEFAULTS.repeat),
     command: ["npm run bench", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" "),
     log: (line) => void process.stderr.write(`${line}\n`),
   };

@@ -114,13 +114,17 @@ function parseConnectorLine(out: ConnectorOutput, line: string): void {
   }
 }
 
-/** The connector's own count of retries, if its summary LOG reports one ("retries": n or retries=n). */
+/**
+ * The connector's own count of retries, summed over its summary LOG lines ("… retried 3, …",
+ * one per stream), or undefined when no line reports one.
+ */
 export function retriesFromLogs(logs: readonly string[]): number | undefined {
-  for (let i = logs.length - 1; i >= 0; i--) {
-    const match = /"?retries"?\s*[:=]\s*(\d+)/i.exec(logs[i] ?? "");
-    if (match?.[1] !== undefined) return Number(match[1]);
+  let total: number | undefined;
+  for (const line of logs) {
+    const match = /\bretri(?:ed|es)\b\s*[:=]?\s*(\d+)/i.exec(line);
+    if (match?.[1] !== undefined) total = (total ?? 0) + Number(match[1]);
   }
-  return undefined;
+  return total;
 }
 
 export function connectorConfig(

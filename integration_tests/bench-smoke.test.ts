@@ -106,6 +106,7 @@ describe("bench harness", () => {
         dwaConcurrency: 4,
         rawConcurrency: 8,
         timeoutSeconds: 60,
+        repeat: 2,
         command: "bench-smoke",
         log: () => undefined,
       });
@@ -135,7 +136,7 @@ describe("bench harness", () => {
 
       expect(report.targets.length).toBeGreaterThanOrEqual(9);
       for (const t of report.targets) {
-        expect(["met", "not met", "not measured"]).toContain(t.verdict);
+        expect(["met", "not met", "not measured", "info"]).toContain(t.verdict);
         if (t.verdict !== "not measured") expect(t.measured).not.toBe("");
       }
       expect(report.targets.find((t) => t.target.startsWith("peak RSS flat"))?.verdict).toBe("not measured");
@@ -145,6 +146,7 @@ describe("bench harness", () => {
       }
       expect(markdown).toContain("- Command: `bench-smoke`");
       expect(markdown).toContain("## Targets");
+      expect(markdown).toContain("2 rounds, records/s:");
       expect(markdown).toContain("rate(n) = u × n × min( R / W,  E / (W × c(n)),  C / c(n) )");
       for (const s of report.scenarios) expect(markdown).toContain(s.title);
       // Never a secret in the report.
