@@ -75,10 +75,21 @@ export function loadConfig(raw: unknown, env: Readonly<Record<string, string | u
   const merged: JsonObject = { ...settingsFromEnv(env), ...raw };
   const check = validate();
   if (!check(merged)) {
-    const list = violations(check.errors);
+    const list = violations(check.errors).map(friendlier);
     throw new ConfigError("config_invalid", describeViolations("The configuration is invalid", list), list);
   }
   return build(merged);
+}
+
+/** Patterns say more as sentences; the value itself is still never shown. */
+const PATTERN_HINTS: Readonly<Record<string, string>> = {
+  "/web_api_endpoint": "must be an https URL ending in /api/data/v9.x/ (Power Apps → Settings → Developer resources → Web API endpoint)",
+  "/authority_host": "must be an https URL such as https://login.microsoftonline.com",
+};
+
+function friendlier(v: Violation): Violation {
+  const hint = PATTERN_HINTS[v.path];
+  return hint !== undefined && (v.message.startsWith("must match pattern") || v.message.startsWith("must match format")) ? { path: v.path, message: hint } : v;
 }
 
 function str(o: JsonObject, k: string): string | undefined {

@@ -623,6 +623,15 @@ export class Sync {
 
   async #summary(): Promise<void> {
     const seconds = (this.#o.timers.now() - this.#startedAt) / 1000;
+    const w = this.#o.writerStats?.();
+    if (w !== undefined) {
+      await this.#o.output.log(
+        "INFO",
+        `summary: ${this.#read} records read, ${this.#written} written, ${this.#rejected} rejected in ${seconds.toFixed(1)} s` +
+          `${w.requests !== undefined ? `; ${w.requests} requests` : ""}${w.throttled !== undefined ? `, ${w.throttled} throttled (429)` : ""}` +
+          `${w.throttledMs !== undefined ? `, ${(w.throttledMs / 1000).toFixed(1)} s paused by throttling` : ""}`,
+      );
+    }
     for (const rt of this.#streams.values()) {
       const s = rt.stats;
       const codes = [...rt.rejectionsByCode].map(([c, n]) => `${c} ×${n}`).join(", ");
