@@ -512,9 +512,7 @@ describe("options: bypass business logic, impersonation", () => {
   });
 });
 
-// Pending: `write --dry-run` answers "dry_run_unavailable" (src/commands/dry-run.ts, CONN-APP's), so
-// this check is kept out of the default run until it exists. RUN_PENDING=1 runs it.
-describe.skipIf(!process.env["RUN_PENDING"])("dry run (pending: src/commands/dry-run.ts not implemented)", () => {
+describe("dry run", () => {
   it("prints per-stream counts and writes nothing", async () => {
     const streams = [{ name: "dr_accounts", table: "account", key: { columns: ["accountnumber"] } }];
     const catalog = [{ name: "dr_accounts", mode: "append_dedup" }];
@@ -536,11 +534,52 @@ describe.skipIf(!process.env["RUN_PENDING"])("dry run (pending: src/commands/dry
     );
     expect(dry.code).toBe(0);
     const text = dry.logs.join("\n");
-    expect(text).toMatch(/dr_accounts/);
-    expect(text).toMatch(/creat\w* 1/);
-    expect(text).toMatch(/updat\w* 1/);
-    expect(text).toMatch(/unchanged 1/);
-    expect(text).toMatch(/reject\w* 1/);
+    expect(dry.logs).toContain("dry run: account (stream dr_accounts): would create 1, update 1, delete 0, leave unchanged 1");
+    expect(text).toMatch(/dry run: account sample update: name/);
+    expect(text).toMatch(/dry run: stream "dr_accounts": 1 record\(s\) would be rejected/);
+    // No state: a dry run must not let the platform checkpoint past records it did not write.
+    expect(dry.states).toEqual([]);
     expect(await reader.rows("accounts", { filter: "startswith(accountnumber,'DR-')", select: ["accountnumber", "name"] })).toEqual(before);
+  });
+});
+
+function streamStatus(stream: string, status: "STARTED" | "RUNNING" | "COMPLETE" | "INCOMPLETE"): string {
+  return JSON.stringify({ type: "TRACE", trace: { type: "STREAM_STATUS", emitted_at: 1_764_000_000_000, stream_status: { stream_descriptor: { name: stream }, status } } });
+}
+
+// Leads are used by no other case here, so the owner scope sees only this suite's rows.
+describe("mirror (owner scope)", () => {
+  const mirrorStream = (mirror: Json): Json => ({ name: "mr_leads", table: "lead", key: { columns: ["emailaddress1"] }, mirror: { enabled: true, scope: "owner", action: "delete", ...mirror } });
+  const lead = (n: number) => record("mr_leads", { emailaddress1: `mr-${n}@example.org`, lastname: `Mirror ${n}` });
+  const leads = () => reader.rows("leads", { filter: "startswith(emailaddress1,'mr-')", select: ["emailaddress1", "_ownerid_value"] });
+  const emails = async () => (await leads()).map((l) => l["emailaddress1"]).sort();
+  const run = (input: string[], mirror: Json = { max_delete_share: 0.5 }) => write([mirrorStream(mirror)], [{ name: "mr_leads", mode: "overwrite" }], input);
+
+  it("removes the connector's row missing from the source after COMPLETE, leaves another owner's row alone, and never acts without COMPLETE or over the cap", async () => {
+    const foreign = await seeder.create("leads", { emailaddress1: "mr-foreign@example.org", lastname: "Not ours", "ownerid@odata.bind": `/systemusers(${DEFAULT_IDS.userId})` });
+    const full = await run([lead(1), lead(2), lead(3), lead(4), streamStatus("mr_leads", "COMPLETE")]);
+    expect(full.code).toBe(0);
+    expect(await emails()).toEqual(["mr-1@example.org", "mr-2@example.org", "mr-3@example.org", "mr-4@example.org", "mr-foreign@example.org"]);
+
+    // No COMPLETE status (the source stopped early): nothing is removed.
+    const partial = await run([lead(1), lead(2), lead(3), streamStatus("mr_leads", "INCOMPLETE")]);
+    expect(partial.code).toBe(0);
+    expect(partial.logs).toContain('mirror: stream "mr_leads" did not report COMPLETE, so no rows were removed');
+    expect(await emails()).toHaveLength(5);
+
+    // Over the cap: 3 of 4 in-scope rows missing > 50 %: a config error, nothing removed.
+    const capped = await run([lead(1), streamStatus("mr_leads", "COMPLETE")]);
+    expect(capped.code).not.toBe(0);
+    expect(errorOf(capped)).toMatchObject({ failure_type: "config_error", message: expect.stringMatching(/max_delete_share/) });
+    expect(await emails()).toHaveLength(5);
+
+    // A complete sync without mr-4: it goes; the foreign row (owned by another user) stays.
+    const mirrored = await run([lead(1), lead(2), lead(3), streamStatus("mr_leads", "COMPLETE")]);
+    expect(mirrored.code).toBe(0);
+    expect(mirrored.logs).toContain('mirror: stream "mr_leads" → lead: deleted 1 of 4 rows in scope');
+    expect(await emails()).toEqual(["mr-1@example.org", "mr-2@example.org", "mr-3@example.org", "mr-foreign@example.org"]);
+    const rows = await leads();
+    expect(rows.find((r) => r["emailaddress1"] === "mr-foreign@example.org")?.["_ownerid_value"]).toBe(DEFAULT_IDS.userId);
+    expect(foreign).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
