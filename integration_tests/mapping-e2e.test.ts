@@ -582,4 +582,36 @@ describe("mirror (owner scope)", () => {
     expect(rows.find((r) => r["emailaddress1"] === "mr-foreign@example.org")?.["_ownerid_value"]).toBe(DEFAULT_IDS.userId);
     expect(foreign).toMatch(/^[0-9a-f-]{36}$/);
   });
+
+  it("marker scope with a composite key (lookup + choice) deactivates only the marked row missing from the source", async () => {
+    const person = await seeder.create("contacts", { emailaddress1: "mc-person@example.org", lastname: "Member" });
+    const streams = [
+      {
+        name: "mc_members",
+        table: "new_membership",
+        key: { columns: ["new_contactid", "new_tier"] },
+        fields: { person: "new_contactid", tier: "new_tier" },
+        mirror: { enabled: true, scope: "marker", marker_column: "new_notes", marker_value: "mirror-composite", action: "deactivate", max_delete_share: 0.5 },
+      },
+    ];
+    const catalog = [{ name: "mc_members", mode: "overwrite" }];
+    const member = (tier: string) => record("mc_members", { person, tier, new_name: tier, new_notes: "mirror-composite" });
+    const handMade = await seeder.create("new_memberships", { new_name: "unmarked", new_tier: 100000000, "new_ContactId@odata.bind": `/contacts(${person})`, new_notes: "hand made" });
+    const first = await write(streams, catalog, [member("Bronze"), member("Silver"), member("Gold"), streamStatus("mc_members", "COMPLETE")]);
+    expect(first.code).toBe(0);
+    // The hand-made Bronze row has the key of a synced record: the upsert takes it over (and marks it).
+    const second = await write(streams, catalog, [member("bronze"), member("GOLD"), streamStatus("mc_members", "COMPLETE")]);
+    expect(second.code).toBe(0);
+    expect(second.logs).toContain('mirror: stream "mc_members" → new_membership: deactivated 1 of 3 rows in scope');
+    const rows = await reader.rows("new_memberships", { filter: `_new_contactid_value eq ${person}`, select: ["new_membershipid", "new_tier", "statecode"] });
+    expect(rows.map((r) => [r["new_tier"], r["statecode"]]).sort()).toEqual([
+      [100000000, 0],
+      [100000001, 1],
+      [100000002, 0],
+    ]);
+    expect(rows.find((r) => r["new_tier"] === 100000000)?.["new_membershipid"]).toBe(handMade);
+    // A rerun deactivates nothing more: already inactive rows are not removed again.
+    const third = await write(streams, catalog, [member("Bronze"), member("Gold"), streamStatus("mc_members", "COMPLETE")]);
+    expect(third.logs).toContain('mirror: stream "mc_members" → new_membership: deactivated 0 of 3 rows in scope');
+  });
 });
