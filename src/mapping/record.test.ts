@@ -189,6 +189,12 @@ describe("mapRecord: lookups", () => {
     expect([...lookupTargets(contacts)].sort()).toEqual(["account"]);
     expect(lookupTargets(byExternalId())).toEqual([]);
   });
+
+  it("counts a lookup column inside the alternate key as a parent: its row must exist first", () => {
+    const t = contactTable({ keys: [{ logicalName: "k", schemaName: "K", columns: ["emailaddress1", "parentcustomerid"], status: "Active" }] });
+    const p = planOf(streamMapping({ key: { kind: "alternate_key", name: "k" } }), t);
+    expect([...lookupTargets(p)]).toEqual(["account"]);
+  });
 });
 
 describe("mapRecord: values", () => {

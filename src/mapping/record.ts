@@ -298,11 +298,22 @@ export function mapRecord(
   return { ok: true, operation, truncated };
 }
 
-/** Tables this plan's lookups point at, other than its own (self-references need no ordering). */
+/**
+ * Tables this plan's lookups point at, other than its own (self-references need no ordering).
+ * A lookup column inside the alternate key counts too: its GUID names a row that must exist
+ * before ours is written, although no binding carries it.
+ */
 export function lookupTargets(plan: StreamPlan): readonly string[] {
   const out = new Set<string>();
   for (const lp of [...plan.lookups, ...plan.passthroughLookups.values()]) {
     for (const t of lp.targets.keys()) if (t !== plan.table.logicalName) out.add(t);
+  }
+  if (plan.key.kind === "key") {
+    for (const part of plan.key.parts) {
+      const c = part.column;
+      if (c.type !== "Lookup" && c.type !== "Customer" && c.type !== "Owner") continue;
+      for (const t of c.targets ?? []) if (t !== plan.table.logicalName) out.add(t);
+    }
   }
   return [...out];
 }
