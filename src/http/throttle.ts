@@ -165,7 +165,8 @@ export class Throttle {
     const now = this.#clock.now();
     const until = now + Math.max(0, ms);
     if (until > this.#pausedUntil) {
-      this.#pausedMs += until - Math.max(now, this.#pausedUntil);
+      // Add ms itself when not paused yet: (now + ms) - now loses a bit in floating point.
+      this.#pausedMs += this.#pausedUntil <= now ? Math.max(0, ms) : until - this.#pausedUntil;
       this.#pausedUntil = until;
     }
     this.#scheduleWake();
