@@ -1,0 +1,72 @@
+import { PassThrough, Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { run } from "./run.js";
+import { tokenAudience } from "./check.js";
+import type { CommandIO } from "./io.js";
+
+function io(argv: string[], files: Record<string, string> = {}, env: Record<string, string> = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c: Buffer) => (out += c.toString()));
+  stderr.on("data", (c: Buffer) => (err += c.toString()));
+  const value: CommandIO = {
+    argv,
+    env,
+    stdin: Readable.from([]),
+    stdout,
+    stderr,
+    now: () => 1000,
+    version: "9.9.9",
+    readFile: (p) => (p in files ? Promise.resolve(files[p] as string) : Promise.reject(new Error("ENOENT"))),
+    openInput: () => Readable.from([]),
+  };
+  return { value, out: () => out, err: () => err };
+}
+
+describe("run", () => {
+  it("spec prints one SPEC line", async () => {
+    const x = io(["spec"]);
+    expect(await run(x.value)).toBe(0);
+    const lines = x.out().trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ type: "SPEC", spec: { connectionSpecification: { type: "object" } } });
+  });
+
+  it("a usage error exits 2 with usage on stderr and nothing on stdout", async () => {
+    const x = io(["bogus"]);
+    expect(await run(x.value)).toBe(2);
+    expect(x.out()).toBe("");
+    expect(x.err()).toContain("Usage:");
+  });
+
+  it("an unreadable config is a config_error TRACE and exit 1", async () => {
+    const x = io(["write", "--config", "missing.json", "--catalog", "c.json"]);
+    expect(await run(x.value)).toBe(1);
+    expect(JSON.parse(x.out().trim())).toMatchObject({ type: "TRACE", trace: { type: "ERROR", emitted_at: 1000, error: { failure_type: "config_error", message: "The config file cannot be read" } } });
+  });
+
+  it("a config that fails validation never echoes its secret", async () => {
+    const config = JSON.stringify({ web_api_endpoint: "nope", tenant_id: 1, client_id: "c", client_secret: "very-secret-value-42" });
+    const x = io(["write", "--config", "c.json", "--catalog", "k.json"], { "c.json": config, "k.json": "{}" });
+    expect(await run(x.value)).toBe(1);
+    expect(x.out()).toContain("/tenant_id");
+    expect(x.out() + x.err()).not.toContain("very-secret-value-42");
+  });
+
+  it("Singer mode reports a fatal error on stderr and keeps stdout for states", async () => {
+    const x = io(["--config", "missing.json"]);
+    expect(await run(x.value)).toBe(1);
+    expect(x.out()).toBe("");
+    expect(x.err()).toMatch(/^FATAL config_error: The config file cannot be read/);
+  });
+});
+
+describe("tokenAudience", () => {
+  it("reads aud from a JWT payload without verifying it", () => {
+    const payload = Buffer.from(JSON.stringify({ aud: "https://org.crm.dynamics.com" })).toString("base64url");
+    expect(tokenAudience(`e30.${payload}.sig`)).toBe("https://org.crm.dynamics.com");
+    expect(tokenAudience("not-a-jwt")).toBeUndefined();
+  });
+});
