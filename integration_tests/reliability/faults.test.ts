@@ -7,7 +7,7 @@ import type { FaultRule } from "../../emulator/faults.js";
 import { crashAndResume, type CrashResumeOptions, type Scenario } from "./crash-resume.js";
 import { startTestEmulator, type TestEmulator } from "./emulator.js";
 import { createRng, intFromEnv, seedFromEnv } from "./prng.js";
-import { contactUpsert, opportunityCreateDeterministic, opportunityCreateNoKey } from "./scenarios.js";
+import { contactUpsert, contactVersions, opportunityCreateDeterministic, opportunityCreateNoKey } from "./scenarios.js";
 
 const RECORDS = intFromEnv("FAULTS_RECORDS", 300);
 // Small batches so a few hundred records make enough requests for the fault rules to bite.
@@ -103,6 +103,23 @@ describe("faults survived", () => {
     // At most the rows of the requests that were reset (batch_size each) can be doubled.
     expect(report.duplicated).toBeLessThanOrEqual(resets * SETTINGS.batch_size);
     process.stderr.write(`[faults] plain create under ${resets} resets: ${report.duplicated} duplicated rows\n`);
+  });
+
+  // A retried request must not overwrite a newer version of the same row that went out after it.
+  // Pending (lost update; src/pipeline/sync.ts sends batches holding the same row concurrently and
+  // src/dataverse/writer.ts retries a failed one after the later one committed): run with RUN_PENDING=1.
+  it.skipIf(process.env["RUN_PENDING"] !== "1")("the same key in consecutive batches: an earlier batch retried after a 503 does not overwrite a later one", async () => {
+    const keys = 20;
+    const report = await crashAndResume(
+      contactVersions("fver", keys, 10),
+      options("versions", {
+        records: keys * 10,
+        settings: { ...SETTINGS, batch_size: keys },
+        runs: [{ ...withFaults({ fault: "status", status: 503, after: 1, every: 3, count: 4, ...WRITES }) }],
+      }),
+    );
+    expect(firedTotal()).toBe(4);
+    expect(report.rejected).toBe(0);
   });
 
   it("slow answers are waited for", async () => {

@@ -62,3 +62,20 @@ export function opportunityCreateNoKey(prefix: string, overrides: Partial<Scenar
     ...overrides,
   };
 }
+
+/**
+ * Upsert where every key comes `versions` times (a source that emits every change): record i is
+ * version floor(i / keys) of key i % keys, so versions of one key are `keys` records apart. The row
+ * must end with the last version.
+ */
+export function contactVersions(prefix: string, keys: number, versions: number): Scenario {
+  const base = contactUpsert(prefix);
+  return {
+    ...base,
+    label: `${prefix}-versions`,
+    record: (i) => ({ emailaddress1: `${prefix}-${i % keys}@example.com`, firstname: `v${Math.floor(i / keys)}`, lastname: `Last ${i % keys}` }),
+    identity: (i) => `${prefix}-${i % keys}@example.com`,
+    finalValues: (i) => ({ firstname: `v${versions - 1}`, lastname: `Last ${i % keys}` }),
+    distinctRows: keys,
+  };
+}
