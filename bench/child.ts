@@ -20,6 +20,8 @@ export interface ChildRun {
   readonly peakRssBytes: number | undefined;
   /** Highest VmRSS seen by sampling, bytes (a cross-check of peakRssBytes). */
   readonly sampledPeakRssBytes: number | undefined;
+  /** Sampled VmRSS at 25, 50, 75 and 100 % of the run's duration, bytes: does memory grow with input? */
+  readonly rssQuartiles: readonly number[];
   /** Last lines of stderr, for the report when the child failed. */
   readonly stderrTail: string;
 }
@@ -47,6 +49,20 @@ function readVmRssBytes(pid: number): number | undefined {
     // The process exited between samples, or /proc is not Linux's.
     return undefined;
   }
+}
+
+/** The last sample at or before each quarter of the run. */
+function quartiles(samples: readonly [number, number][], durationMs: number): number[] {
+  const out: number[] = [];
+  for (const q of [0.25, 0.5, 0.75, 1]) {
+    let value: number | undefined;
+    for (const [t, rss] of samples) {
+      if (t > q * durationMs) break;
+      value = rss;
+    }
+    if (value !== undefined) out.push(value);
+  }
+  return out;
 }
 
 interface UsageFile {
@@ -95,13 +111,17 @@ export async function runMeasured(options: ChildOptions): Promise<ChildRun> {
   lines.on("line", (line) => options.onStdoutLine?.(line));
 
   let sampledPeak: number | undefined;
+  // (ms since spawn, VmRSS) pairs; 50 ms apart, so even a long run keeps a few thousand.
+  const samples: [number, number][] = [];
   const pid = child.pid;
   const sampler =
     pid === undefined
       ? undefined
       : setInterval(() => {
           const rss = readVmRssBytes(pid);
-          if (rss !== undefined && (sampledPeak === undefined || rss > sampledPeak)) sampledPeak = rss;
+          if (rss === undefined) return;
+          samples.push([performance.now() - started, rss]);
+          if (sampledPeak === undefined || rss > sampledPeak) sampledPeak = rss;
         }, 50);
 
   let timedOut = false;
@@ -127,6 +147,7 @@ export async function runMeasured(options: ChildOptions): Promise<ChildRun> {
     cpuSeconds: usage === undefined ? undefined : (usage.userCpuMicros + usage.systemCpuMicros) / 1e6,
     peakRssBytes: usage === undefined ? sampledPeak : usage.maxRssKb * 1024,
     sampledPeakRssBytes: sampledPeak,
+    rssQuartiles: quartiles(samples, wallSeconds * 1000),
     stderrTail,
   };
 }

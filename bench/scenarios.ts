@@ -218,6 +218,9 @@ function connectorResult(id: string, title: string, m: ConnectorMeasurement, opt
   if (output.states !== options.states) notes.push(`emitted ${output.states} of ${options.states} STATE messages`);
   if (output.nonJson > 0) notes.push(`${output.nonJson} stdout lines were not JSON`);
   if (output.traceErrors.length > 0) notes.push(`TRACE ERROR: ${output.traceErrors[0]?.slice(0, 300) ?? ""}`);
+  if (child.rssQuartiles.length === 4) {
+    notes.push(`RSS at 25/50/75/100 % of the run: ${child.rssQuartiles.map((b) => Math.round(b / 2 ** 20)).join(" / ")} MB`);
+  }
   const retries = retriesFromLogs(output.logs);
   if (retries === undefined) notes.push("retries: the connector's LOG messages report no retry count");
   const reason = ok
