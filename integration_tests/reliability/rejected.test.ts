@@ -180,6 +180,7 @@ describe("rejected records", () => {
       }
       const result = await runConnector({ args: ["write", "--config", config, "--catalog", catalog], input, timeoutMs: 60_000 });
       expect(result.timedOut).toBe(false);
+      expect(result.signal, result.stderr.slice(-1500)).toBe(null);
       expect(result.code).not.toBe(0);
       const errors = traceErrorsIn(result.stdout);
       expect(errors, `exit ${String(result.code)}; stdout tail ${result.stdout.slice(-3).join("\n")}; stderr ${result.stderr.slice(-1500)}`).toHaveLength(1);

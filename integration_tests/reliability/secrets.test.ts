@@ -112,7 +112,7 @@ describe("secrets stay secret", () => {
     collect("wrong secret write", write);
     expect(write.code).not.toBe(0);
     const errors = traceErrorsIn(write.stdout);
-    expect(errors.map((e) => e.failureType)).toEqual(["config_error"]);
+    expect(errors.map((e) => e.failureType), `stderr ${write.stderr.slice(-1500)}`).toEqual(["config_error"]);
     expect(errors[0]?.message).toMatch(/client_secret|client secret/i);
     const check = await runConnector({ args: ["check", "--config", config], input: [], timeoutMs: 30_000 });
     collect("wrong secret check", check);
@@ -128,7 +128,7 @@ describe("secrets stay secret", () => {
     try {
       const result = await runConnector({ args: ["write", "--config", config, "--catalog", catalog(scenario.stream)], input: input(scenario.stream, 60, scenario.record), timeoutMs: 30_000 });
       collect("revoked", result);
-      expect(traceErrorsIn(result.stdout).map((e) => e.failureType)).toEqual(["config_error"]);
+      expect(traceErrorsIn(result.stdout).map((e) => e.failureType), `exit ${String(result.code)}; stderr ${result.stderr.slice(-1500)}`).toEqual(["config_error"]);
     } finally {
       emu.emulator.faults.clear();
     }
