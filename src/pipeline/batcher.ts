@@ -5,12 +5,26 @@ import type { Ticket } from "./ledger.js";
 
 export interface PendingOp {
   readonly operation: Operation;
+  /** The row this operation addresses (see rowIdentity); undefined for plain creates. */
+  readonly rowKey?: string;
   readonly ticket: Ticket;
   readonly line: number;
   /** Kept only when dead letters carry records; bounded by the batch caps. */
   readonly record?: JsonObject;
   readonly bytes: number;
   readonly attempt: number;
+}
+
+/**
+ * Which row an operation addresses, so that two writes of the same row are never in one request
+ * or in flight at once (their order would be lost). Alternate-key strings compare
+ * case-insensitively, as Dataverse matches them.
+ */
+export function rowIdentity(op: Operation): string | undefined {
+  const ref = op.ref;
+  if (ref.kind === "id") return `${op.table}|id|${ref.id.toLowerCase()}`;
+  if (ref.kind === "key") return `${op.table}|key|${JSON.stringify(ref.values.map(([c, v]) => [c, typeof v === "string" ? v.toLowerCase() : v]))}`;
+  return undefined;
 }
 
 /** Rough size of an operation on the wire: its JSON body plus URL and part headers. */
@@ -23,6 +37,7 @@ export class Batcher {
   readonly #maxBytes: number;
   #items: PendingOp[] = [];
   #bytes = 0;
+  #keys = new Set<string>();
 
   constructor(maxRows: number, maxBytes: number) {
     this.#maxRows = Math.max(1, maxRows);
@@ -41,6 +56,11 @@ export class Batcher {
   add(item: PendingOp): void {
     this.#items.push(item);
     this.#bytes += item.bytes;
+    if (item.rowKey !== undefined) this.#keys.add(item.rowKey);
+  }
+
+  has(rowKey: string): boolean {
+    return this.#keys.has(rowKey);
   }
 
   get full(): boolean {
@@ -51,6 +71,7 @@ export class Batcher {
     const items = this.#items;
     this.#items = [];
     this.#bytes = 0;
+    this.#keys = new Set();
     return items;
   }
 }

@@ -242,4 +242,26 @@ describe("Sync checkpoints", () => {
     expect(output.states.map((s) => (s as { destinationStats: unknown }).destinationStats)).toEqual([{ recordCount: 2 }, { recordCount: 1 }]);
     expect(output.states[0]).toMatchObject({ type: "GLOBAL", id: 9 });
   });
+
+  it("two writes of the same row are never in one request nor in flight together", async () => {
+    const { sync, writer, output, resolved } = setup({ settings: { batchSize: 10 } });
+    await sync.addStreams(resolved);
+    writer.hold();
+    await sync.record({ name: "contacts" }, { emailaddress1: "same@x.org", firstname: "one" }, 1);
+    await sync.record({ name: "contacts" }, { emailaddress1: "other@x.org" }, 2);
+    const second = sync.record({ name: "contacts" }, { emailaddress1: "SAME@x.org", firstname: "two" }, 3);
+    await settle();
+    expect(writer.calls.map((c) => c.length)).toEqual([2]);
+    const finished = (async () => {
+      await second;
+      return sync.finish();
+    })();
+    await settle();
+    // The second write of the row waits for the first request to finish.
+    expect(writer.calls).toHaveLength(1);
+    writer.release();
+    await finished;
+    expect(writer.calls.map((c) => c.map((o) => o.columns["firstname"] ?? null))).toEqual([["one", null], ["two"]]);
+    expect(output.logs.some((l) => l.startsWith("summary:"))).toBe(true);
+  });
 });

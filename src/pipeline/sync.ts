@@ -15,7 +15,7 @@ import type { InputState, JsonObject, StreamDescriptor, StreamStatus } from "../
 import type { Output } from "../protocol/emit.js";
 import { ConnectorError, ProtocolError } from "../protocol/errors.js";
 import { ConfigError } from "../config/errors.js";
-import { Batcher, estimateBytes } from "./batcher.js";
+import { Batcher, estimateBytes, rowIdentity } from "./batcher.js";
 import type { PendingOp } from "./batcher.js";
 import type { DeadLetterSink } from "./deadletter.js";
 import { PipelineError } from "./errors.js";
@@ -93,6 +93,8 @@ interface StreamRuntime {
   readonly batcher: Batcher;
   /** Regular sends (not retries) in flight: what a child stream waits for. */
   readonly inflight: Set<Promise<void>>;
+  /** Rows addressed by this stream's requests in flight, with how many requests address each. */
+  readonly inflightRows: Map<string, number>;
   parents: StreamRuntime[];
   readonly stats: StreamStats;
   readonly reportedFields: Set<string>;
@@ -212,6 +214,7 @@ export class Sync {
         plan,
         batcher: new Batcher(this.#o.settings.batchSize, this.#o.settings.maxBatchBytes),
         inflight: new Set(),
+        inflightRows: new Map(),
         parents: [],
         stats: emptyStats(),
         reportedFields: new Set(),
@@ -300,15 +303,18 @@ export class Sync {
       return;
     }
     if (result.truncated.length > 0) rt.stats.truncated += 1;
+    const rowKey = rowIdentity(result.operation);
     const item: PendingOp = {
       operation: result.operation,
+      ...(rowKey !== undefined ? { rowKey } : {}),
       ticket,
       line,
       ...(this.#keepRecord() ? { record: data } : {}),
       bytes: estimateBytes(result.operation),
       attempt: 0,
     };
-    if (rt.batcher.wouldOverflow(item)) await this.#flush(rt);
+    // A second write of a row already pending goes into the next request, after the first.
+    if (rt.batcher.wouldOverflow(item) || (rowKey !== undefined && rt.batcher.has(rowKey))) await this.#flush(rt);
     rt.batcher.add(item);
     if (rt.batcher.full) await this.#flush(rt);
   }
@@ -426,8 +432,22 @@ export class Sync {
     }
     if (rt.batcher.size === 0) return;
     const items = rt.batcher.take();
+    // Same row in a request still in flight: wait for it, so the later values land last.
+    if (items.some((i) => i.rowKey !== undefined && rt.inflightRows.has(i.rowKey))) await this.#drain(rt);
+    for (const i of items) if (i.rowKey !== undefined) rt.inflightRows.set(i.rowKey, (rt.inflightRows.get(i.rowKey) ?? 0) + 1);
+    const release = (): void => {
+      for (const i of items) {
+        if (i.rowKey === undefined) continue;
+        const n = (rt.inflightRows.get(i.rowKey) ?? 1) - 1;
+        if (n <= 0) rt.inflightRows.delete(i.rowKey);
+        else rt.inflightRows.set(i.rowKey, n);
+      }
+    };
     await this.#slots.acquire();
-    const sent = this.#send(rt, items).finally(() => this.#slots.release());
+    const sent = this.#send(rt, items).finally(() => {
+      release();
+      this.#slots.release();
+    });
     this.#track(rt, sent);
   }
 
