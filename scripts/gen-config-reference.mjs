@@ -235,6 +235,10 @@ export function renderConfigReference(specJson) {
     "[examples.md](examples.md)). Paths use `.` for nested objects, `[]` for array items and",
     "`<key>` for map entries. Values marked **(secret)** are never logged or echoed.",
     "",
+    "Each top-level setting can also come from an environment variable named `TARGET_DYNAMICS365_` plus",
+    "the setting in upper case (for example `TARGET_DYNAMICS365_CLIENT_SECRET`), as Meltano passes them;",
+    "non-string values are given as JSON, and the file's values win over the environment's.",
+    "",
   ];
   if (typeof connectionSpec.title === "string") lines.push(`Schema: **${cell(connectionSpec.title)}**.`, "");
   if (typeof connectionSpec.description === "string") lines.push(cell(connectionSpec.description), "");
