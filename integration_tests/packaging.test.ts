@@ -685,4 +685,10 @@ describe("README and docs", () => {
     expect(readme).toContain("npm ci && npm run demo");
     expect(readme).toContain("npm ci && npm test");
   });
+
+  it("the environment-variable prefix the docs give is the one the config loader reads", () => {
+    const prefix = /ENV_PREFIX\s*=\s*"([A-Z0-9_]+)"/.exec(read("src/config/load.ts"))?.[1];
+    expect(prefix).toBe("TARGET_DYNAMICS365_");
+    for (const doc of ["README.md", "docs/configuration.md", "docs/examples.md"]) expect(read(doc), doc).toContain(prefix);
+  });
 });
