@@ -63,6 +63,9 @@ export interface CrashResumeOptions {
   readonly runs?: readonly RunPlan[];
   readonly rng: Rng;
   readonly connection: EmulatorConnection;
+  /** Credentials the harness reads the table with (default: the connector's); another app keeps
+   *  the harness's reads out of the connector's per-user service protection limits. */
+  readonly readerCredentials?: { readonly client_id: string; readonly client_secret: string };
   /** Extra config keys (write settings). */
   readonly settings?: Record<string, unknown>;
   readonly runTimeoutMs: number;
@@ -110,7 +113,7 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
   const lastSourceState = source.at(-1)?.state?.id;
 
   const files = workdir(`crash-${scenario.label}`);
-  const reader = new WebApiReader(options.connection);
+  const reader = new WebApiReader({ ...options.connection, ...options.readerCredentials });
   const config = files.json("config.json", {
     ...options.connection,
     streams: [scenario.streamConfig],

@@ -1,7 +1,9 @@
 // Starts the emulator in-process for a reliability suite and exposes what the suites need: the
 // connector config, the fault controller, stats, and the credentials of the other default apps.
 import { existsSync } from "node:fs";
+import { defaultEnvironment, type Environment } from "../../emulator/environment.js";
 import { startEmulator } from "../../emulator/index.js";
+import type { Privilege } from "../../emulator/types.js";
 import { CONNECTOR_BIN } from "./connector.js";
 import type { EmulatorConnection } from "./webapi.js";
 
@@ -12,6 +14,34 @@ export interface TestEmulator {
   readonly emulator: Emulator;
   readonly connection: EmulatorConnection;
   close(): Promise<void>;
+}
+
+/** An extra app registration with read on every table, for harness reads that must not count against
+ *  the connector's per-user limits. */
+export const READER_APP = {
+  clientId: "77777777-8888-4999-8aaa-bbbbbbbbbbbb",
+  objectId: "61a5d2b4-7c3e-4f1a-9b8d-0e2c4a6b8d77",
+  systemUserId: "c1a2b3c4-d5e6-4f70-8a91-b2c3d4e5f677",
+  secret: "reliability-reader-secret",
+} as const;
+
+export function environmentWithReader(): Environment {
+  const env = defaultEnvironment();
+  const read: Record<string, readonly Privilege[]> = {};
+  for (const t of env.tables) read[t.logicalName] = ["read"];
+  return {
+    ...env,
+    apps: [
+      ...env.apps,
+      {
+        clientId: READER_APP.clientId,
+        displayName: "reliability suites: reader",
+        objectId: READER_APP.objectId,
+        secrets: [{ value: READER_APP.secret, expiresAt: "2099-12-31T23:59:59Z" }],
+        applicationUser: { systemUserId: READER_APP.systemUserId, privileges: read },
+      },
+    ],
+  };
 }
 
 export async function startTestEmulator(options: StartOptions = {}): Promise<TestEmulator> {

@@ -4,8 +4,9 @@
 // checks each state the moment it comes out and compares the table with the source at the end.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FaultRule } from "../../emulator/faults.js";
+import { LIMIT_PRESETS } from "../../emulator/index.js";
 import { crashAndResume, type CrashResumeOptions, type Scenario } from "./crash-resume.js";
-import { startTestEmulator, type TestEmulator } from "./emulator.js";
+import { environmentWithReader, READER_APP, startTestEmulator, type TestEmulator } from "./emulator.js";
 import { createRng, intFromEnv, seedFromEnv } from "./prng.js";
 import { contactUpsert, contactVersions, opportunityCreateDeterministic, opportunityCreateNoKey } from "./scenarios.js";
 
@@ -120,6 +121,25 @@ describe("faults survived", () => {
     );
     expect(firedTotal()).toBe(4);
     expect(report.rejected).toBe(0);
+  });
+
+  it("real service protection limits (scaled preset, 20 requests per 3 s): throttled, not failed, nothing lost", async () => {
+    const limited = await startTestEmulator({ limits: { ...LIMIT_PRESETS.scaled, maxRequests: 20 }, environment: environmentWithReader() });
+    try {
+      const report = await crashAndResume(contactUpsert("flimits"), {
+        ...options("limits"),
+        records: 400,
+        connection: limited.connection,
+        readerCredentials: { client_id: READER_APP.clientId, client_secret: READER_APP.secret },
+        settings: { ...SETTINGS, batch_size: 10 },
+        runs: [{}],
+      });
+      const stats = limited.emulator.stats();
+      expect(stats.throttled.total - stats.throttled.injected, "the limit was never hit: the case tests nothing").toBeGreaterThan(0);
+      expect(report.rejected).toBe(0);
+    } finally {
+      await limited.close();
+    }
   });
 
   it("slow answers are waited for", async () => {
