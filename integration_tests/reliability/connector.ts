@@ -123,7 +123,9 @@ export async function runConnector(options: RunOptions): Promise<RunResult> {
       killNow();
       return;
     }
-    if (alive) child.stdin.end();
+    // A kill planned on an emitted state keeps stdin open, so the run cannot finish before it: the
+    // periodic flush must still get the held states out.
+    if (alive && options.kill?.afterStates === undefined) child.stdin.end();
   })().catch(() => {
     // Writing into a dead child: the run's result says how it ended.
   });

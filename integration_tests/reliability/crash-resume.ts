@@ -147,13 +147,17 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
       // Half the kills land at a random input line, half shortly after a random emitted state (the
       // moment a checkpoint is most likely to be half-done); input is paced so the connector is
       // busy writing, not starting up, when the kill comes.
+      // Each kill falls within about twice its fair share of the source, so 20 kills spread over the
+      // whole input instead of halving what is left each time.
       const statesLeft = input.filter((e) => e.state !== undefined).length;
+      const share = Math.ceil((2 * source.length) / plans.length);
+      const stateShare = Math.ceil((2 * (positionOfState.size)) / plans.length);
       const kill =
         plan.kill !== true
           ? undefined
           : options.rng.chance(0.5)
-            ? { afterLines: options.rng.int(1, input.length), delayMs: options.rng.int(0, 400) }
-            : { afterStates: options.rng.int(1, Math.max(1, statesLeft - 1)), delayMs: options.rng.int(0, 60) };
+            ? { afterLines: options.rng.int(1, Math.min(input.length, share)), delayMs: options.rng.int(0, 400) }
+            : { afterStates: options.rng.int(1, Math.max(1, Math.min(statesLeft - 1, stateShare))), delayMs: options.rng.int(0, 60) };
       await plan.before?.();
       const idsInInput = new Set(input.flatMap((e) => (e.state !== undefined ? [e.state.id] : [])));
       let previousInRun = lastEmitted ?? 0;
