@@ -15,6 +15,9 @@ import type { LoadedConfig } from "../config/load.js";
 import type { ConnectorConfig } from "../config/types.js";
 import type { LineSink } from "../protocol/emit.js";
 import { readJsonFile } from "./errors.js";
+import { connectDataverse } from "../dataverse/connect.js";
+import type { DataverseConnection } from "../dataverse/connect.js";
+import { toConnectorError } from "../pipeline/failures.js";
 import type { CommandIO } from "./io.js";
 
 export interface Connection {
@@ -38,6 +41,26 @@ export async function readConfig(io: CommandIO, path: string, sinks: readonly Li
   return loaded;
 }
 
+/**
+ * The Dataverse layer for write and discover (dataverse/connect.ts): WhoAmI first, so bad
+ * credentials or a missing application user fail before any record is read.
+ */
+export async function connectForWrite(config: ConnectorConfig, io: CommandIO): Promise<DataverseConnection> {
+  if (config.caFile !== undefined) {
+    try {
+      await io.readFile(config.caFile);
+    } catch {
+      throw new ConfigError("ca_file_unreadable", "The file named by ca_file cannot be read", [{ path: "/ca_file", message: "cannot be read" }]);
+    }
+  }
+  try {
+    return await connectDataverse(config);
+  } catch (err) {
+    throw toConnectorError(err);
+  }
+}
+
+/** The same pieces, built step by step for `check`, which reports each step's failure on its own. */
 export async function connect(config: ConnectorConfig, io: CommandIO): Promise<Connection> {
   let caPem: string | undefined;
   if (config.caFile !== undefined) {

@@ -4,7 +4,7 @@ import { buildDestinationCatalog } from "../mapping/discover.js";
 import type { DestinationOperation } from "../protocol/airbyte.js";
 import type { LineSink, Output } from "../protocol/emit.js";
 import { toConnectorError } from "../pipeline/failures.js";
-import { connect, readConfig } from "./connect.js";
+import { connectForWrite, readConfig } from "./connect.js";
 import type { CommandIO } from "./io.js";
 
 /** Metadata reads in parallel: enough to be quick on hundreds of tables, few enough to stay polite. */
@@ -12,7 +12,7 @@ const LOAD_CONCURRENCY = 4;
 
 export async function runDiscover(command: { config: string }, io: CommandIO, output: Output, sinks: readonly LineSink[]): Promise<number> {
   const loaded = await readConfig(io, command.config, sinks);
-  const conn = await connect(loaded.config, io);
+  const conn = await connectForWrite(loaded.config, io);
   try {
     const summaries = await conn.metadata.listTables().catch((err: unknown) => {
       throw toConnectorError(err);

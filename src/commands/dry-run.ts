@@ -8,10 +8,11 @@ import { DryRunWriter, NoStateOutput, dryRunReport } from "../pipeline/dry-run.j
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
 import { Sync } from "../pipeline/sync.js";
 import type { Timers } from "../pipeline/sync.js";
-import type { Connection } from "./connect.js";
+import type { DataverseConnection } from "../dataverse/connect.js";
+import type { DataverseClient } from "../dataverse/client.js";
 
 export interface DryRunInput {
-  readonly conn: Connection;
+  readonly conn: DataverseConnection;
   readonly loaded: LoadedConfig;
   readonly resolved: readonly ResolvedStream[] | undefined;
   readonly input: Readable;
@@ -20,7 +21,7 @@ export interface DryRunInput {
 }
 
 export async function runDryRun(d: DryRunInput): Promise<number> {
-  const writer = new DryRunWriter(d.conn.client, d.conn.metadata.lookup);
+  const writer = new DryRunWriter(d.conn.clients[0] as DataverseClient, d.conn.metadata.lookup);
   const quiet = new NoStateOutput(d.output);
   // Dead letters stay untouched: nothing is written in a dry run.
   const { deadLetterPath: _ignored, ...settings } = d.loaded.config.write;

@@ -9,10 +9,10 @@ import type { DeadLetterSink } from "../pipeline/deadletter.js";
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
 import { Sync } from "../pipeline/sync.js";
 import type { Timers } from "../pipeline/sync.js";
-import { toConnectorError } from "../pipeline/failures.js";
-import { connect, readConfig } from "./connect.js";
+import { connectForWrite, readConfig } from "./connect.js";
 import { readJsonFile } from "./errors.js";
 import type { CommandIO } from "./io.js";
+import type { DataverseClient } from "../dataverse/client.js";
 import { runDryRun } from "./dry-run.js";
 
 export interface WriteCommand {
@@ -39,15 +39,10 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
   const resolved =
     command.catalog !== undefined ? resolveAirbyteStreams(loaded, parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog"))) : undefined;
   const input: Readable = command.input !== undefined ? io.openInput(command.input) : io.stdin;
-  const conn = await connect(loaded.config, io);
+  const conn = await connectForWrite(loaded.config, io);
   try {
-    try {
-      await conn.tokens.getToken();
-    } catch (err) {
-      throw toConnectorError(err);
-    }
     if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output, timers: realTimers(io.now) });
-    const writer = conn.createWriter();
+    const writer = conn.writer;
     const settings = loaded.config.write;
     let deadLetter: DeadLetterSink | undefined;
     if (settings.deadLetterPath !== undefined) deadLetter = openDeadLetterFile(settings.deadLetterPath);
@@ -58,7 +53,7 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
       settings,
       timers: realTimers(io.now),
       ...(deadLetter !== undefined ? { deadLetter } : {}),
-      mirrorReader: conn.client,
+      mirrorReader: conn.clients[0] as DataverseClient,
       writerStats: () => {
         const s = writer.stats();
         return { requests: s.requests, throttled: s.throttled429, throttledMs: s.throttledMs, concurrency: s.users.reduce((n, u) => n + u.limit, 0) };
@@ -74,7 +69,6 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
       }
     } finally {
       await sync.abort();
-      await writer.close().catch(() => undefined);
       await deadLetter?.close();
     }
     return 0;
