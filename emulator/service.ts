@@ -519,7 +519,9 @@ export class DataverseService implements DataService {
     }
     const changes = this.changes(model, input, creating, ctx);
     if (address?.kind === "key" && creating) {
-      for (const [col, v] of Object.entries(address.values)) if (!(col in changes)) changes[col] = v;
+      for (const [col, v] of Object.entries(address.values)) {
+        if (!(col in changes)) changes[col] = isLookup(v) ? this.keyLookupTarget(model, col, v, ctx) : v;
+      }
     }
 
     let id: string;
@@ -600,7 +602,7 @@ export class DataverseService implements DataService {
         if (typeof raw !== "string") {
           throw errors.payload(model.entitySetName, `The value of the '${prop}' annotation must be a URL string.`);
         }
-        this.checkWritable(model, nav.column, creating);
+        if (!writable(nav.column, creating)) continue;
         out[nav.column.logicalName] = this.bind(model, nav.targets, raw, ctx);
         continue;
       }
@@ -608,8 +610,7 @@ export class DataverseService implements DataService {
       if (nav) {
         if (raw === null) {
           // `"<nav>": null` on PATCH clears the lookup (the single-valued nav set to null).
-          this.checkWritable(model, nav.column, creating);
-          out[nav.column.logicalName] = null;
+          if (writable(nav.column, creating)) out[nav.column.logicalName] = null;
           continue;
         }
         throw new DataverseError(501, "0x80040216", "Deep insert is not supported by the emulator.");
@@ -621,23 +622,10 @@ export class DataverseService implements DataService {
         }
         throw errors.invalidProperty(prop, model.logicalName);
       }
-      if (prop !== model.primaryId) this.checkWritable(model, column, creating);
+      if (prop !== model.primaryId && !writable(column, creating)) continue;
       out[prop] = validateValue(model, column, raw);
     }
     return out;
-  }
-
-  // Learn is silent on the exact answer for a column whose IsValidForCreate/IsValidForUpdate is
-  // false; 0x80040203 (InvalidArgument) is the platform's generic argument error.
-  private checkWritable(model: TableModel, column: ColumnDefinition, creating: boolean): void {
-    const ok = creating ? column.validForCreate !== false : column.validForUpdate !== false;
-    if (!ok) {
-      throw new DataverseError(
-        400,
-        "0x80040203",
-        `The '${column.logicalName}' attribute of the '${model.logicalName}' entity is not valid for ${creating ? "create" : "update"}.`,
-      );
-    }
   }
 
   private bind(model: TableModel, targets: readonly string[], url: string, ctx: WriteContext): LookupValue {
@@ -653,6 +641,25 @@ export class DataverseService implements DataService {
     const row = this.findRow(target, address);
     if (!row) throw this.notFound(target, address);
     return { id: row.id, table: target.logicalName };
+  }
+
+  /**
+   * A lookup value taken from the URL's key (`_new_contactid_value=<guid>`) becomes the new row's
+   * lookup, so it must name an existing row just as an `@odata.bind` must: Dataverse resolves the
+   * EntityReference on Create and answers ObjectDoesNotExist (0x80040217, 404) for a missing one.
+   * Learn is silent on which table a GUID-only key of a multi-table lookup means; the emulator takes
+   * the first target holding a row with that id.
+   */
+  private keyLookupTarget(model: TableModel, column: string, value: LookupValue, ctx: WriteContext): LookupValue {
+    const targets = model.columns.get(column)?.targets ?? [];
+    for (const table of targets) {
+      const target = this.models.get(table);
+      if (target === undefined || !this.tableStore(target).rows.has(value.id)) continue;
+      this.demand(ctx.caller, model, "append");
+      this.demand(ctx.caller, target, "appendto");
+      return { id: value.id, table };
+    }
+    throw errors.notFoundById(targets[0] ?? column, value.id);
   }
 
   // update-delete-entities-using-web-api: set statuscode with statecode; a state given alone
@@ -671,13 +678,14 @@ export class DataverseService implements DataService {
     const option = status.options?.find((o) => o.value === sc);
     if (option?.state !== undefined && option.state !== st) {
       const stateLabel = state.options?.find((o) => o.value === st)?.label.replace(/\s+/g, "") ?? String(st);
-      // The platform words it "<statuscode> is not a valid status code for state code ..."; the value
-      // is left out (house rule: no record values in messages). The code is not documented for this
-      // case; 0x80040203 (InvalidArgument) is the plausible one.
+      // The platform words it "<statuscode> is not a valid status code for state code
+      // AccountState.Active on account with Id <id>." with code 0x80048408 (captured answer in Stack
+      // Overflow question 65294197; Learn's error list does not name the case); the value is left
+      // out (house rule: no record values in messages). The id is there on create too.
       throw new DataverseError(
         400,
-        "0x80040203",
-        `The statuscode is not a valid status code for state code ${model.schemaName}State.${stateLabel} on ${model.logicalName}${existing ? ` with Id ${existing.id}` : ""}.`,
+        "0x80048408",
+        `The statuscode is not a valid status code for state code ${model.schemaName}State.${stateLabel} on ${model.logicalName} with Id ${String(values[model.primaryId] ?? existing?.id ?? "")}.`,
       );
     }
   }
@@ -739,6 +747,19 @@ export class EnvironmentSeedError extends Error {
     super(`${jsonPath}: ${problem}`);
     this.name = "EnvironmentSeedError";
   }
+}
+
+/**
+ * A column whose IsValidForCreate (IsValidForUpdate) is false is dropped from a create (update)
+ * without an error. Evidence: Dataverse answers a POST of an account with `statecode: 1,
+ * statuscode: 2` (statecode is IsValidForCreate False in the account table reference) with
+ * "2 is not a valid status code for state code AccountState.Active on account with Id …"
+ * (0x80048408, captured answer in Stack Overflow question 65294197): the statecode was ignored, the
+ * row took the default state, and only the pair check failed. Learn does not say so for other
+ * read-only columns (createdon, versionnumber, fullname); the emulator treats them the same way.
+ */
+function writable(column: ColumnDefinition, creating: boolean): boolean {
+  return creating ? column.validForCreate !== false : column.validForUpdate !== false;
 }
 
 function rank(table: string): number {

@@ -56,6 +56,11 @@ interface CachedToken {
   readonly claims: TokenClaims;
   /** Exact issue time in ms for tokens this instance issued (iat only has seconds). */
   readonly issuedAtMs: number;
+  /**
+   * Exact expiry in ms. `exp` is whole seconds counted from a floored `iat`, so checking it alone
+   * would cut a token's life by up to a second (a 1 s token issued at x.999 s would die 1 ms later).
+   */
+  readonly expiresAtMs: number;
 }
 
 /** Bounded so a client that invents tokens cannot grow memory without limit. */
@@ -102,7 +107,7 @@ export class TokenService {
       ver: "1.0",
     };
     const accessToken = this.sign(claims);
-    this.#remember(accessToken, { claims, issuedAtMs: nowMs });
+    this.#remember(accessToken, { claims, issuedAtMs: nowMs, expiresAtMs: nowMs + this.#lifetimeSeconds * 1000 });
     return { accessToken, expiresIn: this.#lifetimeSeconds, claims };
   }
 
@@ -124,16 +129,17 @@ export class TokenService {
     if (cached === undefined) {
       const parsed = this.#parse(token);
       if (!parsed.ok) return parsed;
-      cached = { claims: parsed.claims, issuedAtMs: parsed.claims.iat * 1000 };
+      cached = { claims: parsed.claims, issuedAtMs: parsed.claims.iat * 1000, expiresAtMs: parsed.claims.exp * 1000 };
       this.#remember(token, cached);
     }
     const { claims } = cached;
-    const nowSeconds = this.#now() / 1000;
+    const nowMs = this.#now();
+    const nowSeconds = nowMs / 1000;
     if (claims.aud !== this.#options.audience && claims.aud !== `${this.#options.audience}/`) {
       return { ok: false, reason: "audience" };
     }
     if (claims.tid !== this.#options.tenantId) return { ok: false, reason: "tenant" };
-    if (nowSeconds >= claims.exp) return { ok: false, reason: "expired" };
+    if (nowMs >= cached.expiresAtMs) return { ok: false, reason: "expired" };
     if (nowSeconds + 300 < claims.nbf) return { ok: false, reason: "not-yet-valid" };
     const revokedBefore = this.#revokedBefore.get(claims.appid);
     if (revokedBefore !== undefined && cached.issuedAtMs <= revokedBefore) return { ok: false, reason: "revoked" };
