@@ -68,6 +68,13 @@ describe("check", () => {
     expect(s.message).toMatch(/not an application user/);
   });
 
+  it("an additional application user that cannot sign in is named by its index", async () => {
+    const s = await check({ additional_app_users: [{ client_id: DEFAULT_IDS.readOnlyApp.clientId, client_secret: DEFAULT_IDS.readOnlyApp.secret }, { client_id: DEFAULT_IDS.notAUserApp.clientId, client_secret: DEFAULT_IDS.notAUserApp.secret }] });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/additional_app_users\/1 .*not an application user/);
+    expect(s.message).not.toMatch(/additional_app_users\/0/);
+  });
+
   it("a missing privilege names the table", async () => {
     const s = await check({
       client_id: DEFAULT_IDS.readOnlyApp.clientId,
@@ -90,11 +97,11 @@ describe("check", () => {
     expect(s.message).toMatch(/new_nosuchtable/);
   });
 
-  it("a wrong path under the right host is reported as a wrong endpoint path", async () => {
+  it("a URL without the Web API path is reported as a wrong endpoint path", async () => {
     const endpoint = new URL(emu.connection.web_api_endpoint);
-    const s = await check({ web_api_endpoint: `${endpoint.origin}/api/data/v9.1/` });
+    const s = await check({ web_api_endpoint: `${endpoint.origin}/` });
     expect(s.status).toBe("FAILED");
-    expect(s.message).toMatch(/web_api_endpoint must end in/);
+    expect(s.message).toMatch(/web_api_endpoint must be an https URL ending in \/api\/data\/v9\.x\//);
   });
 
   it("an endpoint outside the tenant names web_api_endpoint", async () => {

@@ -144,7 +144,16 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
       await output.connectionStatus("FAILED", explain(err, endpoint));
       return 0;
     }
-    const problems = await checkStreams(conn, loaded);
+    const problems: string[] = [];
+    // Each additional application user is a separate identity: its own secret, its own membership.
+    for (const [i, client] of conn.clients.slice(1).entries()) {
+      try {
+        await client.whoAmI();
+      } catch (err) {
+        problems.push(`additional_app_users/${i} (client ${client.clientId}): ${explain(err, endpoint)}`);
+      }
+    }
+    problems.push(...(await checkStreams(conn, loaded)));
     if (problems.length > 0) {
       await output.connectionStatus("FAILED", `Connected as application user ${userId}, but the mapping has problems: ${problems.join("; ")}`);
       return 0;

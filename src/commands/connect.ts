@@ -4,8 +4,6 @@ import { createTokenProvider } from "../dataverse/auth.js";
 import type { TokenProvider } from "../dataverse/auth.js";
 import { DataverseClient } from "../dataverse/client.js";
 import { MetadataLoader } from "../dataverse/metadata.js";
-import { createWriter, writeHeaders } from "../dataverse/writer.js";
-import type { StatsWriter } from "../dataverse/writer.js";
 import { systemClock } from "../http/clock.js";
 import { createUndiciTransport } from "../http/transport.js";
 import { Throttle } from "../http/throttle.js";
@@ -25,7 +23,6 @@ export interface Connection {
   readonly client: DataverseClient;
   readonly clients: readonly DataverseClient[];
   readonly metadata: MetadataLoader;
-  createWriter(): StatsWriter;
   close(): Promise<void>;
 }
 
@@ -94,35 +91,12 @@ export async function connect(config: ConnectorConfig, io: CommandIO): Promise<C
   });
   const main = clients[0] as { tokens: TokenProvider; client: DataverseClient };
   const metadata = new MetadataLoader(main.client);
-  const writers: StatsWriter[] = [];
   return {
     tokens: main.tokens,
     client: main.client,
     clients: clients.map((c) => c.client),
     metadata,
-    createWriter() {
-      const w = createWriter({
-        clients: clients.map((c) => c.client),
-        tables: metadata.lookup,
-        settings: {
-          batchSize: config.write.batchSize,
-          maxBatchBytes: config.write.maxBatchBytes,
-          retryBudgetSeconds: config.write.retryBudgetSeconds,
-          useBulkActions: config.write.useBulkActions,
-        },
-        clock: systemClock,
-        headers: writeHeaders({
-          ...(config.write.bypassBusinessLogic !== undefined ? { bypassBusinessLogic: config.write.bypassBusinessLogic } : {}),
-          suppressFlows: config.write.suppressFlows,
-          duplicateDetection: config.write.duplicateDetection,
-          ...(config.write.impersonateObjectId !== undefined ? { impersonateObjectId: config.write.impersonateObjectId } : {}),
-        }),
-      });
-      writers.push(w);
-      return w;
-    },
     async close() {
-      for (const w of writers) await w.close().catch(() => undefined);
       await transport.close();
     },
   };
