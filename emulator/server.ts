@@ -14,6 +14,17 @@ import { executeBatch, formatBatchResponse, parseBatch, reasonPhrase, type Batch
 
 export const API_ROOT = "/api/data/v9.2/";
 
+/**
+ * Web API versions served. Learn's pages use v9.2 today and v9.0/v9.1 in older samples (the $batch
+ * page's examples still say v9.1); Dataverse serves all of them with the same behaviour, and echoes
+ * the version a request used in the URLs it returns.
+ */
+const API_ROOT_PATTERN = /^\/api\/data\/v9\.[012]\//;
+
+function apiRootOf(path: string): string | undefined {
+  return API_ROOT_PATTERN.exec(path)?.[0] ?? (/^\/api\/data\/v9\.[012]$/.test(path) ? `${path}/` : undefined);
+}
+
 export type EmulatorErrorCode = "EMULATOR_START" | "EMULATOR_CERTS" | "EMULATOR_UNKNOWN_CLIENT" | "EMULATOR_CLIENT_GONE";
 
 /** Failures of the emulator itself (never of a request, which always gets an HTTP answer). */
@@ -300,8 +311,9 @@ export class EmulatorServer {
     const rawPath = queryAt < 0 ? target : target.slice(0, queryAt);
     const rawQuery = queryAt < 0 ? "" : target.slice(queryAt + 1);
 
-    if (rawPath.startsWith(API_ROOT) || rawPath === API_ROOT.slice(0, -1)) {
-      await this.#webApi(req, res, method, target, rawPath.slice(API_ROOT.length), rawQuery, body);
+    const apiRoot = apiRootOf(rawPath);
+    if (apiRoot !== undefined) {
+      await this.#webApi(req, res, method, target, rawPath.slice(apiRoot.length), rawQuery, body, apiRoot);
       return;
     }
     await this.#entraRequest(req, res, method, target, rawPath, rawQuery, body);
@@ -388,6 +400,7 @@ export class EmulatorServer {
     path: string,
     query: string,
     body: string,
+    apiRoot: string,
   ): Promise<void> {
     const headers = lowerHeaders(req);
     const authorization = headers["authorization"];
@@ -437,7 +450,7 @@ export class EmulatorServer {
     let answer: Answer;
     let executionMs: number;
     try {
-      const serviceRoot = `${this.#origin}${API_ROOT}`;
+      const serviceRoot = `${this.#origin}${apiRoot}`;
       if (method === "POST" && (path === "$batch" || path === "%24batch")) {
         const outcome = this.#batch(headers, body, caller, serviceRoot);
         answer = outcome.answer;
@@ -719,7 +732,8 @@ function relativeToRoot(url: string, serviceRoot: string): string | undefined {
     if (pathStart < 0) return undefined;
     url = url.slice(pathStart);
   }
-  if (url.startsWith(API_ROOT)) return url.slice(API_ROOT.length);
+  const root = apiRootOf(url);
+  if (root !== undefined) return url.slice(root.length);
   if (url.startsWith("/")) return undefined;
   return url;
 }

@@ -119,3 +119,133 @@ describe("statecode and statuscode on create (reference/entities/account, update
     expect([read.json["statecode"], read.json["statuscode"]]).toEqual([1, 2]);
   });
 });
+
+describe("$batch as Learn's examples write it (webapi/execute-batch-operations-using-web-api)", () => {
+  async function batch(body: string, contentType = "multipart/mixed;boundary=batch_AAA123", extra: Record<string, string> = {}): Promise<Reply> {
+    // Posted to v9.1 as on the page: the answers' URLs carry the version of the request.
+    return api("POST", `${root91()}$batch`, body, { "content-type": contentType, ...extra });
+  }
+  const root91 = (): string => emu.config.web_api_endpoint.replace("/v9.2/", "/v9.1/");
+
+  it("runs the page's first example: v9.1 absolute URLs, headers without a space, a GET after the changeset", async () => {
+    const account = await api("POST", "accounts", { name: "Batch page account" });
+    const accountUrl = String(account.headers["odata-entityid"]).replace("/v9.2/", "/v9.1/");
+    const accountId = /\(([0-9a-f-]{36})\)$/.exec(accountUrl)?.[1] ?? "";
+    const body = [
+      "--batch_AAA123",
+      "Content-Type: multipart/mixed;boundary=changeset_BBB456",
+      "",
+      "--changeset_BBB456",
+      "Content-Type: application/http",
+      "Content-Transfer-Encoding:binary",
+      "Content-ID: 1",
+      "",
+      `POST ${root91()}contacts HTTP/1.1`,
+      "Content-Type: application/json;type=entry",
+      "",
+      `{"lastname":"Contact 1 in batch","parentcustomerid_account@odata.bind":"${accountUrl}"}`,
+      "--changeset_BBB456",
+      "Content-Type: application/http",
+      "Content-Transfer-Encoding:binary",
+      "Content-ID: 2",
+      "",
+      `POST ${root91()}contacts HTTP/1.1`,
+      "Content-Type: application/json;type=entry",
+      "",
+      `{"lastname":"Contact 2 in batch","parentcustomerid_account@odata.bind":"${accountUrl}"}`,
+      "--changeset_BBB456--",
+      "",
+      "--batch_AAA123",
+      "Content-Type: application/http",
+      "Content-Transfer-Encoding:binary",
+      "",
+      `GET ${root91()}contacts?$select=lastname&$filter=_parentcustomerid_value%20eq%20${accountId}&$orderby=lastname HTTP/1.1`,
+      "Accept: application/json",
+      "",
+      "--batch_AAA123--",
+    ].join("\r\n");
+    const r = await batch(body);
+    expect(r.status).toBe(200);
+    const boundary = /^multipart\/mixed; boundary=(batchresponse_[0-9a-f-]{36})$/.exec(String(r.headers["content-type"]))?.[1];
+    expect(boundary).toBeDefined();
+    // Each 204 part: OData-Version, then Location and OData-EntityId with the version the request used.
+    const created = r.text.match(/HTTP\/1\.1 204 No Content\r\nOData-Version: 4\.0\r\n[^]*?Location: [^\r]+\/v9\.1\/contacts\([0-9a-f-]{36}\)\r\n/g);
+    expect(created).toHaveLength(2);
+    expect(r.text).toMatch(/OData-EntityId: https:\/\/[^\r]+\/api\/data\/v9\.1\/contacts\([0-9a-f-]{36}\)\r\n/);
+    expect(r.text).toMatch(/--changesetresponse_[0-9a-f-]{36}--\r\n--batchresponse_/);
+    expect(r.text).toMatch(/HTTP\/1\.1 200 OK\r\nContent-Type: application\/json; odata\.metadata=minimal\r\nOData-Version: 4\.0\r\n/);
+    const json = JSON.parse(r.text.slice(r.text.indexOf("{"), r.text.lastIndexOf("}") + 1)) as { "@odata.context": string; value: { lastname: string }[] };
+    expect(json["@odata.context"]).toBe(`${root91()}$metadata#contacts(lastname)`);
+    expect(json.value.map((v) => v.lastname)).toEqual(["Contact 1 in batch", "Contact 2 in batch"]);
+    expect(r.text.endsWith(`--${String(boundary)}--\r\n`)).toBe(true);
+  });
+
+  it("resolves $1 in a URL (PUT $1/lastname) and in a $ref body, and PATCH $1 with a $2 bind", async () => {
+    const cs = "changeset_dd81ccab-11ce-4d57-b91d-12c4e25c3cab";
+    const part = (id: number, line: string, json: string): string[] => [
+      `--${cs}`, "Content-Type: application/http", "Content-Transfer-Encoding: binary", `Content-ID: ${id}`, "", line, "Content-Type: application/json", "", json, "",
+    ];
+    const body = [
+      "--batch_AAA123",
+      `Content-Type: multipart/mixed; boundary=${cs}`,
+      "",
+      ...part(1, `POST ${root91()}accounts HTTP/1.1`, '{"@odata.type":"Microsoft.Dynamics.CRM.account","name":"IcM Account"}'),
+      ...part(2, `POST ${root91()}contacts HTTP/1.1`, '{\n  "@odata.type":"Microsoft.Dynamics.CRM.contact",\n  "firstname":"Oncall Contact",\n  "lastname":"AAAAAA"\n}'),
+      ...part(3, "PUT $2/lastname HTTP/1.1", '{\n  "value":"BBBBB"\n}'),
+      ...part(4, "PUT $1/primarycontactid/$ref HTTP/1.1", '{"@odata.id":"$2"}'),
+      ...part(5, "PATCH $1 HTTP/1.1", '{\n  "name":"IcM Account 2"\n}'),
+      `--${cs}--`,
+      "--batch_AAA123--",
+    ].join("\r\n");
+    const r = await batch(body);
+    expect(r.status).toBe(200);
+    const statuses = [...r.text.matchAll(/Content-ID: (\d)\r\n\r\nHTTP\/1\.1 (\d{3})/g)].map((m) => `${m[1] ?? ""}:${m[2] ?? ""}`);
+    expect(statuses).toEqual(["1:204", "2:204", "3:204", "4:204", "5:204"]);
+    // Learn's answers: the single-property PUT and the $ref PUT carry only OData-Version; PATCH $1
+    // carries the resolved URL of the account.
+    const partText = (id: number): string => r.text.slice(r.text.indexOf(`Content-ID: ${id}\r\n`)).split("--changesetresponse_")[0] ?? "";
+    expect(partText(3)).not.toContain("OData-EntityId");
+    expect(partText(4)).not.toContain("OData-EntityId");
+    const accountUrl = /OData-EntityId: ([^\r]+)/.exec(partText(1))?.[1] ?? "";
+    expect(partText(5)).toContain(`OData-EntityId: ${accountUrl}\r\n`);
+    const account = await api("GET", `${accountUrl}?$select=name,_primarycontactid_value`);
+    const contact = await api("GET", `${/OData-EntityId: ([^\r]+)/.exec(partText(2))?.[1] ?? ""}?$select=lastname,contactid`);
+    expect(account.json["name"]).toBe("IcM Account 2");
+    expect(account.json["_primarycontactid_value"]).toBe(contact.json["contactid"]);
+    expect(contact.json["lastname"]).toBe("BBBBB");
+  });
+
+  it("answers a reference to a Content-ID declared later with 400 'Content-ID Reference: '$1' does not exist in the batch context.'", async () => {
+    const body = [
+      "--batch_AAA123",
+      "Content-Type: multipart/mixed; boundary=changeset_BBB456",
+      "",
+      "--changeset_BBB456",
+      "Content-Type: application/http",
+      "Content-Transfer-Encoding:binary",
+      "Content-ID: 2",
+      "",
+      `POST ${root91()}contacts HTTP/1.1`,
+      "Content-Type: application/json;type=entry",
+      "",
+      '{\n    "lastname":"911",\n    "parentcustomerid_account@odata.bind" : "$1"\n}',
+      "",
+      "--changeset_BBB456",
+      "Content-Type: application/http",
+      "Content-Transfer-Encoding:binary",
+      "Content-ID: 1",
+      "",
+      `POST ${root91()}accounts HTTP/1.1`,
+      "Content-Type: application/json;type=entry",
+      "",
+      '{\n    "name":"QQQQ",\n    "revenue": 1.50\n}',
+      "",
+      "--changeset_BBB456--",
+      "--batch_AAA123--",
+    ].join("\r\n");
+    const r = await batch(body);
+    expect(r.status).toBe(400);
+    expect(r.text).toContain("Content-ID Reference: '$1' does not exist in the batch context.");
+    expect((await api("GET", "accounts?$filter=name eq 'QQQQ'".replaceAll(" ", "%20"))).json.value).toEqual([]);
+  });
+});
