@@ -223,6 +223,11 @@ function connectorResult(id: string, title: string, m: ConnectorMeasurement, opt
   }
   const retries = retriesFromLogs(output.logs);
   if (retries === undefined) notes.push("retries: the connector's LOG messages report no retry count");
+  const resendable = http.answered429 + Object.entries(http.byStatus).filter(([k]) => /^5\d\d$/.test(k)).reduce((a, [, v]) => a + v, 0);
+  if (retries !== undefined && resendable > retries) {
+    // Every 429/5xx must have been sent again for the run to finish with no failed record.
+    notes.push(`the emulator answered ${resendable} 429/5xx, the connector's summary reports ${retries} retried`);
+  }
   const reason = ok
     ? undefined
     : child.exitCode !== 0
