@@ -22,6 +22,7 @@ import type { LimitsConfig, StartEmulatorOptions } from "../emulator/index.js";
 import { connectorScenario, distPath, dwaScenario, emulatorScenario, limitsScenario } from "./scenarios.js";
 import type { BenchPaths, LimitsRunResult } from "./scenarios.js";
 import { requestCostMs } from "./theory.js";
+import { BenchError } from "./errors.js";
 
 export const SCENARIOS = ["emulator", "connector", "dwa", "latency", "limits", "large"] as const;
 export const DEFAULT_SCENARIOS: readonly ScenarioId[] = ["emulator", "connector", "dwa", "latency", "limits"];
@@ -84,7 +85,7 @@ export function repositoryRoot(): string {
   for (;;) {
     if (existsSync(join(dir, "package.json"))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error("bench: no package.json above the bench module");
+    if (parent === dir) throw new BenchError("BENCH_SETUP", "bench: no package.json above the bench module");
     dir = parent;
   }
 }

@@ -8,6 +8,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { BenchError } from "./errors.js";
 
 export interface ChildRun {
   readonly exitCode: number | null;
@@ -101,7 +102,7 @@ export async function runMeasured(options: ChildOptions): Promise<ChildRun> {
 
   let stderrTail = "";
   const { stdout, stderr } = child;
-  if (stdout === null || stderr === null) throw new Error("child stdio pipes were not created");
+  if (stdout === null || stderr === null) throw new BenchError("BENCH_SETUP", "child stdio pipes were not created");
   stderr.setEncoding("utf8");
   stderr.on("data", (text: string) => {
     stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);

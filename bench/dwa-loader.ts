@@ -15,6 +15,7 @@ import { DynamicsWebApi } from "dynamics-web-api";
 import { BENCH_ENTITY_SET, BENCH_KEY_COLUMN, contactRow } from "./generate.js";
 import { forEachChunk, formatResult, parseLoaderOptions, resourceOrigin } from "./loader-io.js";
 import type { EmulatorConnection, LoaderResult } from "./loader-io.js";
+import { BenchError } from "./errors.js";
 
 function tokenSource(connection: EmulatorConnection): () => Promise<string | null> {
   const authorityHost = new URL(connection.authority_host);
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   await forEachChunk(chunks, options.concurrency, async (index) => {
     const client = idle.pop();
-    if (client === undefined) throw new Error("no idle client: concurrency bookkeeping is wrong");
+    if (client === undefined) throw new BenchError("BENCH_LOADER", "no idle client: concurrency bookkeeping is wrong");
     const from = index * options.batchSize;
     const count = Math.min(options.batchSize, options.records - from);
     try {

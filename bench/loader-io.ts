@@ -2,6 +2,7 @@
 // The parent passes the emulator's connector config in an environment variable and reads one
 // JSON result line from the loader's stdout.
 import { parseArgs } from "node:util";
+import { BenchError } from "./errors.js";
 
 export interface EmulatorConnection {
   readonly web_api_endpoint: string;
@@ -35,14 +36,14 @@ export const RESULT_PREFIX = "BENCH_RESULT ";
 
 function field(o: Record<string, unknown>, name: string): string {
   const v = o[name];
-  if (typeof v !== "string" || v === "") throw new Error(`${CONNECTION_ENV}: missing string field ${name}`);
+  if (typeof v !== "string" || v === "") throw new BenchError("BENCH_USAGE", `${CONNECTION_ENV}: missing string field ${name}`);
   return v;
 }
 
 export function parseConnection(json: string | undefined): EmulatorConnection {
-  if (json === undefined) throw new Error(`${CONNECTION_ENV} is not set`);
+  if (json === undefined) throw new BenchError("BENCH_USAGE", `${CONNECTION_ENV} is not set`);
   const parsed: unknown = JSON.parse(json);
-  if (typeof parsed !== "object" || parsed === null) throw new Error(`${CONNECTION_ENV} is not a JSON object`);
+  if (typeof parsed !== "object" || parsed === null) throw new BenchError("BENCH_USAGE", `${CONNECTION_ENV} is not a JSON object`);
   const o = parsed as Record<string, unknown>;
   return {
     web_api_endpoint: field(o, "web_api_endpoint"),
@@ -56,7 +57,7 @@ export function parseConnection(json: string | undefined): EmulatorConnection {
 function positiveInt(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
+  if (!Number.isInteger(n) || n <= 0) throw new BenchError("BENCH_USAGE", `--${name} must be a positive integer`);
   return n;
 }
 

@@ -8,6 +8,7 @@ import { Pool, request } from "undici";
 import { BENCH_ENTITY_SET, upsertTargets } from "./generate.js";
 import { forEachChunk, formatResult, parseLoaderOptions, resourceOrigin } from "./loader-io.js";
 import type { EmulatorConnection, LoaderResult } from "./loader-io.js";
+import { BenchError } from "./errors.js";
 
 async function clientCredentialsToken(connection: EmulatorConnection): Promise<string> {
   const url = new URL(`${connection.tenant_id}/oauth2/v2.0/token`, connection.authority_host.endsWith("/") ? connection.authority_host : `${connection.authority_host}/`);
@@ -25,7 +26,7 @@ async function clientCredentialsToken(connection: EmulatorConnection): Promise<s
   const body: unknown = await response.body.json();
   const token = typeof body === "object" && body !== null ? (body as Record<string, unknown>)["access_token"] : undefined;
   if (response.statusCode !== 200 || typeof token !== "string") {
-    throw new Error(`token request answered ${response.statusCode}`);
+    throw new BenchError("BENCH_LOADER", `token request answered ${response.statusCode}`);
   }
   return token;
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULTS, DEFAULT_SCENARIOS, SCENARIOS, repositoryRoot, runBench } from "./bench.js";
 import type { BenchOptions, ScenarioId } from "./bench.js";
+import { BenchError } from "./errors.js";
 
 const USAGE = `usage: npm run bench -- [options]
   --records N           records per scenario (default ${DEFAULTS.records})
@@ -27,7 +28,7 @@ const USAGE = `usage: npm run bench -- [options]
 function positive(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
   const n = Number(text.replace(/_/g, ""));
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
+  if (!Number.isInteger(n) || n <= 0) throw new BenchError("BENCH_USAGE", `--${name} must be a positive integer`);
   return n;
 }
 
@@ -63,7 +64,7 @@ async function main(): Promise<number> {
   }
   const listed = (values.scenarios ?? DEFAULT_SCENARIOS.join(",")).split(",").map((s) => s.trim()).filter((s) => s !== "");
   const unknown = listed.filter((s) => !isScenario(s));
-  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(", ")}; known: ${SCENARIOS.join(", ")}`);
+  if (unknown.length > 0) throw new BenchError("BENCH_USAGE", `unknown scenario(s): ${unknown.join(", ")}; known: ${SCENARIOS.join(", ")}`);
   const scenarios = listed.filter(isScenario);
   if (values.large === true && !scenarios.includes("large")) scenarios.push("large");
 

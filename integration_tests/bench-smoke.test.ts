@@ -6,7 +6,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LIMIT_PRESETS } from "../emulator/index.js";
-import { BENCH_LIMITS, DEFAULT_SCENARIOS, repositoryRoot, runBench } from "../bench/bench.js";
+import { BENCH_LIMITS, DEFAULT_SCENARIOS, medianRun, repositoryRoot, runBench } from "../bench/bench.js";
+import { retriesFromLogs } from "../bench/scenarios.js";
+import type { ScenarioResult } from "../bench/report.js";
 import type { BenchOutcome } from "../bench/bench.js";
 import { airbyteMessages, expectedStates } from "../bench/generate.js";
 import { firstWindowAllowance, runCeiling, steadyStateCeiling } from "../bench/theory.js";
@@ -78,6 +80,30 @@ describe("bench input", () => {
     expect(new Set(records.map((m) => m.record?.data.emailaddress1)).size).toBe(12_001);
     expect(messages.filter((m) => m.type === "STATE")).toHaveLength(expectedStates({ records: 12_001, stateEvery: 5000 }));
     expect(messages[messages.length - 1]?.type).toBe("STATE");
+  });
+});
+
+describe("bench bookkeeping", () => {
+  it("given the connector's per-stream summary lines, sums their retried counts; none reported → undefined", () => {
+    const logs = [
+      'summary: stream "a" → contact: read 10, upserted 10, rejected 0, retried 3, 1.0 s',
+      "unrelated line",
+      'summary: stream "b" → account: read 5, upserted 5, rejected 0, retried 2, 0.4 s',
+    ];
+    expect(retriesFromLogs(logs)).toBe(5);
+    expect(retriesFromLogs(["summary: read 10"])).toBeUndefined();
+  });
+
+  it("given three rounds, the row is the median round; a failed round is reported, not averaged away", () => {
+    const run = (rps: number, status: ScenarioResult["status"] = "ok"): ScenarioResult => ({
+      id: "connector",
+      title: "t",
+      status,
+      records: 10,
+      recordsPerSecond: rps,
+    });
+    expect(medianRun([run(30), run(10), run(20)])?.recordsPerSecond).toBe(20);
+    expect(medianRun([run(30), run(10, "failed"), run(20)])?.status).toBe("failed");
   });
 });
 
