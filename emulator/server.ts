@@ -4,6 +4,7 @@
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { AppRegistration, Caller, DataService, Privilege, ServiceRequest, ServiceResponse } from "./types.js";
 import { TokenService } from "./tokens.js";
@@ -210,6 +211,7 @@ export class EmulatorServer {
       this.#sockets.add(socket);
       socket.on("close", () => this.#sockets.delete(socket));
     });
+    this.#server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => answerMalformed(error, socket));
     this.#server.on("tlsClientError", () => {
       // A client that does not trust our CA hangs up during the handshake; nothing to answer.
     });
@@ -677,6 +679,33 @@ export class EmulatorServer {
       res.destroy();
     }
   }
+}
+
+/**
+ * Requests Node's HTTP parser refuses (an unknown verb, raw non-ASCII bytes in the target, headers
+ * over 16 KiB, broken chunking) never reach the Web API. Dataverse sits behind IIS, whose HTTP.sys
+ * refuses such requests itself with a small HTML page ("Bad Request - Invalid Verb", "HTTP Error
+ * 400. The request verb is invalid."); Learn documents none of this, so the emulator answers in
+ * HTTP.sys's well-known shape and closes the connection.
+ */
+function answerMalformed(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable || error.code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  const [title, detail] =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? ["Request Too Long", "The size of the request headers is too long."]
+      : error.code === "HPE_INVALID_METHOD"
+        ? ["Invalid Verb", "The request verb is invalid."]
+        : error.code === "HPE_INVALID_URL"
+          ? ["Invalid URL", "The request URL is invalid."]
+          : ["Bad Request", "The request is badly formed."];
+  const html =
+    '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n' +
+    `<HTML><HEAD><TITLE>Bad Request</TITLE>\r\n<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n` +
+    `<BODY><h2>Bad Request - ${title}</h2>\r\n<hr><p>HTTP Error 400. ${detail}</p>\r\n</BODY></HTML>\r\n`;
+  socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/html; charset=us-ascii\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(html)}\r\n\r\n${html}`);
 }
 
 /** A successful single-row write that reports no cost counts as one non-bulk record. */

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { connect } from "node:tls";
 import { Agent, request } from "undici";
 import { startEmulator, type Emulator } from "../emulator/index.js";
 
@@ -247,5 +248,78 @@ describe("$batch as Learn's examples write it (webapi/execute-batch-operations-u
     expect(r.status).toBe(400);
     expect(r.text).toContain("Content-ID Reference: '$1' does not exist in the batch context.");
     expect((await api("GET", "accounts?$filter=name eq 'QQQQ'".replaceAll(" ", "%20"))).json.value).toEqual([]);
+  });
+});
+
+describe("hostile requests get an answer, never a crash or a hang", () => {
+  /** Writes bytes on a fresh TLS connection and reads until the server closes it. */
+  function raw(bytes: Buffer | string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: "127.0.0.1", port: emu.port, ca: readFileSync(emu.config.ca_file), servername: "localhost" }, () => socket.write(bytes));
+      let data = "";
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error("no answer within 5 s"));
+      }, 5_000);
+      socket.on("data", (d: Buffer) => (data += d.toString("latin1")));
+      socket.on("close", () => {
+        clearTimeout(timer);
+        resolve(data);
+      });
+      socket.on("error", reject);
+    });
+  }
+  const head = (): string => `Host: 127.0.0.1\r\nAuthorization: Bearer ${bearer}\r\nConnection: close\r\n`;
+
+  it("requests the HTTP parser refuses get HTTP.sys's 400 page (Learn is silent; IIS answers them)", async () => {
+    const cases = [
+      ["Invalid Verb", `BREW /api/data/v9.2/accounts HTTP/1.1\r\n${head()}\r\n`],
+      ["Request Too Long", `GET /api/data/v9.2/WhoAmI HTTP/1.1\r\n${head()}X-Big: ${"a".repeat(70_000)}\r\n\r\n`],
+      ["Invalid URL", Buffer.concat([Buffer.from("GET /api/data/v9.2/accounts?$filter=name%20eq%20'"), Buffer.from([0xff, 0xfe]), Buffer.from(`' HTTP/1.1\r\n${head()}\r\n`)])],
+      ["Bad Request", `POST /api/data/v9.2/accounts HTTP/1.1\r\n${head()}Transfer-Encoding: chunked\r\n\r\nZZZ\r\n`],
+    ] as const;
+    for (const [title, bytes] of cases) {
+      const answer = await raw(bytes);
+      expect(answer, title).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nContent-Type: text\/html; charset=us-ascii\r\n/);
+      expect(answer, title).toContain(`<h2>Bad Request - ${title}</h2>`);
+    }
+    expect((await api("GET", "WhoAmI")).status).toBe(200);
+  });
+
+  it("broken JSON, bad percent-encoding, invalid UTF-8 and broken multipart get Dataverse's error body", async () => {
+    const badJson = await api("POST", "accounts", '{"name":');
+    expect([badJson.status, badJson.json.error?.code]).toEqual([400, "0x80048d19"]);
+    for (const path of ["accounts(accountnumber='%C3%28')", "accounts(accountnumber='%ZZ')"]) {
+      const r = await api("GET", path);
+      expect(r.status, path).toBe(400);
+      expect(typeof r.json.error?.message, path).toBe("string");
+    }
+    const unclosed = await api("POST", "$batch", "--b\r\nContent-Type: application/http\r\n\r\nGET WhoAmI HTTP/1.1\r\n\r\n", { "content-type": "multipart/mixed; boundary=b" });
+    expect([unclosed.status, unclosed.json.error?.code]).toEqual([400, "0x80048d19"]);
+    const noBoundary = await api("POST", "$batch", "--b--", { "content-type": "multipart/mixed" });
+    expect(noBoundary.status).toBe(400);
+    expect((await api("GET", "WhoAmI")).status).toBe(200);
+  });
+
+  it("a $filter nested past ODataLib's FilterLimit (800) is 400 'Recursion depth exceeded allowed limit.', not a stack overflow", async () => {
+    const deep = `accounts?$filter=${"(".repeat(900)}name%20eq%20'a'${")".repeat(900)}`;
+    const r = await api("GET", deep);
+    expect(r.status).toBe(400);
+    expect(r.json.error).toEqual({ code: "0x0", message: "Recursion depth exceeded allowed limit." });
+    // A long `and` chain deepens the tree too (pinned in emulator/odata/filter.test.ts: such a URL
+    // is longer than the 16 KiB request line Node accepts); `not` nests like parentheses.
+    const nots = `accounts?$filter=${"not%20".repeat(900)}name%20eq%20'a'`;
+    expect((await api("GET", nots)).json.error?.message).toBe("Recursion depth exceeded allowed limit.");
+    const fine = `accounts?$filter=${"(".repeat(50)}name%20eq%20'a'${")".repeat(50)}`;
+    expect((await api("GET", fine)).status).toBe(200);
+  });
+
+  it("unknown or misplaced methods get 405 in Dataverse's error shape", async () => {
+    for (const [method, path] of [["PUT", "accounts"], ["OPTIONS", "accounts"], ["POST", "WhoAmI"]] as const) {
+      const r = await api(method, path, method === "PUT" ? {} : undefined);
+      expect(r.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+      expect(r.status, `${method} ${path}`).toBeLessThan(500);
+      expect(typeof r.json.error?.code, `${method} ${path}`).toBe("string");
+    }
   });
 });

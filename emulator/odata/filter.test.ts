@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FilterSyntaxError, type Scalar, evaluate, filterProperties, parseFilter } from "./filter.js";
+import { FilterSyntaxError, FilterTooDeepError, MAX_FILTER_DEPTH, type Scalar, evaluate, filterProperties, parseFilter } from "./filter.js";
 
 const row: Record<string, Scalar> = {
   name: "Contoso Ltd",
@@ -48,5 +48,13 @@ describe("$filter", () => {
 
   it.each(["name eq", "name is 'x'", "(name eq 'x'", "name eq 'x' extra"])("%s is a syntax error", (f) => {
     expect(() => parseFilter(f)).toThrow(FilterSyntaxError);
+  });
+
+  it("refuses a tree deeper than ODataLib's FilterLimit instead of overflowing the stack", () => {
+    const chain = (n: number): string => Array.from({ length: n }, () => "name eq 'a'").join(" and ");
+    expect(() => parseFilter(chain(20_000))).toThrow(FilterTooDeepError);
+    expect(() => parseFilter(`${"(".repeat(20_000)}name eq 'a'${")".repeat(20_000)}`)).toThrow("Recursion depth exceeded allowed limit.");
+    expect(() => parseFilter(`${"not ".repeat(20_000)}name eq 'a'`)).toThrow(FilterTooDeepError);
+    expect(check(chain(MAX_FILTER_DEPTH))).toBe(false);
   });
 });

@@ -26,6 +26,21 @@ export class FilterSyntaxError extends Error {
   }
 }
 
+/**
+ * ODataLib's ODataUriParserSettings.FilterLimit: "the limit for the depth of the tree that results
+ * from parsing $filter", 800 by default, refused with "Recursion depth exceeded allowed limit."
+ * Dataverse parses $filter with ODataLib; Learn does not state the limit. It also keeps a hostile
+ * filter (thousands of nested parentheses or a very long `and` chain) from exhausting the stack.
+ */
+export const MAX_FILTER_DEPTH = 800;
+
+export class FilterTooDeepError extends FilterSyntaxError {
+  constructor(position: number) {
+    super(position, "too deep");
+    this.message = "Recursion depth exceeded allowed limit.";
+  }
+}
+
 const OPS = new Set(["eq", "ne", "lt", "le", "gt", "ge"]);
 const FUNCTIONS = new Set(["contains", "startswith", "endswith"]);
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*/;
@@ -40,7 +55,22 @@ export function parseFilter(text: string): FilterNode {
 
 class Parser {
   pos = 0;
+  #nesting = 0;
+  readonly #depths = new WeakMap<FilterNode, number>();
   constructor(readonly text: string) {}
+
+  /** Builds an and/or/not node, refusing a tree deeper than MAX_FILTER_DEPTH. */
+  private node(n: FilterNode, ...children: FilterNode[]): FilterNode {
+    const depth = 1 + Math.max(...children.map((c) => this.#depths.get(c) ?? 1));
+    if (depth > MAX_FILTER_DEPTH) throw new FilterTooDeepError(this.pos);
+    this.#depths.set(n, depth);
+    return n;
+  }
+
+  /** Parentheses and `not` recurse in the parser; bound them before the stack is at risk. */
+  private enter(): void {
+    if (++this.#nesting > MAX_FILTER_DEPTH) throw new FilterTooDeepError(this.pos);
+  }
 
   skip(): void {
     while (this.text[this.pos] === " ") this.pos++;
@@ -70,18 +100,29 @@ class Parser {
 
   parseOr(): FilterNode {
     let left = this.parseAnd();
-    while (this.acceptWord("or")) left = { kind: "or", left, right: this.parseAnd() };
+    while (this.acceptWord("or")) {
+      const right = this.parseAnd();
+      left = this.node({ kind: "or", left, right }, left, right);
+    }
     return left;
   }
 
   private parseAnd(): FilterNode {
     let left = this.parseUnary();
-    while (this.acceptWord("and")) left = { kind: "and", left, right: this.parseUnary() };
+    while (this.acceptWord("and")) {
+      const right = this.parseUnary();
+      left = this.node({ kind: "and", left, right }, left, right);
+    }
     return left;
   }
 
   private parseUnary(): FilterNode {
-    if (this.acceptWord("not")) return { kind: "not", operand: this.parseUnary() };
+    if (this.acceptWord("not")) {
+      this.enter();
+      const operand = this.parseUnary();
+      this.#nesting--;
+      return this.node({ kind: "not", operand }, operand);
+    }
     return this.parsePrimary();
   }
 
@@ -89,8 +130,10 @@ class Parser {
     this.skip();
     if (this.text[this.pos] === "(") {
       this.pos++;
+      this.enter();
       const inner = this.parseOr();
       this.expect(")");
+      this.#nesting--;
       return inner;
     }
     const ident = IDENT.exec(this.text.slice(this.pos));
