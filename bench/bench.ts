@@ -138,8 +138,18 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const log = options.log;
 
   try {
-    const missing = [distPath(paths, "src", "main.js"), distPath(paths, "bench", "dwa-loader.js")].filter((f) => !existsSync(f));
-    if (missing.length > 0) log(`bench: missing ${missing.join(", ")}; run npm run build first`);
+    const missing = [
+      distPath(paths, "src", "main.js"),
+      distPath(paths, "bench", "dwa-loader.js"),
+      distPath(paths, "bench", "raw-loader.js"),
+      distPath(paths, "bench", "usage-preload.js"),
+    ].filter((f) => !existsSync(f));
+    if (missing.length > 0) {
+      const reason = `not built: ${missing.join(", ")} missing (run npm run build)`;
+      log(`bench: ${reason}`);
+      for (const id of options.scenarios) results.push(notRun(id, id, options.records, reason));
+      want.clear();
+    }
 
     const input = join(work, "input.jsonl");
     const inputOptions = { records: options.records, stateEvery: options.stateEvery };
