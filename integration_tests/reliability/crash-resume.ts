@@ -148,14 +148,15 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
       // moment a checkpoint is most likely to be half-done); input is paced so the connector is
       // busy writing, not starting up, when the kill comes.
       // Each kill falls within about twice its fair share of the source, so 20 kills spread over the
-      // whole input instead of halving what is left each time.
+      // whole input instead of halving what is left each time. A kill on an emitted state needs a
+      // state that is not the last one left (stdin stays open until the kill).
       const statesLeft = input.filter((e) => e.state !== undefined).length;
       const share = Math.ceil((2 * source.length) / plans.length);
       const stateShare = Math.ceil((2 * (positionOfState.size)) / plans.length);
       const kill =
         plan.kill !== true
           ? undefined
-          : options.rng.chance(0.5)
+          : options.rng.chance(0.5) || statesLeft < 2
             ? { afterLines: options.rng.int(1, Math.min(input.length, share)), delayMs: options.rng.int(0, 400) }
             : { afterStates: options.rng.int(1, Math.max(1, Math.min(statesLeft - 1, stateShare))), delayMs: options.rng.int(0, 60) };
       await plan.before?.();
