@@ -213,7 +213,10 @@ describe("faults survived", () => {
           {
             ...withFaults({ fault: "throttle", retryAfterSeconds: 3, after: 2, ...WRITES }),
             expectFailure: "transient_error",
-            check: (result) => expect(result.elapsedMs).toBeLessThan(30_000),
+            check: (result) => {
+              process.stderr.write(`[faults] budget spent after ${result.elapsedMs} ms\n`);
+              expect(result.elapsedMs).toBeLessThan(30_000);
+            },
             after: () => emu.emulator.faults.clear(),
           },
           {},
