@@ -113,9 +113,23 @@ describe("check", () => {
   it("an unreachable host says so", async () => {
     const s = await check({ web_api_endpoint: "https://127.0.0.1:1/api/data/v9.2/", authority_host: "https://127.0.0.1:1" });
     expect(s.status).toBe("FAILED");
-    // msal reports an unreachable authority as endpoints_resolution_error without the network cause,
-    // so the message can only point at the settings to check.
-    expect(s.message).toMatch(/authority_host is reachable/);
+    // msal reports it as endpoints_resolution_error; the network cause comes from our transport.
+    expect(s.message).toMatch(/cannot reach the sign-in host 127\.0\.0\.1:1 \(authority_host\): ECONNREFUSED/);
+  });
+
+  it("bypass and impersonation options without their privileges are named up front", async () => {
+    const s = await check({
+      client_id: DEFAULT_IDS.readOnlyApp.clientId,
+      client_secret: DEFAULT_IDS.readOnlyApp.secret,
+      bypass_business_logic: "CustomSync",
+      impersonate_caller_object_id: DEFAULT_IDS.mainApp.objectId,
+    });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/bypass_business_logic: The application user lacks prvBypassCustomBusinessLogic/);
+    expect(s.message).toMatch(/impersonate_caller_object_id: The application user lacks prvActOnBehalfOfAnotherUser/);
+    // The main app holds both: the same options pass.
+    const ok = await check({ bypass_business_logic: "CustomSync", impersonate_caller_object_id: DEFAULT_IDS.readOnlyApp.objectId });
+    expect(ok).toMatchObject({ status: "SUCCEEDED" });
   });
 
   it("a config that fails the schema lists every violation by path and never a value", async () => {

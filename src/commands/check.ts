@@ -5,6 +5,7 @@ import type { LoadedConfig } from "../config/load.js";
 import { AuthError } from "../dataverse/auth.js";
 import { DataverseError } from "../dataverse/errors.js";
 import type { TableMeta } from "../dataverse/metadata-types.js";
+import { writeHeaders } from "../dataverse/writer.js";
 import { TransportError } from "../http/transport.js";
 import { planStream } from "../mapping/plan.js";
 import type { LineSink, Output } from "../protocol/emit.js";
@@ -111,6 +112,29 @@ async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<str
   return problems;
 }
 
+/**
+ * The bypass and impersonation options need special privileges. A WhoAmI carrying the option's
+ * header is harmless and, on the emulator, is refused with the same 403 a write would get.
+ * Microsoft's docs do not say whether Dataverse checks these headers on a read, so a pass here
+ * proves nothing; the first write then reports the missing privilege by name (pipeline/failures.ts).
+ */
+async function checkOptionPrivileges(conn: Connection, loaded: LoadedConfig): Promise<string[]> {
+  const w = loaded.config.write;
+  const probes: [string, Record<string, string>][] = [];
+  if (w.bypassBusinessLogic !== undefined) probes.push(["bypass_business_logic", writeHeaders({ bypassBusinessLogic: w.bypassBusinessLogic })]);
+  if (w.impersonateObjectId !== undefined) probes.push(["impersonate_caller_object_id", writeHeaders({ impersonateObjectId: w.impersonateObjectId })]);
+  const problems: string[] = [];
+  for (const [option, headers] of probes) {
+    try {
+      await conn.client.get("WhoAmI", headers);
+    } catch (err) {
+      const hints = option === "bypass_business_logic" ? { bypassBusinessLogic: true } : { impersonating: true };
+      problems.push(`${option}: ${err instanceof DataverseError && err.kind === "forbidden" ? toConnectorError(err, {}, hints).message : explain(err, conn.client.endpoint)}`);
+    }
+  }
+  return problems;
+}
+
 export async function runCheck(command: { config: string }, io: CommandIO, output: Output, sinks: readonly LineSink[]): Promise<number> {
   let loaded: LoadedConfig;
   try {
@@ -153,6 +177,7 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
         problems.push(`additional_app_users/${i} (client ${client.clientId}): ${explain(err, endpoint)}`);
       }
     }
+    problems.push(...(await checkOptionPrivileges(conn, loaded)));
     problems.push(...(await checkStreams(conn, loaded)));
     if (problems.length > 0) {
       await output.connectionStatus("FAILED", `Connected as application user ${userId}, but the mapping has problems: ${problems.join("; ")}`);

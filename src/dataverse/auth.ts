@@ -64,9 +64,32 @@ const AADSTS_MAP: Record<string, { code: AuthErrorCode; field: AuthField; says: 
   "7000218": { code: "MISSING_SECRET", field: "client_secret", says: "no client secret was sent" },
 };
 
+/** Where the token came from, so a failure to reach it can be named. */
+export interface AuthErrorContext {
+  /** The authority host as configured, e.g. "login.microsoftonline.com". */
+  readonly authorityHost?: string;
+  /** The last network failure the token requests met (msal drops it from its own error). */
+  readonly networkError?: TransportError;
+}
+
 /** Turns whatever msal or the network threw into an AuthError; never includes the secret. */
-export function toAuthError(err: unknown, clientId: string): AuthError {
+export function toAuthError(err: unknown, clientId: string, context: AuthErrorContext = {}): AuthError {
   if (err instanceof AuthError) return err;
+  const msalCode = typeof (err as { errorCode?: unknown } | null)?.errorCode === "string" ? (err as { errorCode: string }).errorCode : "";
+  if (msalCode === "endpoints_resolution_error") {
+    // msal could not fetch the authority's OpenID configuration: the host is unreachable, or it
+    // is not a sign-in host (a wrong authority_host answers 404 there).
+    const host = context.authorityHost ?? "the authority host";
+    const net = context.networkError ?? findTransportError(err);
+    return new AuthError(
+      "AUTHORITY_UNREACHABLE",
+      "",
+      "authority_host",
+      `cannot reach the sign-in host ${host} (authority_host)${net !== undefined ? `: ${net.code}` : ": its OpenID configuration could not be read"}`,
+      net?.retryable ?? false,
+      err,
+    );
+  }
   if (err instanceof TransportError) {
     return new AuthError(
       "AUTHORITY_UNREACHABLE",
@@ -115,16 +138,22 @@ function findTransportError(err: unknown): TransportError | undefined {
   return undefined;
 }
 
-/** msal's INetworkModule over our Transport. */
-export function networkModuleFor(transport: Transport, timeoutMs = 30_000): INetworkModule {
+/** msal's INetworkModule over our Transport; `onError` sees each network failure before msal wraps it. */
+export function networkModuleFor(transport: Transport, timeoutMs = 30_000, onError?: (err: TransportError) => void): INetworkModule {
   const send = async <T>(method: string, url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> => {
-    const res = await transport.request({
-      method,
-      url,
-      headers: options?.headers ?? {},
-      ...(options?.body === undefined ? {} : { body: options.body }),
-      timeoutMs: timeout ?? timeoutMs,
-    });
+    let res;
+    try {
+      res = await transport.request({
+        method,
+        url,
+        headers: options?.headers ?? {},
+        ...(options?.body === undefined ? {} : { body: options.body }),
+        timeoutMs: timeout ?? timeoutMs,
+      });
+    } catch (err) {
+      if (err instanceof TransportError) onError?.(err);
+      throw err;
+    }
     const text = typeof res.body === "string" ? res.body : res.body.toString("utf8");
     let body: unknown = {};
     try {
@@ -158,6 +187,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   }
   const host = options.authorityHost.host;
   const base = options.authorityHost.pathname.replace(/\/+$/, "");
+  let networkError: TransportError | undefined;
   const app = new ConfidentialClientApplication({
     auth: {
       clientId: options.clientId,
@@ -167,13 +197,18 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       // sovereign cloud or the emulator would not answer.
       knownAuthorities: [host],
     },
-    system: { networkClient: networkModuleFor(options.transport) },
+    system: {
+      networkClient: networkModuleFor(options.transport, undefined, (err) => {
+        networkError = err;
+      }),
+    },
   });
   const scopes = [scopeFor(options.webApiEndpoint)];
   let inFlight: Promise<string> | undefined;
   let inFlightForced = false;
 
   const acquire = async (forceRefresh: boolean): Promise<string> => {
+    networkError = undefined;
     try {
       const result = await app.acquireTokenByClientCredential({ scopes, skipCache: forceRefresh });
       if (result === null || result.accessToken === "") {
@@ -181,7 +216,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       }
       return result.accessToken;
     } catch (err) {
-      throw toAuthError(err, options.clientId);
+      throw toAuthError(err, options.clientId, { authorityHost: host, ...(networkError !== undefined ? { networkError } : {}) });
     }
   };
 

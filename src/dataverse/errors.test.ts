@@ -63,6 +63,14 @@ describe("auth errors", () => {
     const e = toAuthError(new TransportError("ENOTFOUND", "POST", "https://login.example/t/oauth2/v2.0/token"), "c");
     expect(e).toMatchObject({ code: "AUTHORITY_UNREACHABLE", field: "authority_host" });
   });
+  it("msal's endpoints_resolution_error names the sign-in host, with the network cause when known", () => {
+    const msal = Object.assign(new Error("endpoints_resolution_error: Endpoints cannot be resolved"), { errorCode: "endpoints_resolution_error" });
+    const bare = toAuthError(msal, "c", { authorityHost: "login.example" });
+    expect(bare).toMatchObject({ code: "AUTHORITY_UNREACHABLE", field: "authority_host" });
+    expect(bare.message).toMatch(/cannot reach the sign-in host login\.example \(authority_host\)/);
+    const refused = toAuthError(msal, "c", { authorityHost: "login.example", networkError: new TransportError("ECONNREFUSED", "GET", "https://login.example/t/v2.0/.well-known/openid-configuration") });
+    expect(refused.message).toMatch(/login\.example \(authority_host\): ECONNREFUSED/);
+  });
   it("the scope always comes from the endpoint's host", () => {
     expect(scopeFor(new URL("https://org.crm4.dynamics.com/api/data/v9.2/"))).toBe("https://org.crm4.dynamics.com/.default");
     expect(scopeFor(new URL("https://127.0.0.1:8443/api/data/v9.2/"))).toBe("https://127.0.0.1:8443/.default");

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { AuthError } from "../dataverse/auth.js";
 import { DataverseError } from "../dataverse/errors.js";
 import { TransportError } from "../http/transport.js";
-import { resourceOf, toConnectorError } from "./failures.js";
+import { missingPrivilege, resourceOf, toConnectorError } from "./failures.js";
 
 const dv = (kind: ConstructorParameters<typeof DataverseError>[0]["kind"], status: number, code: string) =>
   new DataverseError({ kind, status, code, method: "PATCH", path: "/api/data/v9.2/contacts(emailaddress1='secret@x.org')", retryable: false, serverMessage: "secret@x.org is bad" });
@@ -22,6 +22,31 @@ describe("toConnectorError", () => {
     expect(e.failureType).toBe(failureType);
     expect(e.message).toMatch(message);
     expect(e.message).not.toContain("secret@x.org");
+  });
+
+  const denied = (serverMessage: string) =>
+    new DataverseError({ kind: "forbidden", status: 403, code: "0x80040220", method: "POST", path: "/api/data/v9.2/contacts", retryable: false, serverMessage });
+
+  it.each([
+    ["Missing privilege: prvBypassCustomBusinessLogic.", /lacks prvBypassCustomBusinessLogic, which the option bypass_business_logic needs .*remove bypass_business_logic/],
+    ["Principal user is missing prvActOnBehalfOfAnotherUser privilege", /lacks prvActOnBehalfOfAnotherUser, which the option impersonate_caller_object_id needs .*Delegate/],
+    ["Principal user is missing prvCreateContact privilege", /lacks the privilege prvCreateContact for POST contacts/],
+  ])("a 403 whose message names %s says which privilege and option", (serverMessage, expected) => {
+    const e = toConnectorError(denied(serverMessage));
+    expect(e.failureType).toBe("config_error");
+    expect(e.message).toMatch(expected);
+  });
+
+  it("a 403 that names no privilege lists the options in play as suspects, and only those", () => {
+    const e = toConnectorError(denied("denied"), {}, { bypassBusinessLogic: true, impersonating: false });
+    expect(e.message).toMatch(/privilege for POST contacts.*prvBypassCustomBusinessLogic \(needed by bypass_business_logic\)/);
+    expect(e.message).not.toMatch(/prvActOnBehalfOfAnotherUser/);
+    expect(toConnectorError(denied("denied")).message).not.toMatch(/prvBypass|prvActOnBehalf/);
+  });
+
+  it("only a prv identifier is taken from Dataverse's message", () => {
+    expect(missingPrivilege("user x@y.org is missing prvReadAccount privilege (Id=1)")).toBe("prvReadAccount");
+    expect(missingPrivilege("no privilege named here")).toBeUndefined();
   });
 
   it("names the entity set of a path, never its key segment", () => {

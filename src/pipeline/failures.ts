@@ -17,7 +17,54 @@ export function resourceOf(path: string): string {
   return /^[A-Za-z0-9_.$]+$/.test(name) ? name : "(resource)";
 }
 
-export function toConnectorError(err: unknown, context: ErrorContext = {}): ConnectorError {
+/**
+ * Special privileges a config option needs, with the option's name. Microsoft documents the
+ * requirement (bypass-custom-business-logic: prvBypassCustomBusinessLogic;
+ * impersonate-another-user-web-api: prvActOnBehalfOfAnotherUser, part of the Delegate role) but
+ * not the text of the 403 it causes.
+ */
+export const OPTION_PRIVILEGES: Readonly<Record<string, string>> = {
+  prvBypassCustomBusinessLogic: "bypass_business_logic",
+  prvActOnBehalfOfAnotherUser: "impersonate_caller_object_id",
+};
+
+/** Which privilege-needing options the request carried; lets a 403 name its likely cause. */
+export interface FailureHints {
+  readonly bypassBusinessLogic?: boolean;
+  readonly impersonating?: boolean;
+}
+
+/**
+ * The privilege a 403 names ("... Missing privilege: prvCreateContact"). Only a `prv` identifier
+ * is taken from Dataverse's message, never the rest of it, which could quote values.
+ */
+export function missingPrivilege(serverMessage: string): string | undefined {
+  const m = /\b(prv[A-Z][A-Za-z0-9_]{1,80})\b/.exec(serverMessage);
+  return m?.[1];
+}
+
+function privilegeMessage(err: DataverseError, where: string, http: string, hints: FailureHints): { code: string; message: string } {
+  const named = missingPrivilege(err.serverMessage);
+  const option = named !== undefined ? OPTION_PRIVILEGES[named] : undefined;
+  if (named !== undefined && option !== undefined) {
+    const role = named === "prvActOnBehalfOfAnotherUser" ? " (the Delegate security role includes it)" : "";
+    return {
+      code: "dataverse_option_privilege",
+      message: `The application user lacks ${named}, which the option ${option} needs (${http} on ${where}); give its security role that privilege${role}, or remove ${option} from the config`,
+    };
+  }
+  if (named !== undefined) {
+    return { code: "dataverse_privilege", message: `The application user lacks the privilege ${named} for ${where} (${http}); give its security role that privilege` };
+  }
+  // Dataverse did not name the privilege: list the options in play as possible causes.
+  const suspects: string[] = [];
+  if (hints.bypassBusinessLogic === true) suspects.push("prvBypassCustomBusinessLogic (needed by bypass_business_logic)");
+  if (hints.impersonating === true) suspects.push("prvActOnBehalfOfAnotherUser (needed by impersonate_caller_object_id)");
+  const also = suspects.length > 0 ? `; if the role already has it, the missing one may be ${suspects.join(" or ")}` : "";
+  return { code: "dataverse_privilege", message: `The application user lacks a privilege for ${where} (${http}); give its security role the missing privilege on that table${also}` };
+}
+
+export function toConnectorError(err: unknown, context: ErrorContext = {}, hints: FailureHints = {}): ConnectorError {
   if (err instanceof ConnectorError) return err;
   if (err instanceof AuthError) {
     // AuthError messages are written by dataverse/auth.ts to name the field, never the secret.
@@ -34,8 +81,10 @@ export function toConnectorError(err: unknown, context: ErrorContext = {}): Conn
         return new PipelineError("dataverse_unauthorized", `Dataverse refused the access token (${http}) on ${where}; check that web_api_endpoint is the environment the app registration has access to`, "config_error", ctx, { cause: err });
       case "not_member":
         return new PipelineError("dataverse_not_application_user", `The app (client_id) is not an application user in this environment (${http}); add it in the Power Platform admin center under Application users and give it a security role`, "config_error", ctx, { cause: err });
-      case "forbidden":
-        return new PipelineError("dataverse_privilege", `The application user lacks a privilege for ${where} (${http}); give its security role the missing privilege on that table`, "config_error", ctx, { cause: err });
+      case "forbidden": {
+        const p = privilegeMessage(err, where, http, hints);
+        return new PipelineError(p.code, p.message, "config_error", ctx, { cause: err });
+      }
       case "not_found":
         return new PipelineError("dataverse_not_found", `Dataverse answered not found for ${where} (${http}); check the table name and web_api_endpoint`, "config_error", ctx, { cause: err });
       case "transient":

@@ -20,6 +20,7 @@ import type { PendingOp } from "./batcher.js";
 import type { DeadLetterSink } from "./deadletter.js";
 import { PipelineError } from "./errors.js";
 import { toConnectorError } from "./failures.js";
+import type { FailureHints } from "./failures.js";
 import { CheckpointLedger } from "./ledger.js";
 import type { HeldState, Ticket } from "./ledger.js";
 import { Slots } from "./slots.js";
@@ -385,8 +386,18 @@ export class Sync {
     }
   }
 
-  #fail(err: unknown): void {
-    this.#fatal ??= toConnectorError(err);
+  #fail(err: unknown, context: { stream?: string } = {}): void {
+    this.#fatal ??= toConnectorError(err, context, this.#hints());
+  }
+
+  /** Which privilege-needing options the writer's requests carry, so a 403 can name them. */
+  #hints(): FailureHints {
+    const s = this.#o.settings;
+    const h = this.#o.writeOptions?.headers ?? {};
+    return {
+      bypassBusinessLogic: s.bypassBusinessLogic !== undefined || "MSCRM.BypassBusinessLogicExecution" in h,
+      impersonating: s.impersonateObjectId !== undefined || "CallerObjectId" in h,
+    };
   }
 
   #track(rt: StreamRuntime | undefined, p: Promise<void>): void {
@@ -460,7 +471,7 @@ export class Sync {
         this.#o.writeOptions,
       );
     } catch (err) {
-      this.#fail(toConnectorError(err, { stream: rt.descriptor.name }));
+      this.#fail(err, { stream: rt.descriptor.name });
       return;
     }
     if (outcomes.length !== items.length) {
@@ -627,7 +638,7 @@ export class Sync {
         rt.mirror,
         mirror,
       ).catch((err: unknown) => {
-        throw toConnectorError(err, { stream: name });
+        throw toConnectorError(err, { stream: name }, this.#hints());
       });
       if (result.kind === "skipped") {
         await this.#o.output.log("WARN", `mirror: stream "${name}" skipped: ${result.reason}`);
