@@ -147,6 +147,27 @@ describe("write: the edge-case stream corpus", () => {
   });
 });
 
+describe("write: progress and run summary", () => {
+  it("ends with one summary LOG per stream: counts, its table's requests and 429s, wall time; a global line first", async () => {
+    emu.emulator.faults.add({ fault: "throttle", path: "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", count: 1, retryAfterSeconds: 1 });
+    const r = await write([
+      record("accounts", { accountnumber: "SUM-1", name: "Summary one" }),
+      record("accounts", { accountnumber: "SUM-2", name: "Summary two" }),
+      record("contacts", { emailaddress1: "sum-1@example.org", lastname: "Summary", acct: "SUM-1" }),
+      record("contacts", { lastname: "No key" }),
+      streamState("contacts", 50),
+    ]);
+    expect(r.code).toBe(0);
+    const global = r.logs.find((l) => l.startsWith("summary: 4 records read"));
+    expect(global).toMatch(/^summary: 4 records read, 3 written, 1 rejected in [\d.]+ s; \d+ requests, 1 throttled \(429\), [\d.]+ s paused by throttling$/);
+    const line = (stream: string) => r.logs.find((l) => l.startsWith(`summary: stream "${stream}"`)) ?? "";
+    expect(line("accounts")).toMatch(/^summary: stream "accounts" → account: read 2, created 0, updated 0, upserted 2, unchanged 0, deleted 0, deactivated 0, rejected 0, truncated 0, retried 0, requests 2, 429s 1, [\d.]+ s$/);
+    expect(line("contacts")).toMatch(/^summary: stream "contacts" → contact: read 2, .*upserted 1, .*rejected 1 \(missing_key ×1\), .*requests 1, 429s 0, [\d.]+ s$/);
+    // Not on a terminal: no status line or table reaches stderr.
+    expect(r.stderr).not.toMatch(/\x1b\[K|Sync summary/);
+  });
+});
+
 describe("write: bad input ends in a TRACE error naming the line, and no state past the durable point", () => {
   function traceError(r: { traces: Json[] }): Json {
     const errors = r.traces.filter((t) => t["type"] === "ERROR");

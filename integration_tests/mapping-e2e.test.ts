@@ -63,10 +63,10 @@ function errorOf(r: CliRun): Json {
 
 /** The end-of-run summary line of a stream, as numbers. */
 function summary(r: CliRun, stream: string): Record<string, number> {
-  const line = r.logs.find((l) => l.startsWith(`summary: stream "${stream}"`));
+  const line = r.logs.find((l) => /^summary(?: \(dry run, nothing written\))?: stream "/.test(l) && l.includes(`stream "${stream}"`));
   expect(line, `summary line of ${stream}`).toBeDefined();
   const out: Record<string, number> = {};
-  for (const m of (line ?? "").matchAll(/(read|created|updated|upserted|deleted|deactivated|rejected|truncated|retried) (\d+)/g)) out[m[1] as string] = Number(m[2]);
+  for (const m of (line ?? "").matchAll(/(read|created|updated|upserted|unchanged|deleted|deactivated|rejected|truncated|retried|requests|429s) (\d+)/g)) out[m[1] as string] = Number(m[2]);
   return out;
 }
 
@@ -136,8 +136,9 @@ describe("keys", () => {
     expect(summary(first, "dg_contacts")).toMatchObject({ created: 2, rejected: 0 });
     const second = await write(streams, catalog, input);
     expect(second.code).toBe(0);
-    // The rerun's creates meet existing ids: committed, not rejected (the row is already what was sent).
+    // The rerun's creates meet existing ids: committed, not rejected, and counted as unchanged.
     expect(stateSummary(second.states)).toEqual([[1, { recordCount: 2 }]]);
+    expect(summary(second, "dg_contacts")).toMatchObject({ created: 0, unchanged: 2, rejected: 0 });
     const rows = await reader.rows("contacts", { filter: "startswith(lastname,'Det ')", select: ["contactid", "lastname"] });
     expect(rows.map((r) => [r["lastname"], r["contactid"]]).sort()).toEqual([
       ["Det One", uuidv5(JSON.stringify(["DG", "1"]), NS)],
@@ -532,6 +533,8 @@ describe("dry run", () => {
     expect(dry.code).toBe(0);
     const text = dry.logs.join("\n");
     expect(dry.logs).toContain("dry run: account (stream dr_accounts): would create 1, update 1, delete 0, leave unchanged 1");
+    // The summary line counts the same rows the report does.
+    expect(summary(dry, "dr_accounts")).toMatchObject({ read: 4, created: 1, updated: 1, unchanged: 1, rejected: 1 });
     expect(text).toMatch(/dry run: account sample update: name/);
     expect(text).toMatch(/dry run: stream "dr_accounts": 1 record\(s\) would be rejected/);
     // No state: a dry run must not let the platform checkpoint past records it did not write.

@@ -35,5 +35,7 @@ const code = await run({
   version: packageVersion(),
   readFile: (p) => readFile(p, "utf8"),
   openInput: (p) => createReadStream(p),
+  stderrIsTTY: process.stderr.isTTY === true,
+  stdoutIsTTY: process.stdout.isTTY === true,
 });
 process.exitCode = code;

@@ -10,6 +10,7 @@ import { Sync } from "../pipeline/sync.js";
 import type { Timers } from "../pipeline/sync.js";
 import type { DataverseConnection } from "../dataverse/connect.js";
 import type { DataverseClient } from "../dataverse/client.js";
+import type { TerminalStatus } from "../pipeline/report.js";
 
 export interface DryRunInput {
   readonly conn: DataverseConnection;
@@ -18,6 +19,7 @@ export interface DryRunInput {
   readonly input: Readable;
   readonly output: Output;
   readonly timers: Timers;
+  readonly terminal?: TerminalStatus;
 }
 
 export async function runDryRun(d: DryRunInput): Promise<number> {
@@ -25,7 +27,7 @@ export async function runDryRun(d: DryRunInput): Promise<number> {
   const quiet = new NoStateOutput(d.output);
   // Dead letters stay untouched: nothing is written in a dry run.
   const { deadLetterPath: _ignored, ...settings } = d.loaded.config.write;
-  const sync = new Sync({ output: quiet, writer, tables: d.conn.metadata, settings, timers: d.timers });
+  const sync = new Sync({ output: quiet, writer, tables: d.conn.metadata, settings, timers: d.timers, dryRun: true, ...(d.terminal !== undefined ? { terminal: d.terminal } : {}) });
   try {
     const lines = readLines(d.input);
     const summary = d.resolved !== undefined ? (await sync.addStreams(d.resolved), await runAirbyte(lines, sync, quiet)) : await runSinger(lines, sync, quiet, d.loaded);
@@ -36,7 +38,7 @@ export async function runDryRun(d: DryRunInput): Promise<number> {
       streamsByTable.set(r.mapping.table, list);
     }
     for (const line of dryRunReport(writer.tallies, streamsByTable)) await d.output.log("INFO", line);
-    for (const [name, s] of summary.streams) if (s.rejected > 0) await d.output.log("INFO", `dry run: stream "${name}": ${s.rejected} record(s) would be rejected by mapping`);
+    for (const [name, s] of summary.streams) if (s.rejected > 0) await d.output.log("INFO", `dry run: stream "${name}": ${s.rejected} record(s) would be rejected`);
     return 0;
   } finally {
     await sync.abort();

@@ -11,4 +11,8 @@ export interface CommandIO {
   readonly version: string;
   readonly readFile: (path: string) => Promise<string>;
   readonly openInput: (path: string) => Readable;
+  /** stderr is a terminal: show a live progress line and a summary table there. */
+  readonly stderrIsTTY?: boolean;
+  /** stdout is the same kind of terminal: its lines are written above the progress line. */
+  readonly stdoutIsTTY?: boolean;
 }

@@ -11,14 +11,16 @@ import { runSpec } from "./spec.js";
 import { runCheck } from "./check.js";
 import { runDiscover } from "./discover.js";
 import { runWrite } from "./write.js";
+import { TerminalStatus } from "../pipeline/report.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 export async function run(io: CommandIO): Promise<number> {
-  const stdout = new LineSink(io.stdout);
-  const stderr = new LineSink(io.stderr);
+  const terminal = new TerminalStatus(io.stderr, io.stderrIsTTY === true);
+  const stdout = new LineSink(io.stdoutIsTTY === true ? terminal.wrap(io.stdout) : io.stdout);
+  const stderr = new LineSink(terminal.wrap(io.stderr));
   let command: Command;
   try {
     command = parseCommand(io.argv);
@@ -54,7 +56,7 @@ export async function run(io: CommandIO): Promise<number> {
       case "discover":
         return await runDiscover(command, io, output, [stdout, stderr]);
       case "write":
-        return await runWrite(command, io, output, [stdout, stderr]);
+        return await runWrite(command, io, output, [stdout, stderr], terminal);
     }
   } catch (err) {
     await output.error(errorTrace(err));

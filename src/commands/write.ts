@@ -14,6 +14,7 @@ import { readJsonFile } from "./errors.js";
 import type { CommandIO } from "./io.js";
 import type { DataverseClient } from "../dataverse/client.js";
 import { runDryRun } from "./dry-run.js";
+import type { TerminalStatus } from "../pipeline/report.js";
 
 export interface WriteCommand {
   readonly config: string;
@@ -34,14 +35,14 @@ export function realTimers(now: () => number): Timers {
   };
 }
 
-export async function runWrite(command: WriteCommand, io: CommandIO, output: Output, sinks: readonly LineSink[]): Promise<number> {
+export async function runWrite(command: WriteCommand, io: CommandIO, output: Output, sinks: readonly LineSink[], terminal?: TerminalStatus): Promise<number> {
   const loaded = await readConfig(io, command.config, sinks);
   const resolved =
     command.catalog !== undefined ? resolveAirbyteStreams(loaded, parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog"))) : undefined;
   const input: Readable = command.input !== undefined ? io.openInput(command.input) : io.stdin;
   const conn = await connectForWrite(loaded.config, io);
   try {
-    if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output, timers: realTimers(io.now) });
+    if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output, timers: realTimers(io.now), ...(terminal !== undefined ? { terminal } : {}) });
     const writer = conn.writer;
     const settings = loaded.config.write;
     let deadLetter: DeadLetterSink | undefined;
@@ -54,9 +55,10 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
       timers: realTimers(io.now),
       ...(deadLetter !== undefined ? { deadLetter } : {}),
       mirrorReader: conn.clients[0] as DataverseClient,
+      ...(terminal !== undefined ? { terminal } : {}),
       writerStats: () => {
         const s = writer.stats();
-        return { requests: s.requests, throttled: s.throttled429, throttledMs: s.throttledMs, concurrency: s.users.reduce((n, u) => n + u.limit, 0) };
+        return { requests: s.requests, throttled: s.throttled429, throttledMs: s.throttledMs, concurrency: s.users.reduce((n, u) => n + u.limit, 0), tables: s.tables };
       },
     });
     try {

@@ -47,6 +47,13 @@ export interface ClientRequest {
   readonly noRetryStatuses?: readonly number[];
   /** A slot already taken from this client's throttle, used for the first attempt. */
   readonly slot?: Slot;
+  /** Counts this request's attempts and 429s under this name too (the writer uses the table). */
+  readonly tag?: string;
+}
+
+export interface TagCounters {
+  requests: number;
+  throttled429: number;
 }
 
 export interface ClientCounters {
@@ -84,6 +91,8 @@ export class DataverseClient {
   readonly endpoint: URL;
   readonly throttle: Throttle;
   readonly counters: ClientCounters = { requests: 0, retries: 0, throttled429: 0, unauthorizedRefreshes: 0 };
+  /** Attempts and 429 answers per request tag. */
+  readonly tagged = new Map<string, TagCounters>();
   readonly #o: DataverseClientOptions;
 
   constructor(options: DataverseClientOptions) {
@@ -142,6 +151,8 @@ export class DataverseClient {
         }
         headers.Authorization = `Bearer ${token}`;
         this.counters.requests++;
+        const tagged = req.tag === undefined ? undefined : this.#tag(req.tag);
+        if (tagged !== undefined) tagged.requests++;
         const res = await this.#o.transport.request({
           method: req.method,
           url,
@@ -150,6 +161,7 @@ export class DataverseClient {
           ...(this.#o.timeoutMs === undefined ? {} : { timeoutMs: this.#o.timeoutMs }),
         });
         outcome = this.#slotOutcome(res, started, req.units);
+        if (res.status === 429 && tagged !== undefined) tagged.throttled429++;
         return res;
       } catch (err) {
         if (err instanceof TransportError && err.retryable) outcome = { kind: "overloaded" };
@@ -203,6 +215,15 @@ export class DataverseClient {
       }
       throw err;
     }
+  }
+
+  #tag(name: string): TagCounters {
+    let c = this.tagged.get(name);
+    if (c === undefined) {
+      c = { requests: 0, throttled429: 0 };
+      this.tagged.set(name, c);
+    }
+    return c;
   }
 
   #slotOutcome(res: HttpResponse, started: number, units: number | undefined): SlotOutcome {

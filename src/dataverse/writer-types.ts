@@ -2,7 +2,15 @@
 import type { Operation } from "../mapping/operation.js";
 
 export type WriteOutcome =
-  | { readonly ok: true; readonly created?: boolean }
+  | {
+      readonly ok: true;
+      readonly created?: boolean;
+      /**
+       * Nothing changed: a create-with-id met the row already there (412), or a delete found the
+       * row already gone (404). Counted as unchanged, not as created or deleted.
+       */
+      readonly unchanged?: boolean;
+    }
   | {
       readonly ok: false;
       /** HTTP status of the failing operation. */

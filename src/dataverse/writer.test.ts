@@ -103,7 +103,7 @@ describe("writer $batch path", () => {
     const notFound = { status: 404, body: '{"error":{"code":"0x80060891","message":"A record with the specified key values does not exist"}}' };
     const { writer } = setup(() => batchAnswer([notFound]));
     expect(await writer.write(ops(1, "update"))).toEqual([{ ok: false, status: 404, code: "0x80060891", message: "A record with the specified key values does not exist" }]);
-    expect(await writer.write(ops(1, "delete"))).toEqual([{ ok: true }]);
+    expect(await writer.write(ops(1, "delete"))).toEqual([{ ok: true, unchanged: true }]);
     const { writer: w2 } = setup(() => batchAnswer([{ status: 400, body: '{"error":{"code":"0x80044331","message":"too long"}}' }]));
     expect(await w2.write(ops(1))).toEqual([{ ok: false, status: 400, code: "0x80044331", message: "too long" }]);
   });

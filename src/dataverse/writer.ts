@@ -63,6 +63,8 @@ export interface WriterStats {
   /** Bulk requests refused for their content and split. */
   readonly bulkSplits: number;
   readonly users: readonly ThrottleStats[];
+  /** Write requests (attempts, retries included) and 429 answers per table logical name. */
+  readonly tables: ReadonlyMap<string, { readonly requests: number; readonly throttled429: number }>;
 }
 
 export interface StatsWriter extends Writer {
@@ -111,6 +113,8 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
   const isolateBelow = options.isolateBelow ?? 8;
   const counters = { bulkRequests: 0, batchRequests: 0, recordsSent: 0, bulkSplits: 0, waitedRetries: 0 };
   const inflight = new Set<Promise<unknown>>();
+  /** $batch parts answered 429 inside a 200 $batch, per table (the client sees only the 200). */
+  const partThrottled = new Map<string, number>();
   let closed = false;
 
   const rootPath = (options.clients[0] as DataverseClient).rootPath;
@@ -126,7 +130,8 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     const remaining = Math.min(...items.map((i) => i.budget.remainingMs));
     const budget = new RetryBudget(remaining);
     try {
-      return await withClient(async (client, slot) => ({ res: await client.send({ ...req, budget, slot }), client }));
+      const tag = items[0]?.op.table;
+      return await withClient(async (client, slot) => ({ res: await client.send({ ...req, budget, slot, ...(tag !== undefined ? { tag } : {}) }), client }));
     } finally {
       for (const i of items) i.budget.charge(budget.spentMs);
     }
@@ -188,9 +193,9 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
       return { kind: "done", result: created === undefined ? { ok: true } : { ok: true, created } };
     }
     const { code, message } = parseErrorBody(res.body);
-    if (s === 404 && (op.kind === "delete" || op.kind === "deactivate")) return { kind: "done", result: { ok: true } };
+    if (s === 404 && (op.kind === "delete" || op.kind === "deactivate")) return { kind: "done", result: { ok: true, unchanged: true } };
     // A replayed create-with-id meets the row it created before: already done, not a rejection.
-    if (s === 412 && op.kind === "create" && op.ref.kind !== "none" && code === "") return { kind: "done", result: { ok: true, created: false } };
+    if (s === 412 && op.kind === "create" && op.ref.kind !== "none" && code === "") return { kind: "done", result: { ok: true, created: false, unchanged: true } };
     const decision = classifyStatus(s, res.headers);
     if (decision.retryable) return decision.retryAfterMs === undefined ? { kind: "retry" } : { kind: "retry", retryAfterMs: decision.retryAfterMs };
     if (isRunLevel(s, code)) return { kind: "fatal", error: errorFromResponse(method, path, res, false) };
@@ -279,7 +284,10 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
         }
         waitMs = Math.max(waitMs, delay);
         // A 429 on a part is still this user's service protection speaking: pause all its sends.
-        if (answer.status === 429) client.throttle.pause(delay);
+        if (answer.status === 429) {
+          client.throttle.pause(delay);
+          partThrottled.set(item.op.table, (partThrottled.get(item.op.table) ?? 0) + 1);
+        }
         again.push(item);
       }
       if (again.length > 0 && waitMs > 0) {
@@ -368,7 +376,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
       }
       if (found !== undefined) ref = { kind: "id", id: found };
       else if (op.kind === "delete" || op.kind === "deactivate") {
-        results[item.index] = { ok: true };
+        results[item.index] = { ok: true, unchanged: true };
         return;
       } else if (op.kind === "update") {
         results[item.index] = reject(404, "", "row does not exist");
@@ -505,6 +513,22 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
         throttled429 += c.counters.throttled429;
       }
       const users = options.clients.map((c) => c.throttle.stats());
+      const tables = new Map<string, { requests: number; throttled429: number }>();
+      for (const c of options.clients) {
+        for (const [table, t] of c.tagged) {
+          const sum = tables.get(table) ?? { requests: 0, throttled429: 0 };
+          sum.requests += t.requests;
+          sum.throttled429 += t.throttled429;
+          tables.set(table, sum);
+        }
+      }
+      let parts429 = 0;
+      for (const [table, n] of partThrottled) {
+        parts429 += n;
+        const sum = tables.get(table) ?? { requests: 0, throttled429: 0 };
+        sum.throttled429 += n;
+        tables.set(table, sum);
+      }
       const writeRequests = counters.bulkRequests + counters.batchRequests;
       return {
         requests,
@@ -512,11 +536,12 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
         batchRequests: counters.batchRequests,
         recordsSent: counters.recordsSent,
         recordsPerRequest: writeRequests === 0 ? 0 : counters.recordsSent / writeRequests,
-        throttled429,
+        throttled429: throttled429 + parts429,
         retries: retries + counters.waitedRetries,
         throttledMs: users.reduce((a, u) => a + u.pausedMs, 0),
         bulkSplits: counters.bulkSplits,
         users,
+        tables,
       };
     },
   };

@@ -14,8 +14,18 @@ export interface RowReader {
   query(entitySet: string, options: { readonly filter?: string; readonly maxPageSize?: number }): AsyncIterable<Record<string, unknown>[]>;
 }
 
+/**
+ * What the real writer would do, in the summary's terms: a create meeting its id already there
+ * (conflict) and a delete of a row already gone are no-ops the writer counts as unchanged; only an
+ * update of a missing row is rejected.
+ */
+export type DryRunAction = "create" | "update" | "delete" | "unchanged" | "reject";
+
 export interface TableTally {
-  readonly counts: Record<DiffAction, number>;
+  readonly counts: Record<DryRunAction, number>;
+  /** Of the unchanged: creates whose id exists, deletes whose row is gone. */
+  readonly alreadyPresent: number;
+  readonly alreadyGone: number;
   /** A few changed rows, by column names only. */
   readonly samples: { action: DiffAction; columns: readonly string[] }[];
 }
@@ -24,8 +34,27 @@ const SAMPLE_SIZE = 5;
 /** Rows per lookup query: keeps the $filter URL well under Dataverse's URL length limit. */
 const CHUNK = 25;
 
-function emptyTally(): TableTally {
-  return { counts: { create: 0, update: 0, delete: 0, unchanged: 0, missing: 0, conflict: 0 }, samples: [] };
+function emptyTally(): { counts: Record<DryRunAction, number>; alreadyPresent: number; alreadyGone: number; samples: TableTally["samples"] } {
+  return { counts: { create: 0, update: 0, delete: 0, unchanged: 0, reject: 0 }, alreadyPresent: 0, alreadyGone: 0, samples: [] };
+}
+
+/** The outcome the real writer would report for this diff (dataverse/writer.ts's verdicts). */
+export function dryRunOutcome(op: Operation, action: DiffAction): { action: DryRunAction; outcome: WriteOutcome } {
+  switch (action) {
+    case "create":
+      return { action, outcome: { ok: true, created: true } };
+    case "update":
+      return { action, outcome: { ok: true, created: false } };
+    case "delete":
+      return { action, outcome: { ok: true } };
+    case "unchanged":
+    case "conflict":
+      return { action: "unchanged", outcome: { ok: true, created: false, unchanged: true } };
+    case "missing":
+      return op.kind === "update"
+        ? { action: "reject", outcome: { ok: false, status: 404, code: "", message: "row does not exist (update mode never creates)" } }
+        : { action: "unchanged", outcome: { ok: true, unchanged: true } };
+  }
 }
 
 function norm(v: unknown): string {
@@ -33,7 +62,7 @@ function norm(v: unknown): string {
 }
 
 export class DryRunWriter implements Writer {
-  readonly tallies = new Map<string, TableTally>();
+  readonly tallies = new Map<string, ReturnType<typeof emptyTally>>();
   readonly #reader: RowReader;
   readonly #tables: TableLookup;
 
@@ -51,9 +80,12 @@ export class DryRunWriter implements Writer {
         tally = emptyTally();
         this.tallies.set(op.table, tally);
       }
-      tally.counts[d.action] += 1;
-      if (d.action !== "unchanged" && tally.samples.length < SAMPLE_SIZE) tally.samples.push({ action: d.action, columns: d.changedColumns });
-      return { ok: true, created: d.action === "create" };
+      const { action, outcome } = dryRunOutcome(op, d.action);
+      tally.counts[action] += 1;
+      if (d.action === "conflict") tally.alreadyPresent += 1;
+      if (d.action === "missing" && action === "unchanged") tally.alreadyGone += 1;
+      if ((action === "create" || action === "update" || action === "delete") && tally.samples.length < SAMPLE_SIZE) tally.samples.push({ action: d.action, columns: d.changedColumns });
+      return outcome;
     });
   }
 
@@ -129,9 +161,13 @@ export function dryRunReport(tallies: ReadonlyMap<string, TableTally>, streamsBy
   for (const [table, t] of tallies) {
     const c = t.counts;
     const streams = streamsByTable.get(table)?.join(", ") ?? "";
+    const why = [
+      ...(t.alreadyPresent > 0 ? [`${t.alreadyPresent} create(s) of an id already present`] : []),
+      ...(t.alreadyGone > 0 ? [`${t.alreadyGone} delete(s) of a row already gone`] : []),
+    ];
     lines.push(
       `dry run: ${table}${streams !== "" ? ` (stream ${streams})` : ""}: would create ${c.create}, update ${c.update}, delete ${c.delete}, leave unchanged ${c.unchanged}` +
-        `${c.missing > 0 ? `, reject ${c.missing} as missing rows` : ""}${c.conflict > 0 ? `, reject ${c.conflict} as existing ids` : ""}`,
+        `${why.length > 0 ? ` (${why.join(", ")})` : ""}${c.reject > 0 ? `, reject ${c.reject} updates of missing rows` : ""}`,
     );
     for (const s of t.samples) lines.push(`dry run: ${table} sample ${s.action}${s.columns.length > 0 ? `: ${s.columns.join(", ")}` : ""}`);
   }

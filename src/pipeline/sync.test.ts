@@ -6,15 +6,16 @@ import { DataverseError } from "../dataverse/errors.js";
 import type { InputState, JsonObject } from "../protocol/airbyte.js";
 import { parseAirbyteMessage } from "../protocol/airbyte.js";
 import { readLines } from "../protocol/lines.js";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import type { DeadLetter, DeadLetterSink } from "./deadletter.js";
 import { runAirbyte } from "./loop.js";
 import { Sync } from "./sync.js";
+import { TerminalStatus } from "./report.js";
 import { FakeWriter, ManualTimers, MemoryOutput, settle, tableSource } from "../../integration_tests/helpers/pipeline-fakes.js";
 
 const base = { web_api_endpoint: "https://org.crm.dynamics.com/api/data/v9.2/", tenant_id: "t", client_id: "c", client_secret: "secret-xyz" };
 
-function setup(opts: { settings?: Partial<WriteSettings>; config?: JsonObject; deadLetter?: DeadLetterSink } = {}) {
+function setup(opts: { settings?: Partial<WriteSettings>; config?: JsonObject; deadLetter?: DeadLetterSink; terminal?: TerminalStatus } = {}) {
   const loaded = loadConfig({ ...base, ...(opts.config ?? {}) });
   const catalog = parseCatalog({
     streams: [
@@ -26,7 +27,15 @@ function setup(opts: { settings?: Partial<WriteSettings>; config?: JsonObject; d
   const output = new MemoryOutput();
   const timers = new ManualTimers();
   const settings = { ...loaded.config.write, batchSize: 2, ...(opts.settings ?? {}) };
-  const sync = new Sync({ output, writer, tables: tableSource(), settings, timers, ...(opts.deadLetter ? { deadLetter: opts.deadLetter } : {}) });
+  const sync = new Sync({
+    output,
+    writer,
+    tables: tableSource(),
+    settings,
+    timers,
+    ...(opts.deadLetter ? { deadLetter: opts.deadLetter } : {}),
+    ...(opts.terminal ? { terminal: opts.terminal } : {}),
+  });
   return { loaded, catalog, writer, output, timers, sync, resolved: resolveAirbyteStreams(loaded, catalog) };
 }
 
@@ -232,6 +241,35 @@ describe("Sync checkpoints", () => {
     await settle();
     expect(output.logs.filter((l) => l.startsWith("progress:"))).toEqual([expect.stringMatching(/read 1, written 1, rejected 0, \d+ records\/s/)]);
     await sync.finish();
+  });
+
+  it("on a terminal, redraws the progress line every 250 ms and ends with a summary table; never off a terminal", async () => {
+    for (const isTTY of [true, false]) {
+      let text = "";
+      const err = new Writable({
+        write(chunk: Buffer, _e, cb) {
+          text += chunk.toString("utf8");
+          cb();
+        },
+      });
+      const { sync, output, timers, resolved } = setup({ settings: { batchSize: 1 }, terminal: new TerminalStatus(err, isTTY) });
+      await sync.addStreams(resolved);
+      await sync.record({ name: "contacts" }, { emailaddress1: "a@x.org" }, 1);
+      await settle();
+      timers.advance(250);
+      await settle();
+      await sync.finish();
+      if (!isTTY) {
+        expect(text).toBe("");
+        continue;
+      }
+      expect(text).toMatch(/^\r\x1b\[Kread 1, written 1, rejected 0, \d+ records\/s, states held 0/);
+      expect(text).toMatch(/Sync summary, [\d.]+ s:\nstream +table +read +created/);
+      expect(text).toMatch(/\ncontacts +contact +1 /);
+      // The LOG form is there as well, whatever the terminal.
+      expect(output.logs).toContainEqual(expect.stringMatching(/^summary: stream "contacts" → contact: read 1, /));
+      expect(timers.active).toBe(0);
+    }
   });
 
   it("GLOBAL states count every stream's records since the previous state", async () => {

@@ -25,6 +25,8 @@ import { CheckpointLedger } from "./ledger.js";
 import type { HeldState, Ticket } from "./ledger.js";
 import { Slots } from "./slots.js";
 import { MirrorTracker, mirrorIssues, runMirror } from "./mirror.js";
+import { progressText, summaryLine, summaryTable } from "./report.js";
+import type { ProgressFigures, StreamSummary, TerminalStatus } from "./report.js";
 import type { MirrorReader } from "./mirror.js";
 
 /** Where table metadata comes from (dataverse/metadata.ts's MetadataLoader fits). */
@@ -45,6 +47,8 @@ export interface WriterStats {
   readonly throttled?: number;
   readonly throttledMs?: number;
   readonly concurrency?: number;
+  /** Write requests and 429 answers per table logical name. */
+  readonly tables?: ReadonlyMap<string, { readonly requests: number; readonly throttled429: number }>;
 }
 
 export interface SyncOptions {
@@ -63,6 +67,12 @@ export interface SyncOptions {
   readonly writerStats?: () => WriterStats;
   /** Reads the rows a mirror may remove; required when a stream enables mirror. */
   readonly mirrorReader?: MirrorReader;
+  /** The live status line and the summary table, when stderr is a terminal. */
+  readonly terminal?: TerminalStatus;
+  /** How often the terminal line is redrawn; default 250 ms. */
+  readonly terminalIntervalMs?: number;
+  /** Summary lines say that nothing was written. */
+  readonly dryRun?: boolean;
 }
 
 export interface StreamStats {
@@ -71,6 +81,8 @@ export interface StreamStats {
   updated: number;
   /** Upserts whose outcome did not say whether the row was new (bulk UpsertMultiple does not). */
   upserted: number;
+  /** Already as sent: a create that found its id present (412), a delete of a row already gone. */
+  unchanged: number;
   deleted: number;
   deactivated: number;
   rejected: number;
@@ -102,10 +114,13 @@ interface StreamRuntime {
   readonly rejectionsByCode: Map<string, number>;
   status?: StreamStatus;
   readonly mirror?: MirrorTracker;
+  /** First record read and last outcome settled, for the stream's wall time. */
+  firstAt?: number;
+  lastAt?: number;
 }
 
 function emptyStats(): StreamStats {
-  return { read: 0, created: 0, updated: 0, upserted: 0, deleted: 0, deactivated: 0, rejected: 0, truncated: 0, retried: 0 };
+  return { read: 0, created: 0, updated: 0, upserted: 0, unchanged: 0, deleted: 0, deactivated: 0, rejected: 0, truncated: 0, retried: 0 };
 }
 
 /** CDC deletes: Airbyte's `_ab_cdc_deleted_at`, the Meltano SDK's `_sdc_deleted_at`; set and not null. */
@@ -147,6 +162,11 @@ export class Sync {
     const flushMs = Math.min(600, Math.max(1, options.settings.flushIntervalSeconds)) * 1000;
     this.#stopTimers.push(options.timers.every(flushMs, () => this.#flushAllInBackground()));
     this.#stopTimers.push(options.timers.every(options.progressIntervalMs ?? 30_000, () => void this.#progress()));
+    const terminal = options.terminal;
+    if (terminal?.enabled === true) {
+      this.#stopTimers.push(options.timers.every(options.terminalIntervalMs ?? 250, () => terminal.show(progressText(this.#figures()))));
+      this.#stopTimers.push(() => terminal.clear());
+    }
   }
 
   get failed(): ConnectorError | undefined {
@@ -291,6 +311,7 @@ export class Sync {
     const rt = this.#find(d);
     if (rt === undefined) throw new ProtocolError("unknown_stream", "RECORD for a stream that is not in the catalog or the configuration", { line, stream: d.name });
     rt.stats.read += 1;
+    rt.firstAt ??= this.#o.timers.now();
     this.#read += 1;
     const ticket = this.#ledger.open(rt.key);
     await this.#reportUnknownFields(rt, data);
@@ -484,7 +505,7 @@ export class Sync {
       const item = items[i] as PendingOp;
       const outcome = outcomes[i] as WriteOutcome;
       if (outcome.ok) {
-        this.#count(rt, item.operation, outcome.created);
+        this.#count(rt, item.operation, outcome);
         this.#ledger.settle(item.ticket, "written");
       } else if (MISSING_TARGET_CODES.has(outcome.code) && item.attempt === 0 && parentBusy && item.operation.bindings.length > 0) {
         retry.push({ ...item, attempt: 1 });
@@ -513,8 +534,14 @@ export class Sync {
     }
   }
 
-  #count(rt: StreamRuntime, op: Operation, created: boolean | undefined): void {
+  #count(rt: StreamRuntime, op: Operation, outcome: Extract<WriteOutcome, { ok: true }>): void {
     this.#written += 1;
+    rt.lastAt = this.#o.timers.now();
+    const created = outcome.created;
+    if (outcome.unchanged === true) {
+      rt.stats.unchanged += 1;
+      return;
+    }
     switch (op.kind) {
       case "create":
         rt.stats.created += 1;
@@ -543,6 +570,7 @@ export class Sync {
     outcome?: Extract<WriteOutcome, { ok: false }>,
   ): Promise<void> {
     rt.stats.rejected += 1;
+    rt.lastAt = this.#o.timers.now();
     this.#rejected += 1;
     const first = issues[0] ?? { field: "", code: "rejected", message: "rejected" };
     const seen = rt.rejectionsByCode.get(first.code) ?? 0;
@@ -602,19 +630,21 @@ export class Sync {
       .catch((err: unknown) => this.#fail(err));
   }
 
-  async #progress(): Promise<void> {
-    const seconds = Math.max(0.001, (this.#o.timers.now() - this.#startedAt) / 1000);
+  #figures(): ProgressFigures {
     const w = this.#o.writerStats?.() ?? {};
-    const parts = [
-      `read ${this.#read}`,
-      `written ${this.#written}`,
-      `rejected ${this.#rejected}`,
-      `${Math.round(this.#written / seconds)} records/s`,
-      ...(w.throttledMs !== undefined ? [`throttled ${(w.throttledMs / 1000).toFixed(1)} s`] : []),
-      ...(w.concurrency !== undefined ? [`concurrency ${w.concurrency}`] : []),
-      `states held ${this.#ledger.heldCount}`,
-    ];
-    await this.#o.output.log("INFO", `progress: ${parts.join(", ")}`).catch((err: unknown) => this.#fail(err));
+    return {
+      read: this.#read,
+      written: this.#written,
+      rejected: this.#rejected,
+      seconds: (this.#o.timers.now() - this.#startedAt) / 1000,
+      ...(w.throttledMs !== undefined ? { throttledMs: w.throttledMs } : {}),
+      ...(w.concurrency !== undefined ? { concurrency: w.concurrency } : {}),
+      statesHeld: this.#ledger.heldCount,
+    };
+  }
+
+  async #progress(): Promise<void> {
+    await this.#o.output.log("INFO", `progress: ${progressText(this.#figures())}`).catch((err: unknown) => this.#fail(err));
   }
 
   /** Destructive, so last: only after a clean end of input, and only for streams that reported COMPLETE. */
@@ -652,25 +682,43 @@ export class Sync {
     }
   }
 
+  /** Per stream: what was done to its rows, the requests and 429s of its table, its wall time. */
+  summaries(): StreamSummary[] {
+    const w = this.#o.writerStats?.();
+    const streamsPerTable = new Map<string, number>();
+    for (const rt of this.#streams.values()) streamsPerTable.set(rt.mapping.table.toLowerCase(), (streamsPerTable.get(rt.mapping.table.toLowerCase()) ?? 0) + 1);
+    return [...this.#streams.values()].map((rt) => {
+      const table = rt.mapping.table.toLowerCase();
+      const http = w?.tables?.get(table);
+      const start = rt.firstAt ?? this.#startedAt;
+      return {
+        stream: rt.descriptor.name,
+        table: rt.mapping.table,
+        ...rt.stats,
+        ...(http !== undefined ? { requests: http.requests, throttled429: http.throttled429 } : w?.tables !== undefined ? { requests: 0, throttled429: 0 } : {}),
+        ...((streamsPerTable.get(table) ?? 0) > 1 ? { sharedTable: true } : {}),
+        seconds: Math.max(0, ((rt.lastAt ?? start) - start) / 1000),
+        rejectionsByCode: rt.rejectionsByCode,
+      };
+    });
+  }
+
   async #summary(): Promise<void> {
     const seconds = (this.#o.timers.now() - this.#startedAt) / 1000;
     const w = this.#o.writerStats?.();
+    const label = this.#o.dryRun === true ? "summary (dry run, nothing written)" : "summary";
     if (w !== undefined) {
       await this.#o.output.log(
         "INFO",
-        `summary: ${this.#read} records read, ${this.#written} written, ${this.#rejected} rejected in ${seconds.toFixed(1)} s` +
+        `${label}: ${this.#read} records read, ${this.#written} written, ${this.#rejected} rejected in ${seconds.toFixed(1)} s` +
           `${w.requests !== undefined ? `; ${w.requests} requests` : ""}${w.throttled !== undefined ? `, ${w.throttled} throttled (429)` : ""}` +
           `${w.throttledMs !== undefined ? `, ${(w.throttledMs / 1000).toFixed(1)} s paused by throttling` : ""}`,
       );
     }
-    for (const rt of this.#streams.values()) {
-      const s = rt.stats;
-      const codes = [...rt.rejectionsByCode].map(([c, n]) => `${c} ×${n}`).join(", ");
-      await this.#o.output.log(
-        "INFO",
-        `summary: stream "${rt.descriptor.name}" → ${rt.mapping.table}: read ${s.read}, created ${s.created}, updated ${s.updated}, upserted ${s.upserted}, deleted ${s.deleted}, deactivated ${s.deactivated}, rejected ${s.rejected}${codes !== "" ? ` (${codes})` : ""}, truncated ${s.truncated}, retried ${s.retried}, ${seconds.toFixed(1)} s`,
-      );
-    }
+    const rows = this.summaries();
+    for (const row of rows) await this.#o.output.log("INFO", summaryLine(row).replace(/^summary:/, `${label}:`));
+    this.#o.terminal?.clear();
+    this.#o.terminal?.print(`${this.#o.dryRun === true ? "Dry run (nothing written)" : "Sync summary"}, ${seconds.toFixed(1)} s:\n${summaryTable(rows)}`);
   }
 }
 
