@@ -272,6 +272,24 @@ describe("Sync checkpoints", () => {
     }
   });
 
+  it("an ignored field is reported once per stream with the reason that is true for it", async () => {
+    const { sync, output, loaded } = setup({
+      config: { streams: [{ name: "people", table: "contact", key: { columns: ["emailaddress1"] }, fields: { first: "firstname" } }] },
+    });
+    await sync.addStreams(resolveAirbyteStreams(loaded, parseCatalog({ streams: [{ stream: { name: "people" }, destination_sync_mode: "append_dedup" }] })));
+    const data = { emailaddress1: "a@x.org", first: "A", firstname: "B", contactid: "x", parentcustomerid: "y", nosuch: 1 };
+    await sync.record({ name: "people" }, data, 1);
+    await sync.record({ name: "people" }, data, 2);
+    await sync.finish();
+    const warnings = output.logs.filter((l) => l.includes("is ignored"));
+    expect(warnings).toEqual([
+      'stream "people": field "firstname" is ignored: column firstname of table contact is already written from field "first"',
+      expect.stringMatching(/^stream "people": field "contactid" is ignored: column contactid is table contact's row id/),
+      expect.stringMatching(/^stream "people": field "parentcustomerid" is ignored: column parentcustomerid of table contact is a lookup that cannot pass through by name/),
+      'stream "people": field "nosuch" is ignored: it is not mapped and table contact has no column of that name',
+    ]);
+  });
+
   it("GLOBAL states count every stream's records since the previous state", async () => {
     const { sync, output, resolved } = setup({ settings: { batchSize: 100 } });
     await sync.addStreams(resolved);

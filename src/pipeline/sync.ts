@@ -140,6 +140,28 @@ function normaliseKey(mapping: StreamMapping, table: TableMeta): StreamMapping {
   return { ...mapping, key };
 }
 
+/**
+ * Why an unmapped field is not written, in terms that are true for it: its name can be a column
+ * another field already writes, a key column addressed by the URL, a read-only column, or no
+ * column at all.
+ */
+export function whyIgnored(plan: StreamPlan, field: string): string {
+  const table = plan.table.logicalName;
+  const writer = plan.columns.find((c) => c.column.logicalName === field)?.field ?? plan.lookups.find((l) => l.column === field)?.field;
+  if (writer !== undefined) return `column ${field} of table ${table} is already written from field "${writer}"`;
+  if (plan.excludedColumns.has(field)) return `column ${field} of table ${table} is part of the row's key, which addresses the row instead of being written`;
+  const column = plan.table.columns.get(field);
+  if (column !== undefined) {
+    if (column.isPrimaryId) return `column ${field} is table ${table}'s row id, settable only by a create without a key (use key.id_field to address rows by it)`;
+    if (column.attributeOf !== undefined) return `column ${field} of table ${table} is computed from column ${column.attributeOf} and cannot be written`;
+    if (column.type === "Lookup" || column.type === "Customer" || column.type === "Owner") {
+      return `column ${field} of table ${table} is a lookup that cannot pass through by name (it can point at several tables, or its target is not loaded); map it with a lookup to write it`;
+    }
+    return `column ${field} of table ${table} is not writable in ${plan.mode} mode`;
+  }
+  return `it is not mapped and table ${table} has no column of that name`;
+}
+
 export class Sync {
   readonly #o: SyncOptions;
   readonly #streams = new Map<string, StreamRuntime>();
@@ -400,10 +422,7 @@ export class Sync {
     for (const f of unknownFields(rt.plan, data)) {
       if (rt.reportedFields.has(f)) continue;
       rt.reportedFields.add(f);
-      await this.#o.output.log(
-        "WARN",
-        `stream "${rt.descriptor.name}": field "${f}" is neither mapped nor a writable column of table ${rt.mapping.table}; it is ignored`,
-      );
+      await this.#o.output.log("WARN", `stream "${rt.descriptor.name}": field "${f}" is ignored: ${whyIgnored(rt.plan, f)}`);
     }
   }
 
