@@ -154,12 +154,35 @@ describe("discover", () => {
 });
 
 describe("Meltano conventions", () => {
-  it("--about --format json lists settings with secrets marked", async () => {
+  it("--about --format json has Meltano's shape: name, description, version, capabilities, settings with name/kind/description/sensitive", async () => {
     const r = await runCli({ args: ["--about", "--format", "json"], secrets: [], protocol: "singer" });
     expect(r.code).toBe(0);
-    const about = JSON.parse(r.stdout.join("\n")) as { name: string; settings: { name: string; sensitive: boolean }[]; capabilities: string[] };
+    const about = JSON.parse(r.stdout.join("\n")) as { name: string; description: string; version: string; settings: Json[]; capabilities: string[] };
     expect(about.name).toBe("destination-dynamics365");
-    expect(about.settings.find((s) => s.name === "client_secret")?.sensitive).toBe(true);
+    expect(about.description).toMatch(/Dynamics 365/);
+    expect(about.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(about.capabilities).toEqual(expect.arrayContaining(["about", "hard-delete", "soft-delete"]));
+    for (const s of about.settings) {
+      expect(s).toMatchObject({ name: expect.any(String), kind: expect.any(String), description: expect.any(String), sensitive: expect.any(Boolean) });
+    }
+    const byName = new Map(about.settings.map((s) => [s["name"], s]));
+    expect(byName.get("client_secret")).toMatchObject({ kind: "password", sensitive: true, required: true });
+    expect(byName.get("web_api_endpoint")).toMatchObject({ kind: "string", sensitive: false, required: true });
+    expect(byName.get("batch_size")).toMatchObject({ kind: "integer", value: 1000 });
+    expect(byName.get("streams")).toMatchObject({ kind: "array" });
+  });
+
+  it("--about --format markdown has the capabilities, a settings table and the environment variable prefix", async () => {
+    const r = await runCli({ args: ["--about", "--format", "markdown"], secrets: [], protocol: "singer" });
+    expect(r.code).toBe(0);
+    const md = r.stdout.join("\n");
+    expect(md).toMatch(/^# `destination-dynamics365`/);
+    expect(md).toContain("## Capabilities");
+    expect(md).toContain("* `about`");
+    expect(md).toMatch(/\| Setting \| Required \| Default \| Description \|/);
+    expect(md).toMatch(/\| client_secret \| True \| None \| /);
+    expect(md).toMatch(/\| batch_size \| False \| 1000 \| /);
+    expect(md).toContain("TARGET_DYNAMICS365_");
   });
   it("--version prints the package version", async () => {
     const r = await runCli({ args: ["--version"], secrets: [], protocol: "singer" });

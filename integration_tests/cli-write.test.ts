@@ -278,6 +278,30 @@ describe("write: Singer", () => {
     }
   });
 
+  it("settings come from TARGET_DYNAMICS365_* variables, JSON-valued ones included; the file wins where both are set", async () => {
+    const { client_secret, streams, ...rest } = config as Json & { client_secret: string; streams: unknown };
+    const r = await runCli({
+      args: ["--config", "{file:config.json}"],
+      files: { "config.json": { ...rest, batch_size: 1 } },
+      env: {
+        TARGET_DYNAMICS365_CLIENT_SECRET: client_secret,
+        TARGET_DYNAMICS365_STREAMS: JSON.stringify(streams),
+        // Overridden by the file's batch_size 1: a refused value here would fail the run.
+        TARGET_DYNAMICS365_BATCH_SIZE: "-5",
+      },
+      input: [
+        schema("contacts", ["emailaddress1"]),
+        JSON.stringify({ type: "RECORD", stream: "contacts", record: { emailaddress1: "sge-1@example.org", lastname: "Env" } }),
+        JSON.stringify({ type: "STATE", value: { env: 1 } }),
+      ],
+      secrets,
+      protocol: "singer",
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toEqual(['{"env":1}']);
+    expect(await contactsLike("sge-")).toHaveLength(1);
+  });
+
   it("a record before its SCHEMA is an error naming the line", async () => {
     const r = await singer([JSON.stringify({ type: "RECORD", stream: "contacts", record: { emailaddress1: "sg-x@example.org" } })]);
     expect(r.code).not.toBe(0);
