@@ -112,6 +112,7 @@ export class DataverseService implements DataService {
     const second = segments[1];
     if (first.keys === undefined) {
       if (second === undefined) return this.collection(req, model);
+      if (second.name === "$count" && segments.length === 2 && second.keys === undefined) return this.countOnly(req, model);
       if (segments.length === 2 && second.name.startsWith("Microsoft.Dynamics.CRM.")) {
         if (req.method !== "POST") throw errors.noHttpResource(req.serviceRoot + req.path);
         return handleBulk(this, req, model, second.name.slice("Microsoft.Dynamics.CRM.".length));
@@ -262,13 +263,19 @@ export class DataverseService implements DataService {
     const select = this.checkSelect(model, q.select, q.other);
     const prefs = parsePrefer(req.headers["prefer"]);
     const rows = this.query(model, q);
-    const pageSize = Math.min(prefs.maxPageSize ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE);
+    // odata.maxpagesize=0 would page forever; Learn is silent on it, so it counts as not sent.
+    const pageSize = Math.min(prefs.maxPageSize !== undefined && prefs.maxPageSize > 0 ? prefs.maxPageSize : MAX_PAGE_SIZE, MAX_PAGE_SIZE);
     const offset = q.skipToken !== undefined ? decodeSkipToken(q.skipToken) : 0;
     const limited = q.top !== undefined ? rows.slice(0, q.top) : rows;
     const page = limited.slice(offset, offset + pageSize);
     const body: Record<string, unknown> = { "@odata.context": contextUrl(req.serviceRoot, model, select, false) };
     // Learn (query-data-web-api, count rows): the count is capped at 5,000.
     if (q.count) body["@odata.count"] = Math.min(rows.length, MAX_PAGE_SIZE);
+    // count-rows: with these annotations asked for, the total is the capped count under
+    // $count=true and -1 without it.
+    const wants = annotationFilter(prefs.includeAnnotations);
+    if (wants?.(TOTAL_RECORD_COUNT) === true) body[`@${TOTAL_RECORD_COUNT}`] = q.count ? Math.min(rows.length, MAX_PAGE_SIZE) : -1;
+    if (wants?.(TOTAL_RECORD_COUNT_EXCEEDED) === true) body[`@${TOTAL_RECORD_COUNT_EXCEEDED}`] = q.count && rows.length > MAX_PAGE_SIZE;
     body["value"] = page.map((r) => this.represent(model, r, select, prefs));
     if (offset + pageSize < limited.length) {
       const params = req.query
@@ -278,9 +285,23 @@ export class DataverseService implements DataService {
       body["@odata.nextLink"] = `${req.serviceRoot}${req.path}?${params.join("&")}`;
     }
     const applied: string[] = [];
-    if (prefs.maxPageSize !== undefined) applied.push(`odata.maxpagesize=${prefs.maxPageSize}`);
+    if (prefs.maxPageSize !== undefined && prefs.maxPageSize > 0) applied.push(`odata.maxpagesize=${prefs.maxPageSize}`);
     if (prefs.includeAnnotations !== undefined) applied.push(`odata.include-annotations="${prefs.includeAnnotations}"`);
     return json(200, body, applied.length > 0 ? { "preference-applied": applied.join(",") } : {});
+  }
+
+  /**
+   * count-rows: `GET accounts/$count` answers just the number, as text/plain. Learn states the
+   * 5,000 cap for `$count=true`; the emulator applies it here too.
+   */
+  private countOnly(req: ServiceRequest, model: TableModel): ServiceResponse {
+    if (req.method !== "GET") {
+      throw new DataverseError(405, "0x80060888", `The HTTP method '${req.method}' is not allowed for this resource.`);
+    }
+    this.demand(req.caller, model, "read");
+    const q = parseQuery(req.query);
+    const rows = this.query(model, q);
+    return { status: 200, headers: { "content-type": "text/plain", "odata-version": "4.0" }, body: String(Math.min(rows.length, MAX_PAGE_SIZE)) };
   }
 
   /** Matching rows in $orderby order (then by primary id, so paging is stable). */
@@ -857,6 +878,8 @@ function contextUrl(root: string, model: TableModel, select: readonly ColumnDefi
 const ASSOCIATED_NAV = "Microsoft.Dynamics.CRM.associatednavigationproperty";
 const LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname";
 const FORMATTED_VALUE = "OData.Community.Display.V1.FormattedValue";
+const TOTAL_RECORD_COUNT = "Microsoft.Dynamics.CRM.totalrecordcount";
+const TOTAL_RECORD_COUNT_EXCEEDED = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded";
 
 /**
  * `odata.include-annotations="*"`, `"Microsoft.Dynamics.CRM.*"`, `"OData.Community.Display.V1.FormattedValue"`

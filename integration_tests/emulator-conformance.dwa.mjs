@@ -55,4 +55,59 @@ try {
 } catch (error) {
   out.failure = { message: String(error?.message ?? error), status: error?.status, code: error?.code };
 }
+// Further operations, each observed on its own so one mismatch does not hide the others.
+const more = {};
+const observe = async (name, fn) => {
+  try {
+    more[name] = (await fn()) ?? null;
+  } catch (error) {
+    more[name] = { error: { status: error?.status ?? null, code: error?.code ?? null, message: String(error?.message ?? error) } };
+  }
+};
+const accountId = await api.create({ collection: "accounts", data: { name: "More", accountnumber: "DWA-M1" } }).catch(() => null);
+await observe("update", async () => {
+  await api.update({ collection: "accounts", key: accountId, data: { name: "More updated" } });
+  return (await api.retrieve({ collection: "accounts", key: accountId, select: ["name"] })).name;
+});
+await observe("updateMissing", () => api.update({ collection: "accounts", key: "00000000-0000-0000-0000-0000000000aa", data: { name: "x" } }));
+await observe("retrieveByKey", async () => (await api.retrieve({ collection: "accounts", key: "accountnumber='DWA-M1'", select: ["accountid", "name"] })).accountid);
+await observe("updateSingleProperty", async () => {
+  await api.updateSingleProperty({ collection: "accounts", key: accountId, fieldValuePair: { telephone1: "555-0100" } });
+  return (await api.retrieve({ collection: "accounts", key: accountId, select: ["telephone1"] })).telephone1;
+});
+await observe("countAll", () => api.count({ collection: "accounts" }));
+await observe("countFiltered", () => api.count({ collection: "accounts", filter: "startswith(accountnumber,'DWA-P')" }));
+await observe("retrieveAll", async () => (await api.retrieveAll({ collection: "accounts", select: ["name"], filter: "startswith(accountnumber,'DWA-P')", maxPageSize: 2 })).value.length);
+await observe("createMultiple", () =>
+  api.callAction({
+    collection: "accounts",
+    actionName: "Microsoft.Dynamics.CRM.CreateMultiple",
+    action: { Targets: [1, 2, 3].map((i) => ({ "@odata.type": "Microsoft.Dynamics.CRM.account", name: `CM ${i}`, accountnumber: `DWA-CM${i}` })) },
+  }),
+);
+await observe("upsertMultiple", async () => {
+  await api.callAction({
+    collection: "accounts",
+    actionName: "Microsoft.Dynamics.CRM.UpsertMultiple",
+    action: { Targets: [{ "@odata.type": "Microsoft.Dynamics.CRM.account", "@odata.id": "accounts(accountnumber='DWA-UM1')", name: "UM 1" }] },
+  });
+  return (await api.retrieve({ collection: "accounts", key: "accountnumber='DWA-UM1'", select: ["name"] })).name;
+});
+await observe("associateSingleValued", async () => {
+  const contactId = await api.create({ collection: "contacts", data: { lastname: "Assoc" } });
+  await api.associateSingleValued({ collection: "contacts", primaryKey: contactId, navigationProperty: "parentcustomerid_account", relatedCollection: "accounts", relatedKey: accountId });
+  return (await api.retrieve({ collection: "contacts", key: contactId, select: ["_parentcustomerid_value"] }))._parentcustomerid_value === accountId;
+});
+await observe("batchContinueOnError", async () => {
+  api.startBatch();
+  api.create({ collection: "accounts", data: { name: "x".repeat(161) } });
+  api.create({ collection: "accounts", data: { name: "After the failure", accountnumber: "DWA-COE" } });
+  const responses = await api.executeBatch({ continueOnError: true, inChangeSet: false });
+  return responses.map((r) => (r instanceof Error ? { status: r.status ?? null, code: r.error?.code ?? r.code ?? null } : typeof r));
+});
+await observe("deleteByKey", async () => {
+  await api.deleteRecord({ collection: "accounts", key: "accountnumber='DWA-M1'" });
+  return await api.retrieve({ collection: "accounts", key: accountId }).then(() => "found", (e) => e.status);
+});
+out.more = more;
 process.stdout.write(JSON.stringify(out) + "\n");

@@ -130,6 +130,20 @@ describe("writes (create-entity-web-api, update-delete-entities-using-web-api, u
 });
 
 describe("reads (query-data-web-api)", () => {
+  it("GET <set>/$count is a bare number as text/plain; the totalrecordcount annotations follow $count (query/count-rows)", async () => {
+    for (let i = 0; i < 3; i++) await api("POST", "leads", { lastname: `Count ${i}`, companyname: "COUNTED" });
+    const bare = await api("GET", "leads/$count?$filter=companyname eq 'COUNTED'");
+    expect(bare.status).toBe(200);
+    expect(bare.headers.get("content-type")).toBe("text/plain");
+    expect(bare.text).toBe("3");
+    const annotations = 'odata.include-annotations="Microsoft.Dynamics.CRM.totalrecordcount,Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"';
+    const counted = await api("GET", "leads?$select=lastname&$filter=companyname eq 'COUNTED'&$count=true", undefined, { prefer: `odata.maxpagesize=1,${annotations}` });
+    expect(counted.json).toMatchObject({ "@odata.count": 3, "@Microsoft.Dynamics.CRM.totalrecordcount": 3, "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded": false });
+    expect(counted.json.value).toHaveLength(1);
+    const uncounted = await api("GET", "leads?$select=lastname&$filter=companyname eq 'COUNTED'", undefined, { prefer: annotations });
+    expect(uncounted.json["@Microsoft.Dynamics.CRM.totalrecordcount"]).toBe(-1);
+  });
+
   it("pages with odata.maxpagesize; @odata.nextLink is followable over HTTP", async () => {
     for (let i = 0; i < 5; i++) await api("POST", "leads", { lastname: `Page ${i}`, companyname: "PAGED" });
     const names: string[] = [];
@@ -222,6 +236,26 @@ describe("a round trip with the dynamics-web-api client", () => {
       ["Paged 6"],
     ]);
     expect(out["afterDelete"]).toMatchObject({ status: 404 });
+    // The library's other calls, each against the page that documents the request it sends:
+    // update (If-Match: *, update-delete-entities-using-web-api), retrieve by alternate key
+    // (use-alternate-key-reference-record), PUT of one property, /$count and $count=true
+    // (query/count-rows), retrieveAll over @odata.nextLink (query/page-results), bound
+    // CreateMultiple/UpsertMultiple (bulk-operations), $ref (associate-disassociate-entities-using-
+    // web-api), continue-on-error (execute-batch-operations-using-web-api) and delete by key.
+    expect(out["more"]).toEqual({
+      update: "More updated",
+      updateMissing: { error: { status: 404, code: "0x80040217", message: expect.stringMatching(/^account With Id = 0{8}-0{4}-0{4}-0{4}-0{10}aa Does Not Exist$/) } },
+      retrieveByKey: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      updateSingleProperty: "555-0100",
+      countAll: expect.any(Number),
+      countFiltered: 7,
+      retrieveAll: 7,
+      createMultiple: expect.objectContaining({ Ids: [expect.stringMatching(/^[0-9a-f-]{36}$/), expect.anything(), expect.anything()] }),
+      upsertMultiple: "UM 1",
+      associateSingleValued: true,
+      batchContinueOnError: [{ status: 400, code: "0x80044331" }, "string"],
+      deleteByKey: 404,
+    });
     const child = await api("GET", "contacts?$select=lastname,_parentcustomerid_value&$filter=lastname eq 'Batch child'");
     const parent = await api("GET", "accounts(accountnumber='DWA-B1')?$select=accountid");
     expect(child.json.value?.[0]?.["_parentcustomerid_value"]).toBe(parent.json["accountid"]);
