@@ -49,6 +49,24 @@ describe("crash and resume", () => {
     });
   }
 
+  // Two streams interleaved, each with its own STREAM states: each stream resumes after its own last
+  // emitted state, as the platform does, and its states are checked against its own table.
+  it(`two interleaved streams (upsert contacts, deterministic-create opportunities): ${KILLS} kills, each stream resumes on its own`, async () => {
+    const seed = seedFromEnv("CRASH_SEED", "crash-resume two streams");
+    const report = await crashAndResume([contactUpsert("crash2"), opportunityCreateDeterministic("crash2")], {
+      records: Math.min(RECORDS, 800),
+      stateEvery: STATE_EVERY,
+      kills: KILLS,
+      rng: createRng(seed),
+      connection: emulator.connection,
+      settings: SETTINGS,
+      runTimeoutMs: RUN_TIMEOUT_MS,
+    });
+    process.stderr.write(`[crash-resume two streams] seed ${seed} states checked ${report.statesChecked} runs ${JSON.stringify(report.runs)}\n`);
+    expect(report.rejected).toBe(0);
+    expect(report.duplicated).toBe(0);
+  });
+
   // The same key several times in one sync (a source that emits every change): the row must end with
   // the values of the key's last record, even when its records sit in batches sent concurrently and
   // runs are killed in between.

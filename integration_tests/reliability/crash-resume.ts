@@ -83,66 +83,76 @@ export interface CrashResumeReport {
 
 interface SourceLine {
   readonly line: string;
-  /** For a state: its id and how many records precede it in the source. */
-  readonly state?: { readonly id: number; readonly cursor: number };
+  /** Index of the scenario (stream) the line belongs to. */
+  readonly stream: number;
+  /** For a state: its id, how many of its stream's records precede it, and the same for its stream's previous state. */
+  readonly state?: { readonly id: number; readonly cursor: number; readonly previousCursor: number };
 }
 
-export function buildSource(scenario: Scenario, records: number, stateEvery: number): SourceLine[] {
+/**
+ * Record i of every scenario in turn, and after every `stateEvery` records one STREAM state per
+ * stream; state ids are global and increasing, as the platform numbers them.
+ */
+export function buildSource(scenarios: readonly Scenario[], records: number, stateEvery: number): SourceLine[] {
   const lines: SourceLine[] = [];
   let id = 0;
+  const previous = scenarios.map(() => 0);
   for (let i = 0; i < records; i += 1) {
-    lines.push({ line: recordLine(scenario.stream, scenario.record(i)) });
+    for (const [k, scenario] of scenarios.entries()) lines.push({ line: recordLine(scenario.stream, scenario.record(i)), stream: k });
     if ((i + 1) % stateEvery === 0 || i === records - 1) {
-      id += 1;
-      lines.push({ line: streamStateLine(scenario.stream, id, i + 1), state: { id, cursor: i + 1 } });
+      for (const [k, scenario] of scenarios.entries()) {
+        id += 1;
+        lines.push({ line: streamStateLine(scenario.stream, id, i + 1), stream: k, state: { id, cursor: i + 1, previousCursor: previous[k] ?? 0 } });
+        previous[k] = i + 1;
+      }
     }
   }
   return lines;
 }
 
-export async function crashAndResume(scenario: Scenario, options: CrashResumeOptions): Promise<CrashResumeReport> {
-  const source = buildSource(scenario, options.records, options.stateEvery);
-  const positionOfState = new Map<number, number>();
-  const cursorOfState = new Map<number, number>();
-  for (const [index, entry] of source.entries()) {
+export async function crashAndResume(scenario: Scenario | readonly Scenario[], options: CrashResumeOptions): Promise<CrashResumeReport> {
+  const scenarios: readonly Scenario[] = Array.isArray(scenario) ? scenario : [scenario as Scenario];
+  const source = buildSource(scenarios, options.records, options.stateEvery);
+  const stateById = new Map<number, { position: number; stream: number; cursor: number; previousCursor: number }>();
+  const lastSourceState = scenarios.map(() => 0);
+  for (const [position, entry] of source.entries()) {
     if (entry.state !== undefined) {
-      positionOfState.set(entry.state.id, index);
-      cursorOfState.set(entry.state.id, entry.state.cursor);
+      stateById.set(entry.state.id, { position, stream: entry.stream, ...entry.state });
+      lastSourceState[entry.stream] = entry.state.id;
     }
   }
-  const lastSourceState = source.at(-1)?.state?.id;
 
-  const files = workdir(`crash-${scenario.label}`);
+  const files = workdir(`crash-${scenarios.map((s) => s.label).join("+")}`);
   const reader = new WebApiReader({ ...options.connection, ...options.readerCredentials });
   const config = files.json("config.json", {
     ...options.connection,
-    streams: [scenario.streamConfig],
+    streams: scenarios.map((s) => s.streamConfig),
     ...options.settings,
   });
   const catalog = files.json("catalog.json", {
-    streams: [
-      {
-        stream: { name: scenario.stream, json_schema: { type: "object", properties: {} }, supported_sync_modes: ["incremental"] },
-        sync_mode: "incremental",
-        destination_sync_mode: scenario.catalogMode,
-        ...(scenario.primaryKey !== undefined ? { primary_key: scenario.primaryKey.map((k) => [k]) } : {}),
-      },
-    ],
+    streams: scenarios.map((s) => ({
+      stream: { name: s.stream, json_schema: { type: "object", properties: {} }, supported_sync_modes: ["incremental"] },
+      sync_mode: "incremental",
+      destination_sync_mode: s.catalogMode,
+      ...(s.primaryKey !== undefined ? { primary_key: s.primaryKey.map((k) => [k]) } : {}),
+    })),
   });
 
   const plans: readonly RunPlan[] =
     options.runs ?? [...Array.from({ length: options.kills ?? 0 }, () => ({ kill: true })), {}];
   const runs: Array<{ killed: boolean; linesWritten: number; statesEmitted: number; elapsedMs: number; exit: string }> = [];
   const results: RunResult[] = [];
-  let lastEmitted: number | undefined;
+  /** Per stream: the last state the connector emitted (0: none yet), as the platform keeps it. */
+  const lastEmitted = scenarios.map(() => 0);
   let statesChecked = 0;
-  /** Every record before this one was in the table when a state covering it came out. */
-  let verifiedUpTo = 0;
+  /** Per stream: every record before this one was in the table when a state covering it came out. */
+  const verifiedUpTo = scenarios.map(() => 0);
   let rejected = 0;
   try {
     for (const [run, plan] of plans.entries()) {
-      const start = lastEmitted === undefined ? 0 : (positionOfState.get(lastEmitted) ?? -1) + 1;
-      const input = source.slice(start);
+      // Each stream resumes after its own last emitted state; the source replays the rest in order.
+      const resumeAt = lastEmitted.map((id) => (id === 0 ? -1 : (stateById.get(id)?.position ?? -1)));
+      const input = source.filter((e, position) => position > (resumeAt[e.stream] ?? -1));
       const final = run === plans.length - 1;
       // Half the kills land at a random input line, half shortly after a random emitted state (the
       // moment a checkpoint is most likely to be half-done); input is paced so the connector is
@@ -152,7 +162,7 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
       // state that is not the last one left (stdin stays open until the kill).
       const statesLeft = input.filter((e) => e.state !== undefined).length;
       const share = Math.ceil((2 * source.length) / plans.length);
-      const stateShare = Math.ceil((2 * (positionOfState.size)) / plans.length);
+      const stateShare = Math.ceil((2 * stateById.size) / plans.length);
       const kill =
         plan.kill !== true
           ? undefined
@@ -161,7 +171,7 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
             : { afterStates: options.rng.int(1, Math.max(1, Math.min(statesLeft - 1, stateShare))), delayMs: options.rng.int(0, 60) };
       await plan.before?.();
       const idsInInput = new Set(input.flatMap((e) => (e.state !== undefined ? [e.state.id] : [])));
-      let previousInRun = lastEmitted ?? 0;
+      const previousInRun = [...lastEmitted];
 
       const result: RunResult = await runConnector({
         args: ["write", "--config", config, "--catalog", catalog],
@@ -178,15 +188,20 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
           expect(id, `run ${run}: emitted state without its platform id`).toBeTypeOf("number");
           if (typeof id !== "number") return;
           expect(idsInInput.has(id), `run ${run}: state ${id} was not in this run's input`).toBe(true);
-          expect(id, `run ${run}: state ${id} emitted after ${previousInRun}`).toBeGreaterThan(previousInRun);
-          previousInRun = id;
+          const known = stateById.get(id);
+          if (known === undefined) return;
+          const k = known.stream;
+          // The protocol orders states per stream (STREAM states).
+          expect(id, `run ${run}: state ${id} emitted after ${previousInRun[k] ?? 0} of the same stream`).toBeGreaterThan(previousInRun[k] ?? 0);
+          previousInRun[k] = id;
           rejected += state.rejectedRecordCount ?? 0;
-          const cursor = cursorOfState.get(id) ?? 0;
-          const from = verifiedUpTo;
-          const missing = await frozen(child, async () => missingBetween(reader, scenario, from, cursor));
+          const from = verifiedUpTo[k] ?? 0;
+          const target = scenarios[k];
+          if (target === undefined) return;
+          const missing = await frozen(child, async () => missingBetween(reader, target, from, known.cursor));
           statesChecked += 1;
-          if (missing.length === 0) verifiedUpTo = Math.max(verifiedUpTo, cursor);
-          expect(missing, `run ${run}: state ${id} came out before records ${missing.slice(0, 5).join(", ")} were in the table`).toEqual([]);
+          if (missing.length === 0) verifiedUpTo[k] = Math.max(from, known.cursor);
+          expect(missing, `run ${run}: state ${id} (${target.stream}) came out before records ${missing.slice(0, 5).join(", ")} were in the table`).toEqual([]);
         },
       });
 
@@ -216,19 +231,28 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
       expect(findTokenShapes({ stdout: result.stdout.join("\n"), stderr: result.stderr }), `run ${run}: a token on stdout/stderr`).toEqual([]);
       plan.check?.(result);
       await plan.after?.();
-      // Per-state counts: the records between the previous input state and this one.
+      // Per-state counts: the records of its stream between the stream's previous state and this one.
       for (const state of emitted) {
-        if (state.id === undefined) continue;
-        const cursor = cursorOfState.get(state.id) ?? 0;
-        const previousCursor = state.id === 1 ? 0 : (cursorOfState.get(state.id - 1) ?? 0);
-        expect((state.recordCount ?? 0) + (state.rejectedRecordCount ?? 0), `run ${run}: counts on state ${state.id}`).toBe(cursor - previousCursor);
+        const known = state.id === undefined ? undefined : stateById.get(state.id);
+        if (known === undefined || state.id === undefined) continue;
+        expect((state.recordCount ?? 0) + (state.rejectedRecordCount ?? 0), `run ${run}: counts on state ${state.id}`).toBe(known.cursor - known.previousCursor);
+        lastEmitted[known.stream] = Math.max(lastEmitted[known.stream] ?? 0, state.id);
       }
-      const last = emitted.at(-1)?.id;
-      if (last !== undefined) lastEmitted = last;
-      if (final && plan.expectFailure === undefined) expect(lastEmitted, "the final run must emit the source's last state").toBe(lastSourceState);
+      if (final && plan.expectFailure === undefined) expect(lastEmitted, "the final run must emit every stream's last state").toEqual(lastSourceState);
     }
 
     // Nothing lost, nothing duplicated, values as the source last sent them.
+    let duplicatedTotal = 0;
+    for (const scenario of scenarios) duplicatedTotal += await compareWithSource(reader, scenario, options.records);
+    return { runs, results, statesChecked, rejected, duplicated: duplicatedTotal };
+  } finally {
+    await reader.close();
+    files.remove();
+  }
+}
+
+/** Compares the table with the source; returns how many source records are found more than once. */
+async function compareWithSource(reader: WebApiReader, scenario: Scenario, records: number): Promise<number> {
     const rows = await reader.rows(scenario.entitySet, { select: [scenario.identityColumn, ...scenario.compareColumns], filter: scenario.tableFilter });
     const byIdentity = new Map<string, Row[]>();
     for (const row of rows) {
@@ -240,7 +264,7 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
     const wrong: number[] = [];
     const written: number[] = [];
     let expectedRows = 0;
-    for (let i = 0; i < options.records; i += 1) {
+    for (let i = 0; i < records; i += 1) {
       const found = byIdentity.get(scenario.identity(i)) ?? [];
       if (scenario.expectRejected?.(i) === true) {
         if (found.length > 0) written.push(i);
@@ -254,19 +278,15 @@ export async function crashAndResume(scenario: Scenario, options: CrashResumeOpt
       if (found.length === 1 && scenario.compareColumns.some((c) => found[0]?.[c] !== record[c])) wrong.push(i);
     }
     const duplicatesAllowed = scenario.atLeastOnce === true;
-    expect({ lost: lost.slice(0, 10), duplicated: duplicatesAllowed ? [] : duplicated.slice(0, 10), wrong: wrong.slice(0, 10), rejectedButWritten: written.slice(0, 10) }).toEqual({
+    expect({ lost: lost.slice(0, 10), duplicated: duplicatesAllowed ? [] : duplicated.slice(0, 10), wrong: wrong.slice(0, 10), rejectedButWritten: written.slice(0, 10) }, scenario.stream).toEqual({
       lost: [],
       duplicated: [],
       wrong: [],
       rejectedButWritten: [],
     });
     const extra = rows.length - (scenario.distinctRows ?? expectedRows) - (duplicatesAllowed ? rows.length - byIdentity.size : 0);
-    expect(extra, "rows in the table that the source never sent").toBe(0);
-    return { runs, results, statesChecked, rejected, duplicated: duplicated.length };
-  } finally {
-    await reader.close();
-    files.remove();
-  }
+    expect(extra, `${scenario.stream}: rows in the table that the source never sent`).toBe(0);
+    return duplicated.length;
 }
 
 /**
