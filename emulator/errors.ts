@@ -64,8 +64,12 @@ export const errors = {
       "0x80060892",
       `Entity Key ${keyName} violated. A record with the same value for ${columns.join(",")} already exists. A duplicate record cannot be created. Select unique values for ${columns.join(",")} and try again.`,
     ),
+  // A create with a primary id already taken. Learn's conditional-operations page shows the outer
+  // message "A record with matching key values already exists." over an inner "Cannot insert
+  // duplicate key."; clients that captured the POST case record code 0x80040237 (DuplicateRecord)
+  // with that outer message.
   duplicateId: () =>
-    new DataverseError(412, "0x80040237", "Cannot insert duplicate key."),
+    new DataverseError(412, "0x80040237", "A record with matching key values already exists."),
   alreadyExists: () => new DataverseError(412, "", "A record with matching key values already exists."),
   versionMismatch: () =>
     new DataverseError(

@@ -5,7 +5,7 @@ import type { ColumnDefinition, OptionDefinition } from "./schema.js";
 import { type TableModel, columnSchemaName, stableGuid } from "./model.js";
 import { DataverseError, errors } from "./errors.js";
 import type { PathSegment } from "./odata/path.js";
-import { evaluate, filterProperties, type Scalar } from "./odata/filter.js";
+import { evaluate, filterProperties, type FilterNode, FilterSyntaxError, parseFilter, type Scalar } from "./odata/filter.js";
 import { parseQuery } from "./query.js";
 import { type DataverseService, json } from "./service.js";
 
@@ -404,7 +404,24 @@ function manyToOneJson(svc: DataverseService, model: TableModel): Json[] {
   }));
 }
 
-type EntityExpansion = { readonly name: "Attributes" | "Keys" | "ManyToOneRelationships"; readonly select?: readonly string[] };
+type EntityExpansion = {
+  readonly name: "Attributes" | "Keys" | "ManyToOneRelationships";
+  readonly select?: readonly string[];
+  readonly filter?: FilterNode;
+};
+
+/** The `;`-separated options inside `Attributes(...)` (outside quotes), by name. */
+function expandItemOptions(item: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const open = item.indexOf("(");
+  if (open < 0) return out;
+  const inner = item.slice(open + 1, item.lastIndexOf(")") > open ? item.lastIndexOf(")") : item.length);
+  for (const part of inner.match(/(?:[^;']|'[^']*')+/g) ?? []) {
+    const eq = part.indexOf("=");
+    if (eq > 0) out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  return out;
+}
 
 /** `$expand=Keys($select=KeyAttributes),Attributes` on EntityDefinitions (define-alternate-keys-entity shows one). */
 function entityExpand(expand: string | undefined): EntityExpansion[] {
@@ -414,11 +431,28 @@ function entityExpand(expand: string | undefined): EntityExpansion[] {
     if (name !== "Attributes" && name !== "Keys" && name !== "ManyToOneRelationships") {
       throw errors.propertyNotFound(name, "EntityMetadata");
     }
-    const inner = /\(\s*\$select=([^)]*)\)/.exec(item)?.[1];
-    const select = inner?.split(",").map((s) => s.trim());
+    // query-metadata-web-api: `$expand=Attributes($select=LogicalName;$filter=AttributeType eq
+    // Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist')`.
+    const options = expandItemOptions(item);
+    const select = options.get("$select")?.split(",").map((s) => s.trim());
     const allowed = name === "Attributes" ? BASE_ATTRIBUTE_PROPS : name === "Keys" ? KEY_PROPS : M2O_PROPS;
-    checkSelect(select, allowed, name === "Attributes" ? "AttributeMetadata" : name === "Keys" ? "EntityKeyMetadata" : "OneToManyRelationshipMetadata");
-    return select === undefined ? { name } : { name, select };
+    const typeName = name === "Attributes" ? "AttributeMetadata" : name === "Keys" ? "EntityKeyMetadata" : "OneToManyRelationshipMetadata";
+    checkSelect(select, allowed, typeName);
+    const filterText = options.get("$filter");
+    let filter: FilterNode | undefined;
+    if (filterText !== undefined) {
+      try {
+        filter = parseFilter(filterText);
+      } catch (cause) {
+        if (cause instanceof FilterSyntaxError) throw new DataverseError(400, "0x0", cause.message);
+        throw cause;
+      }
+      for (const p of filterProperties(filter)) {
+        const head = p.split("/")[0] ?? p;
+        if (!allowed.includes(head)) throw errors.propertyNotFound(head, typeName);
+      }
+    }
+    return { name, ...(select === undefined ? {} : { select }), ...(filter === undefined ? {} : { filter }) };
   });
 }
 
@@ -431,7 +465,9 @@ function expandEntity(svc: DataverseService, model: TableModel, expand: readonly
         : e.name === "Keys"
           ? keysJson(model, lcid)
           : manyToOneJson(svc, model);
-    out[e.name] = items.map((i) => project(i, e.select, ["MetadataId"]));
+    const filter = e.filter;
+    const kept = filter === undefined ? items : items.filter((i) => evaluate(filter, reader(i)));
+    out[e.name] = kept.map((i) => project(i, e.select, ["MetadataId"]));
   }
   return out;
 }
@@ -472,8 +508,8 @@ function attributes(
   fourth: PathSegment | undefined,
 ): ServiceResponse {
   void req;
-  if (fourth) throw errors.resourceNotFound(fourth.name);
   const cast = castOf(third);
+  if (fourth) return optionSetOf(model, q, lcid, entityCtx, seg, cast, fourth);
   const allowed = cast ? [...BASE_ATTRIBUTE_PROPS, ...(TYPE_PROPS[cast] ?? [])] : BASE_ATTRIBUTE_PROPS;
   const typeName = cast ?? "AttributeMetadata";
   checkSelect(q.select, allowed, typeName);
@@ -509,6 +545,45 @@ function attributes(
   const names = new Set(kept.map((a) => a["LogicalName"]));
   const value = columns.filter((c) => names.has(c.logicalName)).map(build);
   return json(200, { "@odata.context": `${entityCtx}/Attributes${castSuffix}${selectSuffix(q.select)}`, value });
+}
+
+/**
+ * query-metadata-web-api, "Retrieving attributes": `Attributes(<id>)/Microsoft.Dynamics.CRM.
+ * PicklistAttributeMetadata/OptionSet?$select=Options` answers the option set alone.
+ */
+function optionSetOf(
+  model: TableModel,
+  q: ReturnType<typeof parseQuery>,
+  lcid: number,
+  entityCtx: string,
+  seg: PathSegment,
+  cast: string | undefined,
+  fourth: PathSegment,
+): ServiceResponse {
+  if ((fourth.name !== "OptionSet" && fourth.name !== "GlobalOptionSet") || cast === undefined || seg.keys === undefined) {
+    throw errors.resourceNotFound(fourth.name);
+  }
+  const lit = seg.keys[0]?.value;
+  const byName = seg.keys[0]?.name === "LogicalName";
+  const c =
+    byName && lit?.kind === "string"
+      ? model.columns.get(lit.value)
+      : lit?.kind === "guid"
+        ? model.columnList.find((x) => stableGuid(`attribute:${model.logicalName}.${x.logicalName}`) === lit.value)
+        : undefined;
+  if (!c || TYPE_NAMES[c.type].metadataType !== cast) {
+    throw new DataverseError(404, "0x80060888", `Could not find attribute with the specified name for entity '${model.logicalName}'.`);
+  }
+  const holder: Json = {};
+  expandOptionSets(holder, c, fourth.name, lcid);
+  const os = holder[fourth.name];
+  // The emulator has no global option sets; Learn is silent on reading a local set's GlobalOptionSet.
+  if (os === null || os === undefined || typeof os !== "object") throw errors.resourceNotFound(fourth.name);
+  const id = stableGuid(`attribute:${model.logicalName}.${c.logicalName}`);
+  return json(200, {
+    "@odata.context": `${entityCtx}/Attributes(${id})/${NS}${cast}/${fourth.name}${selectSuffix(q.select)}/$entity`,
+    ...project(os as Json, q.select, ["MetadataId"]),
+  });
 }
 
 /**

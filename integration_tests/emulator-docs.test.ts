@@ -323,3 +323,36 @@ describe("hostile requests get an answer, never a crash or a hang", () => {
     }
   });
 });
+
+describe("table definitions as query-metadata-web-api queries them", () => {
+  it("expands Attributes with a nested $select and $filter on an enum value", async () => {
+    const r = await api("GET", "EntityDefinitions(LogicalName='account')?$select=LogicalName&$expand=Attributes($select=LogicalName;$filter=AttributeType eq Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist')");
+    expect(r.status).toBe(200);
+    const attrs = r.json["Attributes"] as { LogicalName: string; MetadataId: string }[];
+    expect(attrs.length).toBeGreaterThan(0);
+    const picklists = await api("GET", "EntityDefinitions(LogicalName='account')/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName");
+    expect(attrs.map((a) => a.LogicalName).sort()).toEqual((picklists.json.value ?? []).map((a) => String(a["LogicalName"])).sort());
+    const bad = await api("GET", "EntityDefinitions(LogicalName='account')?$select=LogicalName&$expand=Attributes($filter=Nope eq 1)");
+    expect([bad.status, bad.json.error?.code]).toEqual([400, "0x0"]);
+  });
+
+  it("reads one attribute's OptionSet by path with $select=Options", async () => {
+    const attr = await api("GET", "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='industrycode')?$select=LogicalName");
+    const id = String(attr.json["MetadataId"]);
+    const r = await api("GET", `EntityDefinitions(LogicalName='account')/Attributes(${id})/Microsoft.Dynamics.CRM.PicklistAttributeMetadata/OptionSet?$select=Options`);
+    expect(r.status).toBe(200);
+    expect(r.json["@odata.context"]).toBe(`${emu.config.web_api_endpoint}$metadata#EntityDefinitions('account')/Attributes(${id})/Microsoft.Dynamics.CRM.PicklistAttributeMetadata/OptionSet(Options)/$entity`);
+    expect(Object.keys(r.json).sort()).toEqual(["@odata.context", "MetadataId", "Options"]);
+    expect((r.json["Options"] as { Value: number }[])[0]?.Value).toBe(1);
+  });
+});
+
+describe("duplicate primary id on create (create-entity-web-api, perform-conditional-operations-using-web-api)", () => {
+  it("is 412 0x80040237 'A record with matching key values already exists.'", async () => {
+    const id = randomUUID();
+    expect((await api("POST", "accounts", { name: "First", accountid: id })).status).toBe(204);
+    const again = await api("POST", "accounts", { name: "Second", accountid: id });
+    expect(again.status).toBe(412);
+    expect(again.json.error).toEqual({ code: "0x80040237", message: "A record with matching key values already exists." });
+  });
+});
