@@ -90,7 +90,7 @@ export class DataverseService implements DataService {
       }
       return response;
     } catch (cause) {
-      if (cause instanceof DataverseError) return errorResponse(cause);
+      if (cause instanceof DataverseError) return errorResponse(cause, parsePrefer(request.headers["prefer"]).includeAnnotations);
       // A bug in the emulator must still answer like a server, never crash or hang the socket.
       return errorResponse(new DataverseError(500, "0x80040216", "An unexpected error occurred."));
     }
@@ -1010,7 +1010,27 @@ export function json(status: number, body: unknown, extra: Record<string, string
   return { status, headers: { ...JSON_HEADERS, ...extra }, body: JSON.stringify(body) };
 }
 
-export function errorResponse(e: DataverseError): ServiceResponse {
-  return { status: e.status, headers: { ...JSON_HEADERS }, body: errorBody(e) };
+const HELP_LINK = "Microsoft.PowerApps.CDS.HelpLink";
+const INNER_ERROR_MESSAGE = "Microsoft.PowerApps.CDS.InnerError.Message";
+
+/**
+ * compose-http-requests-handle-errors, "Include additional details with errors": with
+ * `Prefer: odata.include-annotations` asking for them, the error carries a help link and the inner
+ * error's message. Learn's example is a plug-in error, which also carries OperationStatus,
+ * SubErrorCode and TraceText; the emulator runs no plug-ins, so it adds the two that apply to any
+ * platform error. The help link has Learn's shape, with the code's hex digits.
+ */
+export function errorResponse(e: DataverseError, includeAnnotations?: string): ServiceResponse {
+  const wants = annotationFilter(includeAnnotations);
+  if (wants === undefined || (!wants(HELP_LINK) && !wants(INNER_ERROR_MESSAGE))) {
+    return { status: e.status, headers: { ...JSON_HEADERS }, body: errorBody(e) };
+  }
+  const error: Record<string, string> = { code: e.code, message: e.message };
+  if (wants(HELP_LINK)) {
+    const hex = e.code.replace(/^0x/i, "");
+    error[`@${HELP_LINK}`] = `http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException%3a${hex}&client=platform`;
+  }
+  if (wants(INNER_ERROR_MESSAGE)) error[`@${INNER_ERROR_MESSAGE}`] = e.message;
+  return { status: e.status, headers: { ...JSON_HEADERS }, body: JSON.stringify({ error }) };
 }
 

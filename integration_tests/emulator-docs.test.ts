@@ -356,3 +356,20 @@ describe("duplicate primary id on create (create-entity-web-api, perform-conditi
     expect(again.json.error).toEqual({ code: "0x80040237", message: "A record with matching key values already exists." });
   });
 });
+
+describe("error annotations (compose-http-requests-handle-errors, 'Include additional details with errors')", () => {
+  it("adds the help link and the inner error message only when the Prefer header asks for them", async () => {
+    const plain = await api("POST", "accounts", { name: "x".repeat(161) });
+    expect(Object.keys(plain.json.error ?? {})).toEqual(["code", "message"]);
+    const all = await api("POST", "accounts", { name: "x".repeat(161) }, { prefer: 'odata.include-annotations="*"' });
+    expect(all.status).toBe(400);
+    expect(all.json.error).toEqual({
+      code: "0x80044331",
+      message: plain.json.error?.message,
+      "@Microsoft.PowerApps.CDS.HelpLink": "http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException%3a80044331&client=platform",
+      "@Microsoft.PowerApps.CDS.InnerError.Message": plain.json.error?.message,
+    });
+    const linkOnly = await api("POST", "accounts", { name: "x".repeat(161) }, { prefer: 'odata.include-annotations="OData.Community.Display.V1.FormattedValue,Microsoft.PowerApps.CDS.HelpLink"' });
+    expect(Object.keys(linkOnly.json.error ?? {})).toEqual(["code", "message", "@Microsoft.PowerApps.CDS.HelpLink"]);
+  });
+});
