@@ -121,6 +121,9 @@ export class DataverseService implements DataService {
     }
     const address = this.addressFromSegment(model, first, true);
     if (segments.length === 3 && second !== undefined && segments[2]?.name === "$ref") return this.reference(req, model, address, second.name);
+    if (segments.length === 3 && second !== undefined && segments[2]?.name === "$value" && req.method === "GET") {
+      return this.rawValue(req, model, address, second.name);
+    }
     if (segments.length > 2) throw errors.resourceNotFound(segments[2]?.name ?? "");
     if (second !== undefined) return this.property(req, model, address, second.name);
     switch (req.method) {
@@ -418,6 +421,21 @@ export class DataverseService implements DataService {
     }
     this.write(model, { kind: "id", id: row.id }, { [name]: value }, "update", this.context(req));
     return { status: 204, headers: { "odata-version": "4.0" } };
+  }
+
+  /**
+   * retrieve-entity-using-web-api, "Retrieve a single property value": `<set>(id)/name/$value` is the
+   * raw value as text/plain; a null value answers 204 as the JSON form does.
+   */
+  private rawValue(req: ServiceRequest, model: TableModel, address: RowAddress, name: string): ServiceResponse {
+    const column = model.columns.get(name);
+    if (!column || isLookupType(column)) throw errors.resourceNotFound(name);
+    this.demand(req.caller, model, "read");
+    const row = this.findRow(model, address);
+    if (!row) throw this.notFound(model, address);
+    const v = row.values[name];
+    if (v === undefined || v === null || isLookup(v)) return { status: 204, headers: { "odata-version": "4.0" } };
+    return { status: 200, headers: { "content-type": "text/plain", "odata-version": "4.0" }, body: String(v) };
   }
 
   /**

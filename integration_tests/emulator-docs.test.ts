@@ -373,3 +373,18 @@ describe("error annotations (compose-http-requests-handle-errors, 'Include addit
     expect(Object.keys(linkOnly.json.error ?? {})).toEqual(["code", "message", "@Microsoft.PowerApps.CDS.HelpLink"]);
   });
 });
+
+describe("single property values (retrieve-entity-using-web-api, update-delete-entities-using-web-api)", () => {
+  it("reads a property as JSON and as its raw $value; PUT and DELETE one property", async () => {
+    const id = randomUUID();
+    await api("POST", "accounts", { name: "Single", description: "gone soon", accountid: id });
+    const asJson = await api("GET", `accounts(${id})/name`);
+    expect(asJson.json).toEqual({ "@odata.context": `${emu.config.web_api_endpoint}$metadata#accounts(${id})/name`, value: "Single" });
+    const raw = await api("GET", `accounts(${id})/name/$value`);
+    expect([raw.status, raw.headers["content-type"], raw.text]).toEqual([200, "text/plain", "Single"]);
+    expect((await api("PUT", `accounts(${id})/name`, { value: "Renamed" })).status).toBe(204);
+    expect((await api("DELETE", `accounts(${id})/description`)).status).toBe(204);
+    expect((await api("GET", `accounts(${id})/description/$value`)).status).toBe(204);
+    expect((await api("GET", `accounts(${id})/name/$value`)).text).toBe("Renamed");
+  });
+});
