@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { Clock } from "../../src/http/clock.js";
 import { Throttle } from "../../src/http/throttle.js";
 
-describe.skipIf(process.env["RUN_PENDING"] !== "1")("known bugs (pending)", () => {
+describe("fixed bugs, pinned", () => {
   // src/http/throttle.ts #scheduleWake: `paused` and `pauseRemainingMs` read the clock at two
   // instants. When the pause ends in between, no wake-up is scheduled and no waiter is notified:
   // the waiter never resolves. In the connector, with nothing else in flight, the event loop then

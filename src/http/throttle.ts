@@ -231,8 +231,14 @@ export class Throttle {
 
   #scheduleWake(): void {
     if (this.#wakeScheduled || this.#waiters.length === 0) return;
-    const remaining = this.pauseRemainingMs;
-    if (remaining <= 0) return;
+    // The caller decided it was paused on an earlier clock read; the pause may have ended since.
+    // One read here, and when it has ended, wake the waiters if there is room (a full throttle is
+    // woken by the next release instead; waking it now would only spin).
+    const remaining = this.#pausedUntil - this.#clock.now();
+    if (remaining <= 0) {
+      if (this.#inFlight < this.#limit) this.#notify();
+      return;
+    }
     this.#wakeScheduled = true;
     void this.#clock.sleep(remaining).then(() => {
       this.#wakeScheduled = false;
