@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The only file that touches process.*: it wires the real streams, environment and clock
 // into the commands and maps the outcome to an exit code.
-import { createReadStream, readFileSync } from "node:fs";
+import { createReadStream, readFileSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { parseCommand } from "./cli.js";
 import { run } from "./commands/run.js";
 
 function packageVersion(): string {
@@ -25,6 +26,37 @@ process.stdout.on("error", () => {
   process.exitCode = 1;
 });
 
+// When the command's promise is still pending and nothing is left to run (a promise nobody will
+// ever settle), Node would exit with 13 and no word on the protocol: a stalled sync must not look
+// like a quiet end. 'beforeExit' fires only when the event loop is empty, so this never cuts a
+// working run short; `settled` tells a normal end (which also empties the loop) apart.
+let settled = false;
+process.once("beforeExit", () => {
+  if (settled) return;
+  const message = "Internal error: the pipeline stalled with work pending; please report it";
+  let singer = false;
+  try {
+    const command = parseCommand(process.argv.slice(2));
+    singer = command.name === "write" && command.catalog === undefined;
+  } catch {
+    // the command parsed once already; if it does not now, Airbyte's TRACE is the safer guess
+  }
+  // Synchronous writes: the process exits right after, and pending async writes would be lost.
+  const write = (fd: number, line: string): void => {
+    try {
+      writeSync(fd, `${line}\n`);
+    } catch {
+      // a closed or full pipe: the exit code still tells
+    }
+  };
+  if (!singer) {
+    const trace = { type: "TRACE", trace: { type: "ERROR", emitted_at: Date.now(), error: { message, internal_message: "stalled", failure_type: "system_error" } } };
+    write(1, JSON.stringify(trace));
+  }
+  write(2, message);
+  process.exit(1);
+});
+
 const code = await run({
   argv: process.argv.slice(2),
   env: process.env,
@@ -38,4 +70,5 @@ const code = await run({
   stderrIsTTY: process.stderr.isTTY === true,
   stdoutIsTTY: process.stdout.isTTY === true,
 });
+settled = true;
 process.exitCode = code;
