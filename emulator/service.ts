@@ -942,6 +942,10 @@ function checkFilterTypes(node: FilterNode, column: (p: string) => ColumnDefinit
     case "not":
       checkFilterTypes(node.operand, column);
       return;
+    case "values":
+      // filter-rows: the function's PropertyName must name a column; its values are converted.
+      column(node.property);
+      return;
     case "function": {
       const c = column(node.property);
       if (edmOf(c) !== "Edm.String" || node.literal.kind !== "string") {

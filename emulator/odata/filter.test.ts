@@ -57,4 +57,23 @@ describe("$filter", () => {
     expect(() => parseFilter(`${"not ".repeat(20_000)}name eq 'a'`)).toThrow(FilterTooDeepError);
     expect(check(chain(MAX_FILTER_DEPTH))).toBe(false);
   });
+
+  it.each([
+    ['Microsoft.Dynamics.CRM.In(PropertyName=\'name\',PropertyValues=["x","contoso ltd"])', true],
+    ['Microsoft.Dynamics.CRM.NotIn(PropertyName=\'name\',PropertyValues=["Contoso Ltd"])', false],
+    ['Microsoft.Dynamics.CRM.Between(PropertyName=\'revenue\',PropertyValues=["5","2000"])', true],
+    ['Microsoft.Dynamics.CRM.NotBetween(PropertyName=\'revenue\',PropertyValues=["5","2000"])', false],
+    ['Microsoft.Dynamics.CRM.In(PropertyValues=["1000"],PropertyName=\'revenue\') and name ne null', true],
+    ['Microsoft.Dynamics.CRM.In(PropertyName=\'description\',PropertyValues=["x"])', false],
+  ])("Dataverse query function %s → %s (filter-rows)", (f, expected) => {
+    expect(check(f)).toBe(expected);
+  });
+
+  it("refuses single-quoted PropertyValues with Learn's message, and functions it does not emulate", () => {
+    expect(() => parseFilter("Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['a','b'])")).toThrow(
+      /^Invalid JSON\. A comma character ',' was expected in scope 'Array'\./,
+    );
+    expect(() => parseFilter("Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=3)")).toThrow(FilterSyntaxError);
+    expect(() => parseFilter('Microsoft.Dynamics.CRM.Between(PropertyName=\'revenue\',PropertyValues=["1"])')).toThrow(FilterSyntaxError);
+  });
 });

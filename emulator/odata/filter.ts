@@ -1,5 +1,6 @@
 // $filter: a parser to a small AST and an evaluator over stored rows.
-// Supported: eq ne lt le gt ge, and or not, parentheses, null, contains/startswith/endswith.
+// Supported: eq ne lt le gt ge, and or not, parentheses, null, contains/startswith/endswith, and the
+// Dataverse query functions In, NotIn, Between and NotBetween.
 import { type Literal, LiteralSyntaxError, readLiteral } from "./literal.js";
 
 export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
@@ -8,6 +9,13 @@ export type FilterNode =
   | { readonly kind: "and" | "or"; readonly left: FilterNode; readonly right: FilterNode }
   | { readonly kind: "not"; readonly operand: FilterNode }
   | { readonly kind: "compare"; readonly op: CompareOp; readonly property: string; readonly literal: Literal }
+  | {
+      /** Dataverse query functions In/NotIn/Between/NotBetween: values as the JSON strings sent. */
+      readonly kind: "values";
+      readonly name: "In" | "NotIn" | "Between" | "NotBetween";
+      readonly property: string;
+      readonly values: readonly string[];
+    }
   | {
       readonly kind: "function";
       readonly name: "contains" | "startswith" | "endswith";
@@ -34,6 +42,14 @@ export class FilterSyntaxError extends Error {
  */
 export const MAX_FILTER_DEPTH = 800;
 
+/** A filter error whose whole message is the platform's text. */
+export class FilterMessageError extends FilterSyntaxError {
+  constructor(position: number, message: string) {
+    super(position, message);
+    this.message = message;
+  }
+}
+
 export class FilterTooDeepError extends FilterSyntaxError {
   constructor(position: number) {
     super(position, "too deep");
@@ -42,6 +58,7 @@ export class FilterTooDeepError extends FilterSyntaxError {
 }
 
 const OPS = new Set(["eq", "ne", "lt", "le", "gt", "ge"]);
+const DATAVERSE_NS = "Microsoft.Dynamics.CRM.";
 const FUNCTIONS = new Set(["contains", "startswith", "endswith"]);
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*/;
 
@@ -136,6 +153,7 @@ class Parser {
       this.#nesting--;
       return inner;
     }
+    if (this.text.startsWith(DATAVERSE_NS, this.pos)) return this.dataverseFunction();
     const ident = IDENT.exec(this.text.slice(this.pos));
     if (!ident) throw new FilterSyntaxError(this.pos, "property or function expected");
     const name = ident[0];
@@ -171,6 +189,78 @@ class Parser {
     this.skip();
     const literal = this.literal();
     return { kind: "compare", op: op as CompareOp, property: name, literal };
+  }
+
+  /**
+   * filter-rows, "Dataverse query functions": `Microsoft.Dynamics.CRM.In(PropertyName='lastname',
+   * PropertyValues=["a","O'Brian"])`, NotIn, and Between/NotBetween with two values. PropertyValues
+   * is a JSON array of strings (Learn: values with an apostrophe need the double quotes). The other
+   * 60-odd functions (dates, hierarchy, fiscal periods) are not emulated and read as a syntax error.
+   */
+  private dataverseFunction(): FilterNode {
+    const m = /^Microsoft\.Dynamics\.CRM\.([A-Za-z]+)\(/.exec(this.text.slice(this.pos));
+    const name = m?.[1];
+    if (m === null || (name !== "In" && name !== "NotIn" && name !== "Between" && name !== "NotBetween")) {
+      throw new FilterSyntaxError(this.pos, "unsupported query function");
+    }
+    this.pos += m[0].length;
+    let property: string | undefined;
+    let values: string[] | undefined;
+    for (;;) {
+      this.skip();
+      const param = /^[A-Za-z]+/.exec(this.text.slice(this.pos))?.[0];
+      if (param === undefined) throw new FilterSyntaxError(this.pos, "parameter expected");
+      this.pos += param.length;
+      this.expect("=");
+      this.skip();
+      if (param === "PropertyName") {
+        const lit = this.literal();
+        if (lit.kind !== "string") throw new FilterSyntaxError(this.pos, "PropertyName must be a string");
+        property = lit.value;
+      } else if (param === "PropertyValues") {
+        values = this.jsonStringArray();
+      } else {
+        throw new FilterSyntaxError(this.pos, `unknown parameter ${param}`);
+      }
+      this.skip();
+      if (this.text[this.pos] === ",") {
+        this.pos++;
+        continue;
+      }
+      this.expect(")");
+      break;
+    }
+    if (property === undefined || values === undefined) throw new FilterSyntaxError(this.pos, "PropertyName and PropertyValues are required");
+    if ((name === "Between" || name === "NotBetween") && values.length !== 2) throw new FilterSyntaxError(this.pos, "Between takes two values");
+    return { kind: "values", name, property, values };
+  }
+
+  private jsonStringArray(): string[] {
+    if (this.text[this.pos] !== "[") throw new FilterSyntaxError(this.pos, "'[' expected");
+    let depth = 0;
+    let inString = false;
+    let end = this.pos;
+    for (; end < this.text.length; end++) {
+      const ch = this.text[end];
+      if (inString) {
+        if (ch === "\\") end++;
+        else if (ch === '"') inString = false;
+      } else if (ch === '"') inString = true;
+      else if (ch === "[") depth++;
+      else if (ch === "]" && --depth === 0) break;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(this.text.slice(this.pos, end + 1));
+    } catch {
+      // Learn quotes this answer, word for word, for single-quoted values in the array.
+      throw new FilterMessageError(this.pos, "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas.");
+    }
+    if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === "string" || typeof v === "number")) {
+      throw new FilterSyntaxError(this.pos, "PropertyValues must be an array of strings");
+    }
+    this.pos = end + 1;
+    return parsed.map(String);
   }
 
   private literal(): Literal {
@@ -226,6 +316,18 @@ export function evaluate(node: FilterNode, read: (property: string) => Scalar): 
     }
     case "compare":
       return compare(read(node.property), node.op, comparable(node.literal));
+    case "values": {
+      const v = read(node.property);
+      if (v === null) return false;
+      // The values arrive as strings; read them as the column's type.
+      const typed = node.values.map((x): Scalar => (typeof v === "number" ? Number(x) : typeof v === "boolean" ? x === "true" : x));
+      if (node.name === "In" || node.name === "NotIn") {
+        const hit = typed.some((t) => compare(v, "eq", t));
+        return node.name === "In" ? hit : !hit;
+      }
+      const inside = compare(v, "ge", typed[0] ?? null) && compare(v, "le", typed[1] ?? null);
+      return node.name === "Between" ? inside : !inside;
+    }
   }
 }
 
