@@ -1,6 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=512
 // The only file that touches process.*: it wires the real streams, environment and clock
 // into the commands and maps the outcome to an exit code.
+//
+// Why the heap flag: V8 sizes its heap from the machine's memory (about 4 GB here), so garbage
+// from a long stream piles up to 200+ MB before the first full collection although the live set
+// stays near 30 MB (batches, in-flight requests and lines are all capped). A 512 MB heap makes it
+// collect at ~150 MB and stay flat from 100k to 1M records, for ~10% more CPU; 512 MB still leaves
+// room for the largest line the reader accepts. Run as `node main.js`, pass the flag yourself.
 import { createReadStream, readFileSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";

@@ -1,24 +1,45 @@
-// A FIFO counting semaphore: batches are sent in the order they were cut, and a caller waiting
-// for a slot is how backpressure travels from the writer back to the stdin reader.
+// A FIFO counting semaphore over batches and their bytes: batches are sent in the order they were
+// cut, at most `size` at once and, together, at most `maxBytes` (estimated wire bytes) unless the
+// batch is alone. A caller waiting here is how backpressure travels from the writer back to the
+// stdin reader, and the byte cap is what bounds memory when records are large.
 export class Slots {
   #free: number;
-  readonly #waiters: (() => void)[] = [];
+  #bytes = 0;
+  readonly #maxBytes: number;
+  readonly #waiters: { bytes: number; grant: () => void }[] = [];
 
-  constructor(size: number) {
+  constructor(size: number, maxBytes: number = Number.POSITIVE_INFINITY) {
     this.#free = Math.max(1, size);
+    this.#maxBytes = Math.max(1, maxBytes);
   }
 
-  async acquire(): Promise<void> {
-    if (this.#free > 0 && this.#waiters.length === 0) {
+  /** Estimated bytes of the batches holding a slot. */
+  get bytesInFlight(): number {
+    return this.#bytes;
+  }
+
+  #fits(bytes: number): boolean {
+    return this.#free > 0 && (this.#bytes === 0 || this.#bytes + bytes <= this.#maxBytes);
+  }
+
+  async acquire(bytes = 0): Promise<void> {
+    if (this.#waiters.length === 0 && this.#fits(bytes)) {
       this.#free -= 1;
+      this.#bytes += bytes;
       return;
     }
-    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    await new Promise<void>((resolve) => this.#waiters.push({ bytes, grant: resolve }));
   }
 
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next !== undefined) next();
-    else this.#free += 1;
+  release(bytes = 0): void {
+    this.#free += 1;
+    this.#bytes -= bytes;
+    // In order: a large batch at the head is not overtaken by smaller ones behind it.
+    for (let head = this.#waiters[0]; head !== undefined && this.#fits(head.bytes); head = this.#waiters[0]) {
+      this.#waiters.shift();
+      this.#free -= 1;
+      this.#bytes += head.bytes;
+      head.grant();
+    }
   }
 }

@@ -63,6 +63,8 @@ export interface SyncOptions {
   readonly progressIntervalMs?: number;
   /** Batches in flight at once; default max(2, maxConcurrency). */
   readonly maxInFlight?: number;
+  /** Estimated bytes of the batches in flight, together; default 2 × maxBatchBytes. */
+  readonly maxInFlightBytes?: number;
   /** Figures for progress lines, when the writer has them. */
   readonly writerStats?: () => WriterStats;
   /** Reads the rows a mirror may remove; required when a stream enables mirror. */
@@ -179,7 +181,9 @@ export class Sync {
 
   constructor(options: SyncOptions) {
     this.#o = options;
-    this.#slots = new Slots(options.maxInFlight ?? Math.max(2, options.settings.maxConcurrency));
+    // Two full batches' worth of bytes in flight keeps the writer busy with small records (the
+    // batch count binds first) and bounds memory with large ones (the bytes bind first).
+    this.#slots = new Slots(options.maxInFlight ?? Math.max(2, options.settings.maxConcurrency), options.maxInFlightBytes ?? 2 * options.settings.maxBatchBytes);
     this.#startedAt = options.timers.now();
     const flushMs = Math.min(600, Math.max(1, options.settings.flushIntervalSeconds)) * 1000;
     this.#stopTimers.push(options.timers.every(flushMs, () => this.#flushAllInBackground()));
@@ -494,10 +498,11 @@ export class Sync {
         else rt.inflightRows.set(i.rowKey, n);
       }
     };
-    await this.#slots.acquire();
+    const bytes = items.reduce((n, i) => n + i.bytes, 0);
+    await this.#slots.acquire(bytes);
     const sent = this.#send(rt, items).finally(() => {
       release();
-      this.#slots.release();
+      this.#slots.release(bytes);
     });
     this.#track(rt, sent);
   }
@@ -545,11 +550,12 @@ export class Sync {
       if (parent.batcher.size > 0) await this.#flush(parent, new Set([rt]));
       await this.#drain(parent);
     }
-    await this.#slots.acquire();
+    const bytes = items.reduce((n, i) => n + i.bytes, 0);
+    await this.#slots.acquire(bytes);
     try {
       await this.#send(rt, items);
     } finally {
-      this.#slots.release();
+      this.#slots.release(bytes);
     }
   }
 
