@@ -211,7 +211,24 @@ export class EmulatorServer {
       this.#sockets.add(socket);
       socket.on("close", () => this.#sockets.delete(socket));
     });
-    this.#server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => answerMalformed(error, socket));
+    this.#server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
+      // A client hanging up is routine; anything else is a request Node's parser refused, worth a line.
+      if (error.code !== "ECONNRESET") this.#options.log(`emulator: malformed request refused: ${errorCause(error)}`);
+      answerMalformed(error, socket);
+    });
+    // Node's HTTP server treats a request that arrives while the previous answer is still above the
+    // socket's high-water mark as a pipelining flood: it pauses the socket and the parser until the
+    // answer drains. Keep-alive clients hit this by race after a large answer (a $batch of 1000
+    // parts answers ~400 KB): the client has read every byte and sent its next request before this
+    // process ran the write callback that clears the mark. Over TLS, when the parser consumes the
+    // socket's handle directly (Node's fast path), pausing does not stop the TLS records already
+    // decrypted from reaching the paused parser, which fails with HPE_PAUSED ("Parse Error: Paused")
+    // mid-body; the connection is then closed and the client sees a reset. A `data` listener makes
+    // Node unconsume the handle (its http server does so for any `data`/`readable` listener), so
+    // bytes go through the socket's stream, which buffers them while paused as intended.
+    this.#server.on("secureConnection", (socket: Socket) => {
+      socket.on("data", keepParserOnStream);
+    });
     this.#server.on("tlsClientError", () => {
       // A client that does not trust our CA hangs up during the handshake; nothing to answer.
     });
@@ -468,7 +485,7 @@ export class EmulatorServer {
         }
       }
     } catch (error) {
-      this.#options.log(`emulator: service failed on ${method} ${path.split("(")[0] ?? ""}: ${error instanceof Error ? error.name : "error"}`);
+      this.#options.log(`emulator: service failed on ${method} ${path.split("(")[0] ?? ""}: ${errorCause(error)}`);
       answer = dataverseError(500, "0x80040216", "An unexpected error occurred.");
       executionMs = this.#options.limits.cost.requestMs;
     }
@@ -610,7 +627,7 @@ export class EmulatorServer {
     try {
       return withCost(part.method, this.#options.service.handle(request));
     } catch (error) {
-      this.#options.log(`emulator: service failed on a $batch part: ${error instanceof Error ? error.name : "error"}`);
+      this.#options.log(`emulator: service failed on a $batch part: ${errorCause(error)}`);
       return {
         status: 500,
         headers: { "content-type": JSON_TYPE, "odata-version": "4.0" },
@@ -668,7 +685,7 @@ export class EmulatorServer {
       res.destroy();
       return;
     }
-    this.#options.log(`emulator: request failed: ${error instanceof Error ? error.name : "error"}`);
+    this.#options.log(`emulator: request failed: ${errorCause(error)}`);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -679,6 +696,27 @@ export class EmulatorServer {
       res.destroy();
     }
   }
+}
+
+function keepParserOnStream(): void {
+  // The bytes are the HTTP server's; this listener only exists for its side effect (see secureConnection).
+}
+
+/**
+ * What failed, for the log: the error's class, its code and, for Node's parser errors, llhttp's fixed
+ * reason ("Paused"). Never `message` itself: JSON.parse and friends quote the input they choked on,
+ * which is a request body; our own EmulatorError messages carry no request data and are kept.
+ */
+export function errorCause(error: unknown): string {
+  if (!(error instanceof Error)) return typeof error;
+  const parts = [error.name];
+  const e = error as Error & { code?: unknown; reason?: unknown; syscall?: unknown };
+  if (typeof e.code === "string" && /^[A-Z0-9_]{1,40}$/.test(e.code)) parts.push(e.code);
+  if (typeof e.syscall === "string" && /^[a-z]{1,20}$/.test(e.syscall)) parts.push(`(${e.syscall})`);
+  if (typeof e.reason === "string" && /^[A-Za-z ]{1,60}$/.test(e.reason)) parts.push(`"${e.reason}"`);
+  if (error instanceof EmulatorError) parts.push(`: ${error.message}`);
+  else if (e.code === "ECONNRESET" || e.code === "ECONNABORTED") parts.push("(the client closed the connection)");
+  return parts.join(" ");
 }
 
 /**
