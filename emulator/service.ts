@@ -242,6 +242,7 @@ export class DataverseService implements DataService {
     this.demand(req.caller, model, "read");
     const q = parseQuery(req.query);
     const select = this.checkSelect(model, q.select, q.other);
+    const expand = this.checkExpand(model, q.other.get("$expand"), 0);
     const row = this.findRow(model, address);
     if (!row) throw this.notFound(model, address);
     // perform-conditional-operations-using-web-api: conditional retrieval answers 304 when unchanged.
@@ -250,8 +251,9 @@ export class DataverseService implements DataService {
     }
     const prefs = parsePrefer(req.headers["prefer"]);
     const body = {
-      "@odata.context": contextUrl(req.serviceRoot, model, select, true),
+      "@odata.context": contextUrl(req.serviceRoot, model, select, true, expand),
       ...this.represent(model, row, select, prefs),
+      ...this.expanded(model, row, expand, req.serviceRoot),
     };
     return json(200, body, prefs.includeAnnotations !== undefined ? { "preference-applied": `odata.include-annotations="${prefs.includeAnnotations}"` } : {});
   }
@@ -264,6 +266,7 @@ export class DataverseService implements DataService {
     this.demand(req.caller, model, "read");
     const q = parseQuery(req.query);
     const select = this.checkSelect(model, q.select, q.other);
+    const expand = this.checkExpand(model, q.other.get("$expand"), 0);
     const prefs = parsePrefer(req.headers["prefer"]);
     const rows = this.query(model, q);
     // odata.maxpagesize=0 would page forever; Learn is silent on it, so it counts as not sent.
@@ -271,7 +274,7 @@ export class DataverseService implements DataService {
     const offset = q.skipToken !== undefined ? decodeSkipToken(q.skipToken) : 0;
     const limited = q.top !== undefined ? rows.slice(0, q.top) : rows;
     const page = limited.slice(offset, offset + pageSize);
-    const body: Record<string, unknown> = { "@odata.context": contextUrl(req.serviceRoot, model, select, false) };
+    const body: Record<string, unknown> = { "@odata.context": contextUrl(req.serviceRoot, model, select, false, expand) };
     // Learn (query-data-web-api, count rows): the count is capped at 5,000.
     if (q.count) body["@odata.count"] = Math.min(rows.length, MAX_PAGE_SIZE);
     // count-rows: with these annotations asked for, the total is the capped count under
@@ -279,7 +282,7 @@ export class DataverseService implements DataService {
     const wants = annotationFilter(prefs.includeAnnotations);
     if (wants?.(TOTAL_RECORD_COUNT) === true) body[`@${TOTAL_RECORD_COUNT}`] = q.count ? Math.min(rows.length, MAX_PAGE_SIZE) : -1;
     if (wants?.(TOTAL_RECORD_COUNT_EXCEEDED) === true) body[`@${TOTAL_RECORD_COUNT_EXCEEDED}`] = q.count && rows.length > MAX_PAGE_SIZE;
-    body["value"] = page.map((r) => this.represent(model, r, select, prefs));
+    body["value"] = page.map((r) => ({ ...this.represent(model, r, select, prefs), ...this.expanded(model, r, expand, req.serviceRoot) }));
     if (offset + pageSize < limited.length) {
       const params = req.query
         .split("&")
@@ -343,7 +346,7 @@ export class DataverseService implements DataService {
     for (const name of other?.keys() ?? []) {
       // query-data-web-api: Dataverse doesn't support $skip; page with @odata.nextLink instead.
       if (name === "$skip") throw errors.badRequest("The query parameter $skip is not supported");
-      if (name === "$expand" || name === "$apply" || name === "fetchXml" || name === "$search") {
+      if (name === "$apply" || name === "fetchXml" || name === "$search") {
         throw new DataverseError(501, "0x80040216", `The query option '${name}' is not supported by the emulator.`);
       }
     }
@@ -394,6 +397,76 @@ export class DataverseService implements DataService {
     if (!m || nameCol === undefined) return undefined;
     const v = this.store.table(ref.table)?.rows.get(ref.id)?.values[nameCol];
     return typeof v === "string" ? v : undefined;
+  }
+
+  // ---- $expand (query/join-tables) ------------------------------------------------------------
+
+  /**
+   * `$expand=primarycontactid($select=fullname;$expand=createdby($select=fullname)),ownerid/$ref`:
+   * single-valued navigation properties only, nested up to Learn's 15 options. Expanding a
+   * collection-valued navigation property is not emulated (501).
+   */
+  private checkExpand(model: TableModel, text: string | undefined, depth: number): readonly Expansion[] {
+    if (text === undefined || text.trim() === "") return [];
+    const out: Expansion[] = [];
+    for (const item of splitTopLevel(text, ",")) {
+      const open = item.indexOf("(");
+      const head = (open < 0 ? item : item.slice(0, open)).trim();
+      const ref = head.endsWith("/$ref");
+      const name = ref ? head.slice(0, -"/$ref".length) : head;
+      const nav = model.navs.get(name);
+      const column = nav?.column ?? model.columns.get(name);
+      if (!column || !isLookupType(column)) {
+        const collection = [...this.models.values()].some((m) => [...m.navs.values()].some((n) => n.relationship.schemaName === name && n.relationship.referencedEntity === model.logicalName));
+        if (collection) throw new DataverseError(501, "0x80040216", `Expanding the collection-valued navigation property '${name}' is not supported by the emulator.`);
+        throw errors.propertyNotFound(name, model.logicalName);
+      }
+      const targets = nav?.targets ?? column.targets ?? [];
+      const options = new Map<string, string>();
+      if (open >= 0) {
+        for (const part of splitTopLevel(item.slice(open + 1, item.lastIndexOf(")")), ";")) {
+          const eq = part.indexOf("=");
+          if (eq > 0) options.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+        }
+      }
+      const target = targets.map((t) => this.models.get(t)).find((m) => m !== undefined);
+      let select: readonly ColumnDefinition[] | undefined;
+      let nested: readonly Expansion[] = [];
+      if (target) {
+        const sel = options.get("$select");
+        if (sel !== undefined) select = sel.split(",").map((p) => this.readableColumn(target, p.trim()));
+        if (depth + 1 >= 15) throw errors.badRequest("The request includes more than 15 $expand options.");
+        nested = this.checkExpand(target, options.get("$expand"), depth + 1);
+      }
+      out.push({ name, column: column.logicalName, targets, ref, ...(select === undefined ? {} : { select }), nested });
+    }
+    return out;
+  }
+
+  /** The expanded navigation properties of one row: the related row, a reference, or null. */
+  private expanded(model: TableModel, row: Row, expand: readonly Expansion[], root: string): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const e of expand) {
+      const v = row.values[e.column];
+      const target = isLookup(v) && e.targets.includes(v.table) ? this.models.get(v.table) : undefined;
+      const related = target && isLookup(v) ? this.store.table(target.logicalName)?.rows.get(v.id) : undefined;
+      if (!target || !related) {
+        out[e.name] = null;
+        continue;
+      }
+      if (e.ref) {
+        // join-tables, "Return references": the lookup value comes with the reference.
+        out[`_${e.column}_value`] = related.id;
+        out[e.name] = { "@odata.id": `${root}${target.entitySetName}(${related.id})` };
+        continue;
+      }
+      // Learn's examples show expanded single-valued rows without @odata.etag.
+      const { "@odata.etag": _etag, ...fields } = this.represent(target, related, e.select, { returnRepresentation: false });
+      void _etag;
+      out[e.name] = { ...fields, ...this.expanded(target, related, e.nested, root) };
+    }
+    void model;
+    return out;
   }
 
   // ---- single-column operations --------------------------------------------------------------
@@ -510,7 +583,14 @@ export class DataverseService implements DataService {
   private representation(req: ServiceRequest, model: TableModel, row: Row, status: number, prefs: Preferences): ServiceResponse {
     const q = parseQuery(req.query);
     const select = this.checkSelect(model, q.select);
-    const body = { "@odata.context": contextUrl(req.serviceRoot, model, select, true), ...this.represent(model, row, select, prefs) };
+    // create-entity-web-api: a create with data returned may $expand; update-delete-entities-using-
+    // web-api: an update ignores it.
+    const expand = status === 201 ? this.checkExpand(model, q.other.get("$expand"), 0) : [];
+    const body = {
+      "@odata.context": contextUrl(req.serviceRoot, model, select, true, expand),
+      ...this.represent(model, row, select, prefs),
+      ...this.expanded(model, row, expand, req.serviceRoot),
+    };
     return json(status, body, { "preference-applied": "return=representation" });
   }
 
@@ -888,8 +968,48 @@ function conditional(v: string | undefined): string | undefined {
   return t === "" || t === "null" ? undefined : t;
 }
 
-function contextUrl(root: string, model: TableModel, select: readonly ColumnDefinition[] | undefined, entity: boolean): string {
-  const sel = select && select.length > 0 ? `(${select.map((c) => (isLookupType(c) ? `_${c.logicalName}_value` : c.logicalName)).join(",")})` : "";
+/** One `$expand` item, resolved against the table it expands from. */
+interface Expansion {
+  readonly name: string;
+  readonly column: string;
+  readonly targets: readonly string[];
+  readonly ref: boolean;
+  readonly select?: readonly ColumnDefinition[];
+  readonly nested: readonly Expansion[];
+}
+
+/** Splits on `sep` outside parentheses and quotes. */
+function splitTopLevel(text: string, sep: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === "'") quoted = !quoted;
+    else if (!quoted && ch === "(") depth++;
+    else if (!quoted && ch === ")") depth--;
+    else if (!quoted && depth === 0 && ch === sep) {
+      out.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start).trim());
+  return out.filter((p) => p !== "");
+}
+
+function selectList(select: readonly ColumnDefinition[] | undefined): string[] {
+  return (select ?? []).map((c) => (isLookupType(c) ? `_${c.logicalName}_value` : c.logicalName));
+}
+
+function expandContext(expand: readonly Expansion[]): string[] {
+  return expand.map((e) => (e.ref ? `${e.name},${e.name}/$ref()` : `${e.name}(${[...selectList(e.select), ...expandContext(e.nested)].join(",")})`));
+}
+
+/** `$metadata#accounts(name,primarycontactid(fullname))`, as join-tables shows it. */
+function contextUrl(root: string, model: TableModel, select: readonly ColumnDefinition[] | undefined, entity: boolean, expand: readonly Expansion[] = []): string {
+  const parts = [...selectList(select), ...expandContext(expand)];
+  const sel = parts.length > 0 ? `(${parts.join(",")})` : "";
   return `${root}$metadata#${model.entitySetName}${sel}${entity ? "/$entity" : ""}`;
 }
 

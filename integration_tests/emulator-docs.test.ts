@@ -406,3 +406,39 @@ describe("Dataverse query functions in $filter (webapi/query/filter-rows)", () =
     expect((between.json.value ?? []).map((v) => v["name"])).toEqual([`between ${tag} a`]);
   });
 });
+
+describe("$expand of single-valued navigation properties (webapi/query/join-tables)", () => {
+  it("expands with nested $select and $expand, without @odata.etag inside, and with the context Learn shows", async () => {
+    const contactId = randomUUID();
+    const accountId = randomUUID();
+    await api("POST", "contacts", { firstname: "Susanna", lastname: "Stubberod", contactid: contactId });
+    await api("POST", "accounts", { name: "Litware, Inc.", accountid: accountId, "primarycontactid@odata.bind": `/contacts(${contactId})` });
+    const r = await api("GET", `accounts(${accountId})?$select=name&$expand=primarycontactid($select=contactid,fullname;$expand=parentcustomerid_account($select=name))`);
+    expect(r.status).toBe(200);
+    expect(r.json["@odata.context"]).toBe(`${emu.config.web_api_endpoint}$metadata#accounts(name,primarycontactid(contactid,fullname,parentcustomerid_account(name)))/$entity`);
+    expect(r.json["primarycontactid"]).toEqual({ contactid: contactId, fullname: "Susanna Stubberod", parentcustomerid_account: null });
+    const list = await api("GET", `accounts?$select=name&$filter=accountid eq ${accountId}&$expand=primarycontactid($select=fullname)`);
+    expect(list.json["@odata.context"]).toBe(`${emu.config.web_api_endpoint}$metadata#accounts(name,primarycontactid(fullname))`);
+    expect(list.json.value?.[0]?.["primarycontactid"]).toEqual({ fullname: "Susanna Stubberod", contactid: contactId });
+  });
+
+  it("returns references with /$ref, and refuses an unknown property", async () => {
+    const contactId = randomUUID();
+    const accountId = randomUUID();
+    await api("POST", "contacts", { lastname: "Ref", contactid: contactId });
+    await api("POST", "accounts", { name: "Ref", accountid: accountId, "primarycontactid@odata.bind": `/contacts(${contactId})` });
+    const r = await api("GET", `accounts(${accountId})?$select=name&$expand=primarycontactid/$ref`);
+    expect(r.json["_primarycontactid_value"]).toBe(contactId);
+    expect(r.json["primarycontactid"]).toEqual({ "@odata.id": `${emu.config.web_api_endpoint}contacts(${contactId})` });
+    const bad = await api("GET", `accounts(${accountId})?$expand=Primarycontactid`);
+    expect([bad.status, bad.json.error?.code]).toEqual([400, "0x0"]);
+  });
+
+  it("a create with data returned may $expand (create-entity-web-api)", async () => {
+    const accountId = randomUUID();
+    await api("POST", "accounts", { name: "Parent for expand", accountid: accountId });
+    const r = await api("POST", "contacts?$select=lastname&$expand=parentcustomerid_account($select=name)", { lastname: "Child", "parentcustomerid_account@odata.bind": `/accounts(${accountId})` }, { prefer: "return=representation" });
+    expect(r.status).toBe(201);
+    expect(r.json["parentcustomerid_account"]).toEqual({ name: "Parent for expand", accountid: accountId });
+  });
+});
