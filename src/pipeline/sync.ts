@@ -108,8 +108,6 @@ interface StreamRuntime {
   readonly batcher: Batcher;
   /** Regular sends (not retries) in flight: what a child stream waits for. */
   readonly inflight: Set<Promise<void>>;
-  /** Rows addressed by this stream's requests in flight, with how many requests address each. */
-  readonly inflightRows: Map<string, number>;
   parents: StreamRuntime[];
   readonly stats: StreamStats;
   readonly reportedFields: Set<string>;
@@ -170,6 +168,8 @@ export class Sync {
   readonly #ledger = new CheckpointLedger();
   readonly #slots: Slots;
   readonly #all = new Set<Promise<void>>();
+  /** Per row (see rowIdentity), the last request holding it that has not settled yet. */
+  readonly #rowTails = new Map<string, Promise<void>>();
   #pumping: Promise<void> = Promise.resolve();
   #fatal: ConnectorError | undefined;
   #read = 0;
@@ -261,7 +261,6 @@ export class Sync {
         plan,
         batcher: new Batcher(this.#o.settings.batchSize, this.#o.settings.maxBatchBytes),
         inflight: new Set(),
-        inflightRows: new Map(),
         parents: [],
         stats: emptyStats(),
         reportedFields: new Set(),
@@ -487,24 +486,41 @@ export class Sync {
     }
     if (rt.batcher.size === 0) return;
     const items = rt.batcher.take();
-    // Same row in a request still in flight: wait for it, so the later values land last.
-    if (items.some((i) => i.rowKey !== undefined && rt.inflightRows.has(i.rowKey))) await this.#drain(rt);
-    for (const i of items) if (i.rowKey !== undefined) rt.inflightRows.set(i.rowKey, (rt.inflightRows.get(i.rowKey) ?? 0) + 1);
-    const release = (): void => {
-      for (const i of items) {
-        if (i.rowKey === undefined) continue;
-        const n = (rt.inflightRows.get(i.rowKey) ?? 1) - 1;
-        if (n <= 0) rt.inflightRows.delete(i.rowKey);
-        else rt.inflightRows.set(i.rowKey, n);
-      }
-    };
+    // Claim the rows now, before any await, so requests holding a row go out in the order their
+    // batches were cut, whoever flushes (a full batch, the timer, a child's flush): each request
+    // first waits for the earlier one holding any of its rows to settle, the writer's retries
+    // included, so the later values land last. Two flushes both waiting for the same request
+    // (the timer's and a full batch's) would otherwise both go once it settles.
+    let settled = (): void => undefined;
+    const mine = new Promise<void>((resolve) => (settled = resolve));
+    const earlier = new Set<Promise<void>>();
+    for (const i of items) {
+      if (i.rowKey === undefined) continue;
+      const previous = this.#rowTails.get(i.rowKey);
+      if (previous !== undefined) earlier.add(previous);
+      this.#rowTails.set(i.rowKey, mine);
+    }
     const bytes = items.reduce((n, i) => n + i.bytes, 0);
-    await this.#slots.acquire(bytes);
-    const sent = this.#send(rt, items).finally(() => {
-      release();
-      this.#slots.release(bytes);
+    let slotTaken = (): void => undefined;
+    const gotSlot = new Promise<void>((resolve) => (slotTaken = resolve));
+    const sent = (async () => {
+      if (earlier.size > 0) await Promise.all(earlier);
+      await this.#slots.acquire(bytes);
+      slotTaken();
+      try {
+        await this.#send(rt, items);
+      } finally {
+        this.#slots.release(bytes);
+      }
+    })().finally(() => {
+      for (const i of items) if (i.rowKey !== undefined && this.#rowTails.get(i.rowKey) === mine) this.#rowTails.delete(i.rowKey);
+      settled();
+      slotTaken();
     });
+    // Tracked from now on, so a child stream's drain waits for it even before it has a slot.
     this.#track(rt, sent);
+    // Backpressure: the caller (the stdin reader) waits until the request has a slot.
+    await gotSlot;
   }
 
   async #send(rt: StreamRuntime, items: readonly PendingOp[]): Promise<void> {
