@@ -58,6 +58,7 @@ describe("throttling", () => {
     expect(out.every((o) => o.ok)).toBe(true);
     expect(elapsed).toBeGreaterThanOrEqual(1000);
     expect(w.stats()).toMatchObject({ throttled429: 1, retries: 1 });
+    expect(w.stats().tables.get("contact")).toMatchObject({ throttled429: 1, retries: 1 });
     expect(client.throttle.stats().pausedMs).toBeGreaterThanOrEqual(1000);
     expect(await count("ra")).toBe(100);
   });
@@ -81,6 +82,7 @@ describe("server errors and broken connections", () => {
     const out = await w.write(contacts(400, "burst"));
     expect(out.every((o) => o.ok)).toBe(true);
     expect(w.stats().retries).toBeGreaterThanOrEqual(5);
+    expect(w.stats().tables.get("contact")?.retries).toBe(w.stats().retries);
     expect(await count("burst")).toBe(400);
   });
 

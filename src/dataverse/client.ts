@@ -54,6 +54,8 @@ export interface ClientRequest {
 export interface TagCounters {
   requests: number;
   throttled429: number;
+  /** Attempts after the first (429, 5xx, reset, timeout, token refresh): each resend once. */
+  retries: number;
 }
 
 export interface ClientCounters {
@@ -195,6 +197,7 @@ export class DataverseClient {
         ...(this.#o.backoff === undefined ? {} : { backoff: this.#o.backoff }),
         onRetry: () => {
           this.counters.retries++;
+          if (req.tag !== undefined) this.#tag(req.tag).retries++;
         },
       });
     } catch (err) {
@@ -220,7 +223,7 @@ export class DataverseClient {
   #tag(name: string): TagCounters {
     let c = this.tagged.get(name);
     if (c === undefined) {
-      c = { requests: 0, throttled429: 0 };
+      c = { requests: 0, throttled429: 0, retries: 0 };
       this.tagged.set(name, c);
     }
     return c;

@@ -89,6 +89,9 @@ describe("writer $batch path", () => {
     expect(sent[1]).toEqual([sent[0]?.[1]]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(writer.stats().users[0]?.pausedMs).toBeGreaterThanOrEqual(1000);
+    // One part resent: counted once overall and once for its table, with the part's 429.
+    expect(writer.stats().retries).toBe(1);
+    expect(writer.stats().tables.get("contact")).toMatchObject({ throttled429: 1, retries: 1 });
   });
 
   it("parts a server left unanswered are sent again; answered ones are not", async () => {
@@ -97,6 +100,9 @@ describe("writer $batch path", () => {
     expect(out.every((o) => o.ok)).toBe(true);
     expect(sent.map((s) => s.length)).toEqual([5, 3, 1]);
     expect(new Set(sent.flat().map((p) => p.url)).size).toBe(5);
+    // Unanswered parts sent again count as resends too (3 after the first answer, 1 after the second).
+    expect(writer.stats().retries).toBe(4);
+    expect(writer.stats().tables.get("contact")?.retries).toBe(4);
   });
 
   it("update of a missing row is rejected, delete of a missing row is done, a validation error is rejected", async () => {

@@ -58,13 +58,17 @@ export interface WriterStats {
   readonly recordsSent: number;
   readonly recordsPerRequest: number;
   readonly throttled429: number;
+  /**
+   * Resends: every HTTP attempt after the first (429, 5xx, reset, timeout; counted by the clients)
+   * plus every $batch part sent again on its own (a part answered 429/5xx, or left unanswered).
+   */
   readonly retries: number;
   readonly throttledMs: number;
   /** Bulk requests refused for their content and split. */
   readonly bulkSplits: number;
   readonly users: readonly ThrottleStats[];
-  /** Write requests (attempts, retries included) and 429 answers per table logical name. */
-  readonly tables: ReadonlyMap<string, { readonly requests: number; readonly throttled429: number }>;
+  /** Write requests (attempts, retries included), 429 answers and resends (as `retries`) per table logical name. */
+  readonly tables: ReadonlyMap<string, { readonly requests: number; readonly throttled429: number; readonly retries: number }>;
 }
 
 export interface StatsWriter extends Writer {
@@ -115,6 +119,8 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
   const inflight = new Set<Promise<unknown>>();
   /** $batch parts answered 429 inside a 200 $batch, per table (the client sees only the 200). */
   const partThrottled = new Map<string, number>();
+  /** $batch parts sent again on their own, per table (the client sees one new request). */
+  const partRetried = new Map<string, number>();
   let closed = false;
 
   const rootPath = (options.clients[0] as DataverseClient).rootPath;
@@ -290,10 +296,9 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
         }
         again.push(item);
       }
-      if (again.length > 0 && waitMs > 0) {
-        counters.waitedRetries += again.length;
-        await options.clock.sleep(waitMs);
-      }
+      counters.waitedRetries += again.length;
+      for (const item of again) partRetried.set(item.op.table, (partRetried.get(item.op.table) ?? 0) + 1);
+      if (again.length > 0 && waitMs > 0) await options.clock.sleep(waitMs);
       pending = again;
     }
   }
@@ -513,22 +518,29 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
         throttled429 += c.counters.throttled429;
       }
       const users = options.clients.map((c) => c.throttle.stats());
-      const tables = new Map<string, { requests: number; throttled429: number }>();
+      const tables = new Map<string, { requests: number; throttled429: number; retries: number }>();
+      const tableSum = (table: string): { requests: number; throttled429: number; retries: number } => {
+        let sum = tables.get(table);
+        if (sum === undefined) {
+          sum = { requests: 0, throttled429: 0, retries: 0 };
+          tables.set(table, sum);
+        }
+        return sum;
+      };
       for (const c of options.clients) {
         for (const [table, t] of c.tagged) {
-          const sum = tables.get(table) ?? { requests: 0, throttled429: 0 };
+          const sum = tableSum(table);
           sum.requests += t.requests;
           sum.throttled429 += t.throttled429;
-          tables.set(table, sum);
+          sum.retries += t.retries;
         }
       }
       let parts429 = 0;
       for (const [table, n] of partThrottled) {
         parts429 += n;
-        const sum = tables.get(table) ?? { requests: 0, throttled429: 0 };
-        sum.throttled429 += n;
-        tables.set(table, sum);
+        tableSum(table).throttled429 += n;
       }
+      for (const [table, n] of partRetried) tableSum(table).retries += n;
       const writeRequests = counters.bulkRequests + counters.batchRequests;
       return {
         requests,
