@@ -314,10 +314,10 @@ export class DataverseService implements DataService {
   query(model: TableModel, q: QueryOptions): Row[] {
     const table = this.tableStore(model);
     const filter = q.filter;
-    if (filter) checkFilterTypes(filter, (p) => this.readableColumn(model, p));
+    if (filter) checkFilterTypes(filter, (p) => this.filterColumn(model, p));
     for (const o of q.orderBy) this.readableColumn(model, o.property);
     let rows = [...table.rows.values()];
-    if (filter) rows = rows.filter((r) => evaluate(filter, (p) => this.scalar(model, r, p)));
+    if (filter) rows = rows.filter((r) => evaluate(filter, (p) => this.pathScalar(model, r, p)));
     const order = q.orderBy;
     rows.sort((a, b) => {
       for (const o of order) {
@@ -327,6 +327,41 @@ export class DataverseService implements DataService {
       return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
     });
     return rows;
+  }
+
+  /**
+   * filter-rows, "Filter using lookup column property values": `primarycontactid/fullname` follows
+   * single-valued navigation properties to a column of the related table, any number of levels.
+   */
+  private navStep(model: TableModel, name: string): { column: string; target: TableModel } {
+    const nav = model.navs.get(name);
+    const column = nav?.column ?? model.columns.get(name);
+    const targets = nav?.targets ?? column?.targets ?? [];
+    const target = targets.length === 1 ? this.models.get(targets[0] ?? "") : undefined;
+    if (!column || !isLookupType(column) || !target) throw errors.propertyNotFound(name, model.logicalName);
+    return { column: column.logicalName, target };
+  }
+
+  private filterColumn(model: TableModel, path: string): ColumnDefinition {
+    const steps = path.split("/");
+    let m = model;
+    for (const step of steps.slice(0, -1)) m = this.navStep(m, step).target;
+    return this.readableColumn(m, steps[steps.length - 1] ?? "");
+  }
+
+  private pathScalar(model: TableModel, row: Row, path: string): Scalar {
+    if (!path.includes("/")) return this.scalar(model, row, path);
+    const steps = path.split("/");
+    let m = model;
+    let r: Row | undefined = row;
+    for (const step of steps.slice(0, -1)) {
+      const { column, target } = this.navStep(m, step);
+      const v: Value | undefined = r?.values[column];
+      r = isLookup(v) && v.table === target.logicalName ? this.store.table(target.logicalName)?.rows.get(v.id) : undefined;
+      m = target;
+      if (r === undefined) return null;
+    }
+    return this.scalar(m, r, steps[steps.length - 1] ?? "");
   }
 
   /** The column behind a readable property name (`name`, `_parentcustomerid_value`). */
@@ -1066,6 +1101,15 @@ function checkFilterTypes(node: FilterNode, column: (p: string) => ColumnDefinit
       // filter-rows: the function's PropertyName must name a column; its values are converted.
       column(node.property);
       return;
+    case "columns": {
+      // filter-rows, "Column comparison": the column types must match.
+      const left = edmOf(column(node.property));
+      const right = edmOf(column(node.other));
+      if (left !== right) {
+        throw errors.badRequest(`A binary operator with incompatible types was detected. Found operand types '${left}' and '${right}' for operator kind '${OPERATOR_KIND[node.op]}'.`);
+      }
+      return;
+    }
     case "function": {
       const c = column(node.property);
       if (edmOf(c) !== "Edm.String" || node.literal.kind !== "string") {

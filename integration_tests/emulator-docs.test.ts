@@ -442,3 +442,28 @@ describe("$expand of single-valued navigation properties (webapi/query/join-tabl
     expect(r.json["parentcustomerid_account"]).toEqual({ name: "Parent for expand", accountid: accountId });
   });
 });
+
+describe("filters on columns and lookups (webapi/query/filter-rows)", () => {
+  it("compares two columns of the same row, refusing mismatched types", async () => {
+    const tag = randomUUID().slice(0, 8);
+    await api("POST", "contacts", { firstname: `Same${tag}`, lastname: `same${tag}` });
+    await api("POST", "contacts", { firstname: `Other${tag}`, lastname: `same${tag}` });
+    const r = await api("GET", `contacts?$select=firstname&$filter=firstname eq lastname and lastname eq 'same${tag}'`.replaceAll(" ", "%20"));
+    expect((r.json.value ?? []).map((v) => v["firstname"])).toEqual([`Same${tag}`]);
+    const bad = await api("GET", "contacts?$filter=firstname%20eq%20birthdate");
+    expect(bad.status).toBe(400);
+    expect(bad.json.error?.message).toMatch(/^A binary operator with incompatible types was detected\./);
+  });
+
+  it("filters on a column of the row a lookup points at, several levels deep", async () => {
+    const tag = randomUUID();
+    const contactId = randomUUID();
+    await api("POST", "contacts", { firstname: "Susanna", lastname: tag, contactid: contactId });
+    await api("POST", "accounts", { name: `with ${tag}`, "primarycontactid@odata.bind": `/contacts(${contactId})` });
+    await api("POST", "accounts", { name: `without ${tag}` });
+    const r = await api("GET", `accounts?$select=name&$filter=primarycontactid/fullname eq 'Susanna ${tag}'`.replaceAll(" ", "%20"));
+    expect((r.json.value ?? []).map((v) => v["name"])).toEqual([`with ${tag}`]);
+    const deep = await api("GET", `accounts?$select=name&$filter=startswith(name,'with ${tag}') and primarycontactid/createdby/fullname ne null`.replaceAll(" ", "%20"));
+    expect(deep.json.value).toHaveLength(1);
+  });
+});

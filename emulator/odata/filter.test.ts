@@ -76,4 +76,12 @@ describe("$filter", () => {
     expect(() => parseFilter("Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=3)")).toThrow(FilterSyntaxError);
     expect(() => parseFilter('Microsoft.Dynamics.CRM.Between(PropertyName=\'revenue\',PropertyValues=["1"])')).toThrow(FilterSyntaxError);
   });
+
+  it("compares two columns (filter-rows, column comparison)", () => {
+    const node = parseFilter("name eq description");
+    expect(node).toEqual({ kind: "columns", op: "eq", property: "name", other: "description" });
+    expect(filterProperties(node)).toEqual(["name", "description"]);
+    expect(check("name ne description")).toBe(true);
+    expect(parseFilter("name eq null").kind).toBe("compare");
+  });
 });

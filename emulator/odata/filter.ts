@@ -9,6 +9,8 @@ export type FilterNode =
   | { readonly kind: "and" | "or"; readonly left: FilterNode; readonly right: FilterNode }
   | { readonly kind: "not"; readonly operand: FilterNode }
   | { readonly kind: "compare"; readonly op: CompareOp; readonly property: string; readonly literal: Literal }
+  /** filter-rows, "Column comparison": `firstname eq lastname`, two columns of the same row. */
+  | { readonly kind: "columns"; readonly op: CompareOp; readonly property: string; readonly other: string }
   | {
       /** Dataverse query functions In/NotIn/Between/NotBetween: values as the JSON strings sent. */
       readonly kind: "values";
@@ -59,6 +61,8 @@ export class FilterTooDeepError extends FilterSyntaxError {
 
 const OPS = new Set(["eq", "ne", "lt", "le", "gt", "ge"]);
 const DATAVERSE_NS = "Microsoft.Dynamics.CRM.";
+/** Words that are literals, not column names, on the right of a comparison. */
+const LITERAL_WORDS = new Set(["null", "true", "false", "NaN", "INF"]);
 const FUNCTIONS = new Set(["contains", "startswith", "endswith"]);
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*/;
 
@@ -187,6 +191,12 @@ class Parser {
     if (op === undefined || !OPS.has(op)) throw new FilterSyntaxError(this.pos, "comparison operator expected");
     this.pos += op.length;
     this.skip();
+    const other = IDENT.exec(this.text.slice(this.pos))?.[0];
+    const after = other === undefined ? undefined : this.text[this.pos + other.length];
+    if (other !== undefined && !LITERAL_WORDS.has(other) && (after === undefined || after === " " || after === ")")) {
+      this.pos += other.length;
+      return { kind: "columns", op: op as CompareOp, property: name, other };
+    }
     const literal = this.literal();
     return { kind: "compare", op: op as CompareOp, property: name, literal };
   }
@@ -286,6 +296,9 @@ export function filterProperties(node: FilterNode, out: string[] = []): string[]
     case "not":
       filterProperties(node.operand, out);
       break;
+    case "columns":
+      out.push(node.property, node.other);
+      break;
     default:
       out.push(node.property);
   }
@@ -316,6 +329,8 @@ export function evaluate(node: FilterNode, read: (property: string) => Scalar): 
     }
     case "compare":
       return compare(read(node.property), node.op, comparable(node.literal));
+    case "columns":
+      return compare(read(node.property), node.op, read(node.other));
     case "values": {
       const v = read(node.property);
       if (v === null) return false;
