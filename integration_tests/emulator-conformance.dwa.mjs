@@ -105,6 +105,12 @@ await observe("batchContinueOnError", async () => {
   const responses = await api.executeBatch({ continueOnError: true, inChangeSet: false });
   return responses.map((r) => (r instanceof Error ? { status: r.status ?? null, code: r.error?.code ?? r.code ?? null } : typeof r));
 });
+await observe("retrieveExpand", async () => {
+  const contactId = await api.create({ collection: "contacts", data: { firstname: "Exp", lastname: "Anded" } });
+  await api.update({ collection: "accounts", key: accountId, data: { "primarycontactid@odata.bind": `contacts(${contactId})` } });
+  const row = await api.retrieve({ collection: "accounts", key: accountId, select: ["name"], expand: [{ property: "primarycontactid", select: ["fullname"] }] });
+  return row.primarycontactid?.fullname ?? null;
+});
 await observe("deleteByKey", async () => {
   await api.deleteRecord({ collection: "accounts", key: "accountnumber='DWA-M1'" });
   return await api.retrieve({ collection: "accounts", key: accountId }).then(() => "found", (e) => e.status);

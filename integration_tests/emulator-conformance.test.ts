@@ -254,6 +254,7 @@ describe("a round trip with the dynamics-web-api client", () => {
       upsertMultiple: "UM 1",
       associateSingleValued: true,
       batchContinueOnError: [{ status: 400, code: "0x80044331" }, "string"],
+      retrieveExpand: "Exp Anded",
       deleteByKey: 404,
     });
     const child = await api("GET", "contacts?$select=lastname,_parentcustomerid_value&$filter=lastname eq 'Batch child'");
