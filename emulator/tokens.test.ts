@@ -60,4 +60,23 @@ describe("TokenService", () => {
     expect(svc.verify(others).ok).toBe(true);
     expect(svc.verify(fresh).ok).toBe(true);
   });
+
+  it("a token issued in the same millisecond as a revoke, after it, stays valid", () => {
+    const { svc } = setup();
+    const old = svc.issue({ clientId: "c", objectId: "o" }).accessToken;
+    svc.revoke("c");
+    const fresh = svc.issue({ clientId: "c", objectId: "o" }).accessToken;
+    expect(svc.verify(old)).toEqual({ ok: false, reason: "revoked" });
+    expect(svc.verify(fresh).ok).toBe(true);
+  });
+
+  it("a 1 s token lives a full second even when issued late in a second (exp has whole seconds)", () => {
+    let t = 1_700_000_000_999;
+    const svc = new TokenService({ ...base, lifetimeSeconds: 1, now: () => t });
+    const { accessToken } = svc.issue({ clientId: "c", objectId: "o" });
+    t += 500;
+    expect(svc.verify(accessToken).ok).toBe(true);
+    t += 500;
+    expect(svc.verify(accessToken)).toEqual({ ok: false, reason: "expired" });
+  });
 });

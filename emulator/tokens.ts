@@ -57,6 +57,11 @@ interface CachedToken {
   /** Exact issue time in ms for tokens this instance issued (iat only has seconds). */
   readonly issuedAtMs: number;
   /**
+   * Issue order within this instance. Revocation compares it rather than the clock, so a token
+   * issued in the same millisecond as a revoke (fast machines) is still on the right side of it.
+   */
+  readonly serial?: number;
+  /**
    * Exact expiry in ms. `exp` is whole seconds counted from a floored `iat`, so checking it alone
    * would cut a token's life by up to a second (a 1 s token issued at x.999 s would die 1 ms later).
    */
@@ -71,7 +76,8 @@ export class TokenService {
   readonly #now: () => number;
   readonly #options: TokenServiceOptions;
   readonly #cache = new Map<string, CachedToken>();
-  readonly #revokedBefore = new Map<string, number>();
+  readonly #revokedBefore = new Map<string, { readonly atMs: number; readonly serial: number }>();
+  #serial = 0;
   #lifetimeSeconds: number;
 
   constructor(options: TokenServiceOptions) {
@@ -107,7 +113,7 @@ export class TokenService {
       ver: "1.0",
     };
     const accessToken = this.sign(claims);
-    this.#remember(accessToken, { claims, issuedAtMs: nowMs, expiresAtMs: nowMs + this.#lifetimeSeconds * 1000 });
+    this.#remember(accessToken, { claims, issuedAtMs: nowMs, expiresAtMs: nowMs + this.#lifetimeSeconds * 1000, serial: ++this.#serial });
     return { accessToken, expiresIn: this.#lifetimeSeconds, claims };
   }
 
@@ -121,7 +127,7 @@ export class TokenService {
 
   /** Makes every token of this client issued up to now invalid. */
   revoke(clientId: string): void {
-    this.#revokedBefore.set(clientId, this.#now());
+    this.#revokedBefore.set(clientId, { atMs: this.#now(), serial: this.#serial });
   }
 
   verify(token: string): TokenCheck {
@@ -141,8 +147,12 @@ export class TokenService {
     if (claims.tid !== this.#options.tenantId) return { ok: false, reason: "tenant" };
     if (nowMs >= cached.expiresAtMs) return { ok: false, reason: "expired" };
     if (nowSeconds + 300 < claims.nbf) return { ok: false, reason: "not-yet-valid" };
-    const revokedBefore = this.#revokedBefore.get(claims.appid);
-    if (revokedBefore !== undefined && cached.issuedAtMs <= revokedBefore) return { ok: false, reason: "revoked" };
+    const revoked = this.#revokedBefore.get(claims.appid);
+    if (revoked !== undefined) {
+      // A token known only from its claims (evicted from the cache) falls back to the clock.
+      const before = cached.serial !== undefined ? cached.serial <= revoked.serial : cached.issuedAtMs <= revoked.atMs;
+      if (before) return { ok: false, reason: "revoked" };
+    }
     return { ok: true, claims };
   }
 
