@@ -34,6 +34,15 @@ describe("keyValueLiteral", () => {
     expect(() => keyValueLiteral("n", Number.POSITIVE_INFINITY)).toThrow(KeyLiteralError);
   });
 
+  it("half a surrogate pair is a KeyLiteralError naming the column, never a URIError or the value", () => {
+    for (const bad of ["a\ud800b@example.com", "a\udc00", "\udfff"]) {
+      expect(() => keyValueLiteral("emailaddress1", bad)).toThrow(new KeyLiteralError("emailaddress1", "text holds half of a UTF-16 surrogate pair"));
+      expect(() => filterLiteral("emailaddress1", bad)).toThrow(KeyLiteralError);
+    }
+    expect(() => bindUrl("accounts", { kind: "key", values: [["accountnumber", "a\udc00"]] })).toThrow(/accountnumber/);
+    expect(keyValueLiteral("e", "😀")).toBe("'%F0%9F%98%80'");
+  });
+
   it("a GUID in a lookup key column is bare, elsewhere it is a string", () => {
     const g = "0000000A-0000-0000-0000-000000000001";
     expect(keyValueLiteral("_parentcustomerid_value", g)).toBe("0000000a-0000-0000-0000-000000000001");

@@ -42,6 +42,15 @@ function encodePathChars(text: string): string {
   return encodeURIComponent(text).replace(/[!*()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/**
+ * Half a UTF-16 surrogate pair has no UTF-8 form, so no URL can carry it (encodeURIComponent
+ * throws URIError). The mapping refuses such text first (invalid_text); this keeps a value that
+ * got past it a rejection of its row, never a failed run.
+ */
+function checkText(column: string, value: string): void {
+  if (/\p{Cs}/u.test(value)) throw new KeyLiteralError(column, "text holds half of a UTF-16 surrogate pair");
+}
+
 /** Lookup columns inside a key (`_parentid_value`) take a bare GUID, like the primary key. */
 function isLookupValueColumn(column: string): boolean {
   return column.startsWith("_") && column.endsWith("_value");
@@ -51,6 +60,7 @@ function isLookupValueColumn(column: string): boolean {
 export function keyValueLiteral(column: string, value: string | number): string {
   if (typeof value === "number") return numberLiteral(column, value);
   if (isLookupValueColumn(column) && isGuid(value)) return value.toLowerCase();
+  checkText(column, value);
   return `'${encodePathChars(value.replace(/'/g, "''"))}'`;
 }
 
@@ -88,6 +98,7 @@ export function isUrlAddressable(ref: RowRef): boolean {
 export function filterLiteral(column: string, value: string | number): string {
   if (typeof value === "number") return numberLiteral(column, value);
   if (isLookupValueColumn(column) && isGuid(value)) return value.toLowerCase();
+  checkText(column, value);
   return `'${value.replace(/'/g, "''")}'`;
 }
 
@@ -99,5 +110,6 @@ export function keyFilter(ref: RowRef): string {
 
 /** A query string value percent-encoded for the URL. */
 export function encodeQueryValue(value: string): string {
+  checkText("query", value);
   return encodePathChars(value);
 }

@@ -101,6 +101,9 @@ describe("coerceValue: refused values name a code, never become null", () => {
   it.each(failRows([
     ["firstname", "x".repeat(51), "too_long"],
     ["firstname", "😀".repeat(26), "too_long"],
+    ["firstname", "a\ud800b", "invalid_text"],
+    ["firstname", "\udfff", "invalid_text"],
+    ["firstname", "😀\ud83d", "invalid_text"],
     ["firstname", { first: "a" }, "not_a_scalar"],
     ["firstname", ["a"], "not_a_scalar"],
     ["numberofchildren", "three", "not_a_number"],
@@ -154,6 +157,13 @@ describe("coerceValue: refused values name a code, never become null", () => {
       expect(r.ok).toBe(false);
       if (!r.ok) expect(r.message).not.toContain(secret);
     }
+  });
+});
+
+describe("lone surrogates", () => {
+  it("a proper surrogate pair is text; half of one is not, even where truncation would cut it off", () => {
+    expect(coerce("firstname", "😀")).toEqual({ ok: true, value: "😀", truncated: false });
+    expect(coerce("firstname", `${"x".repeat(60)}\ud800`, true)).toMatchObject({ ok: false, code: "invalid_text" });
   });
 });
 

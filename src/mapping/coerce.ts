@@ -49,6 +49,20 @@ function cut(text: string, max: number): string {
   return text.slice(0, end);
 }
 
+/**
+ * True when the text holds half a surrogate pair (JSON "\ud800" alone). That is not Unicode text:
+ * it has no UTF-8 form, so it cannot travel in a request body (it would arrive as U+FFFD, another
+ * value) nor in a URL (encodeURIComponent throws). With the u flag a proper pair is one code point,
+ * so only lone halves match.
+ */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+const LONE_SURROGATE = /\p{Cs}/u;
+
+const invalidText = (column: ColumnMeta): Coerced =>
+  fail("invalid_text", `Column '${column.logicalName}' takes Unicode text; the value holds half of a UTF-16 surrogate pair.`);
+
 function coerceString(column: ColumnMeta, raw: unknown, options: CoerceOptions): Coerced {
   let text: string;
   // Numbers and booleans have one obvious text form, so taking them loses nothing.
@@ -56,6 +70,7 @@ function coerceString(column: ColumnMeta, raw: unknown, options: CoerceOptions):
   else if (typeof raw === "number" && Number.isFinite(raw)) text = String(raw);
   else if (typeof raw === "boolean") text = String(raw);
   else return fail("not_a_string", `Column '${column.logicalName}' takes text.`);
+  if (hasLoneSurrogate(text)) return invalidText(column);
   const max = column.maxLength;
   if (max !== undefined && text.length > max) {
     if (!options.truncateStrings) {

@@ -107,6 +107,18 @@ describe("mapRecord: keys", () => {
   });
 });
 
+describe("mapRecord: lone surrogates (no UTF-8 form, so no URL or body can carry them)", () => {
+  it("rejects them in an alternate-key value, a lookup key value and a deterministic id, naming the field", () => {
+    const byKey = byExternalId();
+    expect(issues(mapRecord(byKey, { contoso_externalid: "a\ud800b@example.com" }))).toEqual([expect.objectContaining({ field: "/contoso_externalid", code: "invalid_text" })]);
+    const lookup = byExternalId({ account_number: { column: "parentcustomerid", lookup: { table: "account", strategy: { by: "alternate_key", name: "contoso_accountnumber_key" } } } });
+    expect(issues(mapRecord(lookup, { contoso_externalid: "C1", account_number: "a\udc00" }))).toEqual([expect.objectContaining({ field: "/account_number", code: "invalid_text" })]);
+    const det = planOf(streamMapping({ key: { kind: "deterministic", namespace: NS, fields: ["src"] } }));
+    expect(issues(mapRecord(det, { src: "\ud800" }))).toEqual([expect.objectContaining({ field: "/src", code: "invalid_text" })]);
+    expect(op(mapRecord(det, { src: "😀" })).ref.kind).toBe("id");
+  });
+});
+
 describe("mapRecord: lookups", () => {
   it("binds a contact to its account by account number", () => {
     const p = byExternalId({ account_number: { column: "parentcustomerid", lookup: { table: "account", strategy: { by: "alternate_key", name: "contoso_accountnumber_key" } } } });

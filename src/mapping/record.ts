@@ -4,7 +4,7 @@ import type { LookupBinding, MapResult, Operation, OperationKind, RecordIssue, R
 import type { LookupPlan, StreamPlan, TargetResolver, TargetStrategy } from "./plan.js";
 import { isMetaField } from "./plan.js";
 import { defaultStatusFor, stateOfStatus } from "./choices.js";
-import { coerceValue } from "./coerce.js";
+import { coerceValue, hasLoneSurrogate } from "./coerce.js";
 import type { ColumnMeta } from "../dataverse/metadata-types.js";
 import { deterministicId, normalizeGuid } from "./uuid.js";
 
@@ -51,6 +51,11 @@ function keyColumnName(column: ColumnMeta): string {
 function deterministicValues(raw: readonly unknown[], field: string, issues: Issues): (string | number | boolean)[] | undefined {
   const out: (string | number | boolean)[] = [];
   for (const v of raw) {
+    if (typeof v === "string" && hasLoneSurrogate(v)) {
+      // TextEncoder would turn it into U+FFFD, so two different values would share one id.
+      issue(issues, field, "invalid_text", "A deterministic id is built from Unicode text; the value holds half of a UTF-16 surrogate pair.");
+      return undefined;
+    }
     if (typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v))) out.push(v);
     else {
       issue(issues, field, "not_a_scalar", "A deterministic id is built from text, number or boolean values.");
