@@ -11,7 +11,7 @@ import { startTestEmulator, type TestEmulator } from "../reliability/emulator.js
 import { createRng, intFromEnv, seedFromEnv } from "../reliability/prng.js";
 import { nonProtocolLines, recordLine, statesIn, streamStateLine, traceErrorsIn } from "../reliability/protocol.js";
 import { odataString, WebApiReader } from "../reliability/webapi.js";
-import { deepJson, FUZZ_STREAMS, fuzzStreamConfigs, KNOWN_BUGS, lineCases, markerOf, recordRun, RUN_PENDING, URL_CHARS, type RecordCase } from "./generate.js";
+import { deepJson, FUZZ_STREAMS, fuzzStreamConfigs, FIXED_BUGS, lineCases, markerOf, recordRun, URL_CHARS, type RecordCase } from "./generate.js";
 
 const RUNS = intFromEnv("FUZZ_RUNS", 2);
 const RECORDS_PER_RUN = intFromEnv("FUZZ_RECORDS_PER_RUN", 150);
@@ -152,20 +152,31 @@ describe("hostile input", () => {
     }
   });
 
-  // Open bugs, each pinned by its smallest reproduction; run with RUN_PENDING=1.
-  describe.skipIf(!RUN_PENDING)("known bugs (pending)", () => {
-    const cases: Array<{ name: string; bug: string; line: string }> = [
-      { name: "a lone surrogate in an alternate-key value", bug: KNOWN_BUGS.loneSurrogate, line: recordLine(FUZZ_STREAMS.contacts, { emailaddress1: "a\ud800b@example.com" }) },
-      { name: "a lone surrogate in a lookup key value", bug: KNOWN_BUGS.loneSurrogate, line: recordLine(FUZZ_STREAMS.contacts, { emailaddress1: "ls@example.com", account_number: "a\udc00" }) },
+  // Bugs this suite found, each pinned by its smallest reproduction.
+  describe("fixed bugs, pinned", () => {
+    const cases: Array<{ name: string; bug: string; line: string; dead: Record<string, unknown> }> = [
+      {
+        name: "a lone surrogate in an alternate-key value",
+        bug: FIXED_BUGS.loneSurrogate,
+        line: recordLine(FUZZ_STREAMS.contacts, { emailaddress1: "a\ud800b@example.com" }),
+        dead: { field: "/emailaddress1", code: "invalid_text" },
+      },
+      {
+        name: "a lone surrogate in a lookup key value",
+        bug: FIXED_BUGS.loneSurrogate,
+        line: recordLine(FUZZ_STREAMS.contacts, { emailaddress1: "ls@example.com", account_number: "a\udc00" }),
+        dead: { field: "/account_number", code: "invalid_text" },
+      },
       {
         name: "a rejected record nested 20,000 deep",
-        bug: KNOWN_BUGS.deepRejected,
+        bug: FIXED_BUGS.deepRejected,
+        dead: { code: "too_long", record: null, record_omitted: "too_deep_to_serialize" },
         line: `{"type":"RECORD","record":{"stream":"fz_contacts","emitted_at":1,"data":{"emailaddress1":"deep@example.com","firstname":"${"y".repeat(60)}","deep":${deepJson(20_000)}}}}`,
       },
     ];
     for (const c of cases) {
       it(`${c.name}: a rejection, not a failed run (${c.bug.split(":")[0]})`, async () => {
-        const deadLetterPath = join(files.dir, "dead-pending.jsonl");
+        const deadLetterPath = join(files.dir, `dead-pinned-${cases.indexOf(c)}.jsonl`);
         const result = await runConnector({
           args: ["write", "--config", config("config-pending.json", deadLetterPath), "--catalog", catalog],
           input: [c.line, streamStateLine(FUZZ_STREAMS.contacts, 1, 1)],
@@ -174,6 +185,9 @@ describe("hostile input", () => {
         expectNoCrash(result, c.name, emu.connection.client_secret);
         expect(result.code, c.bug).toBe(0);
         expect(statesIn(result.stdout).map((s) => s.rejectedRecordCount)).toEqual([1]);
+        const dead = readDeadLetters(deadLetterPath);
+        expect(dead).toHaveLength(1);
+        expect(dead[0]?.raw).toMatchObject({ stream: FUZZ_STREAMS.contacts, line: 1, ...c.dead });
       });
     }
   });

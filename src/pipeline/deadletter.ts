@@ -25,6 +25,20 @@ export interface DeadLetterSink {
   close(): Promise<void>;
 }
 
+/**
+ * One JSON line. A record nested deeper than JSON.stringify's recursion can go (it throws
+ * RangeError at ~10,000 levels) is left out and marked, so the rejection is still reported and
+ * the run goes on; the rest of the entry is ours and flat.
+ */
+export function serialize(entry: DeadLetter): string {
+  try {
+    return JSON.stringify(entry);
+  } catch (err) {
+    if (!(err instanceof RangeError) || entry.record === undefined) throw err;
+    return JSON.stringify({ ...entry, record: null, record_omitted: "too_deep_to_serialize" });
+  }
+}
+
 export function openDeadLetterFile(path: string): DeadLetterSink {
   const out: WriteStream = createWriteStream(path, { flags: "a" });
   let failed: unknown;
@@ -34,7 +48,7 @@ export function openDeadLetterFile(path: string): DeadLetterSink {
   return {
     async write(entry) {
       if (failed !== undefined) throw failed;
-      if (!out.write(JSON.stringify(entry) + "\n")) await Promise.race([once(out, "drain"), once(out, "error")]);
+      if (!out.write(serialize(entry) + "\n")) await Promise.race([once(out, "drain"), once(out, "error")]);
       if (failed !== undefined) throw failed;
     },
     async close() {
