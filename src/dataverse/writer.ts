@@ -100,6 +100,10 @@ interface Item {
   extraColumns?: Readonly<Record<string, ColumnValue>>;
   readonly budget: RetryBudget;
   attempts: number;
+  /** The row's entity path (`contacts(emailaddress1='…')`), computed once when validated. */
+  path?: string;
+  /** Its bulk target as JSON, serialised once when chunking: the size check and every send reuse it. */
+  target?: string;
 }
 
 const BULK_MESSAGE = { create: "CreateMultiple", update: "UpdateMultiple", upsert: "UpsertMultiple" } as const;
@@ -156,6 +160,19 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     return body;
   }
 
+  /** One bulk target (@odata.type, columns, bindings and the row's id or key) as JSON. */
+  function bulkTargetJson(item: Item, meta: TableMeta, kind: "create" | "update" | "upsert"): string {
+    const body = bodyFor(item, meta, true);
+    const ref = item.op.ref;
+    if (ref.kind === "id") body[meta.primaryIdAttribute] = ref.id;
+    else if (ref.kind === "key") {
+      if (kind === "create") for (const [c, v] of ref.values) body[c] = v;
+      // The key goes in @odata.id only: the same column in the body breaks the create path (0x80040216).
+      else body["@odata.id"] = item.path ?? entityPath(item.op.entitySet, ref);
+    }
+    return JSON.stringify(body);
+  }
+
   // ---- single operations as $batch parts ----
 
   function partFor(item: Item, extra: Readonly<Record<string, string>>): BatchRequestPart {
@@ -163,26 +180,26 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     const url = (path: string): string => `${rootPath}${path}`;
     switch (op.kind) {
       case "delete":
-        return { method: "DELETE", url: url(entityPath(op.entitySet, op.ref)), headers: { ...extra } };
+        return { method: "DELETE", url: url(item.path ?? entityPath(op.entitySet, op.ref)), headers: { ...extra } };
       case "deactivate":
       case "update":
         // If-Match: * turns PATCH into update-only: a missing row answers 404 instead of being created.
         return {
           method: "PATCH",
-          url: url(entityPath(op.entitySet, op.ref)),
+          url: url(item.path ?? entityPath(op.entitySet, op.ref)),
           headers: { ...extra, "If-Match": "*" },
           body: JSON.stringify(bodyFor(item, undefined, false)),
         };
       case "upsert":
         if (op.ref.kind === "none") return { method: "POST", url: url(op.entitySet), headers: { ...extra }, body: JSON.stringify(bodyFor(item, undefined, false)) };
-        return { method: "PATCH", url: url(entityPath(op.entitySet, op.ref)), headers: { ...extra }, body: JSON.stringify(bodyFor(item, undefined, false)) };
+        return { method: "PATCH", url: url(item.path ?? entityPath(op.entitySet, op.ref)), headers: { ...extra }, body: JSON.stringify(bodyFor(item, undefined, false)) };
       case "create":
         if (op.ref.kind === "none") return { method: "POST", url: url(op.entitySet), headers: { ...extra }, body: JSON.stringify(bodyFor(item, undefined, false)) };
         // Create with a known id or key: If-None-Match: * makes the PATCH create-only, so a replay
         // after a crash finds the row instead of creating a second one.
         return {
           method: "PATCH",
-          url: url(entityPath(op.entitySet, op.ref)),
+          url: url(item.path ?? entityPath(op.entitySet, op.ref)),
           headers: { ...extra, "If-None-Match": "*" },
           body: JSON.stringify(bodyFor(item, undefined, false)),
         };
@@ -306,17 +323,15 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
   // ---- bulk path ----
 
   async function sendBulk(items: Item[], meta: TableMeta, kind: "create" | "update" | "upsert", results: (Result | undefined)[], extra: Readonly<Record<string, string>>): Promise<void> {
-    const targets = items.map((item) => {
-      const body = bodyFor(item, meta, true);
-      const ref = item.op.ref;
-      if (ref.kind === "id") body[meta.primaryIdAttribute] = ref.id;
-      else if (ref.kind === "key") {
-        if (kind === "create") for (const [c, v] of ref.values) body[c] = v;
-        // The key goes in @odata.id only: the same column in the body breaks the create path (0x80040216).
-        else body["@odata.id"] = entityPath(item.op.entitySet, ref);
-      }
-      return body;
-    });
+    // Targets are joined as JSON text: each was serialised once by chunks(), and a halved
+    // request after a refusal reuses the same text.
+    let body = '{"Targets":[';
+    for (let k = 0; k < items.length; k++) {
+      const item = items[k] as Item;
+      if (k > 0) body += ",";
+      body += item.target ?? bulkTargetJson(item, meta, kind);
+    }
+    body += "]}";
     const message = BULK_MESSAGE[kind];
     counters.bulkRequests++;
     counters.recordsSent += items.length;
@@ -325,7 +340,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
       method: "POST",
       path,
       headers: { ...extra },
-      body: JSON.stringify({ Targets: targets }),
+      body,
       units: items.length,
     });
     if (res.status >= 200 && res.status < 300) {
@@ -406,6 +421,8 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
       bindings.push({ ...b, target: { ...b.target, ref: { kind: "id" as const, id: found } } });
     }
     item.op = { ...op, ref, bindings };
+    delete item.path;
+    if (ref.kind !== "none") item.path = entityPath(op.entitySet, ref);
     if (extraColumns !== undefined) item.extraColumns = extraColumns;
   }
 
@@ -413,9 +430,11 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     return !isUrlAddressable(op.ref) || op.bindings.some((b) => b.target !== null && !isUrlAddressable(b.target.ref));
   }
 
-  function validate(op: Operation): Result | undefined {
+  /** A rejection for an operation no request can carry; otherwise keeps its entity path on the item. */
+  function validate(item: Item): Result | undefined {
+    const { op } = item;
     try {
-      if (op.ref.kind !== "none") entityPath(op.entitySet, op.ref);
+      if (op.ref.kind !== "none") item.path = entityPath(op.entitySet, op.ref);
       for (const b of op.bindings) if (b.target !== null) bindUrl(b.target.entitySet, b.target.ref);
     } catch (err) {
       if (err instanceof KeyLiteralError) return reject(0, err.code, err.message);
@@ -429,11 +448,18 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
 
   // ---- grouping and chunking ----
 
-  function* chunks(items: readonly Item[], meta: TableMeta | undefined, bulk: boolean): Generator<Item[]> {
+  function* chunks(items: readonly Item[], meta: TableMeta | undefined, bulk: "create" | "update" | "upsert" | undefined): Generator<Item[]> {
     let current: Item[] = [];
     let bytes = 0;
     for (const item of items) {
-      const size = Buffer.byteLength(JSON.stringify(bodyFor(item, meta, bulk))) + 200;
+      let size: number;
+      if (bulk !== undefined && meta !== undefined) {
+        const json = bulkTargetJson(item, meta, bulk);
+        item.target = json;
+        size = Buffer.byteLength(json) + 200;
+      } else {
+        size = Buffer.byteLength(JSON.stringify(bodyFor(item, meta, false))) + 200;
+      }
       if (current.length > 0 && (current.length >= batchSize || bytes + size > maxBytes)) {
         yield current;
         current = [];
@@ -462,9 +488,10 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     const results: (Result | undefined)[] = new Array<Result | undefined>(operations.length).fill(undefined);
     const items: Item[] = [];
     operations.forEach((op, index) => {
-      const invalid = validate(op);
+      const item: Item = { index, op, budget: new RetryBudget(budgetMs), attempts: 0 };
+      const invalid = validate(item);
       if (invalid !== undefined) results[index] = invalid;
-      else items.push({ index, op, budget: new RetryBudget(budgetMs), attempts: 0 });
+      else items.push(item);
     });
 
     await Promise.all(items.filter((i) => needsResolution(i.op)).map((i) => resolveUnaddressable(i, results)));
@@ -486,7 +513,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
 
     const tasks: Promise<void>[] = [];
     for (const g of groups.values()) {
-      for (const chunk of chunks(g.items, g.meta, g.bulk !== undefined)) {
+      for (const chunk of chunks(g.items, g.meta, g.bulk)) {
         const meta = g.meta;
         const bulk = g.bulk;
         tasks.push(bulk !== undefined && meta !== undefined ? sendBulk(chunk, meta, bulk, results, extra) : sendBatch(chunk, results, extra));
