@@ -87,10 +87,8 @@ describe("rejected records", () => {
     expect(logs.some((l) => l.includes(scenario.stream) && /reject/i.test(l) && l.includes("40"))).toBe(true);
   });
 
-  // Pending (bug in src/pipeline/sync.ts: a record refused by mapping is dead-lettered without its
-  // key, although its key fields were fine; with dead_letter_include_record off nothing then names
-  // the record but its line number). Run with RUN_PENDING=1.
-  it.skipIf(process.env["RUN_PENDING"] !== "1")("a record refused by mapping is dead-lettered with its key", async () => {
+  // With dead_letter_include_record off, the key is what names the record besides its line number.
+  it("a record refused by mapping is dead-lettered with its key", async () => {
     const deadLetterPath = join(files.dir, "mapping-key.jsonl");
     const base = contactUpsert("rjkey");
     const scenario: Scenario = { ...base, record: (i) => ({ ...base.record(i), ...(i % 2 === 0 ? { firstname: TOO_LONG } : {}) }), expectRejected: (i) => i % 2 === 0 };

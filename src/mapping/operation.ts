@@ -47,4 +47,15 @@ export interface RecordIssue {
 
 export type MapResult =
   | { readonly ok: true; readonly operation: Operation; readonly truncated: readonly string[] }
-  | { readonly ok: false; readonly issues: readonly RecordIssue[] };
+  | {
+      readonly ok: false;
+      readonly issues: readonly RecordIssue[];
+      /**
+       * The record's key, when its key fields were present and valid, so a rejection names the
+       * record: the GUID (id_field), the alternate-key column → value object (as the writer
+       * addresses the row), or the source key field → value object of a deterministic id.
+       */
+      readonly key?: RecordKey;
+    };
+
+export type RecordKey = string | Readonly<Record<string, string | number | boolean>>;

@@ -107,6 +107,21 @@ describe("mapRecord: keys", () => {
   });
 });
 
+describe("mapRecord: a refused record keeps its key when the key fields were fine", () => {
+  it("gives the alternate-key values, the GUID, or a deterministic id's source fields; nothing when the key itself is bad", () => {
+    const r = mapRecord(byExternalId(), { contoso_externalid: "C1", firstname: "x".repeat(60) });
+    expect(r).toMatchObject({ ok: false, key: { contoso_externalid: "C1" } });
+    const byId = planOf(streamMapping({ mode: "update", key: { kind: "id_field", field: "contactid" } }));
+    expect(mapRecord(byId, { contactid: G1.toUpperCase(), firstname: "x".repeat(60) })).toMatchObject({ ok: false, key: G1 });
+    const det = planOf(streamMapping({ key: { kind: "deterministic", namespace: NS, fields: ["src", "n"] } }));
+    expect(mapRecord(det, { src: "crm", n: 7, firstname: "x".repeat(60) })).toMatchObject({ ok: false, key: { src: "crm", n: 7 } });
+    const bad = mapRecord(byExternalId(), { contoso_externalid: "k".repeat(500), firstname: "x".repeat(60) });
+    expect(bad.ok).toBe(false);
+    expect("key" in bad).toBe(false);
+    expect("key" in mapRecord(byExternalId(), { firstname: "x" })).toBe(false);
+  });
+});
+
 describe("mapRecord: lone surrogates (no UTF-8 form, so no URL or body can carry them)", () => {
   it("rejects them in an alternate-key value, a lookup key value and a deterministic id, naming the field", () => {
     const byKey = byExternalId();

@@ -210,6 +210,21 @@ function binding(lp: LookupPlan, data: Readonly<Record<string, unknown>>, issues
   return { navigationProperty: resolver.navigationProperty, column: lp.column, target: { entitySet: resolver.entitySet, table: resolver.table, ref } };
 }
 
+/** A refusal, with the record's key when the key fields were fine (see MapResult). */
+function refused(plan: StreamPlan, data: Readonly<Record<string, unknown>>, ref: RowRef | undefined, issues: Issues): MapResult {
+  if (ref === undefined || ref.kind === "none") return { ok: false, issues };
+  if (plan.key.kind === "deterministic") {
+    const key: Record<string, string | number | boolean> = {};
+    for (const f of plan.key.fields) {
+      const v = own(data, f);
+      // rowRef built the id, so each is a string, number or boolean; the check only narrows.
+      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") key[f] = v;
+    }
+    return { ok: false, issues, key };
+  }
+  return { ok: false, issues, key: ref.kind === "id" ? ref.id : Object.fromEntries(ref.values) };
+}
+
 function opKind(plan: StreamPlan, deleted: boolean): OperationKind {
   if (plan.mode === "delete" || plan.mode === "deactivate") return plan.mode;
   return deleted ? plan.deleteAction : plan.mode;
@@ -241,7 +256,7 @@ export function mapRecord(
         if (st !== undefined && plan.inactive.statuscode !== undefined) columns[st] = plan.inactive.statuscode;
       }
     }
-    if (issues.length > 0 || ref === undefined) return { ok: false, issues };
+    if (issues.length > 0 || ref === undefined) return refused(plan, data, ref, issues);
     return { ok: true, operation: { kind, ...base, ref, columns, bindings: [] }, truncated: [] };
   }
 
@@ -298,7 +313,7 @@ export function mapRecord(
     if (d !== undefined) columns[st] = d;
   }
 
-  if (issues.length > 0 || ref === undefined) return { ok: false, issues };
+  if (issues.length > 0 || ref === undefined) return refused(plan, data, ref, issues);
   const operation: Operation = { kind, ...base, ref, columns, bindings };
   return { ok: true, operation, truncated };
 }

@@ -6,7 +6,7 @@ import type { ResolvedStream } from "../config/catalog.js";
 import type { KeyStrategy, StreamMapping, WriteSettings } from "../config/types.js";
 import type { TableLookup, TableMeta } from "../dataverse/metadata-types.js";
 import type { WriteOptions, WriteOutcome, Writer } from "../dataverse/writer-types.js";
-import type { Operation, RecordIssue } from "../mapping/operation.js";
+import type { Operation, RecordIssue, RecordKey } from "../mapping/operation.js";
 import { planStream } from "../mapping/plan.js";
 import type { StreamPlan } from "../mapping/plan.js";
 import { lookupTargets, mapRecord, unknownFields } from "../mapping/record.js";
@@ -346,7 +346,7 @@ export class Sync {
       else if (result.operation.kind !== "delete" && result.operation.kind !== "deactivate") rt.mirror.add(result.operation.ref);
     }
     if (!result.ok) {
-      await this.#reject(rt, { ticket, line, ...(this.#keepRecord() ? { record: data } : {}) }, result.issues);
+      await this.#reject(rt, { ticket, line, ...(result.key !== undefined ? { key: result.key } : {}), ...(this.#keepRecord() ? { record: data } : {}) }, result.issues);
       return;
     }
     if (result.truncated.length > 0) rt.stats.truncated += 1;
@@ -606,7 +606,7 @@ export class Sync {
 
   async #reject(
     rt: StreamRuntime,
-    item: { ticket: Ticket; line: number; record?: JsonObject; operation?: Operation },
+    item: { ticket: Ticket; line: number; record?: JsonObject; operation?: Operation; key?: RecordKey },
     issues: readonly RecordIssue[],
     outcome?: Extract<WriteOutcome, { ok: false }>,
   ): Promise<void> {
@@ -626,11 +626,12 @@ export class Sync {
     }
     if (this.#o.deadLetter !== undefined) {
       const ref = item.operation?.ref;
+      const key = item.key ?? (ref !== undefined && ref.kind !== "none" ? (ref.kind === "id" ? ref.id : Object.fromEntries(ref.values)) : undefined);
       await this.#o.deadLetter.write({
         stream: rt.descriptor.name,
         ...(rt.descriptor.namespace !== undefined ? { namespace: rt.descriptor.namespace } : {}),
         line: item.line,
-        ...(ref !== undefined && ref.kind !== "none" ? { key: ref.kind === "id" ? ref.id : Object.fromEntries(ref.values) } : {}),
+        ...(key !== undefined ? { key } : {}),
         ...(first.field !== "" ? { field: first.field } : {}),
         code: first.code,
         message: outcome !== undefined && outcome.message !== "" ? outcome.message : first.message,
