@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect } from "node:tls";
 import { Agent, request } from "undici";
+import { ConfidentialClientApplication, type INetworkModule, type NetworkRequestOptions, type NetworkResponse } from "@azure/msal-node";
 import { startEmulator, type Emulator } from "../emulator/index.js";
 
 let emu: Emulator;
@@ -465,5 +466,48 @@ describe("filters on columns and lookups (webapi/query/filter-rows)", () => {
     expect((r.json.value ?? []).map((v) => v["name"])).toEqual([`with ${tag}`]);
     const deep = await api("GET", `accounts?$select=name&$filter=startswith(name,'with ${tag}') and primarycontactid/createdby/fullname ne null`.replaceAll(" ", "%20"));
     expect(deep.json.value).toHaveLength(1);
+  });
+});
+
+describe("msal-node against the token endpoint's errors (Entra reference-error-codes)", () => {
+  function msal(clientId: string, clientSecret: string, tenant = emu.config.tenant_id): ConfidentialClientApplication {
+    const send = async <T>(url: string, method: "GET" | "POST", options?: NetworkRequestOptions): Promise<NetworkResponse<T>> => {
+      const res = await request(url, { method, dispatcher: agent, headers: options?.headers ?? {}, ...(method === "POST" ? { body: options?.body ?? "" } : {}) });
+      return { headers: res.headers as Record<string, string>, body: (await res.body.json()) as T, status: res.statusCode };
+    };
+    const networkClient: INetworkModule = {
+      sendGetRequestAsync: (url, options) => send(url, "GET", options),
+      sendPostRequestAsync: (url, options) => send(url, "POST", options),
+    };
+    return new ConfidentialClientApplication({
+      auth: { clientId, clientSecret, authority: `${emu.origin}/${tenant}`, knownAuthorities: [new URL(emu.origin).host] },
+      system: { networkClient },
+    });
+  }
+  async function failure(app: ConfidentialClientApplication): Promise<{ errorCode: string; message: string }> {
+    try {
+      await app.acquireTokenByClientCredential({ scopes: [`${emu.origin}/.default`] });
+    } catch (error) {
+      const e = error as { errorCode?: string; errorMessage?: string; message?: string };
+      return { errorCode: e.errorCode ?? "", message: `${e.errorMessage ?? ""} ${e.message ?? ""}` };
+    }
+    return { errorCode: "none", message: "" };
+  }
+
+  it("surfaces invalid_client AADSTS7000215 for a wrong secret and AADSTS7000222 for an expired one", async () => {
+    const wrong = await failure(msal(emu.config.client_id, "not-the-secret"));
+    expect(wrong.errorCode).toBe("invalid_client");
+    expect(wrong.message).toContain("AADSTS7000215");
+    const expired = emu.apps.find((a) => a.secretExpired);
+    expect(expired).toBeDefined();
+    const old = await failure(msal(expired?.clientId ?? "", expired?.clientSecret ?? ""));
+    expect(old.errorCode).toBe("invalid_client");
+    expect(old.message).toContain("AADSTS7000222");
+  });
+
+  it("surfaces unauthorized_client AADSTS700016 for an unknown client id", async () => {
+    const unknown = await failure(msal(randomUUID(), "x"));
+    expect(unknown.errorCode).toBe("unauthorized_client");
+    expect(unknown.message).toContain("AADSTS700016");
   });
 });
