@@ -253,7 +253,7 @@ export class DataverseService implements DataService {
     const body = {
       "@odata.context": contextUrl(req.serviceRoot, model, select, true, expand),
       ...this.represent(model, row, select, prefs),
-      ...this.expanded(model, row, expand, req.serviceRoot),
+      ...this.expanded(row, expand, req.serviceRoot),
     };
     return json(200, body, prefs.includeAnnotations !== undefined ? { "preference-applied": `odata.include-annotations="${prefs.includeAnnotations}"` } : {});
   }
@@ -282,7 +282,7 @@ export class DataverseService implements DataService {
     const wants = annotationFilter(prefs.includeAnnotations);
     if (wants?.(TOTAL_RECORD_COUNT) === true) body[`@${TOTAL_RECORD_COUNT}`] = q.count ? Math.min(rows.length, MAX_PAGE_SIZE) : -1;
     if (wants?.(TOTAL_RECORD_COUNT_EXCEEDED) === true) body[`@${TOTAL_RECORD_COUNT_EXCEEDED}`] = q.count && rows.length > MAX_PAGE_SIZE;
-    body["value"] = page.map((r) => ({ ...this.represent(model, r, select, prefs), ...this.expanded(model, r, expand, req.serviceRoot) }));
+    body["value"] = page.map((r) => ({ ...this.represent(model, r, select, prefs), ...this.expanded(r, expand, req.serviceRoot) }));
     if (offset + pageSize < limited.length) {
       const params = req.query
         .split("&")
@@ -479,7 +479,7 @@ export class DataverseService implements DataService {
   }
 
   /** The expanded navigation properties of one row: the related row, a reference, or null. */
-  private expanded(model: TableModel, row: Row, expand: readonly Expansion[], root: string): Record<string, unknown> {
+  private expanded(row: Row, expand: readonly Expansion[], root: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const e of expand) {
       const v = row.values[e.column];
@@ -498,9 +498,8 @@ export class DataverseService implements DataService {
       // Learn's examples show expanded single-valued rows without @odata.etag.
       const { "@odata.etag": _etag, ...fields } = this.represent(target, related, e.select, { returnRepresentation: false });
       void _etag;
-      out[e.name] = { ...fields, ...this.expanded(target, related, e.nested, root) };
+      out[e.name] = { ...fields, ...this.expanded(related, e.nested, root) };
     }
-    void model;
     return out;
   }
 
@@ -624,7 +623,7 @@ export class DataverseService implements DataService {
     const body = {
       "@odata.context": contextUrl(req.serviceRoot, model, select, true, expand),
       ...this.represent(model, row, select, prefs),
-      ...this.expanded(model, row, expand, req.serviceRoot),
+      ...this.expanded(row, expand, req.serviceRoot),
     };
     return json(status, body, { "preference-applied": "return=representation" });
   }
