@@ -35,5 +35,9 @@ RUN groupadd --system airbyte \
  && chown airbyte:airbyte /airbyte
 WORKDIR /airbyte
 USER airbyte
+# The live heap stays small, but V8 sizes its old space from the host's memory and lets garbage
+# pile up to 200+ MB before a full collection; 512 MB keeps peak RSS well under 200 MB (docs/benchmarks.md).
+# The bin's shebang sets the same flag when it is run directly.
+ENV NODE_OPTIONS="--max-old-space-size=512"
 ENV AIRBYTE_ENTRYPOINT="node /airbyte/integration_code/dist/src/main.js"
 ENTRYPOINT ["node", "/airbyte/integration_code/dist/src/main.js"]
