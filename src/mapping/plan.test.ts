@@ -141,6 +141,16 @@ describe("planStream: lookups", () => {
     expect(lp?.targets.get("team")).toMatchObject({ entitySet: "teams", navigationProperty: "ownerid" });
   });
 
+  it("plans an owner fixed to systemuser or to team through owner_contacts (ReferencedEntity 'owner'), as Dataverse lists it", () => {
+    for (const [table, entitySet] of [["systemuser", "systemusers"], ["team", "teams"]] as const) {
+      const r = plan(streamMapping({ fields: { owner: { column: "ownerid", lookup: { table, strategy: { by: "id" } } } } }));
+      expect(r.issues.filter((i) => i.severity === "error")).toEqual([]);
+      expect(r.plan?.lookups[0]?.targets.get(table)).toMatchObject({ entitySet, navigationProperty: "ownerid" });
+    }
+    const notOwner = plan(streamMapping({ fields: { owner: { column: "ownerid", lookup: { table: "account", strategy: { by: "id" } } } } }));
+    expect(notOwner.issues).toContainEqual(expect.objectContaining({ code: "lookup_target_invalid" }));
+  });
+
   it("uses the single Active key of the target when the lookup names none", () => {
     const t = accountTable({ keys: [{ logicalName: "only", schemaName: "Only", columns: ["accountnumber"], status: "Active" }] });
     const r = planStream(streamMapping({ fields: { acct: { column: "parentcustomerid", lookup: { table: "account", strategy: { by: "alternate_key" } } } } }), contactTable(), fixtureTables(t));
