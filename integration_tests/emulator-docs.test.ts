@@ -511,3 +511,32 @@ describe("msal-node against the token endpoint's errors (Entra reference-error-c
     expect(unknown.message).toContain("AADSTS700016");
   });
 });
+
+describe("deep insert (create-entity-web-api, 'Create related table rows in one operation')", () => {
+  it("creates a related row under a single-valued and rows under a collection-valued navigation property, bound", async () => {
+    const tag = randomUUID();
+    const r = await api("POST", "accounts", {
+      name: `Sample Account ${tag}`,
+      primarycontactid: { firstname: "John", lastname: tag },
+      opportunity_customer_accounts: [{ name: `Opportunity ${tag}` }],
+    });
+    expect(r.status).toBe(204);
+    const accountId = /\(([0-9a-f-]{36})\)$/.exec(String(r.headers["odata-entityid"]))?.[1] ?? "";
+    const account = await api("GET", `accounts(${accountId})?$select=name&$expand=primarycontactid($select=lastname)`);
+    expect((account.json["primarycontactid"] as Record<string, unknown>)["lastname"]).toBe(tag);
+    const opportunities = await api("GET", `opportunities?$select=name,_customerid_value&$filter=name eq 'Opportunity ${tag}'`.replaceAll(" ", "%20"));
+    expect(opportunities.json.value?.map((o) => o["_customerid_value"])).toEqual([accountId]);
+  });
+
+  it("is one transaction: a bad related row leaves nothing behind", async () => {
+    const tag = randomUUID();
+    const r = await api("POST", "accounts", {
+      name: `Rolled back ${tag}`,
+      primarycontactid: { lastname: tag },
+      opportunity_customer_accounts: [{ name: `Opportunity ${tag}`, nope: 1 }],
+    });
+    expect(r.status).toBe(400);
+    expect((await api("GET", `contacts?$filter=lastname eq '${tag}'`.replaceAll(" ", "%20"))).json.value).toEqual([]);
+    expect((await api("GET", `accounts?$filter=name eq 'Rolled back ${tag}'`.replaceAll(" ", "%20"))).json.value).toEqual([]);
+  });
+});
