@@ -54,7 +54,11 @@ const PRIVILEGE_NAMES: Record<Privilege, string> = {
   appendto: "AppendTo",
 };
 
+/** Levels of related rows one deep insert may nest (the emulator's bound; Learn states none). */
+const MAX_DEEP_INSERT_DEPTH = 10;
+
 export class DataverseService implements DataService {
+  #deepInsertDepth = 0;
   readonly models: ReadonlyMap<string, TableModel>;
   readonly bySet: ReadonlyMap<string, TableModel>;
   readonly store: Store;
@@ -715,7 +719,12 @@ export class DataverseService implements DataService {
     const row: Row = { id, version, values };
     this.store.put(table, row);
     for (const child of deep.children) {
-      this.write(child.model, undefined, { ...child.body, [`${child.nav}@odata.bind`]: `/${model.entitySetName}(${id})` }, "create", ctx);
+      this.#deepInsertDepth++;
+      try {
+        this.write(child.model, undefined, { ...child.body, [`${child.nav}@odata.bind`]: `/${model.entitySetName}(${id})` }, "create", ctx);
+      } finally {
+        this.#deepInsertDepth--;
+      }
     }
     return { row, created: creating };
   }
@@ -741,14 +750,23 @@ export class DataverseService implements DataService {
       const reverse = nav === undefined && Array.isArray(raw) ? this.collectionNav(model, prop) : undefined;
       if (nav === undefined && reverse === undefined) continue;
       if (!creating) throw new DataverseError(501, "0x80040216", "Deep insert on update is not supported by the emulator.");
+      // Learn gives no depth limit; a hostile payload nested thousands deep must not exhaust the stack.
+      if (this.#deepInsertDepth >= MAX_DEEP_INSERT_DEPTH) {
+        throw errors.payload(model.entitySetName, `Deep insert is limited to ${MAX_DEEP_INSERT_DEPTH} levels.`);
+      }
       out ??= { ...body };
       delete out[prop];
       if (nav !== undefined) {
         if (Array.isArray(raw)) throw errors.payload(model.entitySetName, `The value of the navigation property '${prop}' must be an object.`);
         const target = this.models.get(nav.targets[0] ?? "");
         if (!target) throw errors.resourceNotFound(prop);
-        const { row } = this.write(target, undefined, raw as Record<string, unknown>, "create", ctx);
-        out[`${prop}@odata.bind`] = `/${target.entitySetName}(${row.id})`;
+        this.#deepInsertDepth++;
+        try {
+          const { row } = this.write(target, undefined, raw as Record<string, unknown>, "create", ctx);
+          out[`${prop}@odata.bind`] = `/${target.entitySetName}(${row.id})`;
+        } finally {
+          this.#deepInsertDepth--;
+        }
         continue;
       }
       if (reverse === undefined || !Array.isArray(raw)) continue;

@@ -528,6 +528,13 @@ describe("deep insert (create-entity-web-api, 'Create related table rows in one 
     expect(opportunities.json.value?.map((o) => o["_customerid_value"])).toEqual([accountId]);
   });
 
+  it("a payload nested thousands deep is a 400, not a stack overflow", async () => {
+    let text = '{"lastname":"leaf"}';
+    for (let i = 0; i < 3000; i++) text = `{"lastname":"n${i}","parentcustomerid_contact":${text}}`;
+    const r = await api("POST", "contacts", text);
+    expect([r.status, r.json.error?.code]).toEqual([400, "0x80048d19"]);
+  });
+
   it("is one transaction: a bad related row leaves nothing behind", async () => {
     const tag = randomUUID();
     const r = await api("POST", "accounts", {
