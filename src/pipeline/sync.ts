@@ -23,6 +23,7 @@ import { toConnectorError } from "./failures.js";
 import type { FailureHints } from "./failures.js";
 import { CheckpointLedger } from "./ledger.js";
 import type { HeldState, Ticket } from "./ledger.js";
+import { refusalMessage } from "./refusals.js";
 import { Slots } from "./slots.js";
 import { MirrorTracker, mirrorIssues, runMirror } from "./mirror.js";
 import { progressText, summaryLine, summaryTable } from "./report.js";
@@ -634,7 +635,7 @@ export class Sync {
         ...(key !== undefined ? { key } : {}),
         ...(first.field !== "" ? { field: first.field } : {}),
         code: first.code,
-        message: outcome !== undefined && outcome.message !== "" ? outcome.message : first.message,
+        message: outcome !== undefined ? refusalMessage(outcome, this.#o.settings.deadLetterIncludeRecord) : first.message,
         ...(outcome !== undefined ? { status: outcome.status } : {}),
         ...(issues.length > 1 ? { issues } : {}),
         ...(item.record !== undefined ? { record: item.record } : {}),
