@@ -124,7 +124,10 @@ export class DataverseService implements DataService {
       throw errors.resourceNotFound(second.name);
     }
     const address = this.addressFromSegment(model, first, true);
-    if (segments.length === 3 && second !== undefined && segments[2]?.name === "$ref") return this.reference(req, model, address, second.name);
+    if (segments.length === 3 && second !== undefined && segments[2]?.name === "$ref") {
+      if (!model.navs.has(second.name) && this.collectionNav(model, second.name)) return this.collectionReference(req, model, address, second);
+      return this.reference(req, model, address, second.name);
+    }
     if (segments.length === 3 && second !== undefined && segments[2]?.name === "$value" && req.method === "GET") {
       return this.rawValue(req, model, address, second.name);
     }
@@ -573,6 +576,51 @@ export class DataverseService implements DataService {
     return { status: 204, headers: { "odata-version": "4.0" } };
   }
 
+  /**
+   * associate-disassociate-entities-using-web-api on a one-to-many relationship:
+   * `POST accounts(id)/opportunity_customer_accounts/$ref {"@odata.id": "…/opportunities(id)"}` points
+   * the child's lookup at this row; `DELETE accounts(id)/opportunity_customer_accounts(<child id>)/$ref`
+   * (or `…/$ref?$id=<child url>`) clears it. Many-to-many relationships are not emulated.
+   */
+  private collectionReference(req: ServiceRequest, model: TableModel, address: RowAddress, seg: PathSegment): ServiceResponse {
+    const rel = this.collectionNav(model, seg.name);
+    if (!rel) throw errors.resourceNotFound(seg.name);
+    const row = this.findRow(model, address);
+    if (!row) throw this.notFound(model, address);
+    const ctx = this.context(req);
+    if (req.method === "POST") {
+      if (seg.keys !== undefined) throw errors.noHttpResource(req.serviceRoot + req.path);
+      const parsed = parseBody(req.body, model);
+      const url = parsed["@odata.id"];
+      if (typeof url !== "string") throw errors.payload(model.entitySetName, "The '@odata.id' of the reference is missing.");
+      const child = this.resolveRowUrl(url, ctx, rel.model.entitySetName);
+      const childRow = this.findRow(child.model, child.address);
+      if (!childRow) throw this.notFound(child.model, child.address);
+      this.write(child.model, { kind: "id", id: childRow.id }, { [`${rel.nav}@odata.bind`]: `/${model.entitySetName}(${row.id})` }, "update", ctx);
+      return { status: 204, headers: { "odata-version": "4.0" } };
+    }
+    if (req.method === "DELETE") {
+      let childAddress: RowAddress;
+      if (seg.keys !== undefined) {
+        childAddress = this.addressFromSegment(rel.model, seg, true);
+      } else {
+        const id = new URLSearchParams(req.query).get("$id");
+        if (id === null) throw errors.badRequest("The $id query option is required to remove a reference from a collection.");
+        childAddress = this.resolveRowUrl(id, ctx, rel.model.entitySetName).address;
+      }
+      const childRow = this.findRow(rel.model, childAddress);
+      if (!childRow) throw this.notFound(rel.model, childAddress);
+      const current = childRow.values[rel.column];
+      if (!isLookup(current) || current.id !== row.id) {
+        // Learn is silent on removing a reference that isn't there; the pair is simply not related.
+        throw errors.notFoundById(rel.model.logicalName, childRow.id);
+      }
+      this.write(rel.model, { kind: "id", id: childRow.id }, { [rel.nav]: null }, "update", ctx);
+      return { status: 204, headers: { "odata-version": "4.0" } };
+    }
+    throw new DataverseError(405, "0x80060888", `The HTTP method '${req.method}' is not allowed for this resource.`);
+  }
+
   // ---- writes --------------------------------------------------------------------------------
 
   context(req: ServiceRequest): WriteContext {
@@ -781,10 +829,12 @@ export class DataverseService implements DataService {
   }
 
   /** The child table and its navigation property behind a collection-valued navigation property. */
-  private collectionNav(model: TableModel, name: string): { model: TableModel; nav: string } | undefined {
+  private collectionNav(model: TableModel, name: string): { model: TableModel; nav: string; column: string } | undefined {
     for (const m of this.models.values()) {
       for (const n of m.navs.values()) {
-        if (n.relationship.schemaName === name && n.relationship.referencedEntity === model.logicalName) return { model: m, nav: n.name };
+        if (n.relationship.schemaName === name && n.relationship.referencedEntity === model.logicalName) {
+          return { model: m, nav: n.name, column: n.column.logicalName };
+        }
       }
     }
     return undefined;

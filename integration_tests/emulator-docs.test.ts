@@ -547,3 +547,22 @@ describe("deep insert (create-entity-web-api, 'Create related table rows in one 
     expect((await api("GET", `accounts?$filter=name eq 'Rolled back ${tag}'`.replaceAll(" ", "%20"))).json.value).toEqual([]);
   });
 });
+
+describe("associate and disassociate on a one-to-many relationship (associate-disassociate-entities-using-web-api)", () => {
+  it("POST …/opportunity_customer_accounts/$ref sets the child's lookup; DELETE by key or by $id clears it", async () => {
+    const accountId = randomUUID();
+    const opportunityId = randomUUID();
+    await api("POST", "accounts", { name: "Associate", accountid: accountId });
+    await api("POST", "opportunities", { name: "Associated", opportunityid: opportunityId });
+    const customer = async (): Promise<unknown> => (await api("GET", `opportunities(${opportunityId})?$select=_customerid_value`)).json["_customerid_value"];
+    const link = () => api("POST", `accounts(${accountId})/opportunity_customer_accounts/$ref`, { "@odata.id": `${emu.config.web_api_endpoint}opportunities(${opportunityId})` });
+    expect((await link()).status).toBe(204);
+    expect(await customer()).toBe(accountId);
+    expect((await api("DELETE", `accounts(${accountId})/opportunity_customer_accounts(${opportunityId})/$ref`)).status).toBe(204);
+    expect(await customer()).toBeNull();
+    await link();
+    const byId = await api("DELETE", `accounts(${accountId})/opportunity_customer_accounts/$ref?$id=${encodeURIComponent(`${emu.config.web_api_endpoint}opportunities(${opportunityId})`)}`);
+    expect(byId.status).toBe(204);
+    expect(await customer()).toBeNull();
+  });
+});
