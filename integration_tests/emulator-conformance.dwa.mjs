@@ -111,6 +111,14 @@ await observe("retrieveExpand", async () => {
   const row = await api.retrieve({ collection: "accounts", key: accountId, select: ["name"], expand: [{ property: "primarycontactid", select: ["fullname"] }] });
   return row.primarycontactid?.fullname ?? null;
 });
+await observe("associateCollection", async () => {
+  const opportunityId = await api.create({ collection: "opportunities", data: { name: "Dwa opportunity" } });
+  await api.associate({ collection: "accounts", primaryKey: accountId, relationshipName: "opportunity_customer_accounts", relatedCollection: "opportunities", relatedKey: opportunityId });
+  const linked = (await api.retrieve({ collection: "opportunities", key: opportunityId, select: ["_customerid_value"] }))._customerid_value === accountId;
+  await api.disassociate({ collection: "accounts", primaryKey: accountId, relationshipName: "opportunity_customer_accounts", relatedKey: opportunityId });
+  const unlinked = (await api.retrieve({ collection: "opportunities", key: opportunityId, select: ["_customerid_value"] }))._customerid_value === null;
+  return [linked, unlinked];
+});
 await observe("deleteByKey", async () => {
   await api.deleteRecord({ collection: "accounts", key: "accountnumber='DWA-M1'" });
   return await api.retrieve({ collection: "accounts", key: accountId }).then(() => "found", (e) => e.status);

@@ -255,6 +255,7 @@ describe("a round trip with the dynamics-web-api client", () => {
       associateSingleValued: true,
       batchContinueOnError: [{ status: 400, code: "0x80044331" }, "string"],
       retrieveExpand: "Exp Anded",
+      associateCollection: [true, true],
       deleteByKey: 404,
     });
     const child = await api("GET", "contacts?$select=lastname,_parentcustomerid_value&$filter=lastname eq 'Batch child'");
