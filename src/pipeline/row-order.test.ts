@@ -16,6 +16,8 @@ class OrderWriter implements Writer {
   readonly table = new Map<string, unknown>();
   readonly outstanding = new Map<string, number>();
   overlaps = 0;
+  /** firstname values refused once as a missing lookup target (Dataverse's 0x80060891). */
+  readonly missingTargetOnce = new Set<string>();
 
   async write(operations: readonly Operation[], _options?: WriteOptions): Promise<readonly WriteOutcome[]> {
     const keys = operations.map((op) => rowIdentity(op) ?? "");
@@ -25,12 +27,14 @@ class OrderWriter implements Writer {
       this.outstanding.set(k, n);
     }
     await new Promise<void>((r) => this.calls.push({ ops: operations, done: r }));
-    operations.forEach((op, i) => {
+    return operations.map((op, i): WriteOutcome => {
       const k = keys[i] ?? "";
-      this.table.set(k, op.columns["firstname"]);
       this.outstanding.set(k, (this.outstanding.get(k) ?? 1) - 1);
+      const name = op.columns["firstname"];
+      if (typeof name === "string" && this.missingTargetOnce.delete(name)) return { ok: false, status: 404, code: "0x80060891", message: "" };
+      this.table.set(k, name);
+      return { ok: true, created: false };
     });
-    return operations.map(() => ({ ok: true, created: false }));
   }
   async close(): Promise<void> {}
 
@@ -49,9 +53,18 @@ class OrderWriter implements Writer {
 }
 
 function setup() {
-  const loaded = loadConfig({ web_api_endpoint: "https://org.crm.dynamics.com/api/data/v9.2/", tenant_id: "t", client_id: "c", client_secret: "s" });
+  const loaded = loadConfig({
+    web_api_endpoint: "https://org.crm.dynamics.com/api/data/v9.2/",
+    tenant_id: "t",
+    client_id: "c",
+    client_secret: "s",
+    streams: [{ name: "contacts", fields: { acct: { column: "parentcustomerid", lookup: { table: "account", by: "alternate_key", key_columns: ["accountnumber"] } } } }],
+  });
   const catalog = parseCatalog({
-    streams: [{ stream: { name: "contacts" }, destination_sync_mode: "append_dedup", primary_key: [["emailaddress1"]], destination_object_name: "contact" }],
+    streams: [
+      { stream: { name: "contacts" }, destination_sync_mode: "append_dedup", primary_key: [["emailaddress1"]], destination_object_name: "contact" },
+      { stream: { name: "accounts" }, destination_sync_mode: "append_dedup", primary_key: [["accountnumber"]], destination_object_name: "account" },
+    ],
   });
   const writer = new OrderWriter();
   const timers = new ManualTimers();
@@ -108,6 +121,30 @@ describe("several records for one row", () => {
     await settle();
     await sync.record(c, { emailaddress1: "x@x.org", firstname: "v2" }, 10);
     const full = sync.record(c, { emailaddress1: "w@x.org", firstname: "w" }, 11);
+    const done = (async () => {
+      await full;
+      await sync.finish();
+    })();
+    await writer.answerNewestFirst();
+    await done;
+    expect(writer.overlaps).toBe(0);
+    expect(writer.table.get(ROW_X)).toBe("v2");
+  });
+
+  it("a resend after a missing lookup target still holds the row: a later record of the row waits for it", async () => {
+    const { sync, writer, resolved } = setup();
+    await sync.addStreams(resolved);
+    const c = { name: "contacts" };
+    writer.missingTargetOnce.add("v1");
+    // x (v1) points at account A1, which arrives only after x was sent: refused once, then resent.
+    await sync.record(c, { emailaddress1: "x@x.org", firstname: "v1", acct: "A1" }, 1);
+    await sync.record(c, { emailaddress1: "y@x.org", firstname: "y" }, 2);
+    await sync.record({ name: "accounts" }, { accountnumber: "A1" }, 3);
+    await settle();
+    writer.calls.splice(0).forEach((call) => call.done()); // x (v1) refused; its resend waits for A1
+    await settle();
+    await sync.record(c, { emailaddress1: "x@x.org", firstname: "v2" }, 4);
+    const full = sync.record(c, { emailaddress1: "z@x.org", firstname: "z" }, 5);
     const done = (async () => {
       await full;
       await sync.finish();

@@ -504,28 +504,37 @@ export class Sync {
     const bytes = items.reduce((n, i) => n + i.bytes, 0);
     let slotTaken = (): void => undefined;
     const gotSlot = new Promise<void>((resolve) => (slotTaken = resolve));
+    let resend: Promise<void> | undefined;
     const sent = (async () => {
       if (earlier.size > 0) await Promise.all(earlier);
       await this.#slots.acquire(bytes);
       slotTaken();
       try {
-        await this.#send(rt, items);
+        ({ resend } = await this.#send(rt, items));
       } finally {
         this.#slots.release(bytes);
       }
-    })().finally(() => {
-      for (const i of items) if (i.rowKey !== undefined && this.#rowTails.get(i.rowKey) === mine) this.#rowTails.delete(i.rowKey);
-      settled();
-      slotTaken();
-    });
+    })().finally(slotTaken);
     // Tracked from now on, so a child stream's drain waits for it even before it has a slot.
     this.#track(rt, sent);
+    // The rows stay claimed until a resend after a missing lookup target has settled too (that
+    // resend is kept out of rt.inflight, see #send, but a later write of its row must wait for it).
+    void sent
+      .then(
+        () => resend,
+        () => undefined,
+      )
+      .finally(() => {
+        for (const i of items) if (i.rowKey !== undefined && this.#rowTails.get(i.rowKey) === mine) this.#rowTails.delete(i.rowKey);
+        settled();
+      });
     // Backpressure: the caller (the stdin reader) waits until the request has a slot.
     await gotSlot;
   }
 
-  async #send(rt: StreamRuntime, items: readonly PendingOp[]): Promise<void> {
-    if (this.#fatal !== undefined) return;
+  /** Writes one request; `resend` is the second try of rows whose lookup target came later. */
+  async #send(rt: StreamRuntime, items: readonly PendingOp[]): Promise<{ readonly resend?: Promise<void> }> {
+    if (this.#fatal !== undefined) return {};
     let outcomes: readonly WriteOutcome[];
     try {
       outcomes = await this.#o.writer.write(
@@ -534,11 +543,11 @@ export class Sync {
       );
     } catch (err) {
       this.#fail(err, { stream: rt.descriptor.name });
-      return;
+      return {};
     }
     if (outcomes.length !== items.length) {
       this.#fail(new PipelineError("writer_contract", "Internal error: the writer returned a different number of outcomes than operations", "system_error"));
-      return;
+      return {};
     }
     const retry: PendingOp[] = [];
     const parentBusy = rt.parents.some((p) => p.batcher.size > 0 || p.inflight.size > 0);
@@ -558,8 +567,11 @@ export class Sync {
     if (retry.length > 0) {
       rt.stats.retried += retry.length;
       // Not in rt.inflight: a retry waits for parents, and a parent may wait for rt's inflight.
-      this.#track(undefined, this.#retry(rt, retry));
+      const resend = this.#retry(rt, retry);
+      this.#track(undefined, resend);
+      return { resend: resend.catch(() => undefined) };
     }
+    return {};
   }
 
   async #retry(rt: StreamRuntime, items: PendingOp[]): Promise<void> {
