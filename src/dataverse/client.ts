@@ -285,6 +285,15 @@ export class DataverseClient {
     }
   }
 
+  /**
+   * Fetches this user's token ahead of its first request, so a user of a pool starts sending with
+   * the others instead of a token round trip later. A failure is left for that first request to
+   * report (the provider does not cache failures), so the error surfaces where it is handled.
+   */
+  prefetchToken(): void {
+    this.#o.tokens.getToken().catch(() => undefined);
+  }
+
   async whoAmI(): Promise<WhoAmI> {
     const { body, headers } = await this.get("WhoAmI");
     if (!isObject(body)) throw new TypeError("WhoAmI answer is not an object");

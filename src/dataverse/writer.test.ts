@@ -157,3 +157,73 @@ describe("writer $batch path", () => {
     expect(String(seen?.body)).toContain("PATCH /api/data/v9.2/contacts(emailaddress1='r0%40x.com') HTTP/1.1");
   });
 });
+
+describe("writer over a pool of application users", () => {
+  function pool(answer: (user: string, n: number) => HttpResponse, budgetSeconds = 20) {
+    const calls: string[] = [];
+    const tokenCalls: string[] = [];
+    const clients = ["a", "b"].map(
+      (user) =>
+        new DataverseClient({
+          endpoint: new URL(ROOT),
+          transport: {
+            async request() {
+              calls.push(user);
+              return answer(user, calls.length);
+            },
+          },
+          tokens: {
+            clientId: user,
+            getToken: async () => {
+              tokenCalls.push(user);
+              return `token-${user}`;
+            },
+          },
+          clock: systemClock,
+          throttle: new Throttle({ clock: systemClock, initial: 1, max: 1, label: user }),
+          retryBudgetMs: budgetSeconds * 1000,
+        }),
+    );
+    const writer = createWriter({
+      clients,
+      tables: () => undefined,
+      settings: { batchSize: 1000, maxBatchBytes: 1e7, retryBudgetSeconds: budgetSeconds, useBulkActions: false },
+      clock: systemClock,
+      backoff: { baseDelayMs: 10, maxDelayMs: 20, random: () => 0 },
+    });
+    return { writer, calls, tokenCalls, clients };
+  }
+  const throttled: HttpResponse = { status: 429, headers: { "retry-after": "5" }, body: '{"error":{"code":"0x80072321","message":"m"}}' };
+
+  it("moves a request answered 429 to a user that is not paused at once, and counts the resend", async () => {
+    const { writer, calls } = pool((user) => (user === "a" ? throttled : batchAnswer([{ status: 204 }])));
+    const started = Date.now();
+    const out = await writer.write(ops(1));
+    expect(out).toEqual([{ ok: true }]);
+    // Not the 5 s Retry-After of user a: user b took the request straight away.
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(calls).toEqual(["a", "b"]);
+    const stats = writer.stats();
+    expect(stats.retries).toBe(1);
+    expect(stats.throttled429).toBe(1);
+    expect(stats.tables.get("contact")).toMatchObject({ throttled429: 1, retries: 1 });
+    expect(stats.users.find((u) => u.label === "a")?.paused).toBe(true);
+  });
+
+  it("fails as transient when every user is paused for longer than the budget, without waiting", async () => {
+    const { writer, calls } = pool(() => throttled, 2);
+    const started = Date.now();
+    const err = await writer.write(ops(1)).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(err).toBeInstanceOf(DataverseError);
+    expect((err as DataverseError).kind).toBe("transient");
+    expect((err as DataverseError).status).toBe(429);
+    expect(calls).toEqual(["a", "b"]);
+  });
+
+  it("signs every user of the pool in up front", async () => {
+    const { tokenCalls } = pool(() => batchAnswer([{ status: 204 }]));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(tokenCalls).toEqual(["b"]);
+  });
+});

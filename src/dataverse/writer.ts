@@ -108,6 +108,9 @@ interface Item {
 
 const BULK_MESSAGE = { create: "CreateMultiple", update: "UpdateMultiple", upsert: "UpsertMultiple" } as const;
 
+/** A request answered 429 by every user in turn this many times is given up as transient. */
+const MAX_REROUTES = 50;
+
 function reject(status: number, code: string, message: string): Result {
   return { ok: false, status, code, message };
 }
@@ -119,12 +122,12 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
   const batchSize = Math.max(1, Math.min(options.settings.batchSize, 1000));
   const maxBytes = Math.max(1024, options.settings.maxBatchBytes);
   const isolateBelow = options.isolateBelow ?? 8;
-  const counters = { bulkRequests: 0, batchRequests: 0, recordsSent: 0, bulkSplits: 0, waitedRetries: 0 };
+  const counters = { bulkRequests: 0, batchRequests: 0, recordsSent: 0, bulkSplits: 0, waitedRetries: 0, rerouted: 0 };
   const inflight = new Set<Promise<unknown>>();
   /** $batch parts answered 429 inside a 200 $batch, per table (the client sees only the 200). */
   const partThrottled = new Map<string, number>();
-  /** $batch parts sent again on their own, per table (the client sees one new request). */
-  const partRetried = new Map<string, number>();
+  /** Resends the clients do not see, per table: $batch parts sent again, requests moved to another user after a 429. */
+  const resent = new Map<string, number>();
   let closed = false;
 
   const rootPath = (options.clients[0] as DataverseClient).rootPath;
@@ -135,13 +138,44 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     return fn(client, slot);
   }
 
-  /** Sends with a budget shared by the items: the least remaining one bounds the request. */
+  const pooled = options.clients.length > 1;
+  // The main user signed in for WhoAmI; the others would otherwise sign in on their first request,
+  // a second or more after the main user started (msal's discovery and token round trips).
+  if (pooled) for (const c of options.clients.slice(1)) c.prefetchToken();
+
+  /**
+   * Sends with a budget shared by the items: the least remaining one bounds the request.
+   *
+   * With one user the client retries a 429 itself, after its Retry-After. In a pool a 429 speaks
+   * for one user only (service protection limits are per user): the client pauses that user and
+   * hands the answer back, and the request goes at once to another user that is not paused. Only
+   * when every user is paused does it wait, for the first pause to end, and that wait is charged
+   * to the budget like a Retry-After. Without this, a request could sit out a 3 s Retry-After while
+   * the other users idle with budget to spare (the tail of a pooled run).
+   */
   async function sendShared(items: readonly Item[], req: Omit<ClientRequest, "budget" | "slot">): Promise<{ res: HttpResponse; client: DataverseClient }> {
     const remaining = Math.min(...items.map((i) => i.budget.remainingMs));
     const budget = new RetryBudget(remaining);
+    const tag = items[0]?.op.table;
+    const send: Omit<ClientRequest, "slot"> = {
+      ...req,
+      budget,
+      ...(tag !== undefined ? { tag } : {}),
+      ...(pooled ? { noRetryStatuses: [...(req.noRetryStatuses ?? []), 429] } : {}),
+    };
     try {
-      const tag = items[0]?.op.table;
-      return await withClient(async (client, slot) => ({ res: await client.send({ ...req, budget, slot, ...(tag !== undefined ? { tag } : {}) }), client }));
+      for (let rerouted = 0; ; rerouted++) {
+        const { index, slot } = await pool.acquire();
+        const client = options.clients[index] as DataverseClient;
+        const res = await client.send({ ...send, slot });
+        if (!pooled || res.status !== 429 || req.noRetryStatuses?.includes(429) === true) return { res, client };
+        const waitMs = Math.min(...pool.throttles.map((t) => t.pauseRemainingMs));
+        if (rerouted >= MAX_REROUTES || !budget.tryCharge(waitMs)) {
+          throw errorFromResponse(req.method, client.resolve(req.path), res, true);
+        }
+        counters.rerouted++;
+        if (tag !== undefined) resent.set(tag, (resent.get(tag) ?? 0) + 1);
+      }
     } finally {
       for (const i of items) i.budget.charge(budget.spentMs);
     }
@@ -314,7 +348,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
         again.push(item);
       }
       counters.waitedRetries += again.length;
-      for (const item of again) partRetried.set(item.op.table, (partRetried.get(item.op.table) ?? 0) + 1);
+      for (const item of again) resent.set(item.op.table, (resent.get(item.op.table) ?? 0) + 1);
       if (again.length > 0 && waitMs > 0) await options.clock.sleep(waitMs);
       pending = again;
     }
@@ -567,7 +601,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
         parts429 += n;
         tableSum(table).throttled429 += n;
       }
-      for (const [table, n] of partRetried) tableSum(table).retries += n;
+      for (const [table, n] of resent) tableSum(table).retries += n;
       const writeRequests = counters.bulkRequests + counters.batchRequests;
       return {
         requests,
@@ -576,7 +610,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
         recordsSent: counters.recordsSent,
         recordsPerRequest: writeRequests === 0 ? 0 : counters.recordsSent / writeRequests,
         throttled429: throttled429 + parts429,
-        retries: retries + counters.waitedRetries,
+        retries: retries + counters.waitedRetries + counters.rerouted,
         throttledMs: users.reduce((a, u) => a + u.pausedMs, 0),
         bulkSplits: counters.bulkSplits,
         users,
