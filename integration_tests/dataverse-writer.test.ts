@@ -107,7 +107,7 @@ describe("writer: one bad row costs only its own rejection", () => {
       { ...contact("missing-delete@example.com", {}, "delete"), columns: {} },
     ]);
     expect(out[0]).toMatchObject({ ok: false, status: 404 });
-    expect(out[1]).toEqual({ ok: true });
+    expect(out[1]).toEqual({ ok: true, unchanged: true });
     expect(await rowsWhere("emailaddress1 eq 'missing-update@example.com'")).toHaveLength(0);
   });
 });
