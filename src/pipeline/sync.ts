@@ -49,7 +49,7 @@ export interface WriterStats {
   readonly throttledMs?: number;
   readonly concurrency?: number;
   /** Write requests and 429 answers per table logical name. */
-  readonly tables?: ReadonlyMap<string, { readonly requests: number; readonly throttled429: number }>;
+  readonly tables?: ReadonlyMap<string, { readonly requests: number; readonly throttled429: number; readonly retries?: number }>;
 }
 
 export interface SyncOptions {
@@ -750,7 +750,7 @@ export class Sync {
         stream: rt.descriptor.name,
         table: rt.mapping.table,
         ...rt.stats,
-        ...(http !== undefined ? { requests: http.requests, throttled429: http.throttled429 } : w?.tables !== undefined ? { requests: 0, throttled429: 0 } : {}),
+        ...(http !== undefined ? { requests: http.requests, throttled429: http.throttled429, retried: rt.stats.retried + (http.retries ?? 0) } : w?.tables !== undefined ? { requests: 0, throttled429: 0 } : {}),
         ...((streamsPerTable.get(table) ?? 0) > 1 ? { sharedTable: true } : {}),
         seconds: Math.max(0, ((rt.lastAt ?? start) - start) / 1000),
         rejectionsByCode: rt.rejectionsByCode,
