@@ -525,7 +525,7 @@ describe("docs/configuration.md", () => {
 
 describe("README and docs", () => {
   // The user-facing documents this test owns (others' docs under docs/ have their own checks).
-  const docs = ["README.md", "docs/setup-guide.md", "docs/configuration.md", "docs/examples.md", "docs/troubleshooting.md"];
+  const docs = ["README.md", "docs/setup-guide.md", "docs/configuration.md", "docs/examples.md", "docs/troubleshooting.md", "docs/architecture.md"];
 
   // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
   const anchorsOf = (markdown: string): Set<string> =>
@@ -690,5 +690,77 @@ describe("README and docs", () => {
     const prefix = /ENV_PREFIX\s*=\s*"([A-Z0-9_]+)"/.exec(read("src/config/load.ts"))?.[1];
     expect(prefix).toBe("TARGET_DYNAMICS365_");
     for (const doc of ["README.md", "docs/configuration.md", "docs/examples.md"]) expect(read(doc), doc).toContain(prefix);
+  });
+
+  it("README links every document under docs/ and names the large runs, each an npm script", () => {
+    const readme = read("README.md");
+    const linked = new Set([...readme.matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => m[1]));
+    const documents = readdirSync(path.join(repo, "docs")).filter((f) => f.endsWith(".md") || f.endsWith(".yml"));
+    expect(documents.length).toBeGreaterThanOrEqual(10);
+    for (const d of documents) expect(linked, `README links docs/${d}`).toContain(`docs/${d}`);
+    const scripts = field(pkg, "scripts");
+    for (const name of ["bench", "crash-resume", "fuzz"]) {
+      expect(readme).toContain(`npm run ${name}`);
+      expect(field(scripts, name), `package.json script ${name}`).toEqual(expect.any(String));
+    }
+  });
+
+  it("README's commands by hand run as written against the emulator: check, discover, Airbyte write, Singer pipe", () => {
+    const readme = read("README.md");
+    const start = readme.indexOf("### Each command by hand");
+    const end = readme.indexOf("\n## ", start);
+    expect(start).toBeGreaterThan(0);
+    const blocks = [...readme.slice(start, end).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    // A scratch directory standing in for the checkout, so the files the commands write
+    // (emulator.json, config.json, catalog.json) do not land in the repository.
+    const dir = mkdtempSync(path.join(tmpdir(), "d365-readme-"));
+    tempRoots.push(dir);
+    for (const entry of ["dist", "node_modules", "spec", "emulator", "package.json"]) symlinkSync(path.join(repo, entry), path.join(dir, entry));
+    // The trap stops the background emulator even when a command fails before `kill %1`.
+    const script = `set -e\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n${blocks.join("\n")}`;
+    const run = spawnSync("bash", ["-c", script], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const lines = run.stdout.split("\n").filter((l) => l.trim() !== "");
+    const messages = lines.map((l): unknown => JSON.parse(l));
+    const types = messages.map((m) => field(m, "type"));
+    expect(field(messages.find((m) => field(m, "type") === "CONNECTION_STATUS"), "connectionStatus", "status")).toBe("SUCCEEDED");
+    expect(types).toContain("DESTINATION_CATALOG");
+    const states = messages.filter((m) => field(m, "type") === "STATE");
+    expect(states.map((m) => field(m, "state", "destinationStats", "recordCount"))).toEqual([1]);
+    // The Singer pipe prints its state value bare, as the last stdout line.
+    expect(messages.at(-1)).toEqual({ bookmarks: { contacts: { cursor: 2 } } });
+  });
+
+  it("architecture.md: every path it names exists, and the emulator shares no code with src/", () => {
+    const doc = read("docs/architecture.md");
+    const named = [...doc.matchAll(/`((?:src|emulator|bench|scripts|integration_tests|spec)\/[\w./-]*)`/g)].map((m) => m[1] ?? "");
+    expect(named.length).toBeGreaterThan(10);
+    for (const p of named) expect(existsSync(path.join(repo, p)), p).toBe(true);
+    // Bare file names in a folder's row: `src/pipeline/` | … `ledger.ts` … must be in that folder.
+    for (const row of doc.split("\n").filter((l) => /^\| `(src|emulator)\/[\w/]*\/` \|/.test(l))) {
+      const folder = /^\| `([^`]+)`/.exec(row)?.[1] ?? "";
+      for (const m of row.matchAll(/`([\w-]+\.ts)`/g)) expect(existsSync(path.join(repo, folder, m[1] ?? "")), `${folder}${m[1] ?? ""}`).toBe(true);
+    }
+
+    const crossings: string[] = [];
+    let imports = 0;
+    const walk = (dir: string, own: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p, own);
+        else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) {
+          for (const m of readFileSync(p, "utf8").matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
+            const target = path.resolve(path.dirname(p), m[1] ?? "");
+            imports++;
+            if (!target.startsWith(own + path.sep)) crossings.push(`${path.relative(repo, p)} → ${m[1] ?? ""}`);
+          }
+        }
+      }
+    };
+    walk(path.join(repo, "emulator"), path.join(repo, "emulator"));
+    walk(path.join(repo, "src"), path.join(repo, "src"));
+    expect(imports).toBeGreaterThan(100);
+    expect(crossings).toEqual([]);
   });
 });
