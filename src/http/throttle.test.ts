@@ -125,4 +125,28 @@ describe("ThrottlePool", () => {
     expect(idx.filter((i) => i === 1)).toHaveLength(3);
     expect(pool.tryAcquire()).toBeUndefined();
   });
+
+  it("takes turns when every user is idle at each pick (one request at a time)", () => {
+    const clock = new ManualClock();
+    const pool = new ThrottlePool([0, 1, 2].map((i) => new Throttle({ clock, initial: 4, max: 52, label: `u${i}` })));
+    const picked: number[] = [];
+    for (let k = 0; k < 9; k++) {
+      const got = pool.tryAcquire();
+      if (got === undefined) throw new Error("no slot");
+      picked.push(got.index);
+      got.slot.release({ kind: "ok" });
+    }
+    expect(picked).toEqual([0, 1, 2, 0, 1, 2, 0, 1, 2]);
+  });
+
+  it("prefers the least loaded user relative to its limit", () => {
+    const clock = new ManualClock();
+    const big = new Throttle({ clock, initial: 8, max: 52 });
+    const small = new Throttle({ clock, initial: 2, max: 52 });
+    const pool = new ThrottlePool([big, small]);
+    const idx = Array.from({ length: 10 }, () => pool.tryAcquire()?.index);
+    expect(idx.filter((i) => i === 0)).toHaveLength(8);
+    expect(idx.filter((i) => i === 1)).toHaveLength(2);
+    expect(big.inFlight / big.limit).toBe(1);
+  });
 });

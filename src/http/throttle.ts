@@ -254,27 +254,40 @@ function clamp(n: number, lo: number, hi: number): number {
 
 /**
  * Several users' throttles: `acquire` returns a slot from a user that has room and is not paused,
- * preferring the one with the most spare capacity, so work spreads over the pool.
+ * the least loaded one (in flight relative to its limit), ties taken in turn.
+ *
+ * Taking turns matters when the producer, not the users, is the bottleneck (one request in flight
+ * at a time, e.g. while the first records are read): every user is then idle at each pick, and a
+ * fixed tie-break sent every request to the first user, which spent its service-protection budget
+ * (and met its 429s) while the others had sent nothing. Limits are per user, so an even split is
+ * what lets each user's budget carry its share.
  */
 export class ThrottlePool {
+  #next = 0;
+
   constructor(readonly throttles: readonly Throttle[]) {
     if (throttles.length === 0) throw new Error("ThrottlePool needs at least one throttle");
   }
 
   tryAcquire(): { index: number; slot: Slot } | undefined {
+    const n = this.throttles.length;
     let bestIndex = -1;
-    let bestSpare = 0;
-    this.throttles.forEach((t, i) => {
-      if (t.paused) return;
-      const spare = t.limit - t.inFlight;
-      if (spare > bestSpare) {
-        bestSpare = spare;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < n; k++) {
+      const i = (this.#next + k) % n;
+      const t = this.throttles[i] as Throttle;
+      if (t.paused || t.inFlight >= t.limit) continue;
+      const load = t.inFlight / t.limit;
+      if (load < bestLoad) {
+        bestLoad = load;
         bestIndex = i;
       }
-    });
+    }
     if (bestIndex < 0) return undefined;
     const slot = this.throttles[bestIndex]?.tryAcquire();
-    return slot === undefined ? undefined : { index: bestIndex, slot };
+    if (slot === undefined) return undefined;
+    this.#next = (bestIndex + 1) % n;
+    return { index: bestIndex, slot };
   }
 
   async acquire(signal?: AbortSignal): Promise<{ index: number; slot: Slot }> {
