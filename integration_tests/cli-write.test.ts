@@ -161,7 +161,7 @@ describe("write: progress and run summary", () => {
     const global = r.logs.find((l) => l.startsWith("summary: 4 records read"));
     expect(global).toMatch(/^summary: 4 records read, 3 written, 1 rejected in [\d.]+ s; \d+ requests, 1 throttled \(429\), [\d.]+ s paused by throttling$/);
     const line = (stream: string) => r.logs.find((l) => l.startsWith(`summary: stream "${stream}"`)) ?? "";
-    expect(line("accounts")).toMatch(/^summary: stream "accounts" → account: read 2, created 0, updated 0, upserted 2, unchanged 0, deleted 0, deactivated 0, rejected 0, truncated 0, retried 0, requests 2, 429s 1, [\d.]+ s$/);
+    expect(line("accounts")).toMatch(/^summary: stream "accounts" → account: read 2, created 0, updated 0, upserted 2, unchanged 0, deleted 0, deactivated 0, rejected 0, truncated 0, retried 1, requests 2, 429s 1, [\d.]+ s$/);
     expect(line("contacts")).toMatch(/^summary: stream "contacts" → contact: read 2, .*upserted 1, .*rejected 1 \(missing_key ×1\), .*requests 1, 429s 0, [\d.]+ s$/);
     // Not on a terminal: no status line or table reaches stderr.
     expect(r.stderr).not.toMatch(/\x1b\[K|Sync summary/);
