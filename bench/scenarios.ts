@@ -19,6 +19,9 @@ import type { ScenarioResult } from "./report.js";
 import { runCeiling } from "./theory.js";
 import type { LimitParams, RunCeiling } from "./theory.js";
 
+/** Same flag as the `#!` line of src/main.ts and `NODE_OPTIONS` in the Dockerfile. */
+export const CONNECTOR_HEAP_FLAG = "--max-old-space-size=512";
+
 export interface BenchPaths {
   /** Repository root (holds package.json and dist/). */
   readonly root: string;
@@ -199,7 +202,9 @@ export async function measureConnector(
   try {
     child = await runMeasured({
       preload: preload(paths),
-      args: [distPath(paths, "src", "main.js"), "write", "--config", configFile, "--catalog", catalogFile],
+      // The heap cap the bin's shebang and the Docker image's NODE_OPTIONS both apply: measure the
+      // connector as users run it.
+      args: [CONNECTOR_HEAP_FLAG, distPath(paths, "src", "main.js"), "write", "--config", configFile, "--catalog", catalogFile],
       stdinFile: options.inputFile,
       onStdoutLine: (line) => parseConnectorLine(output, line),
       timeoutSeconds: options.timeoutSeconds,
