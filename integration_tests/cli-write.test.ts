@@ -73,6 +73,15 @@ describe("write: the edge-case stream corpus", () => {
     expect(r.states[0]).toMatchObject({ sourceStats: { recordCount: 0 }, stream: { stream_state: { cursor: 1 } } });
   });
 
+  it("keys beside `state` on a STATE message (an id put on the envelope) are echoed too", async () => {
+    const onEnvelope = JSON.stringify({ type: "STATE", id: 41, state: { type: "STREAM", stream: { stream_descriptor: { name: "contacts" }, stream_state: { cursor: 41 } }, id: 41 } });
+    const r = await write([onEnvelope]);
+    expect(r.code).toBe(0);
+    expect(r.messages.filter((m) => m["type"] === "STATE")).toEqual([
+      { type: "STATE", id: 41, state: { type: "STREAM", stream: { stream_descriptor: { name: "contacts" }, stream_state: { cursor: 41 } }, id: 41, destinationStats: { recordCount: 0 } } },
+    ]);
+  });
+
   it("states interleaved across two streams: per-stream counts, input order, contacts linked to their accounts", async () => {
     const r = await write([
       record("accounts", { accountnumber: "IL-A1", name: "Interleaved One" }),

@@ -677,7 +677,7 @@ export class Sync {
       .then(async () => {
         for (const released of this.#ledger.release(this.#streamKeysOf)) {
           const held = released.held;
-          if (held.protocol === "airbyte") await this.#o.output.state(stateWithStats(held.state.raw, released.recordCount, released.rejectedRecordCount));
+          if (held.protocol === "airbyte") await this.#o.output.state(stateWithStats(held.state.raw, released.recordCount, released.rejectedRecordCount), held.state.envelope);
           else await this.#o.output.state(held.value);
           this.#statesEmitted += 1;
         }

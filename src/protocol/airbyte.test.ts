@@ -42,6 +42,15 @@ describe("parseAirbyteMessage", () => {
   });
 });
 
+describe("state envelope", () => {
+  it("keeps keys beside `state` on the message so they can be echoed, and adds none when there are none", () => {
+    const withId = parseAirbyteMessage('{"type":"STATE","id":9,"trace_ctx":{"a":1},"state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"c"}}}}', 1);
+    expect(withId).toMatchObject({ kind: "state", state: { envelope: { id: 9, trace_ctx: { a: 1 } } } });
+    const plain = parseAirbyteMessage('{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"c"}}}}', 1);
+    expect(plain.kind === "state" ? plain.state.envelope : "not a state").toBeUndefined();
+  });
+});
+
 describe("stateWithStats", () => {
   it("keeps unknown fields such as id and sets counts, rejected only when positive", () => {
     const raw = { type: "STREAM", id: 17, stream: { stream_descriptor: { name: "c" } }, sourceStats: { recordCount: 3 }, extra: { z: 1 } };

@@ -19,6 +19,8 @@ export interface InputState {
   readonly streams: readonly StreamDescriptor[];
   /** The `state` object exactly as parsed. */
   readonly raw: JsonObject;
+  /** Keys of the enclosing message other than `type` and `state`, echoed too (absent when none). */
+  readonly envelope?: JsonObject;
 }
 
 export type StreamStatus = "STARTED" | "RUNNING" | "COMPLETE" | "INCOMPLETE";
@@ -115,7 +117,10 @@ export function parseAirbyteMessage(text: string, line: number): InputMessage {
     case "STATE": {
       const state = msg["state"];
       if (!isJsonObject(state)) throw new ProtocolError("invalid_message", "STATE has no state object", { line });
-      return { kind: "state", state: parseState(state, line) };
+      const parsed = parseState(state, line);
+      // Whatever else the message carries is not ours to drop: echo it beside the state.
+      const { type: _type, state: _state, ...envelope } = msg;
+      return { kind: "state", state: Object.keys(envelope).length > 0 ? { ...parsed, envelope } : parsed };
     }
     case "TRACE": {
       const trace = msg["trace"];

@@ -47,8 +47,11 @@ export interface Output {
   readonly mode: "airbyte" | "singer";
   spec(spec: JsonObject): Promise<void>;
   connectionStatus(status: "SUCCEEDED" | "FAILED", message?: string): Promise<void>;
-  /** Airbyte: the STATE message's `state` object; Singer: the bare state value. */
-  state(state: unknown): Promise<void>;
+  /**
+   * Airbyte: the STATE message's `state` object, plus any other top-level keys the received message
+   * carried (`envelope`); Singer: the bare state value.
+   */
+  state(state: unknown, envelope?: JsonObject): Promise<void>;
   log(level: LogLevel, message: string): Promise<void>;
   error(error: ErrorTrace): Promise<void>;
   streamStatus(stream: StreamDescriptor, status: StreamStatus): Promise<void>;
@@ -79,8 +82,8 @@ export class AirbyteOutput implements Output {
   connectionStatus(status: "SUCCEEDED" | "FAILED", message?: string): Promise<void> {
     return this.#send({ type: "CONNECTION_STATUS", connectionStatus: message === undefined ? { status } : { status, message } });
   }
-  state(state: unknown): Promise<void> {
-    return this.#send({ type: "STATE", state: state as JsonObject });
+  state(state: unknown, envelope?: JsonObject): Promise<void> {
+    return this.#send({ ...envelope, type: "STATE", state: state as JsonObject });
   }
   log(level: LogLevel, message: string): Promise<void> {
     return this.#send({ type: "LOG", log: { level, message } });
