@@ -97,6 +97,21 @@ describe("check", () => {
     expect(s.message).toMatch(/new_nosuchtable/);
   });
 
+  it("mirror settings that write would refuse fail check, by stream; a key left to the catalog does not", async () => {
+    const s = await check({
+      streams: [
+        { name: "contacts", table: "contact", key: { columns: ["emailaddress1"] }, mirror: { enabled: true, scope: "marker", marker_column: "new_nosuchmarker", marker_value: "x" } },
+        { name: "people", table: "contact", key: { columns: ["emailaddress1"] }, mirror: { enabled: true, scope: "marker", marker_column: "description", marker_value: "sync" } },
+      ],
+    });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/stream "contacts": mirror marker column new_nosuchmarker is not a column of table contact/);
+    expect(s.message).not.toMatch(/stream "people"/);
+    // No key in the config: an Airbyte catalog's primary_key may supply it, so check leaves it to write.
+    const ok = await check({ streams: [{ name: "contacts", table: "contact", mirror: { enabled: true } }] });
+    expect(ok).toMatchObject({ status: "SUCCEEDED" });
+  });
+
   it("a URL without the Web API path is reported as a wrong endpoint path", async () => {
     const endpoint = new URL(emu.connection.web_api_endpoint);
     const s = await check({ web_api_endpoint: `${endpoint.origin}/` });

@@ -10,6 +10,8 @@ import { TransportError } from "../http/transport.js";
 import { planStream } from "../mapping/plan.js";
 import type { LineSink, Output } from "../protocol/emit.js";
 import { toConnectorError } from "../pipeline/failures.js";
+import { mirrorSettingIssues } from "../pipeline/mirror.js";
+import { normaliseKey } from "../pipeline/sync.js";
 import { connect, readConfig } from "./connect.js";
 import type { Connection } from "./connect.js";
 import type { CommandIO } from "./io.js";
@@ -93,9 +95,16 @@ async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<str
       const targets = fm.lookup?.table !== undefined ? [fm.lookup.table] : fm.lookup !== undefined ? (table.columns.get(fm.column)?.targets ?? []) : [];
       for (const t of targets) await conn.metadata.loadTable(t).catch(() => undefined);
     }
-    const { issues } = planStream(mapping, table, conn.metadata.lookup);
+    // Planned exactly as write plans it, so check and write cannot disagree about a mapping.
+    const { plan, issues } = planStream(normaliseKey(mapping, table), table, conn.metadata.lookup);
     for (const i of issues) {
       if (i.severity === "error") problems.push(`stream "${mapping.name}"${i.field !== undefined && i.field !== "" ? ` field ${i.field}` : ""}: ${i.message}`);
+    }
+    if (plan === undefined && !issues.some((i) => i.severity === "error")) problems.push(`stream "${mapping.name}": the mapping cannot be planned`);
+    // The mirror key and the sync mode come from the catalog, which check does not have; write
+    // reports those. Everything else about mirror depends only on the config and the table.
+    if (plan !== undefined && mapping.mirror !== undefined) {
+      for (const p of mirrorSettingIssues(plan, mapping.mirror)) problems.push(`stream "${mapping.name}": ${p}`);
     }
     // Metadata reads need no table privilege; a one-row read shows whether the role covers the table.
     try {

@@ -5,7 +5,7 @@ import type { Operation } from "../mapping/operation.js";
 import { planStream, type StreamPlan } from "../mapping/plan.js";
 import { mapRecord } from "../mapping/record.js";
 import { accountTable, contactTable, fixtureTables, streamMapping } from "../mapping/test-fixtures.js";
-import { MirrorError, MirrorTracker, mirrorIssues, refKey, rowKey, runMirror } from "./mirror.js";
+import { MirrorError, MirrorTracker, mirrorIssues, mirrorSettingIssues, refKey, rowKey, runMirror } from "./mirror.js";
 import type { MirrorReader } from "./mirror.js";
 
 const ME = "aaaaaaaa-0000-4000-8000-000000000001";
@@ -221,6 +221,13 @@ describe("mirrorIssues", () => {
     expect(mirrorIssues(p, owner({ maxDeleteShare: 2 }))).toEqual([expect.stringContaining("max_delete_share")]);
     expect(mirrorIssues(p, owner({ enabled: false, maxDeleteShare: 2 }))).toEqual([]);
     expect(mirrorIssues(p, owner())).toEqual([]);
+  });
+
+  it("mirrorSettingIssues leaves out the key, which the catalog may still supply", () => {
+    const keyless = plan({ key: { kind: "none" }, mode: "create" });
+    expect(mirrorSettingIssues(keyless, owner())).toEqual([]);
+    expect(mirrorSettingIssues(keyless, owner({ scope: { kind: "marker", column: "nosuch", value: "x" } }))).toEqual([expect.stringContaining("nosuch")]);
+    expect(mirrorIssues(keyless, owner({ maxDeleteShare: 2 }))).toEqual([expect.stringContaining("needs a key"), expect.stringContaining("max_delete_share")]);
   });
 
   it("runMirror refuses an invalid mirror before reading anything", async () => {

@@ -164,9 +164,20 @@ export class MirrorTracker {
 
 /** Problems that make mirror unusable for this plan, to report before the first record. */
 export function mirrorIssues(plan: StreamPlan, mirror: MirrorConfig): string[] {
+  if (!mirror.enabled) return [];
+  const out: string[] = [];
+  if (plan.key.kind === "none") out.push("mirror needs a key (alternate key, id field or deterministic id) to tell which rows were in the sync");
+  out.push(...mirrorSettingIssues(plan, mirror));
+  return out;
+}
+
+/**
+ * The part of mirrorIssues that depends only on the configuration and the table, not on the key
+ * (which the catalog's primary_key may still supply): what `check` can report without a catalog.
+ */
+export function mirrorSettingIssues(plan: StreamPlan, mirror: MirrorConfig): string[] {
   const out: string[] = [];
   if (!mirror.enabled) return out;
-  if (plan.key.kind === "none") out.push("mirror needs a key (alternate key, id field or deterministic id) to tell which rows were in the sync");
   if (!(mirror.maxDeleteShare >= 0 && mirror.maxDeleteShare <= 1)) out.push("mirror max_delete_share must be between 0 and 1");
   if (mirror.action === "deactivate" && plan.inactive === undefined) out.push(`mirror action deactivate: table ${plan.table.logicalName} has no inactive state`);
   if (mirror.scope.kind === "owner" && !plan.table.columns.has("ownerid")) out.push(`mirror scope owner: table ${plan.table.logicalName} has no owner (organization-owned); use a marker column`);

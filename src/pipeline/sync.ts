@@ -132,7 +132,7 @@ export function isDeletedRecord(data: JsonObject): boolean {
 }
 
 /** A key given as the table's primary id column is a GUID key: address the row by id. */
-function normaliseKey(mapping: StreamMapping, table: TableMeta): StreamMapping {
+export function normaliseKey(mapping: StreamMapping, table: TableMeta): StreamMapping {
   const k = mapping.key;
   if (k.kind !== "columns" || k.columns.length !== 1 || k.columns[0] !== table.primaryIdAttribute) return mapping;
   let field = table.primaryIdAttribute;
