@@ -13,7 +13,7 @@ import { type PathSegment, assertUsableKeyValues, parsePath } from "./odata/path
 import type { KeyPart, Literal } from "./odata/literal.js";
 import { type FilterNode, type Scalar, evaluate } from "./odata/filter.js";
 import { type Preferences, type QueryOptions, parsePrefer, parseQuery } from "./query.js";
-import { invalidDate, normalizeDateTime, validateValue } from "./validate.js";
+import { edmType, invalidDate, normalizeDateTime, validateValue } from "./validate.js";
 import { handleMetadata, handleSdkMessageFilters } from "./metadata.js";
 import { handleBulk } from "./bulk.js";
 
@@ -1227,8 +1227,8 @@ function checkFilterTypes(node: FilterNode, column: (p: string) => ColumnDefinit
       return;
     case "columns": {
       // filter-rows, "Column comparison": the column types must match.
-      const left = edmOf(column(node.property));
-      const right = edmOf(column(node.other));
+      const left = edmType(column(node.property));
+      const right = edmType(column(node.other));
       if (left !== right) {
         throw errors.badRequest(`A binary operator with incompatible types was detected. Found operand types '${left}' and '${right}' for operator kind '${OPERATOR_KIND[node.op]}'.`);
       }
@@ -1236,14 +1236,14 @@ function checkFilterTypes(node: FilterNode, column: (p: string) => ColumnDefinit
     }
     case "function": {
       const c = column(node.property);
-      if (edmOf(c) !== "Edm.String" || node.literal.kind !== "string") {
+      if (edmType(c) !== "Edm.String" || node.literal.kind !== "string") {
         throw errors.badRequest(`No function signature for the function with name '${node.name}' matches the specified arguments. The function signatures considered are: ${node.name}(Edm.String Nullable=true, Edm.String Nullable=true).`);
       }
       return;
     }
     case "compare": {
       const c = column(node.property);
-      const edm = edmOf(c);
+      const edm = edmType(c);
       const lit = node.literal.kind;
       const ok =
         lit === "null" ||
@@ -1261,34 +1261,6 @@ function checkFilterTypes(node: FilterNode, column: (p: string) => ColumnDefinit
       }
       return;
     }
-  }
-}
-
-function edmOf(c: ColumnDefinition): string {
-  switch (c.type) {
-    case "String":
-    case "Memo":
-    case "MultiSelectPicklist":
-    case "EntityName":
-      return "Edm.String";
-    case "Integer":
-    case "Picklist":
-    case "State":
-    case "Status":
-      return "Edm.Int32";
-    case "BigInt":
-      return "Edm.Int64";
-    case "Decimal":
-    case "Money":
-      return "Edm.Decimal";
-    case "Double":
-      return "Edm.Double";
-    case "Boolean":
-      return "Edm.Boolean";
-    case "DateTime":
-      return c.dateTimeBehavior === "DateOnly" ? "Edm.Date" : "Edm.DateTimeOffset";
-    default:
-      return "Edm.Guid";
   }
 }
 

@@ -20,7 +20,8 @@ const MIN_DATE = "1753-01-01";
 const MAX_DATE = "9999-12-31";
 const MAX_MULTISELECT = 150;
 
-function edmType(c: ColumnDefinition): string {
+/** The Edm type a column has in $metadata: names conversion errors and $filter operand checks. */
+export function edmType(c: ColumnDefinition): string {
   switch (c.type) {
     case "String":
     case "Memo":
