@@ -1,20 +1,18 @@
 // Builds the Dataverse side from the configuration: one transport, one token provider and one
 // client per application user, a metadata loader. The only place commands meet dataverse/ and http/.
-import { createTokenProvider } from "../dataverse/auth.js";
 import type { TokenProvider } from "../dataverse/auth.js";
-import { DataverseClient } from "../dataverse/client.js";
+import type { DataverseClient } from "../dataverse/client.js";
 import { MetadataLoader } from "../dataverse/metadata.js";
 import { systemClock } from "../http/clock.js";
 import { createUndiciTransport } from "../http/transport.js";
-import { Throttle } from "../http/throttle.js";
 import { ConfigError } from "../config/errors.js";
 import { loadConfig, secretsOf } from "../config/load.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { ConnectorConfig } from "../config/types.js";
 import type { LineSink } from "../protocol/emit.js";
 import { readJsonFile } from "./errors.js";
-import { connectDataverse } from "../dataverse/connect.js";
-import type { DataverseConnection } from "../dataverse/connect.js";
+import { connectDataverse, createUserClients } from "../dataverse/connect.js";
+import type { DataverseConnection, UserClient } from "../dataverse/connect.js";
 import { toConnectorError } from "../pipeline/failures.js";
 import type { CommandIO } from "./io.js";
 
@@ -38,18 +36,22 @@ export async function readConfig(io: CommandIO, path: string, sinks: readonly Li
   return loaded;
 }
 
+/** ca_file's PEM text; a file that cannot be read is a config error naming the setting, not the path. */
+async function readCaFile(config: ConnectorConfig, io: CommandIO): Promise<string | undefined> {
+  if (config.caFile === undefined) return undefined;
+  try {
+    return await io.readFile(config.caFile);
+  } catch {
+    throw new ConfigError("ca_file_unreadable", "The file named by ca_file cannot be read", [{ path: "/ca_file", message: "cannot be read" }]);
+  }
+}
+
 /**
  * The Dataverse layer for write and discover (dataverse/connect.ts): WhoAmI first, so bad
  * credentials or a missing application user fail before any record is read.
  */
 export async function connectForWrite(config: ConnectorConfig, io: CommandIO): Promise<DataverseConnection> {
-  if (config.caFile !== undefined) {
-    try {
-      await io.readFile(config.caFile);
-    } catch {
-      throw new ConfigError("ca_file_unreadable", "The file named by ca_file cannot be read", [{ path: "/ca_file", message: "cannot be read" }]);
-    }
-  }
+  await readCaFile(config, io);
   try {
     return await connectDataverse(config);
   } catch (err) {
@@ -59,37 +61,11 @@ export async function connectForWrite(config: ConnectorConfig, io: CommandIO): P
 
 /** The same pieces, built step by step for `check`, which reports each step's failure on its own. */
 export async function connect(config: ConnectorConfig, io: CommandIO): Promise<Connection> {
-  let caPem: string | undefined;
-  if (config.caFile !== undefined) {
-    try {
-      caPem = await io.readFile(config.caFile);
-    } catch {
-      throw new ConfigError("ca_file_unreadable", "The file named by ca_file cannot be read", [{ path: "/ca_file", message: "cannot be read" }]);
-    }
-  }
-  const users = [{ clientId: config.clientId, clientSecret: config.clientSecret }, ...config.additionalUsers];
+  const caPem = await readCaFile(config, io);
   const maxConcurrency = Math.max(1, config.write.maxConcurrency);
-  const transport = createUndiciTransport({ ...(caPem !== undefined ? { caPem } : {}), connections: Math.max(8, maxConcurrency * users.length + 4) });
-  const clients = users.map((u) => {
-    const tokens = createTokenProvider({
-      authorityHost: config.authorityHost,
-      tenantId: config.tenantId,
-      clientId: u.clientId,
-      clientSecret: u.clientSecret,
-      webApiEndpoint: config.webApiEndpoint,
-      transport,
-    });
-    const client = new DataverseClient({
-      endpoint: config.webApiEndpoint,
-      transport,
-      tokens,
-      clock: systemClock,
-      throttle: new Throttle({ clock: systemClock, initial: maxConcurrency, max: maxConcurrency }),
-      retryBudgetMs: config.write.retryBudgetSeconds * 1000,
-    });
-    return { tokens, client };
-  });
-  const main = clients[0] as { tokens: TokenProvider; client: DataverseClient };
+  const transport = createUndiciTransport({ ...(caPem !== undefined ? { caPem } : {}), connections: Math.max(8, maxConcurrency * (1 + config.additionalUsers.length) + 4) });
+  const clients = createUserClients(config, transport, systemClock, { initial: maxConcurrency, max: maxConcurrency });
+  const main = clients[0] as UserClient;
   const metadata = new MetadataLoader(main.client);
   return {
     tokens: main.tokens,

@@ -5,7 +5,7 @@ import type { ConnectorConfig } from "../config/types.js";
 import { systemClock, type Clock } from "../http/clock.js";
 import { DATAVERSE_MAX_CONCURRENCY, Throttle } from "../http/throttle.js";
 import { createUndiciTransport, type Transport } from "../http/transport.js";
-import { createTokenProvider } from "./auth.js";
+import { createTokenProvider, type TokenProvider } from "./auth.js";
 import { DataverseClient, type WhoAmI } from "./client.js";
 import { MetadataLoader } from "./metadata.js";
 import { createWriter, writeHeaders, type StatsWriter } from "./writer.js";
@@ -30,6 +30,44 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
 }
 
+export interface UserClient {
+  readonly tokens: TokenProvider;
+  readonly client: DataverseClient;
+}
+
+/**
+ * One token provider, client and throttle per application user (main first, then the additional
+ * users in config order), all on one transport.
+ */
+export function createUserClients(
+  config: ConnectorConfig,
+  transport: Transport,
+  clock: Clock,
+  limits: { readonly initial: number; readonly max: number; readonly timeoutMs?: number },
+): UserClient[] {
+  const users = [{ clientId: config.clientId, clientSecret: config.clientSecret }, ...config.additionalUsers];
+  return users.map((u, i) => {
+    const tokens = createTokenProvider({
+      authorityHost: config.authorityHost,
+      tenantId: config.tenantId,
+      clientId: u.clientId,
+      clientSecret: u.clientSecret,
+      webApiEndpoint: config.webApiEndpoint,
+      transport,
+    });
+    const client = new DataverseClient({
+      endpoint: config.webApiEndpoint,
+      transport,
+      tokens,
+      clock,
+      throttle: new Throttle({ clock, initial: limits.initial, max: limits.max, label: i === 0 ? "main" : `user${i + 1}` }),
+      retryBudgetMs: config.write.retryBudgetSeconds * 1000,
+      ...(limits.timeoutMs === undefined ? {} : { timeoutMs: limits.timeoutMs }),
+    });
+    return { tokens, client };
+  });
+}
+
 /**
  * Builds the clients, calls WhoAmI as the main user (so a bad credential or a missing application
  * user fails here, before any record is read) and starts each user's concurrency at x-ms-dop-hint.
@@ -37,37 +75,19 @@ export interface ConnectOptions {
 export async function connectDataverse(config: ConnectorConfig, options: ConnectOptions = {}): Promise<DataverseConnection> {
   const clock = options.clock ?? systemClock;
   const max = Math.min(config.write.maxConcurrency, DATAVERSE_MAX_CONCURRENCY);
-  const users = [{ clientId: config.clientId, clientSecret: config.clientSecret }, ...config.additionalUsers];
+  const userCount = 1 + config.additionalUsers.length;
   const owned =
     options.transport === undefined
       ? createUndiciTransport({
           ...(config.caFile === undefined ? {} : { caPem: await readFile(config.caFile) }),
           // Each user may run up to `max` requests; the token endpoint shares the agent.
-          connections: max * users.length + 4,
+          connections: max * userCount + 4,
           ...(options.timeoutMs === undefined ? {} : { defaultTimeoutMs: options.timeoutMs }),
         })
       : undefined;
   const transport = options.transport ?? (owned as Transport);
   const initial = options.defaultConcurrency ?? 4;
-  const clients = users.map(
-    (u, i) =>
-      new DataverseClient({
-        endpoint: config.webApiEndpoint,
-        transport,
-        tokens: createTokenProvider({
-          authorityHost: config.authorityHost,
-          tenantId: config.tenantId,
-          clientId: u.clientId,
-          clientSecret: u.clientSecret,
-          webApiEndpoint: config.webApiEndpoint,
-          transport,
-        }),
-        clock,
-        throttle: new Throttle({ clock, initial, max, label: i === 0 ? "main" : `user${i + 1}` }),
-        retryBudgetMs: config.write.retryBudgetSeconds * 1000,
-        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-      }),
-  );
+  const clients = createUserClients(config, transport, clock, { initial, max, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) }).map((u) => u.client);
   const main = clients[0] as DataverseClient;
   try {
     const whoAmI = await main.whoAmI();
