@@ -116,15 +116,3 @@ export function parseKeyPredicate(inner: string): KeyPart[] {
   if (parts.length > 1 && parts.some((p) => p.name === undefined)) throw new LiteralSyntaxError(0);
   return parts;
 }
-
-/** The literal as a JS value for comparisons and storage. */
-export function literalValue(literal: Literal): string | number | boolean | null {
-  switch (literal.kind) {
-    case "null":
-      return null;
-    case "enum":
-      return literal.value;
-    default:
-      return literal.value;
-  }
-}
