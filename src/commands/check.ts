@@ -11,7 +11,6 @@ import { planStream } from "../mapping/plan.js";
 import type { LineSink, Output } from "../protocol/emit.js";
 import { toConnectorError } from "../pipeline/failures.js";
 import { mirrorSettingIssues } from "../pipeline/mirror.js";
-import { normaliseKey } from "../pipeline/sync.js";
 import { connect, readConfig } from "./connect.js";
 import type { Connection } from "./connect.js";
 import type { CommandIO } from "./io.js";
@@ -95,8 +94,7 @@ async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<str
       const targets = fm.lookup?.table !== undefined ? [fm.lookup.table] : fm.lookup !== undefined ? (table.columns.get(fm.column)?.targets ?? []) : [];
       for (const t of targets) await conn.metadata.loadTable(t).catch(() => undefined);
     }
-    // Planned exactly as write plans it, so check and write cannot disagree about a mapping.
-    const { plan, issues } = planStream(normaliseKey(mapping, table), table, conn.metadata.lookup);
+    const { plan, issues } = planStream(mapping, table, conn.metadata.lookup);
     for (const i of issues) {
       if (i.severity === "error") problems.push(`stream "${mapping.name}"${i.field !== undefined && i.field !== "" ? ` field ${i.field}` : ""}: ${i.message}`);
     }

@@ -32,6 +32,13 @@ describe("planStream: keys", () => {
     expect([...p.excludedColumns].sort()).toEqual(["emailaddress1", "firstname"]);
   });
 
+  it("a key of the primary id column alone addresses rows by id, read from the field mapped to it", () => {
+    expect(mustPlan(streamMapping({ mode: "update", key: { kind: "columns", columns: ["contactid"] } })).key).toEqual({ kind: "id", field: "contactid" });
+    const p = mustPlan(streamMapping({ mode: "update", key: { kind: "columns", columns: ["contactid"] }, fields: { id: { column: "contactid" } } }));
+    expect(p.key).toEqual({ kind: "id", field: "id" });
+    expect(p.excludedColumns.has("contactid")).toBe(true);
+  });
+
   it("reads a key column from the source field mapped to it", () => {
     const p = mustPlan(streamMapping({ fields: { ext_id: { column: "contoso_externalid" } } }));
     expect(p.key.kind === "key" && p.key.parts[0]?.field).toBe("ext_id");

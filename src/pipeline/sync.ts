@@ -3,7 +3,7 @@
 // parent stream's writes, a dead-letter line on disk) is waited for by the reader, which is
 // how backpressure reaches stdin.
 import type { ResolvedStream } from "../config/catalog.js";
-import type { KeyStrategy, StreamMapping, WriteSettings } from "../config/types.js";
+import type { StreamMapping, WriteSettings } from "../config/types.js";
 import type { TableLookup, TableMeta } from "../dataverse/metadata-types.js";
 import type { WriteOptions, WriteOutcome, Writer } from "../dataverse/writer-types.js";
 import type { Operation, RecordIssue, RecordKey } from "../mapping/operation.js";
@@ -131,16 +131,6 @@ export function isDeletedRecord(data: JsonObject): boolean {
   return (a !== undefined && a !== null) || (s !== undefined && s !== null);
 }
 
-/** A key given as the table's primary id column is a GUID key: address the row by id. */
-export function normaliseKey(mapping: StreamMapping, table: TableMeta): StreamMapping {
-  const k = mapping.key;
-  if (k.kind !== "columns" || k.columns.length !== 1 || k.columns[0] !== table.primaryIdAttribute) return mapping;
-  let field = table.primaryIdAttribute;
-  for (const [source, fm] of mapping.fields) if (fm.column === table.primaryIdAttribute) field = source;
-  const key: KeyStrategy = { kind: "id_field", field };
-  return { ...mapping, key };
-}
-
 /**
  * Why an unmapped field is not written, in terms that are true for it: its name can be a column
  * another field already writes, a key column addressed by the URL, a read-only column, or no
@@ -231,7 +221,7 @@ export class Sync {
     for (const r of resolved) {
       const table = tables.lookup(r.mapping.table);
       if (table === undefined) continue; // #load already failed for it
-      const mapping = normaliseKey(r.mapping, table);
+      const mapping = r.mapping;
       const { plan, issues } = planStream(mapping, table, tables.lookup);
       for (const issue of issues) {
         const where = `stream "${r.stream.name}"${issue.field !== undefined && issue.field !== "" ? ` field ${issue.field}` : ""}`;
