@@ -67,7 +67,7 @@ export function explain(err: unknown, endpoint: URL): string {
   if (err instanceof DataverseError) {
     switch (err.kind) {
       case "not_member":
-        return `The app ${"(client_id)"} is not an application user in this environment (403 ${err.code}); add it in the Power Platform admin center under Environments → Settings → Application users, with a security role`;
+        return `The app (client_id) is not an application user in this environment (403 ${err.code}); add it in the Power Platform admin center under Environments → Settings → Application users, with a security role`;
       case "unauthorized":
         return `Dataverse refused the token (401); check that web_api_endpoint is the environment the app was added to`;
       case "not_found":
