@@ -85,7 +85,7 @@ function displayName(logicalName: string): string {
   return base.charAt(0).toUpperCase() + base.slice(1);
 }
 
-export function entityJson(m: TableModel, lcid: number): Json {
+function entityJson(m: TableModel, lcid: number): Json {
   return {
     MetadataId: m.metadataId,
     LogicalName: m.logicalName,
@@ -126,7 +126,7 @@ function options(c: ColumnDefinition, lcid: number): Json {
   };
 }
 
-export function attributeJson(m: TableModel, c: ColumnDefinition, lcid: number): Json {
+function attributeJson(m: TableModel, c: ColumnDefinition, lcid: number): Json {
   const t = TYPE_NAMES[c.type];
   const system = ["createdon", "modifiedon", "createdby", "modifiedby", "versionnumber", "owningbusinessunit"].includes(c.logicalName);
   const out: Json = {

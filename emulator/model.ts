@@ -114,7 +114,7 @@ export function compileTables(defs: readonly TableDefinition[]): Map<string, Tab
 }
 
 /** "contact" → "Contact", "new_membership" → "new_Membership" (the usual SchemaName casing). */
-export function schemaNameOf(logicalName: string): string {
+function schemaNameOf(logicalName: string): string {
   const i = logicalName.indexOf("_");
   if (i > 0 && i < logicalName.length - 1) {
     return logicalName.slice(0, i + 1) + logicalName.charAt(i + 1).toUpperCase() + logicalName.slice(i + 2);

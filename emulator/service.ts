@@ -1053,7 +1053,7 @@ function pkColumn(model: TableModel): ColumnDefinition {
   return model.columns.get(model.primaryId) ?? { logicalName: model.primaryId, type: "Uniqueidentifier" };
 }
 
-export function isLookupType(c: ColumnDefinition): boolean {
+function isLookupType(c: ColumnDefinition): boolean {
   return c.type === "Lookup" || c.type === "Customer" || c.type === "Owner";
 }
 
@@ -1107,7 +1107,7 @@ function keyLiteralValue(model: TableModel, column: ColumnDefinition, part: KeyP
 }
 
 /** Body JSON parsed once; anything but an object is a payload error. */
-export function parseBody(text: string, model: TableModel): Record<string, unknown> {
+function parseBody(text: string, model: TableModel): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text === "" ? "{}" : text);

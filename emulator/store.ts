@@ -81,7 +81,7 @@ export class TableStore {
 // Dataverse stores keys in SQL Server with a case- and accent-insensitive collation, so 'ABC'
 // and 'abc' collide and address the same row; we fold case (accents are left alone). A row with
 // a null key column is not in the index, as Dataverse's unique index ignores such rows.
-export function keyTuple(attributes: readonly string[], values: Readonly<Record<string, Value>>): string | undefined {
+function keyTuple(attributes: readonly string[], values: Readonly<Record<string, Value>>): string | undefined {
   let out = "";
   for (const a of attributes) {
     const v = values[a];

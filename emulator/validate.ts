@@ -198,7 +198,7 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
 
 // PicklistValueOutOfRange (0x8004431A) per the error-code list; the message follows the platform's
 // validation-error shape.
-export function picklistOutOfRange(table: TableModel, c: ColumnDefinition): DataverseError {
+function picklistOutOfRange(table: TableModel, c: ColumnDefinition): DataverseError {
   return new DataverseError(
     400,
     "0x8004431a",

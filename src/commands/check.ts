@@ -37,7 +37,7 @@ function hostOf(aud: string): string | undefined {
 }
 
 /** Actionable sentence for a failure of the connection itself. */
-export function explain(err: unknown, endpoint: URL): string {
+function explain(err: unknown, endpoint: URL): string {
   if (err instanceof AuthError) {
     const what: Record<string, string> = {
       tenant_id: "check tenant_id",

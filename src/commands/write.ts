@@ -23,7 +23,7 @@ export interface WriteCommand {
   readonly input?: string;
 }
 
-export function realTimers(now: () => number): Timers {
+function realTimers(now: () => number): Timers {
   return {
     now,
     every(ms, fn) {

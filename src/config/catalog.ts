@@ -80,7 +80,7 @@ function findEntry(entries: readonly StreamEntry[], d: StreamDescriptor): Stream
   );
 }
 
-export function modeForSyncMode(dsm: DestinationSyncMode, deleteAction: "delete" | "deactivate"): WriteMode {
+function modeForSyncMode(dsm: DestinationSyncMode, deleteAction: "delete" | "deactivate"): WriteMode {
   switch (dsm) {
     case "append":
       return "create";

@@ -51,7 +51,7 @@ function validate(): ValidateFunction {
  * Settings from the environment (Meltano's convention), placed under the file's settings.
  * Non-string settings are parsed as JSON so that TARGET_DYNAMICS365_BATCH_SIZE=500 is a number.
  */
-export function settingsFromEnv(env: Readonly<Record<string, string | undefined>>): JsonObject {
+function settingsFromEnv(env: Readonly<Record<string, string | undefined>>): JsonObject {
   const props = connectionSpecification()["properties"];
   const out: JsonObject = {};
   if (!isJsonObject(props)) return out;

@@ -139,7 +139,7 @@ function findTransportError(err: unknown): TransportError | undefined {
 }
 
 /** msal's INetworkModule over our Transport; `onError` sees each network failure before msal wraps it. */
-export function networkModuleFor(transport: Transport, timeoutMs = 30_000, onError?: (err: TransportError) => void): INetworkModule {
+function networkModuleFor(transport: Transport, timeoutMs = 30_000, onError?: (err: TransportError) => void): INetworkModule {
   const send = async <T>(method: string, url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> => {
     let res;
     try {

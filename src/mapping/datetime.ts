@@ -23,7 +23,7 @@ function daysInMonth(year: number, month: number): number {
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
-export function parseDateTime(text: string): ParsedDateTime | undefined {
+function parseDateTime(text: string): ParsedDateTime | undefined {
   const m = DATE_TIME_RE.exec(text.trim());
   if (m === null) return undefined;
   const year = Number(m[1]);

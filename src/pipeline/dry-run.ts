@@ -39,7 +39,7 @@ function emptyTally(): { counts: Record<DryRunAction, number>; alreadyPresent: n
 }
 
 /** The outcome the real writer would report for this diff (dataverse/writer.ts's verdicts). */
-export function dryRunOutcome(op: Operation, action: DiffAction): { action: DryRunAction; outcome: WriteOutcome } {
+function dryRunOutcome(op: Operation, action: DiffAction): { action: DryRunAction; outcome: WriteOutcome } {
   switch (action) {
     case "create":
       return { action, outcome: { ok: true, created: true } };

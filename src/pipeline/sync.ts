@@ -125,7 +125,7 @@ function emptyStats(): StreamStats {
 }
 
 /** CDC deletes: Airbyte's `_ab_cdc_deleted_at`, the Meltano SDK's `_sdc_deleted_at`; set and not null. */
-export function isDeletedRecord(data: JsonObject): boolean {
+function isDeletedRecord(data: JsonObject): boolean {
   const a = data["_ab_cdc_deleted_at"];
   const s = data["_sdc_deleted_at"];
   return (a !== undefined && a !== null) || (s !== undefined && s !== null);
@@ -136,7 +136,7 @@ export function isDeletedRecord(data: JsonObject): boolean {
  * another field already writes, a key column addressed by the URL, a read-only column, or no
  * column at all.
  */
-export function whyIgnored(plan: StreamPlan, field: string): string {
+function whyIgnored(plan: StreamPlan, field: string): string {
   const table = plan.table.logicalName;
   const writer = plan.columns.find((c) => c.column.logicalName === field)?.field ?? plan.lookups.find((l) => l.column === field)?.field;
   if (writer !== undefined) return `column ${field} of table ${table} is already written from field "${writer}"`;
