@@ -56,6 +56,13 @@ describe("check", () => {
     expect(s.message).toMatch(/client_secret/);
   });
 
+  it("a tenant that does not exist names tenant_id (Entra ID refuses its OpenID configuration with AADSTS90002)", async () => {
+    const s = await check({ tenant_id: "00000000-0000-4000-8000-000000000000" });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/AADSTS90002.*check tenant_id/);
+    expect(s.message).not.toMatch(/authority_host/);
+  });
+
   it("an expired secret says so", async () => {
     const s = await check({ client_id: DEFAULT_IDS.expiredApp.clientId, client_secret: DEFAULT_IDS.expiredApp.secret });
     expect(s.status).toBe("FAILED");

@@ -70,6 +70,11 @@ export interface AuthErrorContext {
   readonly authorityHost?: string;
   /** The last network failure the token requests met (msal drops it from its own error). */
   readonly networkError?: TransportError;
+  /**
+   * The AADSTS number of the last refusal Entra ID answered (msal drops the body of a refused
+   * OpenID configuration request: an unknown tenant answers 400 AADSTS90002 there).
+   */
+  readonly refusedWith?: string;
 }
 
 /** Turns whatever msal or the network threw into an AuthError; never includes the secret. */
@@ -77,6 +82,11 @@ export function toAuthError(err: unknown, clientId: string, context: AuthErrorCo
   if (err instanceof AuthError) return err;
   const msalCode = typeof (err as { errorCode?: unknown } | null)?.errorCode === "string" ? (err as { errorCode: string }).errorCode : "";
   if (msalCode === "endpoints_resolution_error") {
+    const refused = context.refusedWith === undefined ? undefined : AADSTS_MAP[context.refusedWith];
+    if (refused !== undefined) {
+      const aadsts = `AADSTS${context.refusedWith ?? ""}`;
+      return new AuthError(refused.code, aadsts, refused.field, `Entra ID refused a token for client ${clientId}: ${refused.says} (${aadsts})`, false, undefined);
+    }
     // msal could not fetch the authority's OpenID configuration: the host is unreachable, or it
     // is not a sign-in host (a wrong authority_host answers 404 there).
     const host = context.authorityHost ?? "the authority host";
@@ -139,7 +149,12 @@ function findTransportError(err: unknown): TransportError | undefined {
 }
 
 /** msal's INetworkModule over our Transport; `onError` sees each network failure before msal wraps it. */
-function networkModuleFor(transport: Transport, timeoutMs = 30_000, onError?: (err: TransportError) => void): INetworkModule {
+function networkModuleFor(
+  transport: Transport,
+  timeoutMs = 30_000,
+  onError?: (err: TransportError) => void,
+  onRefusal?: (aadstsNumber: string) => void,
+): INetworkModule {
   const send = async <T>(method: string, url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> => {
     let res;
     try {
@@ -160,6 +175,12 @@ function networkModuleFor(transport: Transport, timeoutMs = 30_000, onError?: (e
       body = text === "" ? {} : JSON.parse(text);
     } catch {
       body = {};
+    }
+    if (res.status >= 400) {
+      // Only the number is kept: the description repeats the tenant and request ids.
+      const codes = (body as { error_codes?: unknown }).error_codes;
+      const first: unknown = Array.isArray(codes) ? codes[0] : undefined;
+      if (typeof first === "number" && Number.isInteger(first)) onRefusal?.(String(first));
     }
     return { status: res.status, headers: { ...res.headers }, body: body as T };
   };
@@ -188,6 +209,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const host = options.authorityHost.host;
   const base = options.authorityHost.pathname.replace(/\/+$/, "");
   let networkError: TransportError | undefined;
+  let refusedWith: string | undefined;
   const app = new ConfidentialClientApplication({
     auth: {
       clientId: options.clientId,
@@ -198,9 +220,16 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       knownAuthorities: [host],
     },
     system: {
-      networkClient: networkModuleFor(options.transport, undefined, (err) => {
-        networkError = err;
-      }),
+      networkClient: networkModuleFor(
+        options.transport,
+        undefined,
+        (err) => {
+          networkError = err;
+        },
+        (n) => {
+          refusedWith = n;
+        },
+      ),
     },
   });
   const scopes = [scopeFor(options.webApiEndpoint)];
@@ -209,6 +238,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
 
   const acquire = async (forceRefresh: boolean): Promise<string> => {
     networkError = undefined;
+    refusedWith = undefined;
     try {
       const result = await app.acquireTokenByClientCredential({ scopes, skipCache: forceRefresh });
       if (result === null || result.accessToken === "") {
@@ -216,7 +246,11 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       }
       return result.accessToken;
     } catch (err) {
-      throw toAuthError(err, options.clientId, { authorityHost: host, ...(networkError !== undefined ? { networkError } : {}) });
+      throw toAuthError(err, options.clientId, {
+        authorityHost: host,
+        ...(networkError !== undefined ? { networkError } : {}),
+        ...(refusedWith !== undefined ? { refusedWith } : {}),
+      });
     }
   };
 
