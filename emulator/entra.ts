@@ -141,11 +141,44 @@ function scopeResource(ctx: EntraContext, scope: string): "ok" | "not-default" |
   return "ok";
 }
 
-function tokenRequest(ctx: EntraContext, tenant: string, contentType: string | undefined, body: string, query: URLSearchParams): EntraResponse {
+/**
+ * client_secret_basic (RFC 6749 §2.3.1), which the OpenID configuration advertises and Microsoft's
+ * client credentials page says is supported beside the body fields: `Basic base64(urlencode(id):urlencode(secret))`.
+ * The docs do not say which wins when both are sent; the body's fields are kept, as most servers do.
+ */
+function basicCredentials(authorization: string | undefined): { clientId: string; secret: string } | undefined {
+  const match = authorization === undefined ? null : /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(authorization);
+  if (match === null || match[1] === undefined) return undefined;
+  const decoded = Buffer.from(match[1], "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return undefined;
+  const formDecode = (v: string): string => {
+    try {
+      return decodeURIComponent(v.replace(/\+/g, " "));
+    } catch {
+      return v;
+    }
+  };
+  return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+}
+
+function tokenRequest(
+  ctx: EntraContext,
+  tenant: string,
+  contentType: string | undefined,
+  body: string,
+  query: URLSearchParams,
+  authorization: string | undefined,
+): EntraResponse {
   const correlationId = query.get("client-request-id") ?? undefined;
   const tenantCheck = checkTenant(ctx, tenant);
   if (!tenantCheck.ok) return errorResponse(ctx, tenantCheck.error, correlationId);
   const form = contentType !== undefined && /application\/x-www-form-urlencoded/i.test(contentType) ? new URLSearchParams(body) : new URLSearchParams();
+  const basic = basicCredentials(authorization);
+  if (basic !== undefined) {
+    if ((form.get("client_id") ?? "") === "") form.set("client_id", basic.clientId);
+    if ((form.get("client_secret") ?? "") === "") form.set("client_secret", basic.secret);
+  }
   const missing = (name: string): EntraError => ({
     status: 400,
     error: "invalid_request",
@@ -274,6 +307,7 @@ export function handleEntra(
   query: URLSearchParams,
   contentType: string | undefined,
   body: string,
+  authorization?: string,
 ): EntraResponse | undefined {
   const segments = pathname.split("/").filter((s) => s !== "");
   const tenant = segments[0];
@@ -305,7 +339,7 @@ export function handleEntra(
   }
   if (rest === "oauth2/v2.0/token") {
     if (method !== "POST") return methodNotAllowed();
-    return tokenRequest(ctx, tenant, contentType, body, query);
+    return tokenRequest(ctx, tenant, contentType, body, query, authorization);
   }
   return undefined;
 }
@@ -316,4 +350,9 @@ function methodNotAllowed(): EntraResponse {
     headers: JSON_HEADERS,
     body: JSON.stringify({ error: "invalid_request", error_description: "The HTTP method is not allowed on this endpoint." }),
   };
+}
+
+/** The client id of a client_secret_basic header, for fault selectors and statistics. */
+export function basicClientId(authorization: string | undefined): string | undefined {
+  return basicCredentials(authorization)?.clientId;
 }

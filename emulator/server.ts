@@ -8,7 +8,7 @@ import type { Duplex } from "node:stream";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { AppRegistration, Caller, DataService, Privilege, ServiceRequest, ServiceResponse } from "./types.js";
 import { TokenService } from "./tokens.js";
-import { handleEntra, type EntraContext } from "./entra.js";
+import { basicClientId, handleEntra, type EntraContext } from "./entra.js";
 import { costOf, ServiceProtection, type LimitKind, type LimitsConfig, type Ticket } from "./limits.js";
 import { FaultInjector, faultBody, type FaultController, type FaultRule } from "./faults.js";
 import { executeBatch, formatBatchResponse, parseBatch, reasonPhrase, type BatchPart } from "./batch.js";
@@ -355,12 +355,13 @@ export class EmulatorServer {
     }
     const contentType = req.headers["content-type"];
     const form = contentType !== undefined && /x-www-form-urlencoded/i.test(contentType) ? new URLSearchParams(body) : undefined;
-    const formClient = form?.get("client_id") ?? undefined;
+    const authorization = req.headers.authorization;
+    const formClient = form?.get("client_id") || basicClientId(authorization);
     const fault = this.#faults.pick({ method, target, clientId: formClient });
     const handled = await this.#applyFault(res, fault, formClient);
     if (handled === "answered") return;
     const entra = this.#entra;
-    const answer = entra === undefined ? undefined : handleEntra(entra, method, pathname, new URLSearchParams(rawQuery), contentType, body);
+    const answer = entra === undefined ? undefined : handleEntra(entra, method, pathname, new URLSearchParams(rawQuery), contentType, body, authorization);
     if (answer === undefined) {
       this.#send(res, formClient, dataverseError(404, "0x8006088a", `Resource not found for the segment '${pathname.split("/").filter((s) => s !== "").pop() ?? ""}'.`), undefined, handled === "reset" ? fault : undefined);
       return;

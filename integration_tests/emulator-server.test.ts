@@ -126,6 +126,22 @@ describe("Entra ID", () => {
     for (const field of ["timestamp", "trace_id", "correlation_id"]) expect(typeof body[field]).toBe("string");
   });
 
+  it("takes the client credentials from an HTTP Basic header too (client_secret_basic, which the OpenID configuration advertises)", async () => {
+    const basic = (id: string, secret: string): Record<string, string> => ({
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64")}`,
+    });
+    const url = `${emu.origin}/${emu.config.tenant_id}/oauth2/v2.0/token`;
+    const body = new URLSearchParams({ grant_type: "client_credentials", scope: `${emu.origin}/.default` }).toString();
+    const ok = await call(url, { method: "POST", headers: basic(emu.config.client_id, emu.config.client_secret), body });
+    expect(ok.status).toBe(200);
+    const accessToken = (JSON.parse(ok.text) as { access_token: string }).access_token;
+    expect((await call(api(emu, "WhoAmI"), { headers: bearer(accessToken) })).status).toBe(200);
+    const wrong = await call(url, { method: "POST", headers: basic(emu.config.client_id, "nope"), body });
+    expect(wrong.status).toBe(401);
+    expect((JSON.parse(wrong.text) as Record<string, unknown>)["error_codes"]).toEqual([7000215]);
+  });
+
   it("echoes msal's client-request-id as the correlation id", async () => {
     const id = "6a4c0f6e-2f7b-4b57-9d5e-0d2a1b3c4d5e";
     const reply = await call(`${emu.origin}/${emu.config.tenant_id}/oauth2/v2.0/token?client-request-id=${id}`, {
