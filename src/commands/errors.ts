@@ -34,7 +34,9 @@ export async function readJsonFile(readFile: (p: string) => Promise<string>, pat
     throw new ConnectorError(`${what}_unreadable`, `The ${what} file cannot be read`, "config_error", {}, { cause });
   }
   try {
-    return JSON.parse(text) as unknown;
+    // Windows editors (Notepad) save UTF-8 with a byte order mark; RFC 8259 §8.1 lets a parser
+    // ignore it, and JSON.parse does not.
+    return JSON.parse(text.startsWith("\uFEFF") ? text.slice(1) : text) as unknown;
   } catch (cause) {
     throw new ConnectorError(`${what}_malformed`, `The ${what} file is not valid JSON`, "config_error", {}, { cause });
   }

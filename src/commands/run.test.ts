@@ -47,6 +47,15 @@ describe("run", () => {
     expect(JSON.parse(x.out().trim())).toMatchObject({ type: "TRACE", trace: { type: "ERROR", emitted_at: 1000, error: { failure_type: "config_error", message: "The config file cannot be read" } } });
   });
 
+  it("a config file saved with a UTF-8 byte order mark is read (Notepad writes one)", async () => {
+    const config = JSON.stringify({ web_api_endpoint: "nope", tenant_id: "t", client_id: "c", client_secret: "s" });
+    const x = io(["write", "--config", "c.json", "--catalog", "k.json"], { "c.json": `\uFEFF${config}`, "k.json": "\uFEFF{}" });
+    expect(await run(x.value)).toBe(1);
+    // Parsed: the failure is the schema's, not "not valid JSON".
+    expect(x.out()).toContain("/web_api_endpoint");
+    expect(x.out()).not.toContain("not valid JSON");
+  });
+
   it("a config that fails validation never echoes its secret", async () => {
     const config = JSON.stringify({ web_api_endpoint: "nope", tenant_id: 1, client_id: "c", client_secret: "very-secret-value-42" });
     const x = io(["write", "--config", "c.json", "--catalog", "k.json"], { "c.json": config, "k.json": "{}" });
