@@ -16,6 +16,7 @@ import { type Preferences, type QueryOptions, parsePrefer, parseQuery } from "./
 import { edmType, invalidDate, normalizeDateTime, validateValue } from "./validate.js";
 import { handleMetadata, handleSdkMessageFilters } from "./metadata.js";
 import { handleBulk } from "./bulk.js";
+import { csdlDocument } from "./csdl.js";
 
 const JSON_HEADERS = {
   "content-type": "application/json; odata.metadata=minimal",
@@ -107,6 +108,10 @@ export class DataverseService implements DataService {
     const first = segments[0];
     if (!first) return this.serviceDocument(req);
     if (first.name === "WhoAmI") return this.whoAmI(req, segments);
+    if (first.name === "$metadata" && segments.length === 1 && first.keys === undefined) {
+      if (req.method !== "GET") throw new DataverseError(405, "0x80060888", `The HTTP method '${req.method}' is not allowed for this resource.`);
+      return { status: 200, headers: { "content-type": "application/xml", "odata-version": "4.0" }, body: csdlDocument(this.models) };
+    }
     if (first.name === "EntityDefinitions") return handleMetadata(this, req, segments);
     if (first.name === "sdkmessagefilters" && !this.bySet.has("sdkmessagefilters")) {
       return handleSdkMessageFilters(this, req, segments);

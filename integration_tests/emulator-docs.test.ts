@@ -566,3 +566,40 @@ describe("associate and disassociate on a one-to-many relationship (associate-di
     expect(await customer()).toBeNull();
   });
 });
+
+describe("the CSDL $metadata document (web-api-service-documents)", () => {
+  // Every answer's @odata.context points at $metadata, and Learn tells clients to read it to find
+  // entity set, property and navigation property names; generic OData clients fetch it first.
+  it("is XML that declares each table's type, key, properties (lookups as _x_value) and navigation properties, and its entity set", async () => {
+    const r = await api("GET", "$metadata", undefined, { accept: "application/xml" });
+    expect(r.status).toBe(200);
+    expect(String(r.headers["content-type"])).toMatch(/^application\/xml/);
+    expect(r.text).toMatch(/^<\?xml version="1\.0" encoding="utf-8"\?><edmx:Edmx Version="4\.0"/);
+    expect(r.text).toContain(`<Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm"`);
+    const account = r.text.slice(r.text.indexOf(`<EntityType Name="account"`), r.text.indexOf("</EntityType>", r.text.indexOf(`<EntityType Name="account"`)));
+    expect(account).toContain(`<Key><PropertyRef Name="accountid"/></Key>`);
+    expect(account).toContain(`<Property Name="name" Type="Edm.String"`);
+    expect(account).toContain(`<Property Name="revenue" Type="Edm.Decimal"/>`);
+    expect(account).toContain(`<Property Name="_primarycontactid_value" Type="Edm.Guid"/>`);
+    expect(account).toContain(`<NavigationProperty Name="primarycontactid" Type="mscrm.contact"`);
+    expect(r.text).toContain(`<EntitySet Name="accounts" EntityType="Microsoft.Dynamics.CRM.account"><NavigationPropertyBinding Path="primarycontactid" Target="contacts"/>`);
+    expect(r.text).toContain(`<EntitySet Name="new_memberships" EntityType="Microsoft.Dynamics.CRM.new_membership">`);
+    // Well-formed enough for a streaming reader: every element opened is closed.
+    const opened = (r.text.match(/<[A-Za-z][^>]*[^/]>/g) ?? []).length;
+    const closed = (r.text.match(/<\/[A-Za-z]/g) ?? []).length;
+    expect(opened).toBe(closed);
+  });
+
+  it("needs a bearer token and answers other methods with 405", async () => {
+    const saved = bearer;
+    bearer = "";
+    try {
+      expect((await api("GET", "$metadata")).status).toBe(401);
+    } finally {
+      bearer = saved;
+    }
+    const post = await api("POST", "$metadata", {});
+    expect(post.status).toBe(405);
+    expect(post.json.error?.code).toBe("0x80060888");
+  });
+});

@@ -51,7 +51,9 @@ export function harness(env: Environment = defaultEnvironment(), now?: () => Dat
         caller,
         serviceRoot: ROOT,
       });
-      const json = raw.body ? (JSON.parse(raw.body) as Parsed["json"]) : ({} as Parsed["json"]);
+      // $metadata is the one XML answer; its text stays in raw.body.
+      const xml = (raw.headers["content-type"] ?? "").startsWith("application/xml");
+      const json = raw.body && !xml ? (JSON.parse(raw.body) as Parsed["json"]) : ({} as Parsed["json"]);
       return { status: raw.status, headers: raw.headers, json, raw };
     },
   };
