@@ -41,6 +41,17 @@ describe("loadConfig", () => {
     expect(err.message).not.toContain("super-secret-value");
     expect(err.message).not.toContain("http://org");
   });
+  it("tenant_id is a GUID or a domain: a pasted authority URL or a stray space is named as tenant_id", () => {
+    for (const ok of ["4f1c6a2e-8b3d-4e5f-9a7b-0c1d2e3f4a5b", "contoso.onmicrosoft.com"]) {
+      expect(loadConfig({ ...base, tenant_id: ok }).config.tenantId).toBe(ok);
+    }
+    for (const bad of ["https://login.microsoftonline.com/4f1c6a2e-8b3d-4e5f-9a7b-0c1d2e3f4a5b", " 4f1c6a2e-8b3d-4e5f-9a7b-0c1d2e3f4a5b", "contoso/x"]) {
+      const e = violationsOf({ ...base, tenant_id: bad });
+      expect(e.message).toMatch(/\/tenant_id must be the Directory \(tenant\) ID/);
+      expect(e.message).not.toContain(bad.trim());
+    }
+  });
+
   it("merges TARGET_DYNAMICS365_* settings under the file", () => {
     const { config } = loadConfig(
       { ...base, batch_size: 200 },

@@ -85,6 +85,9 @@ export function loadConfig(raw: unknown, env: Readonly<Record<string, string | u
 const PATTERN_HINTS: Readonly<Record<string, string>> = {
   "/web_api_endpoint": "must be an https URL ending in /api/data/v9.x/ (Power Apps → Settings → Developer resources → Web API endpoint)",
   "/authority_host": "must be an https URL such as https://login.microsoftonline.com",
+  // The tenant goes into the authority URL as one path segment; a pasted authority URL or a stray
+  // space would otherwise reach Entra ID as an unreadable OpenID configuration address.
+  "/tenant_id": "must be the Directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com, without https:// or slashes",
 };
 
 function friendlier(v: Violation): Violation {
