@@ -14,7 +14,7 @@ import type { KeyPart, Literal } from "./odata/literal.js";
 import { type FilterNode, type Scalar, evaluate } from "./odata/filter.js";
 import { type Preferences, type QueryOptions, parsePrefer, parseQuery } from "./query.js";
 import { edmType, invalidDate, normalizeDateTime, validateValue } from "./validate.js";
-import { handleMetadata, handleSdkMessageFilters } from "./metadata.js";
+import { handleMetadata, handleSdkMessageFilters, handleSdkMessages } from "./metadata.js";
 import { handleBulk } from "./bulk.js";
 import { csdlDocument } from "./csdl.js";
 
@@ -113,6 +113,7 @@ export class DataverseService implements DataService {
       return { status: 200, headers: { "content-type": "application/xml", "odata-version": "4.0" }, body: csdlDocument(this.models) };
     }
     if (first.name === "EntityDefinitions") return handleMetadata(this, req, segments);
+    if (first.name === "sdkmessages" && !this.bySet.has("sdkmessages")) return handleSdkMessages(req, segments);
     if (first.name === "sdkmessagefilters" && !this.bySet.has("sdkmessagefilters")) {
       return handleSdkMessageFilters(this, req, segments);
     }

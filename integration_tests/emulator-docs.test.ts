@@ -603,3 +603,24 @@ describe("the CSDL $metadata document (web-api-service-documents)", () => {
     expect(post.json.error?.code).toBe("0x80060888");
   });
 });
+
+describe("which tables support the bulk messages, asked the other ways clients ask (bulk-operations)", () => {
+  it("$expand=sdkmessageid($select=name) names each filter's message", async () => {
+    const r = await api("GET", "sdkmessagefilters?$select=primaryobjecttypecode&$expand=sdkmessageid($select=name)&$filter=primaryobjecttypecode eq 'account'");
+    expect(r.status).toBe(200);
+    const names = (r.json.value ?? []).map((row) => (row["sdkmessageid"] as { name: string }).name).sort();
+    expect(names).toEqual(["CreateMultiple", "UpdateMultiple", "UpsertMultiple"]);
+    const team = await api("GET", "sdkmessagefilters?$select=primaryobjecttypecode&$expand=sdkmessageid($select=name)&$filter=primaryobjecttypecode eq 'team'");
+    expect(team.json.value).toEqual([]);
+  });
+
+  it("sdkmessages by name, then sdkmessagefilters by _sdkmessageid_value", async () => {
+    const m = await api("GET", "sdkmessages?$select=sdkmessageid&$filter=name eq 'UpsertMultiple'");
+    expect(m.status).toBe(200);
+    const id = String(m.json.value?.[0]?.["sdkmessageid"]);
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const f = await api("GET", `sdkmessagefilters?$select=sdkmessagefilterid&$filter=_sdkmessageid_value eq ${id} and primaryobjecttypecode eq 'contact'`);
+    expect(f.json.value).toHaveLength(1);
+    expect((await api("GET", "sdkmessages?$select=nosuch")).status).toBe(400);
+  });
+});
