@@ -204,6 +204,12 @@ describe("write: bad input ends in a TRACE error naming the line, and no state p
     expect(stateSummary(r.states)).toEqual([[60, { recordCount: 0 }]]);
   });
 
+  it("a record for a stream not in the catalog: the TRACE's stream_descriptor keeps its namespace", async () => {
+    const r = await write([record("nope", { a: 1 }, "elsewhere")]);
+    expect(r.code).not.toBe(0);
+    expect(traceError(r)).toMatchObject({ stream_descriptor: { name: "nope", namespace: "elsewhere" } });
+  });
+
   it("non-object data, naming the line and never the value", async () => {
     const r = await write([JSON.stringify({ type: "RECORD", record: { stream: "contacts", data: "private-value-123", emitted_at: 1 } })]);
     expect(r.code).not.toBe(0);

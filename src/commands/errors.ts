@@ -11,7 +11,9 @@ export function errorTrace(err: unknown): ErrorTrace {
       message: where === "" || hasLine ? err.message : `${where}: ${err.message}`,
       internal_message: err.code,
       failure_type: err.failureType,
-      ...(err.context.stream !== undefined ? { stream_descriptor: { name: err.context.stream } } : {}),
+      ...(err.context.stream !== undefined
+        ? { stream_descriptor: { name: err.context.stream, ...(err.context.namespace !== undefined ? { namespace: err.context.namespace } : {}) } }
+        : {}),
     };
   }
   const name = err instanceof Error ? err.name : typeof err;

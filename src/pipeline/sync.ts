@@ -13,7 +13,8 @@ import { lookupTargets, mapRecord, unknownFields } from "../mapping/record.js";
 import { stateWithStats, streamKey } from "../protocol/airbyte.js";
 import type { InputState, JsonObject, StreamDescriptor, StreamStatus } from "../protocol/airbyte.js";
 import type { Output } from "../protocol/emit.js";
-import { ConnectorError, ProtocolError } from "../protocol/errors.js";
+import { ConnectorError, ProtocolError, streamContext } from "../protocol/errors.js";
+import type { ErrorContext } from "../protocol/errors.js";
 import { ConfigError } from "../config/errors.js";
 import { Batcher, estimateBytes, rowIdentity } from "./batcher.js";
 import type { PendingOp } from "./batcher.js";
@@ -325,7 +326,7 @@ export class Sync {
   async record(d: StreamDescriptor, data: JsonObject, line: number): Promise<void> {
     this.throwIfFailed();
     const rt = this.#find(d);
-    if (rt === undefined) throw new ProtocolError("unknown_stream", "RECORD for a stream that is not in the catalog or the configuration", { line, stream: d.name });
+    if (rt === undefined) throw new ProtocolError("unknown_stream", "RECORD for a stream that is not in the catalog or the configuration", { line, ...streamContext(d) });
     rt.stats.read += 1;
     rt.firstAt ??= this.#o.timers.now();
     this.#read += 1;
@@ -420,7 +421,7 @@ export class Sync {
     }
   }
 
-  #fail(err: unknown, context: { stream?: string } = {}): void {
+  #fail(err: unknown, context: ErrorContext = {}): void {
     this.#fatal ??= toConnectorError(err, context, this.#hints());
   }
 
@@ -532,7 +533,7 @@ export class Sync {
         this.#o.writeOptions,
       );
     } catch (err) {
-      this.#fail(err, { stream: rt.descriptor.name });
+      this.#fail(err, streamContext(rt.descriptor));
       return {};
     }
     if (outcomes.length !== items.length) {

@@ -1,6 +1,6 @@
 // Airbyte protocol v0 messages, in the shapes this destination reads and writes.
 // Field names mix cases exactly as the protocol YAML does (connectionStatus, destination_catalog).
-import { ProtocolError } from "./errors.js";
+import { ProtocolError, streamContext } from "./errors.js";
 import type { FailureType } from "./errors.js";
 
 export type JsonObject = { [key: string]: unknown };
@@ -109,7 +109,7 @@ export function parseAirbyteMessage(text: string, line: number): InputMessage {
         typeof record["namespace"] === "string" ? { name: record["stream"], namespace: record["namespace"] } : { name: record["stream"] };
       const data = record["data"];
       if (!isJsonObject(data)) {
-        throw new ProtocolError("non_object_data", "RECORD data is not a JSON object", { line, stream: stream.name, field: "/data" });
+        throw new ProtocolError("non_object_data", "RECORD data is not a JSON object", { line, ...streamContext(stream), field: "/data" });
       }
       const emittedAt = record["emitted_at"];
       return typeof emittedAt === "number" ? { kind: "record", stream, data, emittedAt } : { kind: "record", stream, data };

@@ -6,6 +6,8 @@ export type FailureType = "config_error" | "system_error" | "transient_error";
 export interface ErrorContext {
   readonly line?: number;
   readonly stream?: string;
+  /** The stream's namespace, for the TRACE's stream_descriptor (the platform matches on both). */
+  readonly namespace?: string;
   readonly field?: string;
   /** Dataverse error code such as "0x80040217". */
   readonly dataverseCode?: string;
@@ -30,6 +32,11 @@ export class ProtocolError extends ConnectorError {
   constructor(code: string, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
     super(code, message, "config_error", context, options);
   }
+}
+
+/** The context naming a stream by its descriptor, namespace included when it has one. */
+export function streamContext(d: { readonly name: string; readonly namespace?: string }): { readonly stream: string; readonly namespace?: string } {
+  return d.namespace !== undefined ? { stream: d.name, namespace: d.namespace } : { stream: d.name };
 }
 
 /** Prefixes a message with the context that locates it, never with a value. */
