@@ -202,6 +202,9 @@ describe("Sync checkpoints", () => {
     const err = await runAirbyte(lines(st("contacts", 1), rec("contacts", { emailaddress1: "a@x.org" }), rec("contacts", { emailaddress1: "b@x.org" }), st("contacts", 2), rec("contacts", { emailaddress1: "c@x.org" })), sync, output).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "dataverse_privilege", failureType: "config_error" });
     expect(output.states.map((s) => (s as { id: number }).id)).toEqual([1]);
+    // The failed run still logs its per-stream summary, once, marked as failed.
+    const summaries = output.logs.filter((l) => l.startsWith("summary"));
+    expect(summaries).toEqual([expect.stringMatching(/^summary \(the run failed\): stream "contacts" → contact: read 2, /), expect.stringMatching(/^summary \(the run failed\): stream "accounts"/)]);
   });
 
   it("a record for a stream not in the catalog is an error naming the line", async () => {

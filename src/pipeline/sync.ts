@@ -168,6 +168,7 @@ export class Sync {
   #rejected = 0;
   #written = 0;
   #statesEmitted = 0;
+  #summarised = false;
   readonly #startedAt: number;
   readonly #stopTimers: (() => void)[] = [];
 
@@ -403,6 +404,8 @@ export class Sync {
     this.#stop();
     await this.#settleAll();
     await this.#pumping.catch(() => undefined);
+    // A failed run still says what it did per stream: the user needs the counts to judge the rerun.
+    if (!this.#summarised) await this.#summary(true).catch(() => undefined);
   }
 
   #stop(): void {
@@ -749,10 +752,11 @@ export class Sync {
     });
   }
 
-  async #summary(): Promise<void> {
+  async #summary(failed = false): Promise<void> {
+    this.#summarised = true;
     const seconds = (this.#o.timers.now() - this.#startedAt) / 1000;
     const w = this.#o.writerStats?.();
-    const label = this.#o.dryRun === true ? "summary (dry run, nothing written)" : "summary";
+    const label = this.#o.dryRun === true ? "summary (dry run, nothing written)" : failed ? "summary (the run failed)" : "summary";
     if (w !== undefined) {
       await this.#o.output.log(
         "INFO",
@@ -764,7 +768,7 @@ export class Sync {
     const rows = this.summaries();
     for (const row of rows) await this.#o.output.log("INFO", summaryLine(row).replace(/^summary:/, `${label}:`));
     this.#o.terminal?.clear();
-    this.#o.terminal?.print(`${this.#o.dryRun === true ? "Dry run (nothing written)" : "Sync summary"}, ${seconds.toFixed(1)} s:\n${summaryTable(rows)}`);
+    this.#o.terminal?.print(`${this.#o.dryRun === true ? "Dry run (nothing written)" : failed ? "Sync summary (the run failed)" : "Sync summary"}, ${seconds.toFixed(1)} s:\n${summaryTable(rows)}`);
   }
 }
 
