@@ -52,6 +52,13 @@ describe("loadConfig", () => {
     }
   });
 
+  it("web_api_endpoint without its final slash is taken with it; another path still fails", () => {
+    expect(loadConfig({ ...base, web_api_endpoint: "https://org.crm.dynamics.com/api/data/v9.2" }).config.webApiEndpoint.href).toBe("https://org.crm.dynamics.com/api/data/v9.2/");
+    for (const bad of ["https://org.crm.dynamics.com/api/data/v9.2/contacts", "https://org.crm.dynamics.com/", "http://org.crm.dynamics.com/api/data/v9.2"]) {
+      expect(violationsOf({ ...base, web_api_endpoint: bad }).message).toMatch(/\/web_api_endpoint must be an https URL/);
+    }
+  });
+
   it("merges TARGET_DYNAMICS365_* settings under the file", () => {
     const { config } = loadConfig(
       { ...base, batch_size: 200 },

@@ -110,7 +110,9 @@ function bool(o: JsonObject, k: string, fallback: boolean): boolean {
 
 function build(c: JsonObject): LoadedConfig {
   const problems: Violation[] = [];
-  const endpoint = new URL(str(c, "web_api_endpoint") ?? "");
+  // The endpoint is often pasted without its final slash; request paths are resolved against it.
+  const rawEndpoint = str(c, "web_api_endpoint") ?? "";
+  const endpoint = new URL(rawEndpoint.endsWith("/") ? rawEndpoint : `${rawEndpoint}/`);
   const authority = new URL(str(c, "authority_host") ?? "https://login.microsoftonline.com");
   const users: AppUser[] = [];
   const extra = c["additional_app_users"];
