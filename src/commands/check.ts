@@ -36,6 +36,16 @@ function hostOf(aud: string): string | undefined {
   }
 }
 
+/**
+ * Whether a token's audience host names the endpoint's environment. An environment answers at both
+ * <org>.crm*.dynamics.com and <org>.api.crm*.dynamics.com, and Microsoft's docs do not say which of
+ * the two the aud claim carries for a scope on the other, so the `.api` label is not a mismatch.
+ */
+export function sameEnvironmentHost(audHost: string, endpointHost: string): boolean {
+  const strip = (h: string): string => h.toLowerCase().replace(/^([^.]+)\.api\./, "$1.");
+  return strip(audHost) === strip(endpointHost);
+}
+
 /** Actionable sentence for a failure of the connection itself. */
 function explain(err: unknown, endpoint: URL): string {
   if (err instanceof AuthError) {
@@ -164,7 +174,7 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
       return 0;
     }
     const audHost = hostOf(tokenAudience(token) ?? "");
-    if (audHost !== undefined && audHost !== endpoint.host.toLowerCase()) {
+    if (audHost !== undefined && !sameEnvironmentHost(audHost, endpoint.host)) {
       await output.connectionStatus("FAILED", `The token's audience (${audHost}) does not match web_api_endpoint's host (${endpoint.host}); check web_api_endpoint`);
       return 0;
     }

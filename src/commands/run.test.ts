@@ -1,7 +1,7 @@
 import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { run } from "./run.js";
-import { tokenAudience } from "./check.js";
+import { sameEnvironmentHost, tokenAudience } from "./check.js";
 import type { CommandIO } from "./io.js";
 
 function io(argv: string[], files: Record<string, string> = {}, env: Record<string, string> = {}) {
@@ -69,6 +69,17 @@ describe("run", () => {
     expect(await run(x.value)).toBe(1);
     expect(x.out()).toBe("");
     expect(x.err()).toMatch(/^FATAL config_error: The config file cannot be read/);
+  });
+});
+
+describe("sameEnvironmentHost", () => {
+  it("takes <org>.api.crm*.dynamics.com and <org>.crm*.dynamics.com as one environment, and nothing else", () => {
+    expect(sameEnvironmentHost("org.crm4.dynamics.com", "org.api.crm4.dynamics.com")).toBe(true);
+    expect(sameEnvironmentHost("org.api.crm.dynamics.com", "ORG.crm.dynamics.com")).toBe(true);
+    expect(sameEnvironmentHost("127.0.0.1:8443", "127.0.0.1:8443")).toBe(true);
+    expect(sameEnvironmentHost("org.crm.dynamics.com", "other.crm.dynamics.com")).toBe(false);
+    expect(sameEnvironmentHost("org.crm.dynamics.com", "org.crm4.dynamics.com")).toBe(false);
+    expect(sameEnvironmentHost("127.0.0.1:8443", "localhost:8443")).toBe(false);
   });
 });
 
