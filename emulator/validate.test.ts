@@ -23,6 +23,18 @@ describe("column validation on write", () => {
     });
   });
 
+  it("a character XML cannot hold: 0x80040278 InvalidCharactersInField (invalidcharactersinfield)", () => {
+    for (const bad of ["a\u0000b", "tab\u000bvertical", "\u001f", "x\uffff", "lone \ud800 high"]) {
+      const r = create({ lastname: bad }, "contacts");
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expect(r.json.error).toEqual({ code: "0x80040278", message: "The field 'lastname' contains one or more invalid characters." });
+    }
+    for (const good of ["tab\tnew\nline\r", "\u007f\u00a0é日本語👩‍👩‍👧\ufeff\ufffd"]) {
+      expect(create({ lastname: good.slice(0, 50) }, "contacts").status, JSON.stringify(good)).toBe(204);
+    }
+    expect(create({ new_name: "m", new_notes: "memo \u0007" }).json.error?.code).toBe("0x80040278");
+  });
+
   it("a string at MaxLength is fine", () => {
     expect(create({ lastname: "x".repeat(50) }, "contacts").status).toBe(204);
   });

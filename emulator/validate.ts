@@ -19,6 +19,7 @@ const DEFAULTS = {
 const MIN_DATE = "1753-01-01";
 const MAX_DATE = "9999-12-31";
 const MAX_MULTISELECT = 150;
+const INVALID_XML_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The Edm type a column has in $metadata: names conversion errors and $filter operand checks. */
 export function edmType(c: ColumnDefinition): string {
@@ -112,6 +113,13 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
           "0x80044331",
           `A validation error occurred. The length of the '${c.logicalName}' attribute of the '${table.logicalName}' entity exceeded the maximum allowed length of '${max}'.`,
         );
+      }
+      // invalidcharactersinfield: characters XmlConvert.VerifyXmlChars refuses (C0 controls other
+      // than tab, LF and CR, U+FFFE/U+FFFF, unpaired surrogates) cannot be saved in string or memo
+      // columns. Learn gives the name, code and description, not the HTTP status; 400 as for the
+      // other validation errors.
+      if (INVALID_XML_CHARS.test(raw)) {
+        throw new DataverseError(400, "0x80040278", `The field '${c.logicalName}' contains one or more invalid characters.`);
       }
       return raw;
     }
