@@ -49,6 +49,23 @@ describe("collection reads", () => {
     expect(r.json.value?.map((v) => v["name"]).sort()).toEqual(["Acc 010", "Acc 011"]);
   });
 
+  it("ignores $top when odata.maxpagesize is sent too (page-results)", () => {
+    const h = harness();
+    for (let i = 0; i < 12; i++) h.call("POST", "accounts", { name: `top ${String(i).padStart(2, "0")}` });
+    const all = h.call("GET", "accounts?$select=name&$filter=startswith(name,'top ')").json.value?.length ?? 0;
+    expect(all).toBe(12);
+    let url: string | undefined = "accounts?$select=name&$filter=startswith(name,'top ')&$top=7";
+    let seen = 0;
+    while (url !== undefined) {
+      const r = h.call("GET", url, undefined, { prefer: "odata.maxpagesize=5" });
+      seen += r.json.value?.length ?? 0;
+      const next = r.json["@odata.nextLink"];
+      url = typeof next === "string" ? next.slice(next.indexOf("/v9.2/") + "/v9.2/".length) : undefined;
+    }
+    expect(seen).toBe(12);
+    expect(h.call("GET", "accounts?$select=name&$filter=startswith(name,'top ')&$top=7").json.value).toHaveLength(7);
+  });
+
   it("pages with odata.maxpagesize and an opaque @odata.nextLink until the end", () => {
     const h = seeded(12);
     const seen: string[] = [];

@@ -285,7 +285,10 @@ export class DataverseService implements DataService {
     // odata.maxpagesize=0 would page forever; Learn is silent on it, so it counts as not sent.
     const pageSize = Math.min(prefs.maxPageSize !== undefined && prefs.maxPageSize > 0 ? prefs.maxPageSize : MAX_PAGE_SIZE, MAX_PAGE_SIZE);
     const offset = q.skipToken !== undefined ? decodeSkipToken(q.skipToken) : 0;
-    const limited = q.top !== undefined ? rows.slice(0, q.top) : rows;
+    // page-results: "Don't use $top with the Prefer: odata.maxpagesize request header. If you include
+    // both, $top is ignored."
+    const paged = prefs.maxPageSize !== undefined && prefs.maxPageSize > 0;
+    const limited = q.top !== undefined && !paged ? rows.slice(0, q.top) : rows;
     const page = limited.slice(offset, offset + pageSize);
     const body: Record<string, unknown> = { "@odata.context": contextUrl(req.serviceRoot, model, select, false, expand) };
     // Learn (query-data-web-api, count rows): the count is capped at 5,000.
