@@ -3,7 +3,8 @@ import { connectionSpecification } from "../config/spec.js";
 import { isJsonObject } from "../protocol/airbyte.js";
 
 export const NAME = "destination-dynamics365";
-export const CAPABILITIES = ["about", "hard-delete", "soft-delete", "validate-records"] as const;
+// No `validate-records`: records are checked against the table's metadata, not against the SCHEMA message.
+export const CAPABILITIES = ["about", "hard-delete", "soft-delete"] as const;
 
 export interface Setting {
   readonly name: string;
