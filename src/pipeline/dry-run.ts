@@ -19,7 +19,7 @@ export interface RowReader {
  * (conflict) and a delete of a row already gone are no-ops the writer counts as unchanged; only an
  * update of a missing row is rejected.
  */
-export type DryRunAction = "create" | "update" | "delete" | "unchanged" | "reject";
+export type DryRunAction = "create" | "update" | "delete" | "deactivate" | "unchanged" | "reject";
 
 export interface TableTally {
   readonly counts: Record<DryRunAction, number>;
@@ -27,7 +27,7 @@ export interface TableTally {
   readonly alreadyPresent: number;
   readonly alreadyGone: number;
   /** A few changed rows, by column names only. */
-  readonly samples: { action: DiffAction; columns: readonly string[] }[];
+  readonly samples: { action: DryRunAction; columns: readonly string[] }[];
 }
 
 const SAMPLE_SIZE = 5;
@@ -35,7 +35,7 @@ const SAMPLE_SIZE = 5;
 const CHUNK = 25;
 
 function emptyTally(): { counts: Record<DryRunAction, number>; alreadyPresent: number; alreadyGone: number; samples: TableTally["samples"] } {
-  return { counts: { create: 0, update: 0, delete: 0, unchanged: 0, reject: 0 }, alreadyPresent: 0, alreadyGone: 0, samples: [] };
+  return { counts: { create: 0, update: 0, delete: 0, deactivate: 0, unchanged: 0, reject: 0 }, alreadyPresent: 0, alreadyGone: 0, samples: [] };
 }
 
 /** The outcome the real writer would report for this diff (dataverse/writer.ts's verdicts). */
@@ -46,7 +46,8 @@ function dryRunOutcome(op: Operation, action: DiffAction): { action: DryRunActio
     case "update":
       return { action, outcome: { ok: true, created: false } };
     case "delete":
-      return { action, outcome: { ok: true } };
+      // diffRow calls a deactivation that changes the row a "delete"; the report names it as such.
+      return { action: op.kind === "deactivate" ? "deactivate" : "delete", outcome: { ok: true } };
     case "unchanged":
     case "conflict":
       return { action: "unchanged", outcome: { ok: true, created: false, unchanged: true } };
@@ -84,7 +85,9 @@ export class DryRunWriter implements Writer {
       tally.counts[action] += 1;
       if (d.action === "conflict") tally.alreadyPresent += 1;
       if (d.action === "missing" && action === "unchanged") tally.alreadyGone += 1;
-      if ((action === "create" || action === "update" || action === "delete") && tally.samples.length < SAMPLE_SIZE) tally.samples.push({ action: d.action, columns: d.changedColumns });
+      if ((action === "create" || action === "update" || action === "delete" || action === "deactivate") && tally.samples.length < SAMPLE_SIZE) {
+        tally.samples.push({ action, columns: d.changedColumns });
+      }
       return outcome;
     });
   }
@@ -166,7 +169,7 @@ export function dryRunReport(tallies: ReadonlyMap<string, TableTally>, streamsBy
       ...(t.alreadyGone > 0 ? [`${t.alreadyGone} delete(s) of a row already gone`] : []),
     ];
     lines.push(
-      `dry run: ${table}${streams !== "" ? ` (stream ${streams})` : ""}: would create ${c.create}, update ${c.update}, delete ${c.delete}, leave unchanged ${c.unchanged}` +
+      `dry run: ${table}${streams !== "" ? ` (stream ${streams})` : ""}: would create ${c.create}, update ${c.update}, delete ${c.delete}${c.deactivate > 0 ? `, deactivate ${c.deactivate}` : ""}, leave unchanged ${c.unchanged}` +
         `${why.length > 0 ? ` (${why.join(", ")})` : ""}${c.reject > 0 ? `, reject ${c.reject} updates of missing rows` : ""}`,
     );
     for (const s of t.samples) lines.push(`dry run: ${table} sample ${s.action}${s.columns.length > 0 ? `: ${s.columns.join(", ")}` : ""}`);
