@@ -150,6 +150,35 @@ describe("writer: keys Dataverse cannot take in a URL", () => {
     ]);
     expect(missing[0]).toMatchObject({ ok: false, status: 404 });
   });
+
+  it("resolves such keys with one $filter query per 50 keys, not one per row, matching case-insensitively", async () => {
+    const n = 200;
+    const key = (i: number, upper: boolean): string => `${upper ? "GROUPED" : "grouped"}/${i}+x@example.com`;
+    const w = writerFor([h.client()], { useBulkActions: false, batchSize: 100 });
+    const first = await w.write(Array.from({ length: n }, (_, i) => contact(key(i, false), { firstname: "First" })));
+    expect(first.filter((o) => !o.ok)).toEqual([]);
+    const s1 = w.stats();
+    // Every request that is not a write is a lookup: ceil(200 / 50) of them, where it used to be 200.
+    expect(s1.requests - s1.batchRequests).toBe(Math.ceil(n / 50));
+    expect(await rowsWhere("startswith(emailaddress1,'grouped/')")).toHaveLength(n);
+
+    // The same keys in another case are the same rows (Dataverse's key index ignores case).
+    const again = await w.write(Array.from({ length: n }, (_, i) => contact(key(i, true), { firstname: "Second" })));
+    expect(again.filter((o) => !o.ok)).toEqual([]);
+    const s2 = w.stats();
+    expect(s2.requests - s2.batchRequests - (s1.requests - s1.batchRequests)).toBe(Math.ceil(n / 50));
+    const rows = await rowsWhere("startswith(emailaddress1,'grouped/')");
+    expect(rows).toHaveLength(n);
+    expect(new Set(rows.map((r) => r.firstname))).toEqual(new Set(["Second"]));
+
+    // A lookup target by such a key that does not exist is still a rejection of its row only.
+    const missing = await w.write([
+      contact(key(0, false)),
+      { ...contact(key(1, false)), bindings: [{ navigationProperty: "parentcustomerid_account", target: { entitySet: "accounts", table: "account", ref: { kind: "key", values: [["accountnumber", "NOPE/2"]] } } }] },
+    ]);
+    expect(missing[0]).toMatchObject({ ok: true });
+    expect(missing[1]).toMatchObject({ ok: false, status: 404 });
+  });
 });
 
 describe("writer: application-user pool", () => {

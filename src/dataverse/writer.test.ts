@@ -5,9 +5,11 @@ import { systemClock } from "../http/clock.js";
 import { Throttle } from "../http/throttle.js";
 import type { HttpRequest, HttpResponse, Transport } from "../http/transport.js";
 import type { Operation } from "../mapping/operation.js";
+import { fixtureTables } from "../mapping/test-fixtures.js";
 import { boundaryOf } from "./batch.js";
 import { DataverseClient } from "./client.js";
 import { DataverseError } from "./errors.js";
+import type { TableLookup } from "./metadata-types.js";
 import { createWriter } from "./writer.js";
 
 const ROOT = "https://org.example/api/data/v9.2/";
@@ -39,7 +41,7 @@ function batchAnswer(parts: { status: number; headers?: Record<string, string>; 
   return { status: 200, headers: { "content-type": `multipart/mixed; boundary=${b}` }, body };
 }
 
-function setup(handler: (req: HttpRequest, n: number) => HttpResponse) {
+function setup(handler: (req: HttpRequest, n: number) => HttpResponse, tables: TableLookup = () => undefined) {
   const sent: SentPart[][] = [];
   const transport: Transport = {
     async request(req) {
@@ -57,7 +59,7 @@ function setup(handler: (req: HttpRequest, n: number) => HttpResponse) {
   });
   const writer = createWriter({
     clients: [client],
-    tables: () => undefined,
+    tables,
     settings: { batchSize: 1000, maxBatchBytes: 1e7, retryBudgetSeconds: 5, useBulkActions: true },
     clock: systemClock,
     backoff: { baseDelayMs: 10, maxDelayMs: 20, random: () => 0 },
@@ -225,5 +227,50 @@ describe("writer over a pool of application users", () => {
     const { tokenCalls } = pool(() => batchAnswer([{ status: 204 }]));
     await new Promise((r) => setTimeout(r, 0));
     expect(tokenCalls).toEqual(["b"]);
+  });
+});
+
+describe("writer: grouped lookups of keys a URL cannot carry", () => {
+  const unusable = (n: number): Operation[] =>
+    Array.from({ length: n }, (_, i) => ({
+      kind: "upsert",
+      table: "contact",
+      entitySet: "contacts",
+      ref: { kind: "key", values: [["emailaddress1", `a/${i}@x.com`]] },
+      columns: { lastname: "L" },
+      bindings: [],
+    }));
+  const json = (value: unknown): HttpResponse => ({ status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(value) });
+
+  it.each([
+    ["answers a row matching none of its keys", json({ value: [{ contactid: "00000000-0000-0000-0000-000000000001", emailaddress1: "stranger@x.com" }] })],
+    ["fails", { status: 400, headers: { "content-type": "application/json" }, body: '{"error":{"code":"0x0","message":"bad filter"}}' }],
+  ])("when the grouped query %s, each key is looked up on its own", async (_name, groupedAnswer: HttpResponse) => {
+    const gets: string[] = [];
+    const { writer } = setup((req) => {
+      if (req.method === "GET") {
+        gets.push(req.url);
+        return req.url.includes("%20or%20") ? groupedAnswer : json({ value: [] });
+      }
+      return batchAnswer(partsOf(req).map(() => ({ status: 204 })));
+    }, fixtureTables());
+    const out = await writer.write(unusable(3));
+    expect(out.every((o) => o.ok)).toBe(true);
+    expect(gets.filter((u) => u.includes("%20or%20"))).toHaveLength(1);
+    expect(gets.filter((u) => u.includes("$top=2"))).toHaveLength(3);
+  });
+
+  it("trusts a grouped answer whose rows all match: absent keys are created without a lookup each", async () => {
+    const gets: string[] = [];
+    const { writer } = setup((req) => {
+      if (req.method === "GET") {
+        gets.push(req.url);
+        return json({ value: [{ contactid: "00000000-0000-0000-0000-000000000001", emailaddress1: "A/0@X.COM  " }] });
+      }
+      return batchAnswer(partsOf(req).map(() => ({ status: 204 })));
+    }, fixtureTables());
+    const out = await writer.write(unusable(3));
+    expect(out.every((o) => o.ok)).toBe(true);
+    expect(gets).toHaveLength(1);
   });
 });

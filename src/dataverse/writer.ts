@@ -21,12 +21,12 @@ import { classifyStatus, nextDelay, RetryBudget, type BackoffOptions } from "../
 import { ThrottlePool, type Slot, type ThrottleStats } from "../http/throttle.js";
 import type { HttpResponse } from "../http/transport.js";
 import type { Operation, RowRef, ColumnValue } from "../mapping/operation.js";
-import type { TableLookup, TableMeta } from "./metadata-types.js";
+import type { ColumnType, TableLookup, TableMeta } from "./metadata-types.js";
 import type { Writer, WriteOptions, WriteOutcome } from "./writer-types.js";
 import { buildBatch, matchResponses, parseBatchResponse, type BatchPartResponse, type BatchRequestPart } from "./batch.js";
 import { bodyText, type ClientRequest, type DataverseClient } from "./client.js";
 import { DataverseError, errorFromResponse, isRunLevel, parseErrorBody } from "./errors.js";
-import { bindUrl, entityPath, isUrlAddressable, KeyLiteralError, keyFilter } from "./keys.js";
+import { bindUrl, encodeQueryValue, entityPath, isUrlAddressable, KeyLiteralError, keyFilter } from "./keys.js";
 
 export interface WriterSettings {
   /** Rows per request (bulk targets or $batch parts); Dataverse allows 1000 parts per $batch. */
@@ -107,6 +107,54 @@ interface Item {
 }
 
 const BULK_MESSAGE = { create: "CreateMultiple", update: "UpdateMultiple", upsert: "UpsertMultiple" } as const;
+
+/**
+ * URL-unusable keys are looked up in groups: one GET whose $filter ORs up to this many key
+ * equalities, and whose filter text stays under LOOKUP_FILTER_CHARS once percent-encoded.
+ * Microsoft's pages we could find give no URL length limit for a Web API GET, so both caps are
+ * conservative: 50 keys of typical length make a URL of a few KB.
+ */
+const LOOKUP_CHUNK = 50;
+const LOOKUP_FILTER_CHARS = 8000;
+
+const NUMERIC_TYPES: ReadonlySet<ColumnType> = new Set<ColumnType>(["Integer", "BigInt", "Decimal", "Double", "Money"]);
+
+/**
+ * One key value as Dataverse's key index compares it (as pipeline/mirror.ts does): text without
+ * trailing blanks and in lower case (SQL Server's default collation), numbers by their shortest
+ * decimal text, so a row read back matches the ref that asked for it.
+ */
+function canonicalKeyValue(value: unknown, type: ColumnType | undefined): string | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? `n:${String(value)}` : undefined;
+  if (typeof value !== "string") return undefined;
+  if (type !== undefined && NUMERIC_TYPES.has(type) && value.trim() !== "") {
+    const n = Number(value);
+    if (Number.isFinite(n)) return `n:${String(n)}`;
+  }
+  return `s:${value.replace(/\s+$/u, "").toLowerCase()}`;
+}
+
+function keyColumnType(meta: TableMeta, column: string): ColumnType | undefined {
+  const lookup = /^_(.+)_value$/.exec(column);
+  return meta.columns.get(lookup?.[1] ?? column)?.type ?? meta.columns.get(column)?.type;
+}
+
+/** The canonical form of a key ref's values in a table; undefined when a value has none. */
+function canonicalRef(meta: TableMeta, values: ReadonlyArray<readonly [string, unknown]>): string | undefined {
+  const parts: string[] = [];
+  for (const [column, value] of [...values].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    const v = canonicalKeyValue(value, keyColumnType(meta, column));
+    if (v === undefined) return undefined;
+    parts.push(`${column}=${v}`);
+  }
+  return JSON.stringify(parts);
+}
+
+/**
+ * GUIDs of rows found by key for one write call, by `entitySet|canonical key`; null when a grouped
+ * lookup showed the row does not exist. A ref absent from the map goes through the per-row lookup.
+ */
+type KnownIds = Map<string, string | null>;
 
 /** A request answered 429 by every user in turn this many times is given up as transient. */
 const MAX_REROUTES = 50;
@@ -403,9 +451,109 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
 
   // ---- keys Dataverse cannot take in a URL ----
 
-  async function findId(entitySet: string, table: string, ref: RowRef): Promise<string | undefined | "no-meta"> {
+  function knownKey(entitySet: string, meta: TableMeta, ref: RowRef): string | undefined {
+    if (ref.kind !== "key") return undefined;
+    const canonical = canonicalRef(meta, ref.values);
+    return canonical === undefined ? undefined : `${entitySet}|${canonical}`;
+  }
+
+  /**
+   * Finds the GUIDs of all URL-unusable key refs of a write (rows and lookup targets) with one
+   * query per chunk of keys instead of one per ref. A chunk whose answer holds a row matching none
+   * of its keys (a comparison we got wrong) proves nothing about absence, so its unmatched keys are
+   * left to the per-row lookup; so is every key of a chunk whose query failed.
+   */
+  async function prefetchIds(items: readonly Item[]): Promise<KnownIds> {
+    const known: KnownIds = new Map();
+    interface Wanted {
+      readonly key: string;
+      readonly clause: string;
+    }
+    const groups = new Map<string, { entitySet: string; meta: TableMeta; columns: string[]; wanted: Map<string, Wanted> }>();
+    const want = (entitySet: string, table: string, ref: RowRef): void => {
+      if (ref.kind !== "key" || isUrlAddressable(ref)) return;
+      const meta = options.tables(table);
+      if (meta === undefined) return;
+      const key = knownKey(entitySet, meta, ref);
+      if (key === undefined) return;
+      let clause: string;
+      try {
+        clause = `(${keyFilter(ref)})`;
+      } catch (err) {
+        if (err instanceof KeyLiteralError) return;
+        throw err;
+      }
+      const columns = ref.values.map(([c]) => c).sort();
+      const groupKey = `${entitySet}|${columns.join(",")}`;
+      let g = groups.get(groupKey);
+      if (g === undefined) {
+        g = { entitySet, meta, columns, wanted: new Map() };
+        groups.set(groupKey, g);
+      }
+      g.wanted.set(key, { key, clause });
+    };
+    for (const { op } of items) {
+      want(op.entitySet, op.table, op.ref);
+      for (const b of op.bindings) if (b.target !== null) want(b.target.entitySet, b.target.table, b.target.ref);
+    }
+
+    const lookups: Promise<void>[] = [];
+    for (const g of groups.values()) {
+      let chunk: Wanted[] = [];
+      let chars = 0;
+      const flush = (): void => {
+        if (chunk.length > 0) lookups.push(lookupChunk(g.entitySet, g.meta, g.columns, chunk, known));
+        chunk = [];
+        chars = 0;
+      };
+      for (const w of g.wanted.values()) {
+        const size = encodeQueryValue(w.clause).length + 4;
+        if (chunk.length >= LOOKUP_CHUNK || (chunk.length > 0 && chars + size > LOOKUP_FILTER_CHARS)) flush();
+        chunk.push(w);
+        chars += size;
+      }
+      flush();
+    }
+    await Promise.all(lookups);
+    return known;
+  }
+
+  async function lookupChunk(entitySet: string, meta: TableMeta, columns: readonly string[], chunk: readonly { key: string; clause: string }[], known: KnownIds): Promise<void> {
+    const pid = meta.primaryIdAttribute;
+    const wanted = new Set(chunk.map((w) => w.key));
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await withClient(async (client, slot) => {
+        slot.release({ kind: "neutral" });
+        const out: Record<string, unknown>[] = [];
+        const filter = chunk.map((w) => w.clause).join(" or ");
+        for await (const page of client.query(entitySet, { select: [pid, ...columns.filter((c) => c !== pid)], filter, maxPageSize: 5000 })) out.push(...page);
+        return out;
+      });
+    } catch (err) {
+      if (err instanceof DataverseError) return;
+      throw err;
+    }
+    let allMatched = true;
+    for (const row of rows) {
+      const id = row[pid];
+      const canonical = canonicalRef(meta, columns.map((c) => [c, row[c]] as const));
+      const key = canonical === undefined ? undefined : `${entitySet}|${canonical}`;
+      if (typeof id !== "string" || key === undefined || !wanted.has(key)) {
+        allMatched = false;
+        continue;
+      }
+      if (!known.has(key)) known.set(key, id);
+    }
+    if (allMatched) for (const key of wanted) if (!known.has(key)) known.set(key, null);
+  }
+
+  async function findId(entitySet: string, table: string, ref: RowRef, known: KnownIds): Promise<string | undefined | "no-meta"> {
     const meta = options.tables(table);
     if (meta === undefined) return "no-meta";
+    const key = knownKey(entitySet, meta, ref);
+    const hit = key === undefined ? undefined : known.get(key);
+    if (hit !== undefined) return hit ?? undefined;
     const rows = withClient(async (client, slot) => {
       slot.release({ kind: "neutral" });
       for await (const page of client.query(entitySet, { select: [meta.primaryIdAttribute], filter: keyFilter(ref), top: 2 })) return page;
@@ -418,12 +566,12 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
   }
 
   /** Rewrites refs and bindings that hold URL-unusable key values into GUIDs; may settle the item. */
-  async function resolveUnaddressable(item: Item, results: (Result | undefined)[]): Promise<void> {
+  async function resolveUnaddressable(item: Item, results: (Result | undefined)[], known: KnownIds): Promise<void> {
     const { op } = item;
     let ref = op.ref;
     let extraColumns: Record<string, ColumnValue> | undefined;
     if (!isUrlAddressable(ref) && ref.kind === "key") {
-      const found = await findId(op.entitySet, op.table, ref);
+      const found = await findId(op.entitySet, op.table, ref, known);
       if (found === "no-meta") {
         results[item.index] = reject(0, "", `key of table ${op.table} holds characters Dataverse cannot address in a URL, and its metadata is not loaded`);
         return;
@@ -447,7 +595,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
         bindings.push(b);
         continue;
       }
-      const found = await findId(b.target.entitySet, b.target.table, b.target.ref);
+      const found = await findId(b.target.entitySet, b.target.table, b.target.ref, known);
       if (found === undefined || found === "no-meta") {
         results[item.index] = reject(404, "", `lookup ${b.navigationProperty}: target row not found`);
         return;
@@ -528,7 +676,11 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
       else items.push(item);
     });
 
-    await Promise.all(items.filter((i) => needsResolution(i.op)).map((i) => resolveUnaddressable(i, results)));
+    const unaddressable = items.filter((i) => needsResolution(i.op));
+    if (unaddressable.length > 0) {
+      const known = await prefetchIds(unaddressable);
+      await Promise.all(unaddressable.map((i) => resolveUnaddressable(i, results, known)));
+    }
     const live = items.filter((i) => results[i.index] === undefined);
 
     // Group by table and route; order between groups does not matter (operations are independent).
