@@ -367,54 +367,44 @@ function loaderResult(
   };
 }
 
-export async function dwaScenario(
+/** Runs one loader script as a child against a fresh emulator (both loader scenarios share this). */
+async function loaderScenario(
   paths: BenchPaths,
   options: LoaderScenarioOptions,
-  id = "dwa",
-  title = `dynamics-web-api loader ($batch changesets of ${options.batchSize}, ${options.concurrency} in flight)`,
-  emulatorOptions: StartEmulatorOptions = FAST,
+  script: string,
+  id: string,
+  title: string,
+  rate: "end-to-end" | "write phase",
+  emulatorOptions: StartEmulatorOptions,
 ): Promise<ScenarioResult> {
   const emulator = await freshEmulator(emulatorOptions);
   try {
     const m = await measureLoader(
       paths,
       emulator,
-      "dwa-loader.js",
+      script,
       ["--records", String(options.records), "--batch-size", String(options.batchSize), "--concurrency", String(options.concurrency)],
       options.timeoutSeconds,
     );
-    return loaderResult(
-      id,
-      title,
-      m,
-      options.records,
-      "end-to-end",
-    );
+    return loaderResult(id, title, m, options.records, rate);
   } finally {
     await emulator.close();
   }
 }
 
-export async function emulatorScenario(paths: BenchPaths, options: LoaderScenarioOptions): Promise<ScenarioResult> {
-  const emulator = await freshEmulator(FAST);
-  try {
-    const m = await measureLoader(
-      paths,
-      emulator,
-      "raw-loader.js",
-      ["--records", String(options.records), "--batch-size", String(options.batchSize), "--concurrency", String(options.concurrency)],
-      options.timeoutSeconds,
-    );
-    return loaderResult(
-      "emulator",
-      `emulator alone (undici UpsertMultiple of ${options.batchSize}, ${options.concurrency} in flight)`,
-      m,
-      options.records,
-      "write phase",
-    );
-  } finally {
-    await emulator.close();
-  }
+export function dwaScenario(
+  paths: BenchPaths,
+  options: LoaderScenarioOptions,
+  id = "dwa",
+  title = `dynamics-web-api loader ($batch changesets of ${options.batchSize}, ${options.concurrency} in flight)`,
+  emulatorOptions: StartEmulatorOptions = FAST,
+): Promise<ScenarioResult> {
+  return loaderScenario(paths, options, "dwa-loader.js", id, title, "end-to-end", emulatorOptions);
+}
+
+export function emulatorScenario(paths: BenchPaths, options: LoaderScenarioOptions): Promise<ScenarioResult> {
+  const title = `emulator alone (undici UpsertMultiple of ${options.batchSize}, ${options.concurrency} in flight)`;
+  return loaderScenario(paths, options, "raw-loader.js", "emulator", title, "write phase", FAST);
 }
 
 // ---------------------------------------------------------------------------------------------
