@@ -19,8 +19,8 @@ import type { ScenarioResult } from "./report.js";
 import { runCeiling } from "./theory.js";
 import type { LimitParams, RunCeiling } from "./theory.js";
 
-/** Same flag as the `#!` line of src/main.ts and `NODE_OPTIONS` in the Dockerfile. */
-export const CONNECTOR_HEAP_FLAG = "--max-old-space-size=512";
+/** Same flags as the `#!` line of src/main.ts and `NODE_OPTIONS` in the Dockerfile (a packaging test checks). */
+export const CONNECTOR_HEAP_FLAGS = ["--max-old-space-size=512", "--max-semi-space-size=8"] as const;
 
 export interface BenchPaths {
   /** Repository root (holds package.json and dist/). */
@@ -204,7 +204,7 @@ export async function measureConnector(
       preload: preload(paths),
       // The heap cap the bin's shebang and the Docker image's NODE_OPTIONS both apply: measure the
       // connector as users run it.
-      args: [CONNECTOR_HEAP_FLAG, distPath(paths, "src", "main.js"), "write", "--config", configFile, "--catalog", catalogFile],
+      args: [...CONNECTOR_HEAP_FLAGS, distPath(paths, "src", "main.js"), "write", "--config", configFile, "--catalog", catalogFile],
       stdinFile: options.inputFile,
       onStdoutLine: (line) => parseConnectorLine(output, line),
       timeoutSeconds: options.timeoutSeconds,

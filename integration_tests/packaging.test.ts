@@ -219,6 +219,19 @@ describe("Dockerfile", () => {
     expect(env?.trim().split(/\s+/)).toEqual(entrypoint);
   });
 
+  it("NODE_OPTIONS carries the same V8 memory flags as the bin's #! line and the bench's connector runs", () => {
+    if (!runtime) throw new Error("no runtime stage");
+    const shebang = read("src/main.ts").split("\n")[0] ?? "";
+    const shebangFlags = shebang.replace(/^#!\/usr\/bin\/env -S node\s*/, "").trim().split(/\s+/);
+    expect(shebangFlags.length).toBeGreaterThan(0);
+    for (const flag of shebangFlags) expect(flag).toMatch(/^--max-(old|semi)-space-size=\d+$/);
+    expect(envOf(runtime).get("NODE_OPTIONS")?.trim().split(/\s+/)).toEqual(shebangFlags);
+    const bench = /CONNECTOR_HEAP_FLAGS = \[([^\]]*)\]/.exec(read("bench/scenarios.ts"))?.[1] ?? "";
+    expect([...bench.matchAll(/"([^"]+)"/g)].map((m) => m[1])).toEqual(shebangFlags);
+    // The built bin keeps the line (tsc preserves it) and so do the README's instructions.
+    expect(read("README.md")).toContain(`node ${shebangFlags.join(" ")} dist/src/main.js`);
+  });
+
   it("labels io.airbyte.name and io.airbyte.version agree with metadata.yaml and package.json", () => {
     if (!runtime) throw new Error("no runtime stage");
     const labels = labelsOf(runtime);

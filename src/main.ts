@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-old-space-size=512
+#!/usr/bin/env -S node --max-old-space-size=512 --max-semi-space-size=8
 // The only file that touches process.*: it wires the real streams, environment and clock
 // into the commands and maps the outcome to an exit code.
 //

@@ -45,6 +45,7 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
     if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output, timers: realTimers(io.now), ...(terminal !== undefined ? { terminal } : {}) });
     const writer = conn.writer;
     const settings = loaded.config.write;
+    const users = 1 + loaded.config.additionalUsers.length;
     let deadLetter: DeadLetterSink | undefined;
     if (settings.deadLetterPath !== undefined) deadLetter = openDeadLetterFile(settings.deadLetterPath);
     const sync = new Sync({
@@ -52,6 +53,10 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
       writer,
       tables: conn.metadata,
       settings,
+      // max_concurrency is per application user: a pool of u users may have u times the batches in
+      // flight, or its extra users would only share one user's concurrency. The bytes in flight stay
+      // capped at two full batches whatever the pool's size, so memory does not grow with it.
+      maxInFlight: Math.max(2, settings.maxConcurrency * users),
       timers: realTimers(io.now),
       ...(deadLetter !== undefined ? { deadLetter } : {}),
       mirrorReader: conn.clients[0] as DataverseClient,

@@ -1,0 +1,101 @@
+// The application-user pool through the real CLI: max_concurrency is per application user, so a
+// pool of three users keeps three times as many write requests in flight as one user would.
+// Concurrency is observed on the emulator's side of the wire (Node's http.server diagnostics
+// channel), each write held for a while by a delay fault.
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import type { IncomingMessage } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmulator, type Emulator } from "../emulator/index.js";
+import { POOL_APPS, testEnvironment } from "./dataverse-env.js";
+import { configuredCatalog, record, runCli, streamState } from "./helpers/cli.js";
+import { CONNECTOR_BIN } from "./reliability/connector.js";
+import { existsSync } from "node:fs";
+
+const HOLD_MS = 300;
+const UPSERT_MULTIPLE = /\/contacts\/Microsoft\.Dynamics\.CRM\.UpsertMultiple$/;
+
+/**
+ * Start times of the contact UpsertMultiple requests. Each is held HOLD_MS by a delay fault before
+ * the emulator runs it, so two requests whose starts lie less than HOLD_MS apart were in flight
+ * together; a request sent the moment another's answer arrived starts at least HOLD_MS after it
+ * and is not counted as overlapping (the server's "finish" event can lag the client's next send).
+ */
+class WriteStarts {
+  readonly starts: number[] = [];
+  readonly #onStart = (m: unknown): void => {
+    const req = (m as { request: IncomingMessage }).request;
+    if (req.method === "POST" && UPSERT_MULTIPLE.test(req.url ?? "")) this.starts.push(performance.now());
+  };
+  start(): this {
+    subscribe("http.server.request.start", this.#onStart);
+    return this;
+  }
+  stop(): void {
+    unsubscribe("http.server.request.start", this.#onStart);
+  }
+  /** The most requests held by the delay at one moment. */
+  peak(): number {
+    let best = 0;
+    for (const t of this.starts) best = Math.max(best, this.starts.filter((u) => u <= t && t < u + HOLD_MS).length);
+    return best;
+  }
+}
+
+let emulator: Emulator;
+beforeAll(async () => {
+  if (!existsSync(CONNECTOR_BIN)) throw new Error(`${CONNECTOR_BIN} is missing: run npm run build first`);
+  emulator = await startEmulator({
+    environment: testEnvironment(),
+    quiet: true,
+    port: 0,
+    host: "127.0.0.1",
+    faults: [{ fault: "delay", method: "POST", pathRegex: "UpsertMultiple$", delayMs: HOLD_MS }],
+  });
+});
+afterAll(async () => emulator.close());
+
+function config(extraUsers: number): Record<string, unknown> {
+  const c = emulator.config;
+  return {
+    web_api_endpoint: c.web_api_endpoint,
+    authority_host: c.authority_host,
+    tenant_id: c.tenant_id,
+    client_id: c.client_id,
+    client_secret: c.client_secret,
+    ca_file: c.ca_file,
+    max_concurrency: 1,
+    batch_size: 10,
+    ...(extraUsers > 0 ? { additional_app_users: POOL_APPS.slice(0, extraUsers).map((a) => ({ client_id: a.clientId, client_secret: a.secret })) } : {}),
+    streams: [{ name: "people", table: "contact", mode: "upsert", key: { columns: ["emailaddress1"] } }],
+  };
+}
+
+async function load(prefix: string, extraUsers: number): Promise<{ peak: number; rows: number }> {
+  const before = emulator.service.rowCount("contact");
+  const counter = new WriteStarts().start();
+  try {
+    const input = [...Array.from({ length: 90 }, (_, i) => record("people", { emailaddress1: `${prefix}${i}@example.com`, lastname: `L${i}` })), streamState("people", 1)];
+    const r = await runCli({
+      args: ["write", "--config", "{file:config.json}", "--catalog", "{file:catalog.json}"],
+      files: { "config.json": config(extraUsers), "catalog.json": configuredCatalog([{ name: "people", mode: "append_dedup", pk: [["emailaddress1"]] }]) },
+      input,
+      secrets: [emulator.config.client_secret, ...POOL_APPS.map((a) => a.secret)],
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.states).toHaveLength(1);
+    return { peak: counter.peak(), rows: emulator.service.rowCount("contact") - before };
+  } finally {
+    counter.stop();
+  }
+}
+
+describe("write with an application-user pool", () => {
+  it("max_concurrency counts per user: one user keeps 1 write in flight, a pool of three keeps 3", async () => {
+    const single = await load("pool-single-", 0);
+    expect(single.rows).toBe(90);
+    expect(single.peak).toBe(1);
+    const pool = await load("pool-three-", 2);
+    expect(pool.rows).toBe(90);
+    expect(pool.peak).toBe(3);
+  }, 60_000);
+});
