@@ -568,6 +568,24 @@ function reading(results: readonly ScenarioResult[], rounds: Rounds): { title: s
     `record ${LIMIT_PRESETS.scaled.cost.bulkRecordMs} ms, as Microsoft's guidance orders them) and show the difference bulk actions make.`,
   ];
   if (c !== undefined) lines.push("", `Connector, median round: ${fmtInt(c)} records/s end to end.`);
+  // Where the CPU goes, per record written, in the median rounds: the client process (kernel
+  // figures) and the bench process hosting the emulator, measured over the same interval.
+  const perRecord = (r: ScenarioResult | undefined, cpu: number | undefined): string =>
+    r?.status === "ok" && cpu !== undefined && r.records > 0 ? `${fmtNum((cpu / r.records) * 1e6, 1)} µs` : "n/a";
+  const cpuRows = (["emulator", "connector", "dwa"] as const).map((id) => {
+    const r = find(results, id);
+    return `| ${r?.title ?? id} | ${perRecord(r, r?.cpuSeconds)} | ${perRecord(r, r?.emulatorCpuSeconds)} |`;
+  });
+  lines.push(
+    "",
+    "CPU per record written, median rounds (the client's process; the bench process, which hosts the",
+    "emulator, over the same interval). On 2 cores each side has one; a client can go no faster than",
+    "the slower of its two columns allows.",
+    "",
+    "| scenario | client CPU per record | emulator CPU per record |",
+    "|---|---|---|",
+    ...cpuRows,
+  );
   return [{ title: "Reading the latency-off figures", body: lines.join("\n") }];
 }
 

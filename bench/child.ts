@@ -19,6 +19,11 @@ export interface ChildRun {
   readonly cpuSeconds: number | undefined;
   /** Peak resident set, bytes: ru_maxrss when available, else the highest /proc sample. */
   readonly peakRssBytes: number | undefined;
+  /**
+   * CPU seconds this (the bench) process spent while the child ran: the in-process emulator's work
+   * plus the bench's own light bookkeeping (RSS samples, reading the child's stdout).
+   */
+  readonly hostCpuSeconds: number;
   /** Highest VmRSS seen by sampling, bytes (a cross-check of peakRssBytes). */
   readonly sampledPeakRssBytes: number | undefined;
   /** Sampled VmRSS at 25, 50, 75 and 100 % of the run's duration, bytes: does memory grow with input? */
@@ -91,6 +96,7 @@ export async function runMeasured(options: ChildOptions): Promise<ChildRun> {
   const dir = mkdtempSync(join(tmpdir(), "bench-usage-"));
   const usageFile = join(dir, "usage.json");
   const started = performance.now();
+  const hostCpuAtStart = process.cpuUsage();
   const stdinFd = options.stdinFile === undefined ? undefined : openSync(options.stdinFile, "r");
   const child = spawn(process.execPath, ["--import", options.preload, ...options.args], {
     env: { ...process.env, ...options.env, BENCH_USAGE_FILE: usageFile },
@@ -136,6 +142,7 @@ export async function runMeasured(options: ChildOptions): Promise<ChildRun> {
 
   const [exitCode, signal] = await closed;
   const wallSeconds = (performance.now() - started) / 1000;
+  const hostCpu = process.cpuUsage(hostCpuAtStart);
   if (sampler !== undefined) clearInterval(sampler);
   if (timer !== undefined) clearTimeout(timer);
 
@@ -147,6 +154,7 @@ export async function runMeasured(options: ChildOptions): Promise<ChildRun> {
     wallSeconds,
     cpuSeconds: usage === undefined ? undefined : (usage.userCpuMicros + usage.systemCpuMicros) / 1e6,
     peakRssBytes: usage === undefined ? sampledPeak : usage.maxRssKb * 1024,
+    hostCpuSeconds: (hostCpu.user + hostCpu.system) / 1e6,
     sampledPeakRssBytes: sampledPeak,
     rssQuartiles: quartiles(samples, wallSeconds * 1000),
     stderrTail,

@@ -13,6 +13,8 @@ export interface ScenarioResult {
   readonly seconds?: number;
   readonly recordsPerSecond?: number;
   readonly cpuSeconds?: number;
+  /** CPU seconds of the bench process (the in-process emulator) while the client ran. */
+  readonly emulatorCpuSeconds?: number;
   readonly peakRssBytes?: number;
   /** Every HTTP request the emulator answered for this scenario (token and metadata included). */
   readonly httpRequests?: number;
@@ -78,6 +80,7 @@ const COLUMNS: readonly { readonly head: string; readonly cell: (s: ScenarioResu
   { head: "seconds", cell: (s) => fmtNum(s.seconds, 2) },
   { head: "records/s", cell: (s) => fmtInt(s.recordsPerSecond) },
   { head: "CPU s", cell: (s) => fmtNum(s.cpuSeconds, 2) },
+  { head: "emulator CPU s", cell: (s) => fmtNum(s.emulatorCpuSeconds, 2) },
   { head: "peak RSS", cell: (s) => fmtMb(s.peakRssBytes) },
   { head: "HTTP req", cell: (s) => fmtInt(s.httpRequests) },
   { head: "write req", cell: (s) => fmtInt(s.writeRequests) },
