@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import type { ResolvedStream } from "../config/catalog.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { Output } from "../protocol/emit.js";
-import { readLines } from "../protocol/lines.js";
+import { readLineBatches } from "../protocol/lines.js";
 import { DryRunWriter, NoStateOutput, dryRunReport } from "../pipeline/dry-run.js";
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
 import { Sync } from "../pipeline/sync.js";
@@ -29,7 +29,7 @@ export async function runDryRun(d: DryRunInput): Promise<number> {
   const { deadLetterPath: _ignored, ...settings } = d.loaded.config.write;
   const sync = new Sync({ output: quiet, writer, tables: d.conn.metadata, settings, timers: d.timers, dryRun: true, ...(d.terminal !== undefined ? { terminal: d.terminal } : {}) });
   try {
-    const lines = readLines(d.input);
+    const lines = readLineBatches(d.input);
     const summary = d.resolved !== undefined ? (await sync.addStreams(d.resolved), await runAirbyte(lines, sync, quiet)) : await runSinger(lines, sync, quiet, d.loaded);
     const streamsByTable = new Map<string, string[]>();
     for (const r of d.resolved ?? d.loaded.config.streams.map((m) => ({ stream: { name: m.name }, mapping: m }))) {

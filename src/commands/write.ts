@@ -3,7 +3,7 @@
 import type { Readable } from "node:stream";
 import { parseCatalog, resolveAirbyteStreams } from "../config/catalog.js";
 import type { LineSink, Output } from "../protocol/emit.js";
-import { readLines } from "../protocol/lines.js";
+import { readLineBatches } from "../protocol/lines.js";
 import { openDeadLetterFile } from "../pipeline/deadletter.js";
 import type { DeadLetterSink } from "../pipeline/deadletter.js";
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
@@ -67,7 +67,7 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
       },
     });
     try {
-      const lines = readLines(input);
+      const lines = readLineBatches(input);
       if (resolved !== undefined) {
         await sync.addStreams(resolved);
         await runAirbyte(lines, sync, output);

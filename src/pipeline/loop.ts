@@ -24,17 +24,20 @@ async function guarded(sync: Sync, body: () => Promise<void>): Promise<SyncSumma
   }
 }
 
-export function runAirbyte(lines: AsyncIterable<Line>, sync: Sync, output: Output): Promise<SyncSummary> {
+export function runAirbyte(lines: AsyncIterable<readonly Line[]>, sync: Sync, output: Output): Promise<SyncSummary> {
   const ignored = new Set<string>();
   return guarded(sync, async () => {
-    for await (const line of lines) {
+    for await (const batch of lines) for (const line of batch) {
       sync.throwIfFailed();
       if (line.text.trim() === "") continue;
       const msg = parseAirbyteMessage(line.text, line.number);
       switch (msg.kind) {
-        case "record":
-          await sync.record(msg.stream, msg.data, line.number);
+        case "record": {
+          // Awaited only when the Sync asks to wait (a batch going out): most records add synchronously.
+          const wait = sync.record(msg.stream, msg.data, line.number);
+          if (wait !== undefined) await wait;
           break;
+        }
         case "state":
           sync.state({ protocol: "airbyte", state: msg.state });
           break;
@@ -53,10 +56,10 @@ export function runAirbyte(lines: AsyncIterable<Line>, sync: Sync, output: Outpu
   });
 }
 
-export function runSinger(lines: AsyncIterable<Line>, sync: Sync, output: Output, loaded: LoadedConfig): Promise<SyncSummary> {
+export function runSinger(lines: AsyncIterable<readonly Line[]>, sync: Sync, output: Output, loaded: LoadedConfig): Promise<SyncSummary> {
   return guarded(sync, async () => {
     let activateWarned = false;
-    for await (const line of lines) {
+    for await (const batch of lines) for (const line of batch) {
       sync.throwIfFailed();
       if (line.text.trim() === "") continue;
       const msg = parseSingerMessage(line.text, line.number);
@@ -65,12 +68,14 @@ export function runSinger(lines: AsyncIterable<Line>, sync: Sync, output: Output
           // A repeated SCHEMA (taps resend it) keeps the plan made for the first one.
           if (!sync.hasStream({ name: msg.stream })) await sync.addStreams([resolveSingerStream(loaded, msg.stream, msg.keyProperties, line.number)]);
           break;
-        case "record":
+        case "record": {
           if (!sync.hasStream({ name: msg.stream })) {
             throw new ProtocolError("record_before_schema", "RECORD before the SCHEMA of its stream", { line: line.number, stream: msg.stream });
           }
-          await sync.record({ name: msg.stream }, msg.data, line.number);
+          const wait = sync.record({ name: msg.stream }, msg.data, line.number);
+          if (wait !== undefined) await wait;
           break;
+        }
         case "state":
           sync.state({ protocol: "singer", value: msg.value });
           break;

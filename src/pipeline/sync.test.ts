@@ -5,7 +5,7 @@ import type { WriteSettings } from "../config/types.js";
 import { DataverseError } from "../dataverse/errors.js";
 import type { InputState, JsonObject } from "../protocol/airbyte.js";
 import { parseAirbyteMessage } from "../protocol/airbyte.js";
-import { readLines } from "../protocol/lines.js";
+import { readLineBatches } from "../protocol/lines.js";
 import { Readable, Writable } from "node:stream";
 import type { DeadLetter, DeadLetterSink } from "./deadletter.js";
 import { runAirbyte } from "./loop.js";
@@ -43,7 +43,7 @@ const rec = (stream: string, data: JsonObject) => JSON.stringify({ type: "RECORD
 const st = (stream: string, id: number) => JSON.stringify({ type: "STATE", state: { type: "STREAM", stream: { stream_descriptor: { name: stream }, stream_state: { c: id } }, id } });
 
 function lines(...ls: string[]) {
-  return readLines(Readable.from([ls.join("\n") + "\n"]));
+  return readLineBatches(Readable.from([ls.join("\n") + "\n"]));
 }
 
 function stateOf(line: string): InputState {

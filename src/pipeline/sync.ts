@@ -324,7 +324,12 @@ export class Sync {
     return this.#streams.get(d.name);
   }
 
-  async record(d: StreamDescriptor, data: JsonObject, line: number): Promise<void> {
+  /**
+   * Takes one record. Returns a promise only when the caller must wait (a batch is being handed to
+   * the writer, a warning or a rejection is being reported); otherwise the record was only added to
+   * its batch, synchronously, which keeps per-record overhead off the hot path.
+   */
+  record(d: StreamDescriptor, data: JsonObject, line: number): Promise<void> | undefined {
     this.throwIfFailed();
     const rt = this.#find(d);
     if (rt === undefined) throw new ProtocolError("unknown_stream", "RECORD for a stream that is not in the catalog or the configuration", { line, ...streamContext(d) });
@@ -332,31 +337,43 @@ export class Sync {
     rt.firstAt ??= this.#o.timers.now();
     this.#read += 1;
     const ticket = this.#ledger.open(rt.key);
-    await this.#reportUnknownFields(rt, data);
+    const unknown = this.#newUnknownFields(rt, data);
+    if (unknown !== undefined) return this.#reportUnknownFields(rt, unknown).then(() => this.#take(rt, data, line, ticket));
+    return this.#take(rt, data, line, ticket);
+  }
+
+  #take(rt: StreamRuntime, data: JsonObject, line: number, ticket: Ticket): Promise<void> | undefined {
     const result = mapRecord(rt.plan, data, { deleted: isDeletedRecord(data) });
     if (rt.mirror !== undefined) {
       if (!result.ok) rt.mirror.noteUnkeyed();
       else if (result.operation.kind !== "delete" && result.operation.kind !== "deactivate") rt.mirror.add(result.operation.ref);
     }
     if (!result.ok) {
-      await this.#reject(rt, { ticket, line, ...(result.key !== undefined ? { key: result.key } : {}), ...(this.#keepRecord() ? { record: data } : {}) }, result.issues);
-      return;
+      return this.#reject(rt, { ticket, line, ...(result.key !== undefined ? { key: result.key } : {}), ...(this.#keepRecord() ? { record: data } : {}) }, result.issues);
     }
     if (result.truncated.length > 0) rt.stats.truncated += 1;
-    const rowKey = rowIdentity(result.operation);
-    const item: PendingOp = {
-      operation: result.operation,
-      ...(rowKey !== undefined ? { rowKey } : {}),
-      ticket,
-      line,
-      ...(this.#keepRecord() ? { record: data } : {}),
-      bytes: estimateBytes(result.operation),
-      attempt: 0,
-    };
+    const operation = result.operation;
+    const rowKey = rowIdentity(operation);
+    const bytes = estimateBytes(operation);
+    const record = this.#keepRecord() ? data : undefined;
+    const item: PendingOp =
+      rowKey === undefined
+        ? record === undefined
+          ? { operation, ticket, line, bytes, attempt: 0 }
+          : { operation, ticket, line, record, bytes, attempt: 0 }
+        : record === undefined
+          ? { operation, rowKey, ticket, line, bytes, attempt: 0 }
+          : { operation, rowKey, ticket, line, record, bytes, attempt: 0 };
     // A second write of a row already pending goes into the next request, after the first.
-    if (rt.batcher.wouldOverflow(item) || (rowKey !== undefined && rt.batcher.has(rowKey))) await this.#flush(rt);
+    if (rt.batcher.wouldOverflow(item) || (rowKey !== undefined && rt.batcher.has(rowKey))) {
+      return this.#flush(rt).then(() => this.#add(rt, item));
+    }
+    return this.#add(rt, item);
+  }
+
+  #add(rt: StreamRuntime, item: PendingOp): Promise<void> | undefined {
     rt.batcher.add(item);
-    if (rt.batcher.full) await this.#flush(rt);
+    return rt.batcher.full ? this.#flush(rt) : undefined;
   }
 
   /** Holds the state until every record read before it is settled. */
@@ -416,12 +433,19 @@ export class Sync {
     return this.#o.deadLetter !== undefined && this.#o.settings.deadLetterIncludeRecord;
   }
 
-  async #reportUnknownFields(rt: StreamRuntime, data: JsonObject): Promise<void> {
+  /** Fields of this record not reported for its stream yet (each is reported once), or undefined. */
+  #newUnknownFields(rt: StreamRuntime, data: JsonObject): string[] | undefined {
+    let fresh: string[] | undefined;
     for (const f of unknownFields(rt.plan, data)) {
       if (rt.reportedFields.has(f)) continue;
       rt.reportedFields.add(f);
-      await this.#o.output.log("WARN", `stream "${rt.descriptor.name}": field "${f}" is ignored: ${whyIgnored(rt.plan, f)}`);
+      (fresh ??= []).push(f);
     }
+    return fresh;
+  }
+
+  async #reportUnknownFields(rt: StreamRuntime, fields: readonly string[]): Promise<void> {
+    for (const f of fields) await this.#o.output.log("WARN", `stream "${rt.descriptor.name}": field "${f}" is ignored: ${whyIgnored(rt.plan, f)}`);
   }
 
   #fail(err: unknown, context: ErrorContext = {}): void {

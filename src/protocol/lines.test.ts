@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { readLines } from "./lines.js";
+import { readLineBatches, readLines } from "./lines.js";
 import { ProtocolError } from "./errors.js";
 
 async function collect(chunks: (string | Buffer)[], max?: number) {
@@ -43,5 +43,25 @@ describe("readLines", () => {
     await it.next();
     expect(produced).toBeLessThan(5);
     await it.return();
+  });
+});
+
+describe("readLineBatches", () => {
+  it("yields one array per chunk, the lines before a bad one first, then fails naming the bad line", async () => {
+    const batches: string[][] = [];
+    const err = await (async () => {
+      for await (const b of readLineBatches(Readable.from([Buffer.from("a\nb\n"), Buffer.concat([Buffer.from("c\nd\n"), Buffer.from([0xff, 0x0a]), Buffer.from("e\n")])])))
+        batches.push(b.map((l) => l.text));
+    })().catch((e: unknown) => e);
+    expect(batches).toEqual([["a", "b"], ["c", "d"]]);
+    expect(err).toMatchObject({ code: "invalid_utf8", context: { line: 5 } });
+  });
+  it("a line over the cap in the middle of a chunk comes after the lines before it", async () => {
+    const batches: number[][] = [];
+    const err = await (async () => {
+      for await (const b of readLineBatches(Readable.from(["ok\nfine\n" + "x".repeat(20) + "\nlater\n"]), 15)) batches.push(b.map((l) => l.number));
+    })().catch((e: unknown) => e);
+    expect(batches).toEqual([[1, 2]]);
+    expect(err).toMatchObject({ code: "line_too_long", context: { line: 3 } });
   });
 });

@@ -12,10 +12,15 @@ export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
 const NEWLINE = 0x0a;
 
-export async function* readLines(
+/**
+ * The lines of each input chunk, in order, as one array per chunk (never empty): a consumer pays
+ * one await per chunk rather than per line. A line that fails (too long, invalid UTF-8) is thrown
+ * only after the lines before it were yielded, so they can be processed first.
+ */
+export async function* readLineBatches(
   input: AsyncIterable<Uint8Array | string>,
   maxLineBytes: number = DEFAULT_MAX_LINE_BYTES,
-): AsyncGenerator<Line, void, undefined> {
+): AsyncGenerator<Line[], void, undefined> {
   // fatal: invalid UTF-8 is reported with its line number instead of being silently replaced,
   // which would write U+FFFD into the customer's rows.
   const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -46,26 +51,42 @@ export async function* readLines(
 
   for await (const chunk of input) {
     const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
+    const batch: Line[] = [];
+    let failure: unknown;
     let start = 0;
-    for (;;) {
-      const nl = buf.indexOf(NEWLINE, start);
-      const end = nl === -1 ? buf.length : nl;
-      if (partBytes + (end - start) > maxLineBytes) {
-        throw new ProtocolError("line_too_long", `The line is longer than the limit of ${maxLineBytes} bytes`, {
-          line: number + 1,
-        });
-      }
-      if (nl === -1) {
-        if (end > start) {
-          // Copy: the producer may reuse its buffer once we return control.
-          parts.push(Uint8Array.prototype.slice.call(buf, start, end));
-          partBytes += end - start;
+    try {
+      for (;;) {
+        const nl = buf.indexOf(NEWLINE, start);
+        const end = nl === -1 ? buf.length : nl;
+        if (partBytes + (end - start) > maxLineBytes) {
+          throw new ProtocolError("line_too_long", `The line is longer than the limit of ${maxLineBytes} bytes`, {
+            line: number + 1,
+          });
         }
-        break;
+        if (nl === -1) {
+          if (end > start) {
+            // Copy: the producer may reuse its buffer once we return control.
+            parts.push(Uint8Array.prototype.slice.call(buf, start, end));
+            partBytes += end - start;
+          }
+          break;
+        }
+        batch.push(finish(buf.subarray(start, nl)));
+        start = nl + 1;
       }
-      yield finish(buf.subarray(start, nl));
-      start = nl + 1;
+    } catch (err) {
+      failure = err;
     }
+    if (batch.length > 0) yield batch;
+    if (failure !== undefined) throw failure;
   }
-  if (partBytes > 0) yield finish(new Uint8Array(0));
+  if (partBytes > 0) yield [finish(new Uint8Array(0))];
+}
+
+/** One line at a time (see readLineBatches). */
+export async function* readLines(
+  input: AsyncIterable<Uint8Array | string>,
+  maxLineBytes: number = DEFAULT_MAX_LINE_BYTES,
+): AsyncGenerator<Line, void, undefined> {
+  for await (const batch of readLineBatches(input, maxLineBytes)) yield* batch;
 }
