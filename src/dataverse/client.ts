@@ -38,7 +38,8 @@ export interface ClientRequest {
   /** Relative to the service root (already encoded, may carry a query), or an absolute URL on the same host. */
   readonly path: string;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string;
+  /** JSON text, or its UTF-8 bytes (large bodies: held once, outside V8's heap, while in flight). */
+  readonly body?: string | Buffer;
   /** Rows in the request, so the throttle compares latency per row; absent for reads (no latency signal). */
   readonly units?: number;
   /** Shared budget when the caller tracks one across requests (per operation). */

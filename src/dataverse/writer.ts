@@ -103,7 +103,7 @@ interface Item {
   /** The row's entity path (`contacts(emailaddress1='…')`), computed once when validated. */
   path?: string;
   /** Its bulk target as JSON, serialised once when chunking: the size check and every send reuse it. */
-  target?: string;
+  target?: string | undefined;
 }
 
 const BULK_MESSAGE = { create: "CreateMultiple", update: "UpdateMultiple", upsert: "UpsertMultiple" } as const;
@@ -405,15 +405,18 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
   // ---- bulk path ----
 
   async function sendBulk(items: Item[], meta: TableMeta, kind: "create" | "update" | "upsert", results: (Result | undefined)[], extra: Readonly<Record<string, string>>): Promise<void> {
-    // Targets are joined as JSON text: each was serialised once by chunks(), and a halved
-    // request after a refusal reuses the same text.
-    let body = '{"Targets":[';
+    // Targets are joined as JSON text: each was serialised once by chunks() (for its size). Once in
+    // the body they are dropped from the items, so a request in flight holds its records' JSON once,
+    // not twice; a halved request after a refusal serialises its targets again (a rare path).
+    const targets: string[] = new Array<string>(items.length);
     for (let k = 0; k < items.length; k++) {
       const item = items[k] as Item;
-      if (k > 0) body += ",";
-      body += item.target ?? bulkTargetJson(item, meta, kind);
+      targets[k] = item.target ?? bulkTargetJson(item, meta, kind);
+      item.target = undefined;
     }
-    body += "]}";
+    // As bytes: the joined text is garbage as soon as it is encoded, and a retry resends the same bytes.
+    const body = Buffer.from(`{"Targets":[${targets.join(",")}]}`, "utf8");
+    targets.length = 0;
     const message = BULK_MESSAGE[kind];
     counters.bulkRequests++;
     counters.recordsSent += items.length;
