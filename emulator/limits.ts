@@ -58,15 +58,16 @@ const MICROSOFT_LIMITS: LimitsConfig = {
 export const LIMIT_PRESETS: Readonly<Record<"microsoft" | "scaled" | "off", LimitsConfig>> = {
   microsoft: MICROSOFT_LIMITS,
   // Everything measured in time is divided by 100 (window 3 s, 12 s of execution per window, costs
-  // 0.2 / 1 / 0.15 ms) and so is the request budget (60 per 3 s), so every limit keeps Microsoft's
-  // shape and per-second rate relative to the model, and a test hits a limit within seconds.
+  // 0.2 / 1 / 0.15 ms, throttle extension 10 ms) and so is the request budget (60 per 3 s), so every
+  // limit keeps Microsoft's shape and per-second rate relative to the model, and a test hits a limit
+  // within seconds. Retry-After alone cannot follow: it is whole seconds, at least 1.
   scaled: {
     enabled: true,
     windowSeconds: 3,
     maxRequests: 60,
     maxExecutionMs: 12_000,
     maxConcurrent: 52,
-    penaltyMs: 1000,
+    penaltyMs: 10,
     cost: { requestMs: 0.2, recordMs: 1, bulkRecordMs: 0.15 },
     timeScale: 0.01,
     dopHint: 4,
