@@ -599,6 +599,15 @@ function reading(results: readonly ScenarioResult[], rounds: Rounds): { title: s
       `reach on this machine by the emulator's cost alone, before the connector's own work is counted.`,
     );
   }
+  const startup = medianRun(rounds.startup);
+  if (startup?.status === "ok" && startup.seconds !== undefined && dwaRun?.status === "ok" && dwaRun.seconds !== undefined) {
+    lines.push(
+      "",
+      `Start-up is a second bound: 3× the loader's end-to-end rate means finishing ${fmtInt(dwaRun.records)} records in`,
+      `${fmtNum(dwaRun.seconds / 3, 2)} s, and the connector needs ${fmtNum(startup.seconds, 2)} s (median) to start, sign in, read the`,
+      `table's metadata and write its first 1,000 records.`,
+    );
+  }
   return [{ title: "Reading the latency-off figures", body: lines.join("\n") }];
 }
 
