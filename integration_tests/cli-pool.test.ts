@@ -1,7 +1,8 @@
 // The application-user pool through the real CLI: max_concurrency is per application user, so a
 // pool of three users keeps three times as many write requests in flight as one user would.
 // Concurrency is observed on the emulator's side of the wire (Node's http.server diagnostics
-// channel), each write held for a while by a delay fault.
+// channel), each write held for a while by a delay fault. The same observer checks that no request
+// carries a cookie (Microsoft: disable the affinity cookie so requests spread over web servers).
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import type { IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,8 +23,11 @@ const UPSERT_MULTIPLE = /\/contacts\/Microsoft\.Dynamics\.CRM\.UpsertMultiple$/;
  */
 class WriteStarts {
   readonly starts: number[] = [];
+  /** Requests that carried a Cookie header (the emulator sets ARRAffinity on every answer, as Dataverse does). */
+  cookies = 0;
   readonly #onStart = (m: unknown): void => {
     const req = (m as { request: IncomingMessage }).request;
+    if (req.headers.cookie !== undefined) this.cookies++;
     if (req.method === "POST" && UPSERT_MULTIPLE.test(req.url ?? "")) this.starts.push(performance.now());
   };
   start(): this {
@@ -70,7 +74,7 @@ function config(extraUsers: number): Record<string, unknown> {
   };
 }
 
-async function load(prefix: string, extraUsers: number): Promise<{ peak: number; rows: number }> {
+async function load(prefix: string, extraUsers: number): Promise<{ peak: number; rows: number; cookies: number }> {
   const before = emulator.service.rowCount("contact");
   const counter = new WriteStarts().start();
   try {
@@ -83,7 +87,7 @@ async function load(prefix: string, extraUsers: number): Promise<{ peak: number;
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.states).toHaveLength(1);
-    return { peak: counter.peak(), rows: emulator.service.rowCount("contact") - before };
+    return { peak: counter.peak(), rows: emulator.service.rowCount("contact") - before, cookies: counter.cookies };
   } finally {
     counter.stop();
   }
@@ -97,5 +101,11 @@ describe("write with an application-user pool", () => {
     const pool = await load("pool-three-", 2);
     expect(pool.rows).toBe(90);
     expect(pool.peak).toBe(3);
+  }, 60_000);
+
+  it("sends no cookie, so the affinity cookie Dataverse sets never pins requests to one web server", async () => {
+    const r = await load("pool-cookie-", 2);
+    expect(r.rows).toBe(90);
+    expect(r.cookies).toBe(0);
   }, 60_000);
 });
