@@ -74,4 +74,6 @@ export interface DataService {
    * Used for $batch changesets.
    */
   transaction(fn: () => boolean): void;
+  /** Rows currently stored in a table (0 for an unknown table); for tests and benchmarks. */
+  rowCount(table: string): number;
 }
