@@ -45,20 +45,25 @@ class WriteStarts {
   }
 }
 
-let emulator: Emulator;
-beforeAll(async () => {
+function startHeld(dopHint?: number): Promise<Emulator> {
   if (!existsSync(CONNECTOR_BIN)) throw new Error(`${CONNECTOR_BIN} is missing: run npm run build first`);
-  emulator = await startEmulator({
+  return startEmulator({
     environment: testEnvironment(),
     quiet: true,
     port: 0,
     host: "127.0.0.1",
+    ...(dopHint === undefined ? {} : { limits: { enabled: false, dopHint } }),
     faults: [{ fault: "delay", method: "POST", pathRegex: "UpsertMultiple$", delayMs: HOLD_MS }],
   });
+}
+
+let emulator: Emulator;
+beforeAll(async () => {
+  emulator = await startHeld();
 });
 afterAll(async () => emulator.close());
 
-function config(extraUsers: number): Record<string, unknown> {
+function config(extraUsers: number, maxConcurrency = 1): Record<string, unknown> {
   const c = emulator.config;
   return {
     web_api_endpoint: c.web_api_endpoint,
@@ -67,27 +72,27 @@ function config(extraUsers: number): Record<string, unknown> {
     client_id: c.client_id,
     client_secret: c.client_secret,
     ca_file: c.ca_file,
-    max_concurrency: 1,
+    max_concurrency: maxConcurrency,
     batch_size: 10,
     ...(extraUsers > 0 ? { additional_app_users: POOL_APPS.slice(0, extraUsers).map((a) => ({ client_id: a.clientId, client_secret: a.secret })) } : {}),
     streams: [{ name: "people", table: "contact", mode: "upsert", key: { columns: ["emailaddress1"] } }],
   };
 }
 
-async function load(prefix: string, extraUsers: number): Promise<{ peak: number; rows: number; cookies: number }> {
+async function load(prefix: string, extraUsers: number, maxConcurrency = 1): Promise<{ peak: number; rows: number; cookies: number; starts: number[] }> {
   const before = emulator.service.rowCount("contact");
   const counter = new WriteStarts().start();
   try {
     const input = [...Array.from({ length: 90 }, (_, i) => record("people", { emailaddress1: `${prefix}${i}@example.com`, lastname: `L${i}` })), streamState("people", 1)];
     const r = await runCli({
       args: ["write", "--config", "{file:config.json}", "--catalog", "{file:catalog.json}"],
-      files: { "config.json": config(extraUsers), "catalog.json": configuredCatalog([{ name: "people", mode: "append_dedup", pk: [["emailaddress1"]] }]) },
+      files: { "config.json": config(extraUsers, maxConcurrency), "catalog.json": configuredCatalog([{ name: "people", mode: "append_dedup", pk: [["emailaddress1"]] }]) },
       input,
       secrets: [emulator.config.client_secret, ...POOL_APPS.map((a) => a.secret)],
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.states).toHaveLength(1);
-    return { peak: counter.peak(), rows: emulator.service.rowCount("contact") - before, cookies: counter.cookies };
+    return { peak: counter.peak(), rows: emulator.service.rowCount("contact") - before, cookies: counter.cookies, starts: counter.starts };
   } finally {
     counter.stop();
   }
@@ -107,5 +112,24 @@ describe("write with an application-user pool", () => {
     const r = await load("pool-cookie-", 2);
     expect(r.rows).toBe(90);
     expect(r.cookies).toBe(0);
+  }, 60_000);
+});
+
+describe("starting concurrency", () => {
+  // Microsoft: read x-ms-dop-hint and use it as the degree of parallelism; the connector starts each
+  // user there (max_concurrency 8 here) and grows only after a full round of healthy answers.
+  it.each([2, 6])("starts at the x-ms-dop-hint the server sends (%i), below or above the default of 4", async (hint) => {
+    const main = emulator;
+    emulator = await startHeld(hint);
+    try {
+      const r = await load(`dop-${hint}-`, 0, 8);
+      expect(r.rows).toBe(90);
+      const first = r.starts[0] ?? 0;
+      // Requests sent before any answer came back: exactly the starting limit.
+      expect(r.starts.filter((t) => t < first + HOLD_MS / 2)).toHaveLength(hint);
+    } finally {
+      await emulator.close();
+      emulator = main;
+    }
   }, 60_000);
 });

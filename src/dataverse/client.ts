@@ -238,8 +238,10 @@ export class DataverseClient {
       return { kind: "throttled", retryAfterMs: d.retryAfterMs ?? 1000 };
     }
     if (res.status >= 500) return { kind: "overloaded" };
-    // Only writes (which say how many rows they carry) feed the latency signal.
-    if (res.status < 400) return units === undefined ? { kind: "ok" } : { kind: "ok", latencyMs: this.#o.clock.now() - started, units };
+    // Only writes (which say how many rows they carry) are evidence about write capacity: they feed the
+    // latency signal and the growth. A read (metadata, lookups) leaves the limit where it is, so the
+    // first writes go out at the x-ms-dop-hint rather than at whatever a dozen metadata reads grew it to.
+    if (res.status < 400) return units === undefined ? { kind: "neutral" } : { kind: "ok", latencyMs: this.#o.clock.now() - started, units };
     return { kind: "neutral" };
   }
 

@@ -91,9 +91,9 @@ export async function connectDataverse(config: ConnectorConfig, options: Connect
   const main = clients[0] as DataverseClient;
   try {
     const whoAmI = await main.whoAmI();
-    // The hint is the server's recommended parallelism for this user; each application user is
-    // throttled on its own, so every user starts from it.
-    if (whoAmI.dopHint !== undefined) for (const c of clients) c.throttle.raiseTo(whoAmI.dopHint);
+    // The hint is the server's recommended parallelism for this user (lower or higher than our
+    // default); each application user is throttled on its own, so every user starts from it.
+    if (whoAmI.dopHint !== undefined) for (const c of clients) c.throttle.startAt(whoAmI.dopHint);
     const metadata = new MetadataLoader(main);
     const writer = createWriter({
       clients,

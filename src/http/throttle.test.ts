@@ -81,14 +81,19 @@ describe("Throttle (AIMD)", () => {
     expect(t.limit).toBe(5);
   });
 
-  it("raiseTo lifts the limit to the dop hint, within the bounds, and never lowers it", () => {
-    const t = new Throttle({ clock: new ManualClock(), initial: 2, max: 10 });
-    t.raiseTo(4);
-    expect(t.limit).toBe(4);
-    t.raiseTo(3);
-    expect(t.limit).toBe(4);
-    t.raiseTo(100);
+  it("startAt sets the limit to the dop hint, lower or higher than the default, within the bounds", () => {
+    const t = new Throttle({ clock: new ManualClock(), initial: 4, max: 10 });
+    t.startAt(2);
+    expect(t.limit).toBe(2);
+    expect(t.tryAcquire()).toBeDefined();
+    expect(t.tryAcquire()).toBeDefined();
+    expect(t.tryAcquire()).toBeUndefined();
+    t.startAt(7);
+    expect(t.limit).toBe(7);
+    t.startAt(100);
     expect(t.limit).toBe(10);
+    t.startAt(0);
+    expect(t.limit).toBe(1);
   });
 
   it("server errors shrink without pausing", () => {

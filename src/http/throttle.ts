@@ -151,13 +151,16 @@ export class Throttle {
     });
   }
 
-  /** Lifts the limit to n (within min/max), e.g. to the x-ms-dop-hint once it is known. */
-  raiseTo(n: number): void {
+  /**
+   * Starts the limit at n (within min/max): the server's x-ms-dop-hint once it is known, lower or
+   * higher than the default the throttle was made with. Growth and back-off then go on from there.
+   */
+  startAt(n: number): void {
     const target = clamp(Math.floor(n), this.#min, this.#max);
-    if (target > this.#limit) {
-      this.#limit = target;
-      this.#notify();
-    }
+    if (target === this.#limit) return;
+    this.#limit = target;
+    this.#credit = 0;
+    this.#notify();
   }
 
   /** Pause every send of this user for at least ms (the pause only ever extends). */
