@@ -7,7 +7,7 @@ describe("buildBatch", () => {
   it("writes CRLF application/http parts without a changeset", () => {
     const b = buildBatch(
       [
-        { method: "PATCH", url: "/api/data/v9.2/contacts(emailaddress1='a%40x.com')", body: '{"lastname":"A"}' },
+        { method: "PATCH", url: "/api/data/v9.2/contacts(emailaddress1='a@x.com')", body: '{"lastname":"A"}' },
         { method: "DELETE", url: "/api/data/v9.2/contacts(00000000-0000-0000-0000-000000000001)" },
       ],
       { boundary: "batch_T" },
@@ -19,7 +19,7 @@ describe("buildBatch", () => {
         "Content-Type: application/http",
         "Content-Transfer-Encoding: binary",
         "",
-        "PATCH /api/data/v9.2/contacts(emailaddress1='a%40x.com') HTTP/1.1",
+        "PATCH /api/data/v9.2/contacts(emailaddress1='a@x.com') HTTP/1.1",
         "Content-Type: application/json; type=entry",
         "",
         '{"lastname":"A"}',

@@ -24,6 +24,9 @@ describe("errorFromResponse", () => {
     );
     expect(e).toMatchObject({ kind: "forbidden", status: 403, code: "0x80040220", method: "PATCH", requestId: "r1" });
     expect(e.path).toBe("/api/data/v9.2/contacts(emailaddress1='secret%40x.com')");
+    // The key is a record's value: the message names the table, never the row.
+    expect(e.message).toContain("PATCH /api/data/v9.2/contacts(…)");
+    expect(e.message).not.toMatch(/secret/);
     expect(e.message).not.toContain("$select");
     expect(e.message).not.toContain("necessary privileges");
   });

@@ -49,7 +49,7 @@ export class DataverseError extends Error {
     cause?: unknown;
   }) {
     const what = init.summary ?? defaultSummary(init.kind, init.status, init.code);
-    super(`${init.method} ${init.path}: ${what}`, init.cause === undefined ? undefined : { cause: init.cause });
+    super(`${init.method} ${withoutKeyValues(init.path)}: ${what}`, init.cause === undefined ? undefined : { cause: init.cause });
     this.kind = init.kind;
     this.status = init.status;
     this.code = init.code;
@@ -110,6 +110,15 @@ function normaliseCode(code: string): string {
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The path with every key predicate's contents left out (`contacts(…)`): a key is a record's value
+ * (an e-mail address, an account number), and messages never carry record values. Parentheses inside
+ * values are percent-encoded by keys.ts, so a predicate ends at the first ')'.
+ */
+export function withoutKeyValues(path: string): string {
+  return path.replace(/\([^)]*\)/g, "(…)");
 }
 
 export function pathOf(url: string): string {

@@ -37,9 +37,19 @@ function numberLiteral(column: string, value: number): string {
   return text;
 }
 
-/** Percent-encodes for a URL path segment; keeps the quote so literals stay readable. */
+/** Percent-encodes for a URL query value; keeps the quote so literals stay readable. */
 function encodePathChars(text: string): string {
   return encodeURIComponent(text).replace(/[!*()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * Percent-encodes a key value for an entity path, which also goes unparsed into `@odata.id` and
+ * `@odata.bind` values in JSON bodies. "@" stays as it is: RFC 3986 allows it in a path segment, and
+ * Microsoft's own examples and SDKs write e-mail keys that way, so the most common key (an e-mail
+ * address) means the same to the server whether or not it unescapes a bind target.
+ */
+function encodeKeyChars(text: string): string {
+  return encodePathChars(text).replace(/%40/g, "@");
 }
 
 /**
@@ -61,7 +71,7 @@ export function keyValueLiteral(column: string, value: string | number): string 
   if (typeof value === "number") return numberLiteral(column, value);
   if (isLookupValueColumn(column) && isGuid(value)) return value.toLowerCase();
   checkText(column, value);
-  return `'${encodePathChars(value.replace(/'/g, "''"))}'`;
+  return `'${encodeKeyChars(value.replace(/'/g, "''"))}'`;
 }
 
 /** The parenthesised part of an entity URL: `(guid)` or `(col='v',col2=2)`. */
@@ -78,7 +88,7 @@ export function keySegment(ref: RowRef): string {
   }
 }
 
-/** `contacts(emailaddress1='a%40b.com')`, relative to the service root. */
+/** `contacts(emailaddress1='a@b.com')`, relative to the service root. */
 export function entityPath(entitySet: string, ref: RowRef): string {
   return `${entitySet}${keySegment(ref)}`;
 }

@@ -156,7 +156,7 @@ describe("writer $batch path", () => {
     expect(seen?.headers["MSCRM.SuppressCallbackRegistrationExpanderJob"]).toBe("true");
     expect(seen?.headers.Prefer).toBe("odata.continue-on-error");
     expect(String(seen?.body)).toContain("MSCRM.SuppressCallbackRegistrationExpanderJob: true\r\n");
-    expect(String(seen?.body)).toContain("PATCH /api/data/v9.2/contacts(emailaddress1='r0%40x.com') HTTP/1.1");
+    expect(String(seen?.body)).toContain("PATCH /api/data/v9.2/contacts(emailaddress1='r0@x.com') HTTP/1.1");
   });
 });
 
