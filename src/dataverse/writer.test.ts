@@ -5,7 +5,7 @@ import { systemClock } from "../http/clock.js";
 import { Throttle } from "../http/throttle.js";
 import type { HttpRequest, HttpResponse, Transport } from "../http/transport.js";
 import type { Operation } from "../mapping/operation.js";
-import { fixtureTables } from "../mapping/test-fixtures.js";
+import { contactTable, fixtureTables } from "../mapping/test-fixtures.js";
 import { boundaryOf } from "./batch.js";
 import { DataverseClient } from "./client.js";
 import { DataverseError } from "./errors.js";
@@ -114,6 +114,32 @@ describe("writer $batch path", () => {
     expect(await writer.write(ops(1, "delete"))).toEqual([{ ok: true, unchanged: true }]);
     const { writer: w2 } = setup(() => batchAnswer([{ status: 400, body: '{"error":{"code":"0x80044331","message":"too long"}}' }]));
     expect(await w2.write(ops(1))).toEqual([{ ok: false, status: 400, code: "0x80044331", message: "too long" }]);
+  });
+
+  it("a 404 on delete counts as already gone only when it says the row is missing", async () => {
+    const byId = { status: 404, body: '{"error":{"code":"0x80040217","message":"contact With Id = x Does Not Exist"}}' };
+    expect(await setup(() => batchAnswer([byId])).writer.write(ops(1, "delete"))).toEqual([{ ok: true, unchanged: true }]);
+    // Resource not found for the segment: a wrong entity set, not a deleted row.
+    const segment = { status: 404, body: '{"error":{"code":"0x8006088a","message":"Resource not found for the segment"}}' };
+    expect(await setup(() => batchAnswer([segment])).writer.write(ops(1, "delete"))).toEqual([{ ok: false, status: 404, code: "0x8006088a", message: "Resource not found for the segment" }]);
+  });
+
+  it("a replayed create-only meets its row: 412 with no code (Learn's example) or the duplicate-key code is done, a duplicate-detection 412 is rejected", async () => {
+    const creates = ops(1, "create");
+    for (const code of ["", "0x80040237"]) {
+      const answer = { status: 412, body: JSON.stringify({ error: { code, message: "A record with matching key values already exists." } }) };
+      expect(await setup(() => batchAnswer([answer])).writer.write(creates)).toEqual([{ ok: true, created: false, unchanged: true }]);
+    }
+    const dup = { status: 412, body: '{"error":{"code":"0x80040333","message":"A record was not created or updated because a duplicate of the current record already exists."}}' };
+    expect((await setup(() => batchAnswer([dup])).writer.write(creates))[0]).toMatchObject({ ok: false, status: 412, code: "0x80040333" });
+  });
+
+  it("rows of an elastic table go through $batch, never a bulk action (bulk may succeed in part there)", async () => {
+    const elastic = { ...contactTable(), tableType: "Elastic" };
+    const { writer, sent } = setup((req) => batchAnswer(partsOf(req).map(() => ({ status: 204 }))), fixtureTables(elastic));
+    expect(await writer.write(ops(3))).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    expect(sent.map((s) => s.length)).toEqual([3]);
+    expect(writer.stats().bulkRequests).toBe(0);
   });
 
   it("a privilege error in a part fails the whole write", async () => {

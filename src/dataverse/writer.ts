@@ -108,6 +108,11 @@ interface Item {
 
 const BULK_MESSAGE = { create: "CreateMultiple", update: "UpdateMultiple", upsert: "UpsertMultiple" } as const;
 
+/** 404 codes that mean "no such row": none, by id (0x80040217), by alternate key (0x80060891). */
+const ROW_MISSING_CODES: ReadonlySet<string> = new Set(["", "0x80040217", "0x80060891"]);
+/** 412 codes on a create-only write that mean "that row exists": none (Learn's example), duplicate key. */
+const ROW_EXISTS_CODES: ReadonlySet<string> = new Set(["", "0x80040237"]);
+
 /**
  * URL-unusable keys are looked up in groups: one GET whose $filter ORs up to this many key
  * equalities, and whose filter text stays under LOOKUP_FILTER_CHARS once percent-encoded.
@@ -298,9 +303,11 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
       return { kind: "done", result: created === undefined ? { ok: true } : { ok: true, created } };
     }
     const { code, message } = parseErrorBody(res.body);
-    if (s === 404 && (op.kind === "delete" || op.kind === "deactivate")) return { kind: "done", result: { ok: true, unchanged: true } };
+    // The row is gone already, by id or by key; any other 404 (an unknown entity set, say) is not.
+    if (s === 404 && (op.kind === "delete" || op.kind === "deactivate") && ROW_MISSING_CODES.has(code)) return { kind: "done", result: { ok: true, unchanged: true } };
     // A replayed create-with-id meets the row it created before: already done, not a rejection.
-    if (s === 412 && op.kind === "create" && op.ref.kind !== "none" && code === "") return { kind: "done", result: { ok: true, created: false, unchanged: true } };
+    // Learn shows If-None-Match's 412 with an empty code; a duplicate-key code means the same row.
+    if (s === 412 && op.kind === "create" && op.ref.kind !== "none" && ROW_EXISTS_CODES.has(code)) return { kind: "done", result: { ok: true, created: false, unchanged: true } };
     const decision = classifyStatus(s, res.headers);
     if (decision.retryable) return decision.retryAfterMs === undefined ? { kind: "retry" } : { kind: "retry", retryAfterMs: decision.retryAfterMs };
     if (isRunLevel(s, code)) return { kind: "fatal", error: errorFromResponse(method, path, res, false) };
@@ -658,6 +665,10 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
 
   function bulkKind(op: Operation, meta: TableMeta | undefined): "create" | "update" | "upsert" | undefined {
     if (!options.settings.useBulkActions || meta === undefined) return undefined;
+    // bulk-operations: on elastic tables a bulk action may succeed in part, where this writer treats
+    // a failed bulk request as all-or-nothing and re-sends its rows (a plain create would then land
+    // twice). Their rows go through $batch with continue-on-error, whose answer is per row.
+    if (meta.tableType === "Elastic") return undefined;
     if (op.kind === "create" && meta.bulk.createMultiple) return "create";
     if (op.kind === "update" && meta.bulk.updateMultiple && op.ref.kind !== "none") return "update";
     if (op.kind === "upsert" && meta.bulk.upsertMultiple) return "upsert";
