@@ -187,7 +187,8 @@ describe("write: bad input ends in a TRACE error naming the line, and no state p
   it("a malformed JSON line", async () => {
     const r = await write([record("contacts", { emailaddress1: "bad-1@example.org", lastname: "Ok" }), streamState("contacts", 50), '{"type":"RECORD", oops', streamState("contacts", 51)]);
     expect(r.code).not.toBe(0);
-    expect(traceError(r)).toMatchObject({ failure_type: "config_error", message: expect.stringContaining("line 3") });
+    // The input comes from the platform and the source, not from the user's settings.
+    expect(traceError(r)).toMatchObject({ failure_type: "system_error", message: expect.stringContaining("line 3") });
     expect(stateSummary(r.states)).toEqual([[50, { recordCount: 1 }]]);
   });
 
@@ -254,6 +255,30 @@ describe("write: data activation (destination_object_name + primary_key)", () =>
     expect(r.code).toBe(0);
     expect(stateSummary(r.states)).toEqual([[70, { recordCount: 1 }]]);
     expect((await contactsLike("da-1@")).map((c) => c["lastname"])).toEqual(["Activated"]);
+  });
+});
+
+describe("write: append with the source's own primary key", () => {
+  it("creates the rows: primary_key is ignored outside *_dedup, so a source key that is no alternate key is no error", async () => {
+    const r = await write(
+      [record("signups", { id: 17, emailaddress1: "ap-1@example.org", lastname: "Appended" }), streamState("signups", 71)],
+      { config: { streams: [] }, catalog: configuredCatalog([{ name: "signups", mode: "append", pk: [["id"]], object: "contact" }]) },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(stateSummary(r.states)).toEqual([[71, { recordCount: 1 }]]);
+    expect((await contactsLike("ap-1@")).map((c) => c["lastname"])).toEqual(["Appended"]);
+  });
+});
+
+describe("write: overwrite without mirror", () => {
+  it("upserts and warns once that rows no longer in the source stay", async () => {
+    const r = await write(
+      [record("roster", { emailaddress1: "ow-1@example.org", lastname: "Over" }), record("roster", { emailaddress1: "ow-2@example.org", lastname: "Over" }), streamState("roster", 72)],
+      { config: { streams: [] }, catalog: configuredCatalog([{ name: "roster", mode: "overwrite", pk: [["emailaddress1"]], object: "contact" }]) },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.logs.filter((l) => /stream "roster": overwrite upserts its records into contact; rows no longer in the source stay there unless mirror is enabled/.test(l))).toHaveLength(1);
+    expect(await contactsLike("ow-")).toHaveLength(2);
   });
 });
 

@@ -134,8 +134,11 @@ export function resolveAirbyteStreams(loaded: LoadedConfig, catalog: readonly Co
       });
       return;
     }
-    const catalogKey = keyColumns(entry, keyFromPrimaryKey(cs.primaryKey, where, problems));
     const mode = entry.mode ?? modeForSyncMode(cs.destinationSyncMode, entry.deleteAction);
+    // The protocol: primary_key is "REQUIRED if destination_sync_mode is *_dedup. Otherwise it is
+    // ignored." The platform copies a source's own key into it for append streams too, and that key is
+    // seldom an alternate key of the table, so a create leaves it alone (a configured key still applies).
+    const catalogKey = mode === "create" ? undefined : keyColumns(entry, keyFromPrimaryKey(cs.primaryKey, where, problems));
     const mapping = completeEntry(entry, table, mode, catalogKey);
     if (mapping.key.kind === "none" && mode !== "create") {
       problems.push({ path: `${where}/primary_key`, message: `stream "${cs.stream.name}" in mode ${mode} needs a key (primary_key or a configured key)` });

@@ -104,6 +104,15 @@ describe("catalog", () => {
     const r = resolveAirbyteStreams(loadConfig(base), catalog([stream("c", { destination_sync_mode: dsm, primary_key: [["contactid"]], destination_object_name: "contact" })]));
     expect(r[0]?.mapping.mode).toBe(mode);
   });
+  it("append ignores primary_key, as the protocol says outside *_dedup: a source's own key, even a nested or empty one, is no error", () => {
+    for (const pk of [[["id"]], [["a", "b"]], [[]]]) {
+      const r = resolveAirbyteStreams(loadConfig(base), catalog([stream("c", { destination_sync_mode: "append", primary_key: pk, destination_object_name: "contact" })]));
+      expect(r[0]?.mapping).toMatchObject({ mode: "create", key: { kind: "none" } });
+    }
+    // A key configured for the stream still makes its creates create-only by that key.
+    const keyed = loadConfig({ ...base, streams: [{ name: "c", table: "contact", key: { columns: ["emailaddress1"] } }] });
+    expect(resolveAirbyteStreams(keyed, catalog([stream("c", { destination_sync_mode: "append", primary_key: [["id"]] })]))[0]?.mapping).toMatchObject({ mode: "create", key: { kind: "columns", columns: ["emailaddress1"] } });
+  });
   it("config entries override the catalog and rename key columns", () => {
     const loaded = loadConfig({ ...base, streams: [{ name: "c", table: "account", fields: { num: "accountnumber" } }] });
     const r = resolveAirbyteStreams(loaded, catalog([stream("c", { destination_sync_mode: "append_dedup", primary_key: [["num"]] })]));
