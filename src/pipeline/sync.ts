@@ -246,6 +246,14 @@ export class Sync {
           continue;
         }
       }
+      if (r.destinationSyncMode === "overwrite" && mapping.mirror?.enabled !== true) {
+        // Airbyte's overwrite promises to replace the destination's data; upserts alone keep rows the
+        // source dropped, and only mirror removes them. Said once per stream, before any record.
+        await this.#o.output.log(
+          "WARN",
+          `stream "${r.stream.name}": overwrite upserts its records into ${table.logicalName}; rows no longer in the source stay there unless mirror is enabled for the stream`,
+        );
+      }
       const key = streamKey(r.stream);
       this.#streams.set(key, {
         key,
