@@ -63,6 +63,12 @@ describe("check", () => {
     expect(s.message).not.toMatch(/authority_host/);
   });
 
+  it("an unreadable ca_file is a FAILED status naming ca_file, not a TRACE", async () => {
+    const s = await check({ ca_file: "/nonexistent/dir/ca.pem" });
+    expect(s.status).toBe("FAILED");
+    expect(s.message).toMatch(/ca_file/);
+  });
+
   it("an expired secret says so", async () => {
     const s = await check({ client_id: DEFAULT_IDS.expiredApp.clientId, client_secret: DEFAULT_IDS.expiredApp.secret });
     expect(s.status).toBe("FAILED");

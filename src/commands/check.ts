@@ -153,18 +153,31 @@ async function checkOptionPrivileges(conn: Connection, loaded: LoadedConfig): Pr
 }
 
 export async function runCheck(command: { config: string }, io: CommandIO, output: Output, sinks: readonly LineSink[]): Promise<number> {
+  // A configuration problem is a FAILED status, not a TRACE (Airbyte: "If check fails because of a
+  // configuration issue … it will return a failed response"): reading the config and opening the
+  // connection (an unreadable ca_file, say) both count.
+  const failedOnConfig = async (err: unknown): Promise<boolean> => {
+    if (err instanceof ConfigError || (err instanceof Error && "failureType" in err)) {
+      await output.connectionStatus("FAILED", err.message);
+      return true;
+    }
+    return false;
+  };
   let loaded: LoadedConfig;
   try {
     loaded = await readConfig(io, command.config, sinks);
   } catch (err) {
-    if (err instanceof ConfigError || (err instanceof Error && "failureType" in err)) {
-      await output.connectionStatus("FAILED", (err as Error).message);
-      return 0;
-    }
+    if (await failedOnConfig(err)) return 0;
     throw err;
   }
   const endpoint = loaded.config.webApiEndpoint;
-  const conn = await connect(loaded.config, io);
+  let conn: Connection;
+  try {
+    conn = await connect(loaded.config, io);
+  } catch (err) {
+    if (await failedOnConfig(err)) return 0;
+    throw err;
+  }
   try {
     let token: string;
     try {
