@@ -27,10 +27,14 @@ export class ConnectorError extends Error {
   }
 }
 
-/** Input that is not a valid message stream: malformed JSON, unknown type, record for an unknown stream… */
+/**
+ * Input that is not a valid message stream: malformed JSON, unknown type, record for an unknown
+ * stream… The messages come from the platform and the source, not from the user's settings, so it is
+ * a system_error (Airbyte's config_error is "caused by the user"): nothing in the config can fix it.
+ */
 export class ProtocolError extends ConnectorError {
   constructor(code: string, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
-    super(code, message, "config_error", context, options);
+    super(code, message, "system_error", context, options);
   }
 }
 
