@@ -657,6 +657,40 @@ describe("README and docs", () => {
     expect(checked).toBeGreaterThanOrEqual(4);
   });
 
+  it("the Airbyte UI can build a form from the spec: every oneOf it walks is of objects sharing a const property", () => {
+    // The platform's form builder (airbyte-webapp schemaToFormBlock) walks properties and arrays of
+    // objects; at a oneOf it builds each variant with the parent's type, requires each to be an
+    // object, and picks the variant by a property with a const that every variant has. Anything else
+    // fails the whole form ("oneOfWithNonObjects", "oneOfWithoutConst").
+    const problems: string[] = [];
+    const walk = (schema: unknown, path: string): void => {
+      if (!isRecord(schema)) return;
+      const variants = schema["oneOf"];
+      if (Array.isArray(variants)) {
+        if (schema["type"] !== "object") problems.push(`${path}: a oneOf whose parent is not "type": "object"`);
+        let shared: string[] | undefined;
+        for (const v of variants) {
+          const props = isRecord(v) && isRecord(v["properties"]) ? v["properties"] : {};
+          const consts = Object.entries(props).filter(([, p]) => isRecord(p) && p["const"] !== undefined).map(([k]) => k);
+          shared = shared === undefined ? consts : shared.filter((k) => consts.includes(k));
+        }
+        if ((shared ?? []).length === 0) problems.push(`${path}: no const property shared by every variant`);
+        for (const [i, v] of variants.entries()) walk({ ...(isRecord(v) ? v : {}), type: schema["type"] }, `${path}/oneOf/${i}`);
+        return;
+      }
+      if (schema["type"] === "array") walk(schema["items"], `${path}[]`);
+      if (isRecord(schema["properties"])) for (const [k, v] of Object.entries(schema["properties"])) walk(v, `${path}.${k}`);
+    };
+    walk(field(JSON.parse(read("spec/spec.json")) as unknown, "connectionSpecification"), "$");
+    expect(problems).toEqual([]);
+    // What the form sends (with the discriminator) and what a hand-written file holds (without) both validate.
+    const validate = configValidator();
+    const withKey = (key: unknown) => ({ ...connection, streams: [{ name: "s", table: "contact", key }] });
+    expect(validate(withKey({ key_type: "columns", columns: ["emailaddress1"] }))).toEqual([]);
+    expect(validate(withKey({ columns: ["emailaddress1"] }))).toEqual([]);
+    expect(validate(withKey({ key_type: "alternate_key", columns: ["emailaddress1"] }))).not.toEqual([]);
+  });
+
   it("docs/meltano.yml declares only settings the spec has, and its config is valid", () => {
     const meltano: unknown = parseYaml(read("docs/meltano.yml"));
     const loaders = field(meltano, "plugins", "loaders");

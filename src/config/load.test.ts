@@ -68,6 +68,13 @@ describe("loadConfig", () => {
     expect(config.write.maxConcurrency).toBe(3);
     expect(config.write.deadLetterPath).toBe("/tmp/x");
   });
+  it("a key as the Airbyte UI sends it (with key_type) means the same as without", () => {
+    const keyOf = (key: unknown) => loadConfig({ ...base, streams: [{ name: "s", table: "contact", key }] }).entries[0]?.key;
+    expect(keyOf({ key_type: "columns", columns: ["emailaddress1"] })).toEqual({ kind: "columns", columns: ["emailaddress1"] });
+    expect(keyOf({ key_type: "alternate_key", alternate_key: "k1" })).toEqual({ kind: "alternate_key", name: "k1" });
+    expect(keyOf({ key_type: "id_field", id_field: "guid" })).toEqual({ kind: "id_field", field: "guid" });
+    expect(() => keyOf({ key_type: "id_field", columns: ["emailaddress1"] })).toThrow(/key/);
+  });
   it("builds stream mappings with lookups", () => {
     const { config } = loadConfig({
       ...base,
