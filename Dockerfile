@@ -30,8 +30,11 @@ COPY --from=build /build/dist/src ./dist/src
 COPY spec ./spec
 # The platform mounts config and catalog under /airbyte and may switch the working directory
 # to /source or /dest; the entrypoint therefore uses absolute paths only.
-RUN groupadd --system airbyte \
- && useradd --system --gid airbyte --home-dir /airbyte --shell /usr/sbin/nologin airbyte \
+# The user is uid/gid 1000, as in Airbyte's own connector base images, so /airbyte stays writable when
+# the platform runs connectors rootless as 1000:1000. The node image's user "node" has that id: it is
+# renamed rather than a second user made.
+RUN groupmod --new-name airbyte node \
+ && usermod --login airbyte --home /airbyte --shell /usr/sbin/nologin node \
  && chown airbyte:airbyte /airbyte
 WORKDIR /airbyte
 USER airbyte

@@ -201,7 +201,9 @@ describe("Dockerfile", () => {
     expect(["root", "0"]).not.toContain(user);
     expect(finalWorkdir(runtime)).toBe("/airbyte");
     const runs = all(runtime, "RUN").map((r) => r.args).join("\n");
-    expect(runs).toMatch(/useradd\b[^\n]*\bairbyte\b/);
+    // uid/gid 1000 (the platform's rootless launcher runs connectors as 1000:1000): node images' "node"
+    // user has that id and is renamed, or a new user is made with it.
+    expect(runs).toMatch(/usermod\b[^\n]*--login airbyte\b[^\n]*\bnode\b|useradd\b[^\n]*--uid 1000\b[^\n]*\bairbyte\b/);
     expect(runs).toMatch(/chown\s+(-R\s+)?airbyte(:airbyte)?\s+\/airbyte\b/);
     // Steps after USER run unprivileged; the chown must come before it.
     const userIndex = runtime.instructions.findIndex((i) => i.keyword === "USER");
