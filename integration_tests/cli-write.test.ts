@@ -294,6 +294,8 @@ describe("write: Singer", () => {
       JSON.stringify({ type: "RECORD", stream: "contacts", record: { emailaddress1: "sg-1@example.org", lastname: "Singer" } }),
       JSON.stringify({ type: "STATE", value: { bookmarks: { contacts: 1 } } }),
       JSON.stringify({ type: "ACTIVATE_VERSION", stream: "contacts", version: 1 }),
+      // A type outside the spec's own: permitted by Singer, skipped.
+      JSON.stringify({ type: "CUSTOM_NOTE", stream: "contacts", note: "hello" }),
       JSON.stringify({ type: "RECORD", stream: "contacts", record: { emailaddress1: "sg-2@example.org", lastname: "Singer", _sdc_deleted_at: null } }),
       JSON.stringify({ type: "STATE", value: { bookmarks: { contacts: 2 } } }),
     ]);

@@ -58,7 +58,7 @@ export function runAirbyte(lines: AsyncIterable<readonly Line[]>, sync: Sync, ou
 
 export function runSinger(lines: AsyncIterable<readonly Line[]>, sync: Sync, output: Output, loaded: LoadedConfig): Promise<SyncSummary> {
   return guarded(sync, async () => {
-    let activateWarned = false;
+    const ignoredTypes = new Set<string>();
     for await (const batch of lines) for (const line of batch) {
       sync.throwIfFailed();
       if (line.text.trim() === "") continue;
@@ -80,9 +80,14 @@ export function runSinger(lines: AsyncIterable<readonly Line[]>, sync: Sync, out
           sync.state({ protocol: "singer", value: msg.value });
           break;
         case "ignored":
-          if (!activateWarned) {
-            activateWarned = true;
-            await output.log("INFO", `${msg.type} messages are ignored: table versions are not supported by this target`);
+          if (!ignoredTypes.has(msg.type)) {
+            ignoredTypes.add(msg.type);
+            await output.log(
+              "INFO",
+              msg.type === "ACTIVATE_VERSION"
+                ? `${msg.type} messages are ignored: table versions are not supported by this target`
+                : `${msg.type} messages are not read by this target and are ignored`,
+            );
           }
           break;
       }

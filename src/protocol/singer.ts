@@ -42,6 +42,7 @@ export function parseSingerMessage(text: string, line: number): SingerMessage {
     case "BATCH":
       throw new ProtocolError("unsupported_message_type", "BATCH messages are not supported; send RECORD messages", { line });
     default:
-      throw new ProtocolError("unknown_message_type", "The message type is not a Singer message type", { line });
+      // The Singer spec permits message types beyond its own; a target skips what it does not read.
+      return typeof stream === "string" ? { kind: "ignored", type, stream } : { kind: "ignored", type };
   }
 }
