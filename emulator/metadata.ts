@@ -66,7 +66,8 @@ const ABSTRACT_CASTS = new Set(["EnumAttributeMetadata"]);
 const ENTITY_PROPS = [
   "MetadataId", "LogicalName", "SchemaName", "EntitySetName", "LogicalCollectionName", "PrimaryIdAttribute",
   "PrimaryNameAttribute", "ObjectTypeCode", "OwnershipType", "TableType", "IsCustomEntity", "DisplayName",
-  "DisplayCollectionName", "IsActivity", "IsValidForAdvancedFind", "CanCreateAttributes",
+  "DisplayCollectionName", "IsActivity", "IsValidForAdvancedFind", "CanCreateAttributes", "IsManaged", "IsIntersect",
+  "IsPrivate",
 ];
 
 const KEY_PROPS = ["MetadataId", "LogicalName", "SchemaName", "KeyAttributes", "EntityKeyIndexStatus", "EntityLogicalName", "DisplayName"];
@@ -98,6 +99,11 @@ function entityJson(m: TableModel, lcid: number): Json {
     OwnershipType: m.def.ownershipType ?? "UserOwned",
     TableType: m.def.tableType ?? "Standard",
     IsCustomEntity: m.logicalName.includes("_"),
+    // Standard tables come with the platform's managed solutions; a custom table made in the
+    // environment is unmanaged. No emulated table is an intersect (N:N) or private table.
+    IsManaged: !m.logicalName.includes("_"),
+    IsIntersect: false,
+    IsPrivate: false,
     IsActivity: false,
     IsValidForAdvancedFind: true,
     CanCreateAttributes: { Value: true, CanBeChanged: false, ManagedPropertyLogicalName: "cancreateattributes" },

@@ -178,6 +178,16 @@ describe("discover", () => {
     const ops = (catalogs[0]?.["destination_catalog"] as { operations: { object_name: string; sync_mode: string; matching_keys?: string[][] }[] }).operations;
     const contactUpsert = ops.find((o) => o.object_name === "contact" && o.sync_mode === "append_dedup");
     expect(contactUpsert?.matching_keys).toEqual([["emailaddress1"]]);
+    // Default scope: the standard tables a sync writes and the environment's own custom tables.
+    expect([...new Set(ops.map((o) => o.object_name))].sort()).toEqual(["account", "contact", "lead", "new_membership", "opportunity"]);
+  });
+
+  it("discover_tables names the tables to describe; an unknown one is a warning, not a failure", async () => {
+    const r = await cli(["discover", "--config", "{file:config.json}"], { ...emu.connection, discover_tables: ["systemuser", "new_nosuchtable"] });
+    expect(r.code).toBe(0);
+    const catalog = r.messages.find((m) => m["type"] === "DESTINATION_CATALOG")?.["destination_catalog"] as { operations: { object_name: string }[] };
+    expect([...new Set(catalog.operations.map((o) => o.object_name))]).toEqual(["systemuser"]);
+    expect(r.logs.some((l) => /discover_tables: table new_nosuchtable does not exist/.test(l))).toBe(true);
   });
 });
 

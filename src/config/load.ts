@@ -153,6 +153,8 @@ function build(c: JsonObject): LoadedConfig {
     flushIntervalSeconds: num(c, "flush_interval_seconds", 60),
   };
   const caFile = str(c, "ca_file");
+  const discover = c["discover_tables"];
+  const discoverTables = Array.isArray(discover) ? discover.filter((t): t is string => typeof t === "string") : undefined;
   const streams: StreamMapping[] = [];
   for (const e of entries) if (e.table !== undefined) streams.push(completeEntry(e, e.table, e.mode ?? defaultMode(e.key)));
   const config: ConnectorConfig = {
@@ -163,6 +165,7 @@ function build(c: JsonObject): LoadedConfig {
     authorityHost: authority,
     ...(caFile !== undefined ? { caFile } : {}),
     additionalUsers: users,
+    ...(discoverTables !== undefined ? { discoverTables } : {}),
     streams,
     write,
   };

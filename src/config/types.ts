@@ -102,6 +102,8 @@ export interface ConnectorConfig {
   /** PEM file of an extra CA to trust (the emulator's). */
   readonly caFile?: string;
   readonly additionalUsers: readonly AppUser[];
+  /** discover_tables: the tables discover describes; undefined for the default scope, ["*"] for all. */
+  readonly discoverTables?: readonly string[];
   readonly streams: readonly StreamMapping[];
   readonly write: WriteSettings;
 }

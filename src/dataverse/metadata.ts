@@ -39,6 +39,12 @@ export interface TableSummary {
   readonly primaryIdAttribute: string;
   readonly primaryNameAttribute: string;
   readonly displayName?: string;
+  /** EntityMetadata flags discover scopes by (false when the service leaves one out). */
+  readonly isCustomEntity: boolean;
+  readonly isManaged: boolean;
+  readonly isIntersect: boolean;
+  readonly isPrivate: boolean;
+  readonly tableType: string;
 }
 
 const COLUMN_TYPES: ReadonlySet<string> = new Set<ColumnType>([
@@ -233,7 +239,7 @@ export class MetadataLoader {
 
   async listTables(): Promise<TableSummary[]> {
     const { body } = await this.#client.get(
-      "EntityDefinitions?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,DisplayName",
+      "EntityDefinitions?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,DisplayName,IsCustomEntity,IsManaged,IsIntersect,IsPrivate,TableType",
       this.#headers,
     );
     return rows(body)
@@ -246,6 +252,11 @@ export class MetadataLoader {
           primaryIdAttribute: str(r.PrimaryIdAttribute),
           primaryNameAttribute: str(r.PrimaryNameAttribute),
           ...(display === "" ? {} : { displayName: display }),
+          isCustomEntity: r.IsCustomEntity === true,
+          isManaged: r.IsManaged === true,
+          isIntersect: r.IsIntersect === true,
+          isPrivate: r.IsPrivate === true,
+          tableType: str(r.TableType) || "Standard",
         };
       })
       .filter((t) => t.logicalName !== "" && t.entitySetName !== "");
