@@ -218,6 +218,25 @@ describe("executeBatch", () => {
   });
 });
 
+describe("executeBatch: data that looks like a reference", () => {
+  it('a string value starting with "$" in a changeset part is data, not a Content-ID reference', () => {
+    const body = crlf([
+      "--batch_A",
+      "Content-Type: multipart/mixed; boundary=changeset_B",
+      "",
+      ...part("POST", "accounts", '{"name":"$100","description":"$1 off"}', "1", "changeset_B"),
+      "--changeset_B--",
+      "--batch_A--",
+    ]);
+    const parsed = parseBatch("multipart/mixed; boundary=batch_A", body);
+    if (!parsed.ok) throw new Error("parse");
+    const runner = fakeRunner();
+    const outcome = executeBatch(parsed.items, runner, false);
+    expect(outcome.status).toBe(200);
+    expect(runner.rows).toEqual(['{"name":"$100","description":"$1 off"}']);
+  });
+});
+
 describe("formatBatchResponse", () => {
   it("writes batchresponse_/changesetresponse_ boundaries, status lines, Location beside OData-EntityId and the Content-ID", () => {
     const entity = "https://h/api/data/v9.2/tasks(d31ba648-c592-ed11-aad1-000d3a993550)";

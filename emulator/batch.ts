@@ -314,12 +314,25 @@ function urlReference(url: string): string | undefined {
   return /^\$([A-Za-z0-9_.-]+)/.exec(url)?.[0];
 }
 
-/** `"$2"` values in the body that name a Content-ID (used by @odata.bind and @odata.id). */
+/**
+ * `"$2"` values of a body's `…@odata.bind` and `@odata.id` properties, the only places Learn
+ * (execute-batch-operations-using-web-api, "Reference URIs in an operation") puts a Content-ID
+ * reference. Any other string that starts with "$" ("$100" in a name) is data.
+ */
 function bodyReferences(body: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return []; // not JSON: the part itself reports that when it runs
+  }
   const found: string[] = [];
-  const re = /"(\$[A-Za-z0-9_.-]+)"/g;
-  for (let m = re.exec(body); m !== null; m = re.exec(body)) {
-    if (m[1] !== undefined) found.push(m[1]);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return found;
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(key === "@odata.id" || key.endsWith("@odata.bind"))) continue;
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v === "string" && /^\$[A-Za-z0-9_.-]+$/.test(v)) found.push(v);
+    }
   }
   return found;
 }
