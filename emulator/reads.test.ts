@@ -133,6 +133,29 @@ describe("collection reads", () => {
   });
 });
 
+describe("navigation property values (retrieve-entity-using-web-api)", () => {
+  it("a single-valued navigation property answers the related row, or 204 when the lookup is empty", () => {
+    const h = harness();
+    const c = h.call("POST", "contacts", { firstname: "Yvonne", lastname: "McKay" }, { prefer: "return=representation" });
+    const contactId = String(c.json["contactid"]);
+    const a = h.call("POST", "accounts", { name: "A", "primarycontactid@odata.bind": `/contacts(${contactId})` }, { prefer: "return=representation" });
+    const r = h.call("GET", `accounts(${String(a.json["accountid"])})/primarycontactid?$select=fullname`);
+    expect(r.status).toBe(200);
+    expect(r.json["@odata.context"]).toBe(`${ROOT}$metadata#contacts(fullname)/$entity`);
+    expect(r.json).toMatchObject({ fullname: "Yvonne McKay", contactid: contactId });
+    const empty = h.call("POST", "accounts", { name: "B" }, { prefer: "return=representation" });
+    expect(h.call("GET", `accounts(${String(empty.json["accountid"])})/primarycontactid`).status).toBe(204);
+  });
+
+  it("a collection-valued one is reported as not emulated (501), never as a missing row", () => {
+    const h = harness();
+    const a = h.call("POST", "accounts", { name: "A" }, { prefer: "return=representation" });
+    expect(h.call("GET", `accounts(${String(a.json["accountid"])})/contact_customer_accounts?$select=lastname`).status).toBe(501);
+    // Associating rows on create through it (an array of URLs) likewise, not "undeclared property".
+    expect(h.call("POST", "accounts", { name: "B", "contact_customer_accounts@odata.bind": ["/contacts(00000000-0000-0000-0000-000000000001)"] }).status).toBe(501);
+  });
+});
+
 describe("conditional and unsupported options", () => {
   it("If-None-Match with the current etag answers 304; DELETE with a stale If-Match answers 412", () => {
     const h = harness();
@@ -141,6 +164,9 @@ describe("conditional and unsupported options", () => {
     const etag = String(a.json["@odata.etag"]);
     expect(h.call("GET", `accounts(${id})`, undefined, { "if-none-match": etag }).status).toBe(304);
     expect(h.call("GET", `accounts(${id})`, undefined, { "if-none-match": "null" }).status).toBe(200);
+    // Learn: "If the query includes $expand it will never return 304", nor with include-annotations.
+    expect(h.call("GET", `accounts(${id})?$select=name&$expand=primarycontactid($select=fullname)`, undefined, { "if-none-match": etag }).status).toBe(200);
+    expect(h.call("GET", `accounts(${id})`, undefined, { "if-none-match": etag, prefer: 'odata.include-annotations="*"' }).status).toBe(200);
     h.call("PATCH", `accounts(${id})`, { name: "B" }, { "if-match": "*" });
     expect(h.call("DELETE", `accounts(${id})`, undefined, { "if-match": etag }).status).toBe(412);
     expect(h.call("DELETE", `accounts(${id})`).status).toBe(204);

@@ -258,11 +258,13 @@ export class DataverseService implements DataService {
     const expand = this.checkExpand(model, q.other.get("$expand"), 0);
     const row = this.findRow(model, address);
     if (!row) throw this.notFound(model, address);
-    // perform-conditional-operations-using-web-api: conditional retrieval answers 304 when unchanged.
-    if (conditional(req.headers["if-none-match"]) === `W/"${row.version}"`) {
+    const prefs = parsePrefer(req.headers["prefer"]);
+    // perform-conditional-operations-using-web-api: conditional retrieval answers 304 when unchanged,
+    // but "if the query includes $expand it will never return 304", nor with odata.include-annotations.
+    const mayAnswer304 = q.other.get("$expand") === undefined && prefs.includeAnnotations === undefined;
+    if (mayAnswer304 && conditional(req.headers["if-none-match"]) === `W/"${row.version}"`) {
       return { status: 304, headers: { "odata-version": "4.0", etag: `W/"${row.version}"` } };
     }
-    const prefs = parsePrefer(req.headers["prefer"]);
     const body = {
       "@odata.context": contextUrl(req.serviceRoot, model, select, true, expand),
       ...this.represent(model, row, select, prefs),
@@ -522,6 +524,13 @@ export class DataverseService implements DataService {
   // ---- single-column operations --------------------------------------------------------------
 
   private property(req: ServiceRequest, model: TableModel, address: RowAddress, name: string): ServiceResponse {
+    if (req.method === "GET") {
+      const nav = model.navs.get(name);
+      if (nav !== undefined) return this.navigationTarget(req, model, address, nav.column.logicalName, nav.targets);
+      if (this.collectionNav(model, name)) {
+        throw new DataverseError(501, "0x80040216", `Reading the collection-valued navigation property '${name}' is not supported by the emulator.`);
+      }
+    }
     const column = model.columns.get(name);
     if (!column || isLookupType(column)) throw errors.resourceNotFound(name);
     const row = this.findRow(model, address);
@@ -544,6 +553,32 @@ export class DataverseService implements DataService {
     }
     this.write(model, { kind: "id", id: row.id }, { [name]: value }, "update", this.context(req));
     return { status: 204, headers: { "odata-version": "4.0" } };
+  }
+
+  /**
+   * retrieve-entity-using-web-api, "Retrieve navigation property values": `accounts(id)/primarycontactid
+   * ?$select=fullname` answers the related row (context `contacts(fullname)/$entity`); a lookup that
+   * points nowhere answers 204, as OData does for a null single-valued navigation property.
+   */
+  private navigationTarget(req: ServiceRequest, model: TableModel, address: RowAddress, column: string, targets: readonly string[]): ServiceResponse {
+    this.demand(req.caller, model, "read");
+    const row = this.findRow(model, address);
+    if (!row) throw this.notFound(model, address);
+    const v = row.values[column];
+    const target = isLookup(v) && targets.includes(v.table) ? this.models.get(v.table) : undefined;
+    const related = target && isLookup(v) ? this.store.table(target.logicalName)?.rows.get(v.id) : undefined;
+    if (!target || !related) return { status: 204, headers: { "odata-version": "4.0" } };
+    this.demand(req.caller, target, "read");
+    const q = parseQuery(req.query);
+    const select = this.checkSelect(target, q.select, q.other);
+    const expand = this.checkExpand(target, q.other.get("$expand"), 0);
+    const prefs = parsePrefer(req.headers["prefer"]);
+    const body = {
+      "@odata.context": contextUrl(req.serviceRoot, target, select, true, expand),
+      ...this.represent(target, related, select, prefs),
+      ...this.expanded(related, expand, req.serviceRoot),
+    };
+    return json(200, body, prefs.includeAnnotations !== undefined ? { "preference-applied": `odata.include-annotations="${prefs.includeAnnotations}"` } : {});
   }
 
   /**
@@ -881,7 +916,14 @@ export class DataverseService implements DataService {
         if (annotation !== "odata.bind") continue; // instance annotations are ignored on write
         const navName = prop.slice(0, at);
         const nav = model.navs.get(navName);
-        if (!nav) throw errors.undeclaredProperty(navName, model.entitySetName);
+        if (!nav) {
+          // create-entity-web-api, "Associate table rows on create": `<collection nav>@odata.bind`
+          // with an array of URLs is valid Dataverse; the emulator does not do it, and says so.
+          if (this.collectionNav(model, navName)) {
+            throw new DataverseError(501, "0x80040216", `Binding rows through the collection-valued navigation property '${navName}' is not supported by the emulator.`);
+          }
+          throw errors.undeclaredProperty(navName, model.entitySetName);
+        }
         if (raw === null) {
           out[nav.column.logicalName] = null;
           continue;

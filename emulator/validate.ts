@@ -128,11 +128,14 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
       return raw;
     case "Integer":
     case "BigInt": {
-      if (typeof raw !== "number" || !Number.isInteger(raw)) throw cannotConvert(table, c);
+      // create-entity-web-api's InitializeFrom sample posts "numberofemployees":"200": an integer
+      // literal in a JSON string converts as ODataLib's reader converts it.
+      const n = typeof raw === "string" && /^[+-]?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+      if (typeof n !== "number" || !Number.isInteger(n)) throw cannotConvert(table, c);
       const min = c.minValue ?? (c.type === "Integer" ? INT32_MIN : Number.MIN_SAFE_INTEGER);
       const max = c.maxValue ?? (c.type === "Integer" ? INT32_MAX : Number.MAX_SAFE_INTEGER);
-      if (raw < min || raw > max) throw outOfRange(table, c, min, max);
-      return raw;
+      if (n < min || n > max) throw outOfRange(table, c, min, max);
+      return n;
     }
     case "Decimal":
     case "Double":
