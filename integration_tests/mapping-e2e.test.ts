@@ -109,6 +109,35 @@ describe("keys", () => {
     ]);
   });
 
+  it("creates by a composite key with a lookup column go out as create-only PATCHes: a create body cannot carry the read-only _x_value", async () => {
+    const contactId = uuidv5(JSON.stringify(["ckc-1@example.org"]), NS);
+    const streams = [
+      { name: "ckc_people", table: "contact", key: { deterministic: { namespace: NS, fields: ["emailaddress1"] } } },
+      { name: "ckc_members", table: "new_membership", mode: "create", key: { columns: ["new_contactid", "new_tier"] }, fields: { person: "new_contactid", tier: "new_tier" } },
+    ];
+    const catalog = [
+      { name: "ckc_people", mode: "append_dedup" },
+      { name: "ckc_members", mode: "append" },
+    ];
+    const refusedBefore = emu.emulator.stats().requests.byStatus["400"] ?? 0;
+    const r = await write(streams, catalog, [
+      record("ckc_people", { emailaddress1: "ckc-1@example.org", lastname: "Created" }),
+      streamState("ckc_people", 1),
+      record("ckc_members", { person: contactId, tier: "Gold", new_name: "gold" }),
+      record("ckc_members", { person: contactId, tier: "Bronze", new_name: "bronze" }),
+      streamState("ckc_members", 2),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(stateSummary(r.states)).toEqual([
+      [1, { recordCount: 1 }],
+      [2, { recordCount: 2 }],
+    ]);
+    // No request was refused on the way (a CreateMultiple with _new_contactid_value in its targets was).
+    expect(emu.emulator.stats().requests.byStatus["400"] ?? 0).toBe(refusedBefore);
+    const rows = await reader.rows("new_memberships", { filter: `_new_contactid_value eq ${contactId}`, select: ["new_tier", "new_name"] });
+    expect(rows.map((x) => x["new_name"]).sort()).toEqual(["bronze", "gold"]);
+  });
+
   it("key values with an apostrophe, a slash and non-ASCII text upsert in place; the slash one by a route that keeps it out of the URL", async () => {
     const numbers = ["KO'Brien-1", "KA/B-2", "KZoë-山田-3", "K'/ü+?&-4"];
     const streams = [{ name: "k_accounts", table: "account", key: { columns: ["accountnumber"] } }];

@@ -113,6 +113,13 @@ const ROW_MISSING_CODES: ReadonlySet<string> = new Set(["", "0x80040217", "0x800
 /** 412 codes on a create-only write that mean "that row exists": none (Learn's example), duplicate key. */
 const ROW_EXISTS_CODES: ReadonlySet<string> = new Set(["", "0x80040237"]);
 
+/** `_new_contactid_value` → `new_contactid`: a lookup column as an alternate key part names it so. */
+const LOOKUP_KEY_PART = /^_(.+)_value$/;
+
+function hasLookupKeyPart(ref: Operation["ref"]): boolean {
+  return ref.kind === "key" && ref.values.some(([c]) => LOOKUP_KEY_PART.test(c));
+}
+
 /**
  * URL-unusable keys are looked up in groups: one GET whose $filter ORs up to this many key
  * equalities, and whose filter text stays under LOOKUP_FILTER_CHARS once percent-encoded.
@@ -253,6 +260,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     const ref = item.op.ref;
     if (ref.kind === "id") body[meta.primaryIdAttribute] = ref.id;
     else if (ref.kind === "key") {
+      // bulkKind keeps creates whose key has a lookup part off this path (see keyColumnsForBody).
       if (kind === "create") for (const [c, v] of ref.values) body[c] = v;
       // The key goes in @odata.id only: the same column in the body breaks the create path (0x80040216).
       else body["@odata.id"] = item.path ?? entityPath(item.op.entitySet, ref);
@@ -575,6 +583,30 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     return typeof id === "string" ? id : undefined;
   }
 
+  /**
+   * A key's columns as a create body holds them. A lookup part (`_new_contactid_value`) is a
+   * read-only computed property in a body (Learn: "Lookup properties are read-only"), so it becomes
+   * `<nav>@odata.bind` through the table's one N:1 relationship on that column; a string names why not.
+   */
+  function keyColumnsForBody(table: string, values: readonly (readonly [string, ColumnValue])[]): Record<string, ColumnValue> | string {
+    const out: Record<string, ColumnValue> = {};
+    for (const [c, v] of values) {
+      const lookup = LOOKUP_KEY_PART.exec(c)?.[1];
+      if (lookup === undefined) {
+        out[c] = v;
+        continue;
+      }
+      const rels = options.tables(table)?.manyToOne.filter((r) => r.referencingAttribute === lookup) ?? [];
+      const rel = rels.length === 1 ? rels[0] : undefined;
+      const target = rel === undefined ? undefined : options.tables(rel.referencedEntity);
+      if (rel === undefined || target === undefined || typeof v !== "string") {
+        return `key column ${lookup} of table ${table} is a lookup whose target cannot be bound on create (a key value Dataverse cannot address in a URL made the connector create the row by POST)`;
+      }
+      out[`${rel.navigationProperty}@odata.bind`] = `/${target.entitySetName}(${v.toLowerCase()})`;
+    }
+    return out;
+  }
+
   /** Rewrites refs and bindings that hold URL-unusable key values into GUIDs; may settle the item. */
   async function resolveUnaddressable(item: Item, results: (Result | undefined)[], known: KnownIds): Promise<void> {
     const { op } = item;
@@ -595,7 +627,12 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
         return;
       } else {
         // Not there yet: create it with the key columns in the body (a URL cannot carry them).
-        extraColumns = Object.fromEntries(ref.values);
+        const columns = keyColumnsForBody(op.table, ref.values);
+        if (typeof columns === "string") {
+          results[item.index] = reject(0, "", columns);
+          return;
+        }
+        extraColumns = columns;
         ref = { kind: "none" };
       }
     }
@@ -669,7 +706,9 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     // a failed bulk request as all-or-nothing and re-sends its rows (a plain create would then land
     // twice). Their rows go through $batch with continue-on-error, whose answer is per row.
     if (meta.tableType === "Elastic") return undefined;
-    if (op.kind === "create" && meta.bulk.createMultiple) return "create";
+    // A create addressed by a key with a lookup part goes as PATCH + If-None-Match through $batch: the
+    // URL key carries `_x_value=<guid>`, which a CreateMultiple body cannot (lookup properties are read-only).
+    if (op.kind === "create" && meta.bulk.createMultiple && !hasLookupKeyPart(op.ref)) return "create";
     if (op.kind === "update" && meta.bulk.updateMultiple && op.ref.kind !== "none") return "update";
     if (op.kind === "upsert" && meta.bulk.upsertMultiple) return "upsert";
     return undefined;
