@@ -41,6 +41,7 @@ describe("coerceValue: accepted values", () => {
     ["contoso_score", 999.994, 999.99],
     ["annualincome", "1234.5", 1234.5],
     ["annualincome", 0.125, 0.13],
+    ["annualincome", "123456789012.34", 123456789012.34],
     ["address1_latitude", 47.6062095, 47.60621],
     // booleans from common spellings
     ["donotemail", true, true],
@@ -99,6 +100,9 @@ describe("coerceValue: accepted values", () => {
 
 describe("coerceValue: refused values name a code, never become null", () => {
   it.each(failRows([
+    // Money keeps 19 significant digits, a JSON number ~15-17: the nearest double would be another amount.
+    ["annualincome", "92233720368547.71", "out_of_range"],
+    ["annualincome", "99999999999999.99", "out_of_range"],
     ["firstname", "x".repeat(51), "too_long"],
     ["firstname", "😀".repeat(26), "too_long"],
     ["firstname", "a\ud800b", "invalid_text"],

@@ -4,7 +4,7 @@ import type { ColumnMeta, ColumnType } from "../dataverse/metadata-types.js";
 import type { ColumnValue } from "./operation.js";
 import { resolveChoice, resolveMultiChoice } from "./choices.js";
 import { convertDateTime } from "./datetime.js";
-import { decimalPlaces, isIntegerText, roundHalfAwayFromZero, toDecimalText } from "./numbers.js";
+import { decimalPlaces, expandExponent, isIntegerText, roundHalfAwayFromZero, toDecimalText } from "./numbers.js";
 import { normalizeGuid } from "./uuid.js";
 
 export type Coerced =
@@ -106,6 +106,11 @@ function coerceNumber(column: ColumnMeta, raw: unknown): Coerced {
   const min = column.minValue ?? dmin;
   const max = column.maxValue ?? dmax;
   if (n < min || n > max) return fail("out_of_range", `Column '${col}' takes values from ${min} to ${max}.`);
+  if ((type === "Decimal" || type === "Money") && expandExponent(String(n)) !== expandExponent(out)) {
+    // Decimal keeps up to 22 significant digits and Money 19, a JSON number about 15-17: sending the
+    // nearest double would write a different amount without a word, so the record is refused instead.
+    return fail("out_of_range", `Column '${col}' value has more significant digits than this connector can send exactly (about 15).`);
+  }
   return ok(n);
 }
 
