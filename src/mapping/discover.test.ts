@@ -34,6 +34,13 @@ describe("buildDestinationCatalog", () => {
     expect(modes("systemuser")).toEqual(["append", "update", "soft_delete"]);
   });
 
+  it("offers no key with a column a stream cannot key by (a date): append_dedup would fail every stream using it", () => {
+    const base = contactTable();
+    const dated = { ...base, keys: [{ logicalName: "k_birth", schemaName: "k_birth", columns: ["birthdate"], status: "Active" as const }] };
+    const ops = buildDestinationCatalog([dated]).operations.filter((o) => o.object_name === "contact").map((o) => o.sync_mode);
+    expect(ops).toEqual(["append", "update", "soft_delete"]);
+  });
+
   it("gives matching keys: every Active key column for upsert, the primary id for update and soft_delete", () => {
     expect(opOf("contact", "append_dedup")?.matching_keys).toEqual([["contoso_externalid"], ["firstname"], ["emailaddress1"]]);
     expect(opOf("account", "append_dedup")?.matching_keys).toEqual([["accountnumber"], ["contoso_region"]]);

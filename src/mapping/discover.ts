@@ -3,7 +3,7 @@
 // planStream, so every field discover offers is one a record may carry under its own name.
 import type { ColumnMeta, TableLookup, TableMeta } from "../dataverse/metadata-types.js";
 import { LOOKUP_TYPES, SCALAR_TYPES } from "./coerce.js";
-import { requiredOnCreate, writableFor } from "./plan.js";
+import { KEY_VALUE_TYPES, requiredOnCreate, writableFor } from "./plan.js";
 
 export type DestinationSyncMode = "append" | "overwrite" | "append_dedup" | "update" | "soft_delete";
 
@@ -127,7 +127,10 @@ export function buildDestinationCatalog(tables: readonly TableMeta[]): { operati
     const required = new Set(sortedColumns(table).filter(requiredOnCreate).map((c) => c.logicalName));
     operations.push({ object_name: table.logicalName, sync_mode: "append", json_schema: schemaFor(table, "create", lookup, required, new Set()) });
 
-    const activeKeys = table.keys.filter((k) => k.status === "Active" && k.columns.every((c) => table.columns.has(c)));
+    // Only keys a stream could use: Active, and every column of a type planStream takes for a key.
+    const activeKeys = table.keys.filter(
+      (k) => k.status === "Active" && k.columns.every((c) => { const t = table.columns.get(c)?.type; return t !== undefined && KEY_VALUE_TYPES.has(t); }),
+    );
     if (activeKeys.length > 0) {
       const keyColumns: string[] = [];
       for (const k of activeKeys) for (const c of k.columns) if (!keyColumns.includes(c)) keyColumns.push(c);

@@ -164,7 +164,8 @@ export function findKey(table: TableMeta, by: { readonly name?: string | undefin
  * like a string; refused until key values carry their type. Lookup key columns take the related
  * row's GUID and are addressed as `_<column>_value`.
  */
-const KEY_VALUE_TYPES = new Set(["String", "Memo", "Integer", "Decimal", "Picklist", "Lookup", "Customer", "Owner"]);
+/** Column types a key value can be written for (date keys are refused: a key value carries no type for the URL literal). */
+export const KEY_VALUE_TYPES: ReadonlySet<string> = new Set(["String", "Memo", "Integer", "Decimal", "Picklist", "Lookup", "Customer", "Owner"]);
 
 export function planStream(
   mapping: StreamMapping,
