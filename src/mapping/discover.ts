@@ -102,7 +102,10 @@ function schemaFor(table: TableMeta, op: Op, lookup: TableLookup, required: Read
     if (!offered(column, table, op, lookup) && !alsoInclude.has(column.logicalName)) continue;
     const s = baseSchema(column);
     if (s === undefined) continue;
-    properties[column.logicalName] = required.has(column.logicalName) ? s : nullable(s);
+    // A SystemRequired column "cannot be set to a null value" (update-delete-entities-using-web-api).
+    // The primary id stays nullable: a null one is left out and the server makes the id.
+    const notNull = required.has(column.logicalName) || (column.requiredLevel === "SystemRequired" && column.isPrimaryId !== true);
+    properties[column.logicalName] = notNull ? s : nullable(s);
   }
   return objectSchema(properties, [...required].filter((r) => r in properties).sort());
 }

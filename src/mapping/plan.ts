@@ -45,6 +45,8 @@ export interface LookupPlan {
   /** Lookup column logical name on this table, e.g. "parentcustomerid". */
   readonly column: string;
   readonly nulls: NullHandling;
+  /** SystemRequired: a null cannot clear it (the record is refused instead). */
+  readonly required?: boolean;
   /** The target table chosen in the mapping; undefined when chosen per row. */
   readonly table?: string;
   /** Source field naming the target table per row (polymorphic lookups). */
@@ -313,6 +315,7 @@ export function planStream(
           field: name,
           column: name,
           nulls: mapping.nulls,
+          ...(column.requiredLevel === "SystemRequired" ? { required: true } : {}),
           table: target,
           targets: new Map([[target, { table: target, entitySet: meta.entitySetName, navigationProperty: nav.navigationProperty, strategy: { by: "id" } }]]),
         });
@@ -445,7 +448,7 @@ function planLookup(
     return undefined;
   }
   if (!perRow && resolvers.size !== candidates.length) return undefined;
-  const base = { field, column: column.logicalName, nulls, targets: resolvers };
+  const base = { field, column: column.logicalName, nulls, targets: resolvers, ...(column.requiredLevel === "SystemRequired" ? { required: true } : {}) };
   if (lookup.table !== undefined) return { ...base, table: lookup.table };
   if (perRow && lookup.tableField !== undefined) return { ...base, tableField: lookup.tableField };
   return { ...base, table: candidates[0] ?? "" };

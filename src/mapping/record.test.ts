@@ -281,6 +281,15 @@ describe("mapRecord: nulls", () => {
     expect(op(mapRecord(p, { contoso_externalid: "C", first: null })).columns).toEqual(expected);
   });
 
+  it("a null for a SystemRequired column or lookup is refused by field when nulls are written (Dataverse cannot clear it)", () => {
+    const p = byExternalId({ owner: { column: "ownerid", nulls: "write", lookup: { tableField: "owner_type", strategy: { by: "id" } } } }, { mode: "update", nulls: "write" });
+    expect(issues(mapRecord(p, { contoso_externalid: "C", owner: null, owner_type: "team" }))).toEqual([expect.objectContaining({ field: "/owner", code: "required_null" })]);
+    const s = planOf(streamMapping({ mode: "update", nulls: "write", fields: { s: { column: "statecode" } } }));
+    expect(issues(mapRecord(s, { contoso_externalid: "C", s: null }))).toEqual([expect.objectContaining({ field: "/s", code: "required_null" })]);
+    // An ApplicationRequired column can be cleared through the Web API (its level is not enforced there).
+    expect(op(mapRecord(byExternalId({}, { nulls: "write" }), { contoso_externalid: "C", lastname: null })).columns).toEqual({ lastname: null });
+  });
+
   it("applies stream nulls to passthrough columns and leaves absent fields alone", () => {
     const p = byExternalId({}, { nulls: "write" });
     expect(op(mapRecord(p, { contoso_externalid: "C", lastname: null })).columns).toEqual({ lastname: null });

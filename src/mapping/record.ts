@@ -196,6 +196,10 @@ function binding(lp: LookupPlan, data: Readonly<Record<string, unknown>>, issues
   }
   if (raw === null) {
     if (lp.nulls === "ignore") return undefined;
+    if (lp.required === true) {
+      issue(issues, lp.field, "required_null", `Lookup '${lp.column}' is required by the system and cannot be cleared; the value is null.`);
+      return undefined;
+    }
     // Clearing: any of a polymorphic lookup's navigation properties clears the one lookup value.
     const nav = (resolver ?? firstResolver(lp))?.navigationProperty;
     return nav === undefined ? undefined : { navigationProperty: nav, column: lp.column, target: null };
@@ -266,7 +270,15 @@ export function mapRecord(
   const put = (field: string, column: ColumnMeta, raw: unknown, nulls: "ignore" | "write", delimiter: string | undefined): void => {
     if (raw === undefined) return;
     if (raw === null) {
+      // A null primary id means "no id": the server makes one (and a key or id field addresses rows).
+      if (column.isPrimaryId === true) return;
       if (nulls === "write") {
+        // update-delete-entities-using-web-api: a SystemRequired column "cannot be set to a null value";
+        // refused here, by field, rather than by the server for the whole row.
+        if (column.requiredLevel === "SystemRequired") {
+          issue(issues, field, "required_null", `Column '${column.logicalName}' is required by the system and cannot be cleared; the value is null.`);
+          return;
+        }
         columns[column.logicalName] = null;
         fieldOf.set(column.logicalName, field);
       }
