@@ -101,7 +101,9 @@ describe("metadata", () => {
     const [a, b] = await Promise.all([m.loadTable("account"), m.loadTable("account")]);
     expect(a).toBe(b);
     expect(a.columns.get("numberofemployees")).toMatchObject({ type: "Integer", minValue: 0, maxValue: 1_000_000 });
-    expect(a.columns.get("revenue")).toMatchObject({ type: "Money", precision: 2 });
+    // PrecisionSource 2 (the currency's precision, Dataverse's default): up to Money's 4 decimals go
+    // out and the server rounds to the currency, rather than rounding here to the column's Precision.
+    expect(a.columns.get("revenue")).toMatchObject({ type: "Money", precision: 4 });
     expect(a.columns.get("industrycode")?.options?.map((o) => o.label)).toEqual(["Accounting", "Agriculture"]);
     expect(a.columns.get("name")?.requiredLevel).toBe("ApplicationRequired");
     expect(m.lookup("account")).toBe(a);

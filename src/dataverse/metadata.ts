@@ -142,7 +142,7 @@ const CASTS: readonly { cast: string; query: string; read: (row: Record<string, 
   { cast: "BigIntAttributeMetadata", query: "$select=LogicalName,MinValue,MaxValue", read: (r) => range(r) },
   { cast: "DecimalAttributeMetadata", query: "$select=LogicalName,MinValue,MaxValue,Precision", read: (r) => range(r) },
   { cast: "DoubleAttributeMetadata", query: "$select=LogicalName,MinValue,MaxValue,Precision", read: (r) => range(r) },
-  { cast: "MoneyAttributeMetadata", query: "$select=LogicalName,MinValue,MaxValue,Precision", read: (r) => range(r) },
+  { cast: "MoneyAttributeMetadata", query: "$select=LogicalName,MinValue,MaxValue,Precision,PrecisionSource", read: (r) => moneyRange(r) },
   {
     cast: "DateTimeAttributeMetadata",
     query: "$select=LogicalName,Format,DateTimeBehavior",
@@ -187,6 +187,18 @@ function range(r: Record<string, unknown>): Detail {
   if (min !== undefined) d.minValue = min;
   if (max !== undefined) d.maxValue = max;
   if (precision !== undefined) d.precision = precision;
+  return d;
+}
+
+/**
+ * MoneyAttributeMetadata.PrecisionSource: 0 uses the column's Precision; 1 the organization's pricing
+ * precision and 2 (the default) the record currency's, neither of which the column states. For those
+ * the connector keeps up to Money's 4 decimals and lets the server round to the currency.
+ */
+function moneyRange(r: Record<string, unknown>): Detail {
+  const d = range(r);
+  const source = num(r.PrecisionSource);
+  if (source !== 0) d.precision = 4;
   return d;
 }
 
