@@ -28,8 +28,10 @@ export const LOOKUP_TYPES: ReadonlySet<ColumnType> = new Set<ColumnType>(["Looku
 // Platform limits when the column metadata leaves a bound out (dataverse-web-api.md §9).
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;
-const DEFAULT_RANGE: Partial<Record<ColumnType, readonly [number, number]>> = {
+export const DEFAULT_RANGE: Partial<Record<ColumnType, readonly [number, number]>> = {
   Integer: [INT_MIN, INT_MAX],
+  // What this connector can send exactly (a JSON number); Dataverse's BigInt goes to ±2^63.
+  BigInt: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
   Decimal: [-100_000_000_000, 100_000_000_000],
   Double: [-100_000_000_000, 100_000_000_000],
   Money: [-922_337_203_685_477, 922_337_203_685_477],

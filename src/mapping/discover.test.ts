@@ -60,6 +60,8 @@ describe("buildDestinationCatalog", () => {
     ["gendercode", { type: ["string", "integer", "null"], enum: ["Male", "Female", 1, 2, null] }],
     ["contoso_hobbies", { type: ["array", "null"], items: { type: ["string", "integer"], enum: ["Reading", "Hiking", "Chess", "Cooking", 1, 2, 3, 4] } }],
     ["stageid", { type: ["string", "null"], format: "uuid" }],
+    // No bounds in the metadata: the ones the writer applies (what a JSON number carries exactly).
+    ["contoso_views", { type: ["integer", "null"], minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }],
     ["contactid", { type: ["string", "null"], format: "uuid" }],
   ])("maps contact.%s on create to %j", (column, schema) => {
     expect(props(opOf("contact", "append"))[column]).toEqual(schema);

@@ -2,7 +2,7 @@
 // supports, with a draft-07 json_schema of the columns that mode writes. The same column rules as
 // planStream, so every field discover offers is one a record may carry under its own name.
 import type { ColumnMeta, TableLookup, TableMeta } from "../dataverse/metadata-types.js";
-import { LOOKUP_TYPES, SCALAR_TYPES } from "./coerce.js";
+import { DEFAULT_RANGE, LOOKUP_TYPES, SCALAR_TYPES } from "./coerce.js";
 import { KEY_VALUE_TYPES, requiredOnCreate, writableFor } from "./plan.js";
 
 export type DestinationSyncMode = "append" | "overwrite" | "append_dedup" | "update" | "soft_delete";
@@ -23,7 +23,8 @@ type Op = "create" | "upsert" | "update";
 function choiceSchema(column: ColumnMeta): { type: string[]; enum: (string | number)[] } {
   const options = column.options ?? [];
   // Labels for people, values for machines: mapRecord accepts both, so the schema does too.
-  return { type: ["string", "integer"], enum: [...options.map((o) => o.label), ...options.map((o) => o.value)] };
+  // Two options may share a label; draft-07 wants the enum's values unique.
+  return { type: ["string", "integer"], enum: [...new Set([...options.map((o) => o.label), ...options.map((o) => o.value)])] };
 }
 
 function baseSchema(column: ColumnMeta): Record<string, unknown> | undefined {
@@ -33,11 +34,16 @@ function baseSchema(column: ColumnMeta): Record<string, unknown> | undefined {
       return column.maxLength === undefined ? { type: "string" } : { type: "string", maxLength: column.maxLength };
     case "Integer":
     case "BigInt":
-      return { type: "integer", ...(column.minValue === undefined ? {} : { minimum: column.minValue }), ...(column.maxValue === undefined ? {} : { maximum: column.maxValue }) };
     case "Decimal":
     case "Double":
-    case "Money":
-      return { type: "number", ...(column.minValue === undefined ? {} : { minimum: column.minValue }), ...(column.maxValue === undefined ? {} : { maximum: column.maxValue }) };
+    case "Money": {
+      // The bounds the writer checks: the column's, else the platform's defaults (as coerce applies them).
+      const [dmin, dmax] = DEFAULT_RANGE[column.type] ?? [undefined, undefined];
+      const minimum = column.minValue ?? dmin;
+      const maximum = column.maxValue ?? dmax;
+      const type = column.type === "Integer" || column.type === "BigInt" ? "integer" : "number";
+      return { type, ...(minimum === undefined ? {} : { minimum }), ...(maximum === undefined ? {} : { maximum }) };
+    }
     case "Boolean":
       return { type: "boolean" };
     case "DateTime":
