@@ -19,6 +19,21 @@ describe("emit", () => {
       { type: "CONNECTION_STATUS", connectionStatus: { status: "SUCCEEDED" } },
     ]);
   });
+  it("writes destinationStats' counts with a decimal point (the protocol defines them as doubles), nothing else", async () => {
+    const c = capture();
+    const out = new AirbyteOutput(new LineSink(c.w), { now: () => 42 });
+    const state = {
+      type: "STREAM",
+      stream: { stream_descriptor: { name: "s" }, stream_state: { cursor: 5, destinationStats: { recordCount: 7 } } },
+      destinationStats: { recordCount: 12, rejectedRecordCount: 3 },
+    };
+    await out.state(state, { id: 9 });
+    const line = c.lines()[0] ?? "";
+    expect(line).toContain('"destinationStats":{"recordCount":12.0,"rejectedRecordCount":3.0}');
+    // The source's own data keeps its form, even under the same key name.
+    expect(line).toContain('"stream_state":{"cursor":5,"destinationStats":{"recordCount":7}}');
+    expect(JSON.parse(line)).toEqual({ id: 9, type: "STATE", state });
+  });
   it("waits for drain when the reader is slow", async () => {
     const slow = new PassThrough({ highWaterMark: 16 });
     const sink = new LineSink(slow);

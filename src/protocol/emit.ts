@@ -1,6 +1,7 @@
 // The only writer of stdout. Every line is one protocol message; writes wait for 'drain' so a
 // slow reader of our output slows us down instead of filling memory. Secrets given at
 // construction are scrubbed from every line as a last line of defence.
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import type { DestinationOperation, ErrorTrace, JsonObject, LogLevel, OutputMessage, StreamDescriptor, StreamStatus } from "./airbyte.js";
@@ -62,6 +63,34 @@ export interface Clock {
   now(): number;
 }
 
+/** Unguessable stand-ins for the counts while the line is serialised (see withDecimalCounts). */
+const COUNT_TOKEN = `d365-count-${randomUUID()}`;
+const COUNT_FIELDS = ["recordCount", "rejectedRecordCount"] as const;
+
+/**
+ * A STATE line with destinationStats' counts written as doubles: airbyte_protocol.yaml says they are
+ * "defined as a double … the value should always have a decimal point for proper serialization", and
+ * JSON.stringify writes 12 for 12.0. Only the top-level destinationStats is touched; the state's own
+ * data keeps its JSON form whatever keys it uses.
+ */
+function stateLine(message: Record<string, unknown>, state: unknown): string {
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return JSON.stringify(message);
+  const stats = (state as Record<string, unknown>)["destinationStats"];
+  if (typeof stats !== "object" || stats === null || Array.isArray(stats)) return JSON.stringify(message);
+  const marked: Record<string, unknown> = { ...(stats as Record<string, unknown>) };
+  const counts: [string, number][] = [];
+  for (const f of COUNT_FIELDS) {
+    const v = marked[f];
+    if (typeof v === "number" && Number.isSafeInteger(v)) {
+      marked[f] = `${COUNT_TOKEN}-${f}`;
+      counts.push([f, v]);
+    }
+  }
+  let line = JSON.stringify({ ...message, state: { ...(state as Record<string, unknown>), destinationStats: marked } });
+  for (const [f, v] of counts) line = line.replace(`"${COUNT_TOKEN}-${f}"`, `${v}.0`);
+  return line;
+}
+
 export class AirbyteOutput implements Output {
   readonly mode = "airbyte";
   readonly #sink: LineSink;
@@ -83,7 +112,7 @@ export class AirbyteOutput implements Output {
     return this.#send({ type: "CONNECTION_STATUS", connectionStatus: message === undefined ? { status } : { status, message } });
   }
   state(state: unknown, envelope?: JsonObject): Promise<void> {
-    return this.#send({ ...envelope, type: "STATE", state: state as JsonObject });
+    return this.#sink.writeLine(stateLine({ ...envelope, type: "STATE", state: state as JsonObject }, state));
   }
   log(level: LogLevel, message: string): Promise<void> {
     return this.#send({ type: "LOG", log: { level, message } });
