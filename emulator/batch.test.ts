@@ -147,6 +147,11 @@ describe("parseBatch", () => {
   });
 });
 
+/** A batch (boundary batch_A) holding one changeset (boundary changeset_B) of the given parts. */
+function oneChangeset(parts: readonly string[][]): string {
+  return crlf(["--batch_A", "Content-Type: multipart/mixed; boundary=changeset_B", "", ...parts.flat(), "--changeset_B--", "--batch_A--"]);
+}
+
 describe("executeBatch", () => {
   const twoThenFail = (fail: number): string[] =>
     [1, 2, 3].flatMap((i) => part("POST", "/api/data/v9.2/tasks", i === fail ? '{"subject":"fail"}' : `{"subject":"${i}"}`));
@@ -173,15 +178,7 @@ describe("executeBatch", () => {
   });
 
   it("rolls a changeset back as a whole when one of its parts fails", () => {
-    const body = crlf([
-      "--batch_A",
-      "Content-Type: multipart/mixed; boundary=changeset_B",
-      "",
-      ...part("POST", "tasks", '{"subject":"1"}', "1", "changeset_B"),
-      ...part("POST", "tasks", '{"subject":"fail"}', "2", "changeset_B"),
-      "--changeset_B--",
-      "--batch_A--",
-    ]);
+    const body = oneChangeset([part("POST", "tasks", '{"subject":"1"}', "1", "changeset_B"), part("POST", "tasks", '{"subject":"fail"}', "2", "changeset_B")]);
     const parsed = parseBatch("multipart/mixed; boundary=batch_A", body);
     if (!parsed.ok) throw new Error("parse");
     const runner = fakeRunner();
@@ -220,14 +217,7 @@ describe("executeBatch", () => {
 
 describe("executeBatch: data that looks like a reference", () => {
   it('a string value starting with "$" in a changeset part is data, not a Content-ID reference', () => {
-    const body = crlf([
-      "--batch_A",
-      "Content-Type: multipart/mixed; boundary=changeset_B",
-      "",
-      ...part("POST", "accounts", '{"name":"$100","description":"$1 off"}', "1", "changeset_B"),
-      "--changeset_B--",
-      "--batch_A--",
-    ]);
+    const body = oneChangeset([part("POST", "accounts", '{"name":"$100","description":"$1 off"}', "1", "changeset_B")]);
     const parsed = parseBatch("multipart/mixed; boundary=batch_A", body);
     if (!parsed.ok) throw new Error("parse");
     const runner = fakeRunner();

@@ -320,6 +320,8 @@ function urlReference(url: string): string | undefined {
  * reference. Any other string that starts with "$" ("$100" in a name) is data.
  */
 function bodyReferences(body: string): string[] {
+  // Most parts hold no "$…" string at all: skip parsing a body the part's own run parses anyway.
+  if (!body.includes('"$')) return [];
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);

@@ -265,6 +265,18 @@ export class DataverseService implements DataService {
     if (mayAnswer304 && conditional(req.headers["if-none-match"]) === `W/"${row.version}"`) {
       return { status: 304, headers: { "odata-version": "4.0", etag: `W/"${row.version}"` } };
     }
+    return this.entityResponse(req, model, row, select, expand, prefs);
+  }
+
+  /** One row as a retrieve answers it: context URL, the selected columns, the expansions. */
+  private entityResponse(
+    req: ServiceRequest,
+    model: TableModel,
+    row: Row,
+    select: readonly ColumnDefinition[] | undefined,
+    expand: readonly Expansion[],
+    prefs: ReturnType<typeof parsePrefer>,
+  ): ServiceResponse {
     const body = {
       "@odata.context": contextUrl(req.serviceRoot, model, select, true, expand),
       ...this.represent(model, row, select, prefs),
@@ -496,13 +508,20 @@ export class DataverseService implements DataService {
     return out;
   }
 
+  /** The row a lookup column of `row` points at, when it points at one of `targets` that exists. */
+  private relatedRow(row: Row, column: string, targets: readonly string[]): { target: TableModel; related: Row } | undefined {
+    const v = row.values[column];
+    if (!isLookup(v) || !targets.includes(v.table)) return undefined;
+    const target = this.models.get(v.table);
+    const related = target === undefined ? undefined : this.store.table(target.logicalName)?.rows.get(v.id);
+    return target === undefined || related === undefined ? undefined : { target, related };
+  }
+
   /** The expanded navigation properties of one row: the related row, a reference, or null. */
   private expanded(row: Row, expand: readonly Expansion[], root: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const e of expand) {
-      const v = row.values[e.column];
-      const target = isLookup(v) && e.targets.includes(v.table) ? this.models.get(v.table) : undefined;
-      const related = target && isLookup(v) ? this.store.table(target.logicalName)?.rows.get(v.id) : undefined;
+      const { target, related } = this.relatedRow(row, e.column, e.targets) ?? {};
       if (!target || !related) {
         out[e.name] = null;
         continue;
@@ -564,21 +583,13 @@ export class DataverseService implements DataService {
     this.demand(req.caller, model, "read");
     const row = this.findRow(model, address);
     if (!row) throw this.notFound(model, address);
-    const v = row.values[column];
-    const target = isLookup(v) && targets.includes(v.table) ? this.models.get(v.table) : undefined;
-    const related = target && isLookup(v) ? this.store.table(target.logicalName)?.rows.get(v.id) : undefined;
+    const { target, related } = this.relatedRow(row, column, targets) ?? {};
     if (!target || !related) return { status: 204, headers: { "odata-version": "4.0" } };
     this.demand(req.caller, target, "read");
     const q = parseQuery(req.query);
     const select = this.checkSelect(target, q.select, q.other);
     const expand = this.checkExpand(target, q.other.get("$expand"), 0);
-    const prefs = parsePrefer(req.headers["prefer"]);
-    const body = {
-      "@odata.context": contextUrl(req.serviceRoot, target, select, true, expand),
-      ...this.represent(target, related, select, prefs),
-      ...this.expanded(related, expand, req.serviceRoot),
-    };
-    return json(200, body, prefs.includeAnnotations !== undefined ? { "preference-applied": `odata.include-annotations="${prefs.includeAnnotations}"` } : {});
+    return this.entityResponse(req, target, related, select, expand, parsePrefer(req.headers["prefer"]));
   }
 
   /**

@@ -6,11 +6,9 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import type { IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type Emulator } from "../emulator/index.js";
 import { POOL_APPS, testEnvironment } from "./dataverse-env.js";
 import { configuredCatalog, record, runCli, streamState } from "./helpers/cli.js";
-import { CONNECTOR_BIN } from "./reliability/connector.js";
-import { existsSync } from "node:fs";
+import { startTestEmulator, type TestEmulator } from "./reliability/emulator.js";
 
 const HOLD_MS = 300;
 const UPSERT_MULTIPLE = /\/contacts\/Microsoft\.Dynamics\.CRM\.UpsertMultiple$/;
@@ -45,33 +43,23 @@ class WriteStarts {
   }
 }
 
-function startHeld(dopHint?: number): Promise<Emulator> {
-  if (!existsSync(CONNECTOR_BIN)) throw new Error(`${CONNECTOR_BIN} is missing: run npm run build first`);
-  return startEmulator({
+function startHeld(dopHint?: number): Promise<TestEmulator> {
+  return startTestEmulator({
     environment: testEnvironment(),
-    quiet: true,
-    port: 0,
-    host: "127.0.0.1",
     ...(dopHint === undefined ? {} : { limits: { enabled: false, dopHint } }),
     faults: [{ fault: "delay", method: "POST", pathRegex: "UpsertMultiple$", delayMs: HOLD_MS }],
   });
 }
 
-let emulator: Emulator;
+let emu: TestEmulator;
 beforeAll(async () => {
-  emulator = await startHeld();
+  emu = await startHeld();
 });
-afterAll(async () => emulator.close());
+afterAll(async () => emu.close());
 
 function config(extraUsers: number, maxConcurrency = 1): Record<string, unknown> {
-  const c = emulator.config;
   return {
-    web_api_endpoint: c.web_api_endpoint,
-    authority_host: c.authority_host,
-    tenant_id: c.tenant_id,
-    client_id: c.client_id,
-    client_secret: c.client_secret,
-    ca_file: c.ca_file,
+    ...emu.connection,
     max_concurrency: maxConcurrency,
     batch_size: 10,
     ...(extraUsers > 0 ? { additional_app_users: POOL_APPS.slice(0, extraUsers).map((a) => ({ client_id: a.clientId, client_secret: a.secret })) } : {}),
@@ -80,7 +68,7 @@ function config(extraUsers: number, maxConcurrency = 1): Record<string, unknown>
 }
 
 async function load(prefix: string, extraUsers: number, maxConcurrency = 1): Promise<{ peak: number; rows: number; cookies: number; starts: number[] }> {
-  const before = emulator.service.rowCount("contact");
+  const before = emu.emulator.service.rowCount("contact");
   const counter = new WriteStarts().start();
   try {
     const input = [...Array.from({ length: 90 }, (_, i) => record("people", { emailaddress1: `${prefix}${i}@example.com`, lastname: `L${i}` })), streamState("people", 1)];
@@ -88,11 +76,11 @@ async function load(prefix: string, extraUsers: number, maxConcurrency = 1): Pro
       args: ["write", "--config", "{file:config.json}", "--catalog", "{file:catalog.json}"],
       files: { "config.json": config(extraUsers, maxConcurrency), "catalog.json": configuredCatalog([{ name: "people", mode: "append_dedup", pk: [["emailaddress1"]] }]) },
       input,
-      secrets: [emulator.config.client_secret, ...POOL_APPS.map((a) => a.secret)],
+      secrets: [emu.connection.client_secret, ...POOL_APPS.map((a) => a.secret)],
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.states).toHaveLength(1);
-    return { peak: counter.peak(), rows: emulator.service.rowCount("contact") - before, cookies: counter.cookies, starts: counter.starts };
+    return { peak: counter.peak(), rows: emu.emulator.service.rowCount("contact") - before, cookies: counter.cookies, starts: counter.starts };
   } finally {
     counter.stop();
   }
@@ -119,8 +107,8 @@ describe("starting concurrency", () => {
   // Microsoft: read x-ms-dop-hint and use it as the degree of parallelism; the connector starts each
   // user there (max_concurrency 8 here) and grows only after a full round of healthy answers.
   it.each([2, 6])("starts at the x-ms-dop-hint the server sends (%i), below or above the default of 4", async (hint) => {
-    const main = emulator;
-    emulator = await startHeld(hint);
+    const main = emu;
+    emu = await startHeld(hint);
     try {
       const r = await load(`dop-${hint}-`, 0, 8);
       expect(r.rows).toBe(90);
@@ -128,8 +116,8 @@ describe("starting concurrency", () => {
       // Requests sent before any answer came back: exactly the starting limit.
       expect(r.starts.filter((t) => t < first + HOLD_MS / 2)).toHaveLength(hint);
     } finally {
-      await emulator.close();
-      emulator = main;
+      await emu.close();
+      emu = main;
     }
   }, 60_000);
 });

@@ -61,9 +61,14 @@ function checkText(column: string, value: string): void {
   if (/\p{Cs}/u.test(value)) throw new KeyLiteralError(column, "text holds half of a UTF-16 surrogate pair");
 }
 
+/** The lookup column a key part names (`_parentid_value` → `parentid`), or undefined for a plain column. */
+export function lookupOfKeyColumn(column: string): string | undefined {
+  return /^_(.+)_value$/.exec(column)?.[1];
+}
+
 /** Lookup columns inside a key (`_parentid_value`) take a bare GUID, like the primary key. */
 function isLookupValueColumn(column: string): boolean {
-  return column.startsWith("_") && column.endsWith("_value");
+  return lookupOfKeyColumn(column) !== undefined;
 }
 
 /** One key value as it goes in the URL: strings quoted with '' doubled, then percent-encoded. */

@@ -26,7 +26,7 @@ import type { Writer, WriteOptions, WriteOutcome } from "./writer-types.js";
 import { buildBatch, matchResponses, parseBatchResponse, type BatchPartResponse, type BatchRequestPart } from "./batch.js";
 import { bodyText, type ClientRequest, type DataverseClient } from "./client.js";
 import { DataverseError, errorFromResponse, isRunLevel, parseErrorBody } from "./errors.js";
-import { bindUrl, encodeQueryValue, entityPath, isUrlAddressable, KeyLiteralError, keyFilter } from "./keys.js";
+import { bindUrl, encodeQueryValue, entityPath, isUrlAddressable, KeyLiteralError, keyFilter, lookupOfKeyColumn } from "./keys.js";
 
 export interface WriterSettings {
   /** Rows per request (bulk targets or $batch parts); Dataverse allows 1000 parts per $batch. */
@@ -113,11 +113,8 @@ const ROW_MISSING_CODES: ReadonlySet<string> = new Set(["", "0x80040217", "0x800
 /** 412 codes on a create-only write that mean "that row exists": none (Learn's example), duplicate key. */
 const ROW_EXISTS_CODES: ReadonlySet<string> = new Set(["", "0x80040237"]);
 
-/** `_new_contactid_value` → `new_contactid`: a lookup column as an alternate key part names it so. */
-const LOOKUP_KEY_PART = /^_(.+)_value$/;
-
 function hasLookupKeyPart(ref: Operation["ref"]): boolean {
-  return ref.kind === "key" && ref.values.some(([c]) => LOOKUP_KEY_PART.test(c));
+  return ref.kind === "key" && ref.values.some(([c]) => lookupOfKeyColumn(c) !== undefined);
 }
 
 /**
@@ -591,7 +588,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
   function keyColumnsForBody(table: string, values: readonly (readonly [string, ColumnValue])[]): Record<string, ColumnValue> | string {
     const out: Record<string, ColumnValue> = {};
     for (const [c, v] of values) {
-      const lookup = LOOKUP_KEY_PART.exec(c)?.[1];
+      const lookup = lookupOfKeyColumn(c);
       if (lookup === undefined) {
         out[c] = v;
         continue;

@@ -200,7 +200,7 @@ function binding(lp: LookupPlan, data: Readonly<Record<string, unknown>>, issues
       issue(issues, lp.field, "required_null", `Lookup '${lp.column}' is required by the system and cannot be cleared; the value is null.`);
       return undefined;
     }
-    // Clearing: any of a polymorphic lookup's navigation properties clears the one lookup value.
+    // Clearing: each of a polymorphic lookup's navigation properties clears the one lookup value.
     const nav = (resolver ?? firstResolver(lp))?.navigationProperty;
     return nav === undefined ? undefined : { navigationProperty: nav, column: lp.column, target: null };
   }

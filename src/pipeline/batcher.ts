@@ -6,11 +6,11 @@ import type { Ticket } from "./ledger.js";
 export interface PendingOp {
   readonly operation: Operation;
   /** The row this operation addresses (see rowIdentity); undefined for plain creates. */
-  readonly rowKey?: string;
+  readonly rowKey?: string | undefined;
   readonly ticket: Ticket;
   readonly line: number;
   /** Kept only when dead letters carry records; bounded by the batch caps. */
-  readonly record?: JsonObject;
+  readonly record?: JsonObject | undefined;
   readonly bytes: number;
   readonly attempt: number;
 }

@@ -363,15 +363,8 @@ export class Sync {
     const operation = result.operation;
     const rowKey = rowIdentity(operation);
     const bytes = estimateBytes(operation);
-    const record = this.#keepRecord() ? data : undefined;
-    const item: PendingOp =
-      rowKey === undefined
-        ? record === undefined
-          ? { operation, ticket, line, bytes, attempt: 0 }
-          : { operation, ticket, line, record, bytes, attempt: 0 }
-        : record === undefined
-          ? { operation, rowKey, ticket, line, bytes, attempt: 0 }
-          : { operation, rowKey, ticket, line, record, bytes, attempt: 0 };
+    // One object literal, no conditional spreads: this runs once per record.
+    const item: PendingOp = { operation, rowKey, ticket, line, record: this.#keepRecord() ? data : undefined, bytes, attempt: 0 };
     // A second write of a row already pending goes into the next request, after the first.
     if (rt.batcher.wouldOverflow(item) || (rowKey !== undefined && rt.batcher.has(rowKey))) {
       return this.#flush(rt).then(() => this.#add(rt, item));
@@ -645,7 +638,7 @@ export class Sync {
 
   async #reject(
     rt: StreamRuntime,
-    item: { ticket: Ticket; line: number; record?: JsonObject; operation?: Operation; key?: RecordKey },
+    item: { ticket: Ticket; line: number; record?: JsonObject | undefined; operation?: Operation; key?: RecordKey },
     issues: readonly RecordIssue[],
     outcome?: Extract<WriteOutcome, { ok: false }>,
   ): Promise<void> {
