@@ -11,6 +11,7 @@ import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parse as parseYaml } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
+import { PROTOCOL_YAML } from "./helpers/airbyte-schema.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const read = (rel: string): string => readFileSync(path.join(repo, rel), "utf8");
@@ -369,8 +370,7 @@ function stageImage(): { root: string; entrypoint: string[]; cwd: string } {
 }
 
 async function protocolValidator(): Promise<(msg: unknown) => string[]> {
-  // CI checks the repository out next to ../shared, as on the development machines.
-  const yamlPath = path.resolve(repo, "../shared/airbyte/airbyte_protocol.yaml");
+  const yamlPath = PROTOCOL_YAML;
   const doc: unknown = parseYaml(readFileSync(yamlPath, "utf8"));
   const ajv = new Ajv({ strict: false, allErrors: true });
   addFormats.default(ajv);
@@ -413,6 +413,14 @@ describe("the image entrypoint", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+
+describe("the vendored Airbyte protocol schema", () => {
+  const shared = path.resolve(repo, "../shared/airbyte/airbyte_protocol.yaml");
+  // Development machines and CI keep the official copy beside the repository; a lone clone has only ours.
+  it.skipIf(!existsSync(shared))("is byte for byte the copy kept beside the repository (../shared)", () => {
+    expect(readFileSync(PROTOCOL_YAML, "utf8")).toBe(readFileSync(shared, "utf8"));
+  });
+});
 
 describe("metadata.yaml", () => {
   const schema: unknown = JSON.parse(read("integration_tests/fixtures/connector-metadata.schema.json"));

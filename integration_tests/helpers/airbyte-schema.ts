@@ -1,5 +1,6 @@
-// Validates connector output against the Airbyte protocol YAML shared with CI
-// (../shared/airbyte/airbyte_protocol.yaml from the project root).
+// Validates connector output against the official Airbyte protocol schema (airbytehq/airbyte-protocol,
+// tag v0.18.0, MIT licence), kept unchanged in integration_tests/fixtures so that a lone clone runs the
+// tests; packaging.test.ts checks it against ../shared/airbyte/airbyte_protocol.yaml where that exists.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -7,7 +8,7 @@ import type { ValidateFunction } from "ajv";
 import { createAjv } from "../../src/config/ajv.js";
 import { PROJECT_ROOT } from "../reliability/connector.js";
 
-export const PROTOCOL_YAML = join(PROJECT_ROOT, "..", "shared", "airbyte", "airbyte_protocol.yaml");
+export const PROTOCOL_YAML = join(PROJECT_ROOT, "integration_tests", "fixtures", "airbyte_protocol.yaml");
 
 let validator: ValidateFunction | undefined;
 

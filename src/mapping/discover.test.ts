@@ -17,7 +17,7 @@ const props = (o: DestinationOperation | undefined): Record<string, Record<strin
 
 describe("buildDestinationCatalog", () => {
   it("validates as a DESTINATION_CATALOG message against the Airbyte protocol schema", () => {
-    const protocolPath = fileURLToPath(new URL("../../../shared/airbyte/airbyte_protocol.yaml", import.meta.url));
+    const protocolPath = fileURLToPath(new URL("../../integration_tests/fixtures/airbyte_protocol.yaml", import.meta.url));
     const protocol = parse(readFileSync(protocolPath, "utf8")) as { definitions: Record<string, unknown> };
     const ajv = createAjv();
     const validate = ajv.compile({ $ref: "#/definitions/AirbyteMessage", definitions: protocol.definitions });
