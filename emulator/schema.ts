@@ -1,5 +1,5 @@
 // The environment's table definitions: the emulator's own reading of Dataverse metadata.
-// Deliberately independent of src/dataverse/metadata-types.ts (the emulator shares no code with src/).
+// Deliberately independent of src/model/table-meta.ts (the emulator shares no code with src/).
 
 export type AttributeType =
   | "String"

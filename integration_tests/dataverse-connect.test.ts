@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectorConfig } from "../src/config/types.js";
 import { connectDataverse, type DataverseConnection } from "../src/dataverse/connect.js";
 import { AuthError } from "../src/dataverse/auth.js";
-import type { Operation } from "../src/mapping/operation.js";
+import type { Operation } from "../src/model/operation.js";
 import { POOL_APPS, startHarness, type Harness } from "./dataverse-env.js";
 
 let h: Harness;

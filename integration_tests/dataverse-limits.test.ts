@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "../src/http/clock.js";
 import { MetadataLoader } from "../src/dataverse/metadata.js";
 import { createWriter } from "../src/dataverse/writer.js";
-import type { Operation } from "../src/mapping/operation.js";
+import type { Operation } from "../src/model/operation.js";
 import { POOL_APPS, startHarness, type Harness } from "./dataverse-env.js";
 
 let h: Harness;

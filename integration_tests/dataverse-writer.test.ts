@@ -4,7 +4,7 @@ import { DataverseError } from "../src/dataverse/errors.js";
 import { MetadataLoader } from "../src/dataverse/metadata.js";
 import { createWriter, type WriterSettings } from "../src/dataverse/writer.js";
 import type { DataverseClient } from "../src/dataverse/client.js";
-import type { Operation } from "../src/mapping/operation.js";
+import type { Operation } from "../src/model/operation.js";
 import { POOL_APPS, startHarness, type Harness } from "./dataverse-env.js";
 
 let h: Harness;

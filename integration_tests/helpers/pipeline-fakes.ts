@@ -1,7 +1,7 @@
 // Small hand-written metadata and fakes for pipeline unit tests (fakes only at seams we own).
-import type { ColumnMeta, TableLookup, TableMeta } from "../../src/dataverse/metadata-types.js";
-import type { WriteOptions, WriteOutcome, Writer } from "../../src/dataverse/writer-types.js";
-import type { Operation } from "../../src/mapping/operation.js";
+import type { ColumnMeta, TableLookup, TableMeta } from "../../src/model/table-meta.js";
+import type { WriteOptions, WriteOutcome, Writer } from "../../src/model/writer.js";
+import type { Operation } from "../../src/model/operation.js";
 import type { DestinationOperation, ErrorTrace, JsonObject, LogLevel, StreamDescriptor, StreamStatus } from "../../src/protocol/airbyte.js";
 import type { Output } from "../../src/protocol/emit.js";
 import type { TableSource, Timers } from "../../src/pipeline/sync.js";

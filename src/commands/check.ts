@@ -4,7 +4,7 @@ import { ConfigError } from "../config/errors.js";
 import type { LoadedConfig } from "../config/load.js";
 import { AuthError } from "../dataverse/auth.js";
 import { DataverseError } from "../dataverse/errors.js";
-import type { TableMeta } from "../dataverse/metadata-types.js";
+import type { TableMeta } from "../model/table-meta.js";
 import { writeHeaders } from "../dataverse/writer.js";
 import { TransportError } from "../http/transport.js";
 import { planStream } from "../mapping/plan.js";

@@ -1,5 +1,5 @@
 // `discover` (Airbyte data activation): one DESTINATION_CATALOG from the environment's metadata.
-import type { TableMeta } from "../dataverse/metadata-types.js";
+import type { TableMeta } from "../model/table-meta.js";
 import type { TableSummary } from "../dataverse/metadata.js";
 import { buildDestinationCatalog } from "../mapping/discover.js";
 import type { DestinationOperation } from "../protocol/airbyte.js";

@@ -1,5 +1,5 @@
 // OData literals for row addresses: keys in URLs, @odata.bind targets and $filter expressions.
-import type { RowRef } from "../mapping/operation.js";
+import type { RowRef } from "../model/operation.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

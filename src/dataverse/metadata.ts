@@ -1,4 +1,4 @@
-// Table metadata from EntityDefinitions, reduced to metadata-types.ts. Each table is loaded once
+// Table metadata from EntityDefinitions, reduced to model/table-meta.ts. Each table is loaded once
 // per run (concurrent callers share the same load).
 //
 // Consistency: Strong is not sent by default: Microsoft documents it for reading metadata changed
@@ -18,7 +18,7 @@ import type {
   RequiredLevel,
   TableLookup,
   TableMeta,
-} from "./metadata-types.js";
+} from "../model/table-meta.js";
 import { encodeQueryValue, filterLiteral } from "./keys.js";
 
 export class TableNotFoundError extends Error {

@@ -4,12 +4,12 @@ import { describe, expect, it } from "vitest";
 import { systemClock } from "../http/clock.js";
 import { Throttle } from "../http/throttle.js";
 import type { HttpRequest, HttpResponse, Transport } from "../http/transport.js";
-import type { Operation } from "../mapping/operation.js";
+import type { Operation } from "../model/operation.js";
 import { contactTable, fixtureTables } from "../mapping/test-fixtures.js";
 import { boundaryOf } from "./batch.js";
 import { DataverseClient } from "./client.js";
 import { DataverseError } from "./errors.js";
-import type { TableLookup } from "./metadata-types.js";
+import type { TableLookup } from "../model/table-meta.js";
 import { createWriter } from "./writer.js";
 
 const ROOT = "https://org.example/api/data/v9.2/";

@@ -1,4 +1,4 @@
-// The Writer (writer-types.ts): operations in, one outcome per operation out.
+// The Writer (model/writer.ts): operations in, one outcome per operation out.
 //
 // Strategy (issue 5):
 // - Bulk first: UpsertMultiple / CreateMultiple / UpdateMultiple where the table's sdkmessagefilter
@@ -20,9 +20,9 @@ import type { Clock } from "../http/clock.js";
 import { classifyStatus, nextDelay, RetryBudget, type BackoffOptions } from "../http/retry.js";
 import { ThrottlePool, type Slot, type ThrottleStats } from "../http/throttle.js";
 import type { HttpResponse } from "../http/transport.js";
-import type { Operation, RowRef, ColumnValue } from "../mapping/operation.js";
-import type { ColumnType, TableLookup, TableMeta } from "./metadata-types.js";
-import type { Writer, WriteOptions, WriteOutcome } from "./writer-types.js";
+import type { Operation, RowRef, ColumnValue } from "../model/operation.js";
+import type { ColumnType, TableLookup, TableMeta } from "../model/table-meta.js";
+import type { Writer, WriteOptions, WriteOutcome } from "../model/writer.js";
 import { buildBatch, matchResponses, parseBatchResponse, type BatchPartResponse, type BatchRequestPart } from "./batch.js";
 import { bodyText, type ClientRequest, type DataverseClient } from "./client.js";
 import { DataverseError, errorFromResponse, isRunLevel, parseErrorBody } from "./errors.js";

@@ -1,5 +1,5 @@
 // Choice (option set) values: option values or labels in; option values out. State/Status pairs.
-import type { ChoiceOption, ColumnMeta, TableMeta } from "../dataverse/metadata-types.js";
+import type { ChoiceOption, ColumnMeta, TableMeta } from "../model/table-meta.js";
 
 export type ChoiceResult =
   | { readonly ok: true; readonly value: number }

@@ -1,7 +1,7 @@
 // One value → the JSON form its column takes, by the column's metadata. Never returns null for a
 // value it cannot read: that is an issue, so nothing silently becomes empty.
-import type { ColumnMeta, ColumnType } from "../dataverse/metadata-types.js";
-import type { ColumnValue } from "./operation.js";
+import type { ColumnMeta, ColumnType } from "../model/table-meta.js";
+import type { ColumnValue } from "../model/operation.js";
 import { resolveChoice, resolveMultiChoice } from "./choices.js";
 import { convertDateTime } from "./datetime.js";
 import { decimalPlaces, expandExponent, isIntegerText, roundHalfAwayFromZero, toDecimalText } from "./numbers.js";

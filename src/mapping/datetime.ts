@@ -1,6 +1,6 @@
 // Date and time text → the form Dataverse takes for each DateTimeBehavior. Works on the digits as
 // written: a DateOnly value never goes through a JS Date, so no time zone can move its day.
-import type { DateTimeBehavior } from "../dataverse/metadata-types.js";
+import type { DateTimeBehavior } from "../model/table-meta.js";
 
 export interface ParsedDateTime {
   readonly year: number;

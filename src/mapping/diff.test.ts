@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Operation } from "./operation.js";
+import type { Operation } from "../model/operation.js";
 import { diffRow } from "./diff.js";
 import { contactTable } from "./test-fixtures.js";
 

@@ -1,6 +1,6 @@
 // Dry run: what a write would do to the row as it is now, by column name only (never values).
-import type { ColumnMeta, TableMeta } from "../dataverse/metadata-types.js";
-import type { ColumnValue, LookupBinding, Operation } from "./operation.js";
+import type { ColumnMeta, TableMeta } from "../model/table-meta.js";
+import type { ColumnValue, LookupBinding, Operation } from "../model/operation.js";
 
 /**
  * create / update / delete / unchanged, plus two outcomes the real write would reject:

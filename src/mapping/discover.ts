@@ -1,7 +1,7 @@
 // The DESTINATION_CATALOG for Airbyte data activation: per table, one operation per write mode it
 // supports, with a draft-07 json_schema of the columns that mode writes. The same column rules as
 // planStream, so every field discover offers is one a record may carry under its own name.
-import type { ColumnMeta, TableLookup, TableMeta } from "../dataverse/metadata-types.js";
+import type { ColumnMeta, TableLookup, TableMeta } from "../model/table-meta.js";
 import { DEFAULT_RANGE, LOOKUP_TYPES, SCALAR_TYPES } from "./coerce.js";
 import { KEY_VALUE_TYPES, requiredOnCreate, writableFor } from "./plan.js";
 

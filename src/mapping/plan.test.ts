@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FieldMapping, KeyStrategy, StreamMapping } from "../config/types.js";
-import type { TableMeta } from "../dataverse/metadata-types.js";
+import type { TableMeta } from "../model/table-meta.js";
 import { planStream, type PlanIssue, type StreamPlan } from "./plan.js";
 import { accountTable, col, contactTable, fixtureTables, streamMapping, systemuserTable } from "./test-fixtures.js";
 

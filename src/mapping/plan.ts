@@ -2,7 +2,7 @@
 // Everything a record needs (columns, coercion rules, key parts, lookup navigation properties,
 // the inactive state) is resolved here, so mapRecord only reads values.
 import type { FieldMapping, LookupMapping, NullHandling, StreamMapping, WriteMode } from "../config/types.js";
-import type { ColumnMeta, KeyMeta, TableLookup, TableMeta } from "../dataverse/metadata-types.js";
+import type { ColumnMeta, KeyMeta, TableLookup, TableMeta } from "../model/table-meta.js";
 import { inactiveState, stateColumn, statusColumn, type StatePair } from "./choices.js";
 import { LOOKUP_TYPES, SCALAR_TYPES } from "./coerce.js";
 import { normalizeGuid } from "./uuid.js";

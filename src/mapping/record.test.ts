@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FieldMapping, StreamMapping } from "../config/types.js";
-import type { TableMeta } from "../dataverse/metadata-types.js";
-import type { MapResult, Operation, RecordIssue } from "./operation.js";
+import type { TableMeta } from "../model/table-meta.js";
+import type { MapResult, Operation, RecordIssue } from "../model/operation.js";
 import { planStream, type StreamPlan } from "./plan.js";
 import { fieldPath, lookupTargets, mapRecord, unknownFields } from "./record.js";
 import { accountTable, contactTable, fixtureTables, streamMapping } from "./test-fixtures.js";

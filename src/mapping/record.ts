@@ -1,11 +1,11 @@
 // mapRecord: one record + its stream plan → one Operation, or the list of what is wrong with it.
 // Pure: reads only the plan and the record.
-import type { LookupBinding, MapResult, Operation, OperationKind, RecordIssue, RowRef, ColumnValue } from "./operation.js";
+import type { LookupBinding, MapResult, Operation, OperationKind, RecordIssue, RowRef, ColumnValue } from "../model/operation.js";
 import type { LookupPlan, StreamPlan, TargetResolver, TargetStrategy } from "./plan.js";
 import { isMetaField } from "./plan.js";
 import { defaultStatusFor, stateOfStatus } from "./choices.js";
 import { coerceValue, hasLoneSurrogate } from "./coerce.js";
-import type { ColumnMeta } from "../dataverse/metadata-types.js";
+import type { ColumnMeta } from "../model/table-meta.js";
 import { deterministicId, normalizeGuid } from "./uuid.js";
 
 /** RFC 6901 pointer to a top-level field. */

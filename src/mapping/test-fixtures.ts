@@ -1,7 +1,7 @@
 // Hand-built TableMeta fixtures for mapping tests, modelled on Microsoft's contact, account,
 // systemuser and team columns (names, types, lengths and options as in a standard environment),
 // plus a few contoso_* custom columns and keys for the cases the standard tables lack.
-import type { ChoiceOption, ColumnMeta, KeyMeta, ManyToOneMeta, TableLookup, TableMeta } from "../dataverse/metadata-types.js";
+import type { ChoiceOption, ColumnMeta, KeyMeta, ManyToOneMeta, TableLookup, TableMeta } from "../model/table-meta.js";
 import type { FieldMapping, KeyStrategy, StreamMapping } from "../config/types.js";
 
 const INT_MAX = 2147483647;

@@ -1,5 +1,5 @@
 // A stream's pending operations, capped by rows and by bytes as they are added.
-import type { Operation } from "../mapping/operation.js";
+import type { Operation } from "../model/operation.js";
 import type { JsonObject } from "../protocol/airbyte.js";
 import type { Ticket } from "./ledger.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Operation } from "../mapping/operation.js";
+import type { Operation } from "../model/operation.js";
 import { fixtureTables } from "../mapping/test-fixtures.js";
 import { DryRunWriter, dryRunReport } from "./dry-run.js";
 import type { RowReader } from "./dry-run.js";

@@ -1,12 +1,12 @@
 // `write --dry-run`: the same pipeline with a Writer that reads instead of writing. Each batch's
 // rows are looked up by key in chunks and compared with diffRow; nothing is sent but GETs, and
 // no state is echoed (nothing was committed).
-import type { TableLookup } from "../dataverse/metadata-types.js";
-import type { WriteOutcome, Writer } from "../dataverse/writer-types.js";
+import type { TableLookup } from "../model/table-meta.js";
+import type { WriteOutcome, Writer } from "../model/writer.js";
 import { keyFilter } from "../dataverse/keys.js";
 import { diffRow } from "../mapping/diff.js";
 import type { DiffAction } from "../mapping/diff.js";
-import type { Operation } from "../mapping/operation.js";
+import type { Operation } from "../model/operation.js";
 import type { DestinationOperation, ErrorTrace, JsonObject, LogLevel, StreamDescriptor, StreamStatus } from "../protocol/airbyte.js";
 import type { Output } from "../protocol/emit.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { MirrorConfig } from "../config/types.js";
-import type { WriteOptions, WriteOutcome, Writer } from "../dataverse/writer-types.js";
-import type { Operation } from "../mapping/operation.js";
+import type { WriteOptions, WriteOutcome, Writer } from "../model/writer.js";
+import type { Operation } from "../model/operation.js";
 import { planStream, type StreamPlan } from "../mapping/plan.js";
 import { mapRecord } from "../mapping/record.js";
 import { accountTable, contactTable, fixtureTables, streamMapping } from "../mapping/test-fixtures.js";

@@ -7,9 +7,9 @@
 //
 // It needs both the Dataverse reader and the mapping plan, hence pipeline/.
 import type { MirrorConfig } from "../config/types.js";
-import type { ColumnMeta, ColumnType } from "../dataverse/metadata-types.js";
-import type { WriteOptions, Writer } from "../dataverse/writer-types.js";
-import type { Operation, RowRef } from "../mapping/operation.js";
+import type { ColumnMeta, ColumnType } from "../model/table-meta.js";
+import type { WriteOptions, Writer } from "../model/writer.js";
+import type { Operation, RowRef } from "../model/operation.js";
 import type { StreamPlan } from "../mapping/plan.js";
 import { PipelineError } from "./errors.js";
 

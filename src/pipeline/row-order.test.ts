@@ -4,8 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/load.js";
 import { parseCatalog, resolveAirbyteStreams } from "../config/catalog.js";
-import type { WriteOptions, WriteOutcome, Writer } from "../dataverse/writer-types.js";
-import type { Operation } from "../mapping/operation.js";
+import type { WriteOptions, WriteOutcome, Writer } from "../model/writer.js";
+import type { Operation } from "../model/operation.js";
 import { Sync } from "./sync.js";
 import { rowIdentity } from "./batcher.js";
 import { ManualTimers, MemoryOutput, settle, tableSource } from "../../integration_tests/helpers/pipeline-fakes.js";

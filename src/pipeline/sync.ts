@@ -4,9 +4,9 @@
 // how backpressure reaches stdin.
 import type { ResolvedStream } from "../config/catalog.js";
 import type { StreamMapping, WriteSettings } from "../config/types.js";
-import type { TableLookup, TableMeta } from "../dataverse/metadata-types.js";
-import type { WriteOptions, WriteOutcome, Writer } from "../dataverse/writer-types.js";
-import type { Operation, RecordIssue, RecordKey } from "../mapping/operation.js";
+import type { TableLookup, TableMeta } from "../model/table-meta.js";
+import type { WriteOptions, WriteOutcome, Writer } from "../model/writer.js";
+import type { Operation, RecordIssue, RecordKey } from "../model/operation.js";
 import { planStream } from "../mapping/plan.js";
 import type { StreamPlan } from "../mapping/plan.js";
 import { lookupTargets, mapRecord, unknownFields } from "../mapping/record.js";

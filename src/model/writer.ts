@@ -1,5 +1,5 @@
 // The seam between pipeline/ and dataverse/: hand over operations, get one outcome per operation.
-import type { Operation } from "../mapping/operation.js";
+import type { Operation } from "./operation.js";
 
 export type WriteOutcome =
   | {
