@@ -4,7 +4,7 @@
 // perform-conditional-operations-using-web-api, query-data-web-api); see the reference note.
 import { randomUUID } from "node:crypto";
 import type { Caller, DataService, Privilege, ServiceRequest, ServiceResponse } from "./types.js";
-import type { Environment } from "./environment.js";
+import type { Environment } from "./types.js";
 import type { ColumnDefinition, KeyDefinition } from "./schema.js";
 import { type TableModel, compileTables, keySignature } from "./model.js";
 import { type LookupValue, type Row, Store, type TableStore, type Value, isLookup } from "./store.js";

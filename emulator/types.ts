@@ -6,6 +6,8 @@
 //        └─ calls DataService.handle() for every Web API operation, including each $batch part
 //   service.ts (metadata, rows, validation, OData query, bulk actions, WhoAmI)
 
+import type { TableDefinition } from "./schema.js";
+
 export type Privilege = "create" | "read" | "write" | "delete" | "append" | "appendto";
 
 /** One secret of an app registration. */
@@ -30,6 +32,19 @@ export interface AppRegistration {
     /** prvBypassCustomBusinessLogic, prvActOnBehalfOfAnotherUser, ... */
     readonly specialPrivileges?: readonly string[];
   };
+}
+
+/** An emulated Dataverse environment: tenant, app registrations, tables and seed rows. */
+export interface Environment {
+  readonly tenantId: string;
+  readonly organizationId: string;
+  readonly businessUnitId: string;
+  /** LCID of the base language, 1033 for English. */
+  readonly baseLanguage: number;
+  readonly apps: readonly AppRegistration[];
+  readonly tables: readonly TableDefinition[];
+  /** Seed rows per table logical name, in the Web API JSON write form. */
+  readonly rows?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
 }
 
 /** Who is calling, after the bearer token was checked. */
