@@ -8,7 +8,7 @@ import { DataverseService } from "./service.js";
 export type { Environment } from "./types.js";
 export type { TableDefinition, ColumnDefinition, KeyDefinition, RelationshipDefinition, OptionDefinition, BulkAvailability } from "./schema.js";
 export { EnvironmentFileError } from "./environment-file.js";
-export { EnvironmentSeedError } from "./service.js";
+export { EnvironmentSeedError } from "./seed.js";
 
 export function defaultEnvironment(): Environment {
   return buildDefault();

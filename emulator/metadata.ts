@@ -3,11 +3,17 @@
 import type { ServiceRequest, ServiceResponse } from "./types.js";
 import type { ColumnDefinition, OptionDefinition } from "./schema.js";
 import { type TableModel, columnSchemaName, stableGuid } from "./model.js";
-import { DataverseError, errors } from "./errors.js";
+import { errors } from "./errors.js";
 import type { PathSegment } from "./odata/path.js";
 import { evaluate, filterProperties, type FilterNode, FilterSyntaxError, parseFilter, type Scalar } from "./odata/filter.js";
 import { parseQuery } from "./query.js";
-import { type DataverseService, json } from "./service.js";
+import { json } from "./responses.js";
+
+/** What the metadata answers read of the service: the compiled tables and the base language. */
+export interface MetadataSource {
+  readonly models: ReadonlyMap<string, TableModel>;
+  readonly baseLanguage: number;
+}
 
 type Json = Record<string, unknown>;
 
@@ -300,29 +306,29 @@ function splitTop(s: string): string[] {
   return out;
 }
 
-function findTable(svc: DataverseService, seg: PathSegment): TableModel {
+function findTable(source: MetadataSource, seg: PathSegment): TableModel {
   const keys = seg.keys ?? [];
   const k = keys[0];
   if (keys.length !== 1 || !k) throw errors.badRequest("Bad Request - Error in query syntax.");
   let model: TableModel | undefined;
   if (k.name === undefined && k.value.kind === "guid") {
     const id = k.value.value;
-    model = [...svc.models.values()].find((m) => m.metadataId === id);
+    model = [...source.models.values()].find((m) => m.metadataId === id);
   } else if (k.name === "LogicalName" && k.value.kind === "string") {
     const name = k.value.value;
-    model = svc.models.get(name);
+    model = source.models.get(name);
   } else {
     throw errors.badRequest("Bad Request - Error in query syntax.");
   }
   // Undocumented for the Web API; the platform's message for a missing table is this one.
-  if (!model) throw new DataverseError(404, "0x80060888", `Could not find entity with name '${k.value.kind === "string" ? k.value.value : "?"}'.`);
+  if (!model) throw errors.entityDefinitionNotFound(k.value.kind === "string" ? k.value.value : "?");
   return model;
 }
 
-export function handleMetadata(svc: DataverseService, req: ServiceRequest, segments: readonly PathSegment[]): ServiceResponse {
+export function handleMetadata(source: MetadataSource, req: ServiceRequest, segments: readonly PathSegment[]): ServiceResponse {
   if (req.method !== "GET") throw errors.noHttpResource(req.serviceRoot + req.path);
   const q = parseQuery(req.query);
-  const lcid = svc.env.baseLanguage;
+  const lcid = source.baseLanguage;
   const root = req.serviceRoot;
   const [first, second, third, fourth] = segments;
   if (!first) throw errors.resourceNotFound("EntityDefinitions");
@@ -331,15 +337,15 @@ export function handleMetadata(svc: DataverseService, req: ServiceRequest, segme
     // Metadata queries have no paging (query-metadata-web-api).
     checkSelect(q.select, ENTITY_PROPS, "EntityMetadata");
     const expand = entityExpand(q.other.get("$expand"));
-    const models = [...svc.models.values()];
+    const models = [...source.models.values()];
     const all = models.map((m) => entityJson(m, lcid));
     const kept = new Set(filterList(all, q.filterText, q, ENTITY_PROPS, "EntityMetadata").map((e) => e["LogicalName"]));
     const value = models
       .filter((m) => kept.has(m.logicalName))
-      .map((m) => ({ ...project(entityJson(m, lcid), q.select, ["MetadataId"]), ...expandEntity(svc, m, expand, lcid) }));
+      .map((m) => ({ ...project(entityJson(m, lcid), q.select, ["MetadataId"]), ...expandEntity(source, m, expand, lcid) }));
     return json(200, { "@odata.context": `${root}$metadata#EntityDefinitions${selectSuffix(q.select)}`, value });
   }
-  const model = findTable(svc, first);
+  const model = findTable(source, first);
   const entityCtx = `${root}$metadata#EntityDefinitions('${model.logicalName}')`;
   if (!second) {
     checkSelect(q.select, ENTITY_PROPS, "EntityMetadata");
@@ -347,7 +353,7 @@ export function handleMetadata(svc: DataverseService, req: ServiceRequest, segme
     return json(200, {
       "@odata.context": `${root}$metadata#EntityDefinitions${selectSuffix(q.select)}/$entity`,
       ...project(entityJson(model, lcid), q.select, ["MetadataId"]),
-      ...expandEntity(svc, model, expand, lcid),
+      ...expandEntity(source, model, expand, lcid),
     });
   }
   switch (second.name) {
@@ -366,7 +372,7 @@ export function handleMetadata(svc: DataverseService, req: ServiceRequest, segme
       if (third) throw errors.resourceNotFound(third.name);
       checkSelect(q.select, M2O_PROPS, "OneToManyRelationshipMetadata");
       const value = filterList(
-        manyToOneJson(svc, model),
+        manyToOneJson(source.models, model),
         q.filterText,
         q,
         M2O_PROPS,
@@ -394,14 +400,14 @@ function keysJson(model: TableModel, lcid: number): Json[] {
   }));
 }
 
-function manyToOneJson(svc: DataverseService, model: TableModel): Json[] {
+function manyToOneJson(models: ReadonlyMap<string, TableModel>, model: TableModel): Json[] {
   return [...model.navs.values()].map((n) => ({
     MetadataId: stableGuid(`rel:${model.logicalName}:${n.relationship.schemaName}`),
     SchemaName: n.relationship.schemaName,
     ReferencingAttribute: n.relationship.referencingAttribute,
     ReferencingEntity: model.logicalName,
     // Owner lookups point at the virtual "owner" entity (relationship owner_<set>), as Dataverse lists them.
-    ReferencedAttribute: n.relationship.referencedAttribute ?? svc.models.get(n.relationship.referencedEntity)?.primaryId ?? "",
+    ReferencedAttribute: n.relationship.referencedAttribute ?? models.get(n.relationship.referencedEntity)?.primaryId ?? "",
     ReferencedEntity: n.relationship.referencedEntity,
     ReferencingEntityNavigationPropertyName: n.name,
     ReferencedEntityNavigationPropertyName: n.relationship.schemaName,
@@ -450,7 +456,7 @@ function entityExpand(expand: string | undefined): EntityExpansion[] {
       try {
         filter = parseFilter(filterText);
       } catch (cause) {
-        if (cause instanceof FilterSyntaxError) throw new DataverseError(400, "0x0", cause.message);
+        if (cause instanceof FilterSyntaxError) throw errors.badRequest(cause.message);
         throw cause;
       }
       for (const p of filterProperties(filter)) {
@@ -462,7 +468,7 @@ function entityExpand(expand: string | undefined): EntityExpansion[] {
   });
 }
 
-function expandEntity(svc: DataverseService, model: TableModel, expand: readonly EntityExpansion[], lcid: number): Json {
+function expandEntity(source: MetadataSource, model: TableModel, expand: readonly EntityExpansion[], lcid: number): Json {
   const out: Json = {};
   for (const e of expand) {
     const items =
@@ -470,7 +476,7 @@ function expandEntity(svc: DataverseService, model: TableModel, expand: readonly
         ? model.columnList.map((c) => attributeJson(model, c, lcid))
         : e.name === "Keys"
           ? keysJson(model, lcid)
-          : manyToOneJson(svc, model);
+          : manyToOneJson(source.models, model);
     const filter = e.filter;
     const kept = filter === undefined ? items : items.filter((i) => evaluate(filter, reader(i)));
     out[e.name] = kept.map((i) => project(i, e.select, ["MetadataId"]));
@@ -542,7 +548,7 @@ function attributes(
       c = model.columnList.find((x) => stableGuid(`attribute:${model.logicalName}.${x.logicalName}`) === id);
     }
     if (!c || (cast && TYPE_NAMES[c.type].metadataType !== cast)) {
-      throw new DataverseError(404, "0x80060888", `Could not find attribute with the specified name for entity '${model.logicalName}'.`);
+      throw errors.attributeDefinitionNotFound(model.logicalName);
     }
     return json(200, { "@odata.context": `${entityCtx}/Attributes${castSuffix}${selectSuffix(q.select)}/$entity`, ...build(c) });
   }
@@ -578,7 +584,7 @@ function optionSetOf(
         ? model.columnList.find((x) => stableGuid(`attribute:${model.logicalName}.${x.logicalName}`) === lit.value)
         : undefined;
   if (!c || TYPE_NAMES[c.type].metadataType !== cast) {
-    throw new DataverseError(404, "0x80060888", `Could not find attribute with the specified name for entity '${model.logicalName}'.`);
+    throw errors.attributeDefinitionNotFound(model.logicalName);
   }
   const holder: Json = {};
   expandOptionSets(holder, c, fourth.name, lcid);
@@ -596,13 +602,13 @@ function optionSetOf(
  * `sdkmessagefilters?$select=sdkmessagefilterid&$filter=sdkmessageid/name eq 'CreateMultiple' and
  * primaryobjecttypecode eq 'account'`: one row when the table has the message (bulk-operations).
  */
-export function handleSdkMessageFilters(svc: DataverseService, req: ServiceRequest, segments: readonly PathSegment[]): ServiceResponse {
+export function handleSdkMessageFilters(source: MetadataSource, req: ServiceRequest, segments: readonly PathSegment[]): ServiceResponse {
   if (req.method !== "GET" || segments.length !== 1) throw errors.noHttpResource(req.serviceRoot + req.path);
   const q = parseQuery(req.query);
   const allowed = ["sdkmessagefilterid", "primaryobjecttypecode", "sdkmessageid/name", "_sdkmessageid_value", "iscustomprocessingstepallowed"];
   for (const p of q.select ?? []) if (!allowed.includes(p)) throw errors.propertyNotFound(p, "sdkmessagefilter");
   const rows: Json[] = [];
-  for (const m of svc.models.values()) {
+  for (const m of source.models.values()) {
     for (const message of ["CreateMultiple", "UpdateMultiple", "UpsertMultiple"] as const) {
       const has =
         message === "CreateMultiple" ? m.bulk.createMultiple : message === "UpdateMultiple" ? m.bulk.updateMultiple : m.bulk.upsertMultiple;
