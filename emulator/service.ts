@@ -1,7 +1,7 @@
 // The in-memory Dataverse behind the emulator: each Web API operation, routed by its path to the
 // room that answers it. Addressing is addressing.ts, reads reads.ts (rows matched by row-query.ts),
 // writes writes.ts over the row engine (row-engine.ts), one property and `$ref` references.ts, the
-// bulk actions bulk.ts, table definitions and the bulk message probe metadata.ts, `$metadata` csdl.ts.
+// bulk actions bulk.ts, table definitions metadata.ts and sdk-messages.ts, `$metadata` csdl.ts.
 // Every operation is atomic on its own; the error of any room becomes Dataverse's error answer here.
 import type { DataService, Environment, ServiceRequest, ServiceResponse } from "./types.js";
 import { DataverseError, errors } from "./errors.js";
@@ -15,7 +15,8 @@ import { Writes } from "./writes.js";
 import { References } from "./references.js";
 import { seedRows } from "./seed.js";
 import { type BulkRows, handleBulk } from "./bulk.js";
-import { type MetadataSource, handleMetadata, handleSdkMessageFilters, handleSdkMessages } from "./metadata.js";
+import { type MetadataSource, handleMetadata } from "./metadata.js";
+import { handleSdkMessageFilters, handleSdkMessages } from "./sdk-messages.js";
 import { csdlDocument } from "./csdl.js";
 
 const BULK_ACTION_PREFIX = "Microsoft.Dynamics.CRM.";
