@@ -103,6 +103,9 @@ export const errors = {
     new DataverseError(403, "0x80040220", `The user does not hold the necessary privileges. Missing privilege: ${privilege}.`),
   /** Service protection (api-limits); the answer carries Retry-After besides. */
   throttled: (code: string, message: string) => new DataverseError(429, code, message),
+  /** A `$batch` body batch.ts refuses; the parser names status, code and message. */
+  batchRefused: (refusal: { readonly status: number; readonly code: string; readonly message: string }) =>
+    new DataverseError(refusal.status, refusal.code, refusal.message),
   invalidBatchUri: (url: string) => new DataverseError(400, "0x0", `The request URI '${url}' is not valid for this service.`),
   /** UpdateMultiple on missing rows (bulk-operations, troubleshooting: "Contact With Ids = <guid> Do Not Exist"). */
   notFoundByIds: (schemaName: string, id: string) =>
