@@ -48,6 +48,13 @@ export const errors = {
     ),
   payload,
   badRequest: (message: string, code = "0x0") => new DataverseError(400, code, message),
+  // IIS/ASP.NET in front of Dataverse refuses these before OData sees the request (odata/path.ts).
+  invalidUrl: () => new DataverseError(400, "0x0", "Bad Request - Invalid URL"),
+  querySyntax: () => new DataverseError(400, "0x0", "Bad Request - Error in query syntax."),
+  /** A key value holding '+' or '/': no route matches. The URL holds the value, so it is not quoted. */
+  noRouteForKey: () => new DataverseError(404, "", "No HTTP resource was found that matches the request URI."),
+  dangerousPath: (character: string) =>
+    new DataverseError(400, "", `A potentially dangerous Request.Path value was detected from the client (${character}).`),
   notFoundById: (table: string, id: string) =>
     new DataverseError(404, "0x80040217", `${table} With Id = ${id} Does Not Exist`),
   notFoundByKey: (table: string) =>

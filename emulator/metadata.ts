@@ -20,7 +20,7 @@ export interface MetadataSource {
 function findTable(source: MetadataSource, seg: PathSegment): TableModel {
   const keys = seg.keys ?? [];
   const k = keys[0];
-  if (keys.length !== 1 || !k) throw errors.badRequest("Bad Request - Error in query syntax.");
+  if (keys.length !== 1 || !k) throw errors.querySyntax();
   let model: TableModel | undefined;
   if (k.name === undefined && k.value.kind === "guid") {
     const id = k.value.value;
@@ -29,7 +29,7 @@ function findTable(source: MetadataSource, seg: PathSegment): TableModel {
     const name = k.value.value;
     model = source.models.get(name);
   } else {
-    throw errors.badRequest("Bad Request - Error in query syntax.");
+    throw errors.querySyntax();
   }
   // Undocumented for the Web API; the platform's message for a missing table is this one.
   if (!model) throw errors.entityDefinitionNotFound(k.value.kind === "string" ? k.value.value : "?");

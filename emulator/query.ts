@@ -30,7 +30,7 @@ function decodeQueryPart(s: string): string {
   try {
     return decodeURIComponent(s.replace(/\+/g, " "));
   } catch {
-    throw errors.badRequest("Bad Request - Invalid URL");
+    throw errors.invalidUrl();
   }
 }
 

@@ -2,9 +2,9 @@
 // independent reading of Microsoft's documentation, so a misunderstanding on one side shows up
 // as a failing test instead of passing silently.
 //
-//   server.ts (TLS, routing, Entra ID, bearer check, limits, faults, $batch framing)
+//   server.ts (TLS, Entra ID, faults, bearer gate, admission under the limits, $batch)
 //        └─ calls DataService.handle() for every Web API operation, including each $batch part
-//   service.ts (metadata, rows, validation, OData query, bulk actions, WhoAmI)
+//   service.ts (routes an operation to reads, writes, references, bulk actions, metadata, WhoAmI)
 
 import type { TableDefinition } from "./schema.js";
 

@@ -179,7 +179,7 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
     case "Lookup":
     case "Customer":
     case "Owner":
-      // Lookups are written only through <nav>@odata.bind; service.ts handles that path.
+      // Lookups are written only through <nav>@odata.bind; row-engine.ts handles that path.
       throw errors.invalidProperty(c.logicalName, table.logicalName);
   }
 }
