@@ -8,6 +8,12 @@ import { errors } from "./errors.js";
 import { evaluate, filterProperties, type Scalar } from "./odata/filter.js";
 import type { QueryOptions } from "./query.js";
 
+/** What the metadata answers read of the service: the compiled tables and the base language. */
+export interface MetadataSource {
+  readonly models: ReadonlyMap<string, TableModel>;
+  readonly baseLanguage: number;
+}
+
 export type Json = Record<string, unknown>;
 
 export const NS = "Microsoft.Dynamics.CRM.";

@@ -9,13 +9,7 @@ import type { PathSegment } from "./odata/path.js";
 import { evaluate, filterProperties, type FilterNode, FilterSyntaxError, parseFilter } from "./odata/filter.js";
 import { type QueryOptions, parseQuery } from "./query.js";
 import { json } from "./responses.js";
-import { ABSTRACT_CASTS, attributeJson, BASE_ATTRIBUTE_PROPS, checkSelect, ENTITY_PROPS, entityJson, expandItemOptions, expandOptionSets, filterList, type Json, KEY_PROPS, keysJson, M2O_PROPS, manyToOneJson, NS, project, reader, selectSuffix, splitTop, TYPE_NAMES, TYPE_PROPS } from "./metadata-json.js";
-
-/** What the metadata answers read of the service: the compiled tables and the base language. */
-export interface MetadataSource {
-  readonly models: ReadonlyMap<string, TableModel>;
-  readonly baseLanguage: number;
-}
+import { ABSTRACT_CASTS, attributeJson, BASE_ATTRIBUTE_PROPS, checkSelect, ENTITY_PROPS, entityJson, expandItemOptions, expandOptionSets, filterList, type Json, KEY_PROPS, keysJson, M2O_PROPS, manyToOneJson, NS, project, reader, selectSuffix, splitTop, TYPE_NAMES, TYPE_PROPS, type MetadataSource } from "./metadata-json.js";
 
 function findTable(source: MetadataSource, seg: PathSegment): TableModel {
   const keys = seg.keys ?? [];

@@ -7,8 +7,7 @@ import type { PathSegment } from "./odata/path.js";
 import { evaluate, filterProperties } from "./odata/filter.js";
 import { parseQuery } from "./query.js";
 import { json } from "./responses.js";
-import type { MetadataSource } from "./metadata.js";
-import { expandItemOptions, type Json, reader, selectSuffix, splitTop } from "./metadata-json.js";
+import { expandItemOptions, type Json, reader, selectSuffix, splitTop, type MetadataSource } from "./metadata-json.js";
 
 /**
  * `sdkmessagefilters?$select=sdkmessagefilterid&$filter=sdkmessageid/name eq 'CreateMultiple' and

@@ -15,7 +15,8 @@ import { Writes } from "./writes.js";
 import { References } from "./references.js";
 import { seedRows } from "./seed.js";
 import { type BulkRows, handleBulk } from "./bulk.js";
-import { type MetadataSource, handleMetadata } from "./metadata.js";
+import { handleMetadata } from "./metadata.js";
+import type { MetadataSource } from "./metadata-json.js";
 import { handleSdkMessageFilters, handleSdkMessages } from "./sdk-messages.js";
 import { csdlDocument } from "./csdl.js";
 
