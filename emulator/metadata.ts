@@ -9,7 +9,30 @@ import type { PathSegment } from "./odata/path.js";
 import { evaluate, filterProperties, type FilterNode, FilterSyntaxError, parseFilter } from "./odata/filter.js";
 import { type QueryOptions, parseQuery } from "./query.js";
 import { json } from "./responses.js";
-import { ABSTRACT_CASTS, attributeJson, BASE_ATTRIBUTE_PROPS, checkSelect, ENTITY_PROPS, entityJson, expandItemOptions, expandOptionSets, filterList, type Json, KEY_PROPS, keysJson, M2O_PROPS, manyToOneJson, NS, project, reader, selectSuffix, splitTop, TYPE_NAMES, TYPE_PROPS, type MetadataSource } from "./metadata-json.js";
+import {
+  ABSTRACT_CASTS,
+  attributeJson,
+  BASE_ATTRIBUTE_PROPS,
+  checkSelect,
+  ENTITY_PROPS,
+  entityJson,
+  expandItemOptions,
+  expandOptionSets,
+  filterList,
+  type Json,
+  KEY_PROPS,
+  keysJson,
+  M2O_PROPS,
+  manyToOneJson,
+  type MetadataSource,
+  NS,
+  project,
+  reader,
+  selectSuffix,
+  splitTop,
+  TYPE_NAMES,
+  TYPE_PROPS,
+} from "./metadata-json.js";
 
 function findTable(source: MetadataSource, seg: PathSegment): TableModel {
   const keys = seg.keys ?? [];
@@ -63,7 +86,7 @@ export function handleMetadata(source: MetadataSource, req: ServiceRequest, segm
   }
   switch (second.name) {
     case "Attributes":
-      return attributes(model, req, q, lcid, entityCtx, second, third, fourth);
+      return attributes(model, q, lcid, entityCtx, second, third, fourth);
     case "Keys": {
       if (third) throw errors.resourceNotFound(third.name);
       checkSelect(q.select, KEY_PROPS, "EntityKeyMetadata");
@@ -171,7 +194,6 @@ function castOf(seg: PathSegment | undefined): string | undefined {
 
 function attributes(
   model: TableModel,
-  req: ServiceRequest,
   q: QueryOptions,
   lcid: number,
   entityCtx: string,
@@ -179,7 +201,6 @@ function attributes(
   third: PathSegment | undefined,
   fourth: PathSegment | undefined,
 ): ServiceResponse {
-  void req;
   const cast = castOf(third);
   if (fourth) return optionSetOf(model, q, lcid, entityCtx, seg, cast, fourth);
   const allowed = cast ? [...BASE_ATTRIBUTE_PROPS, ...(TYPE_PROPS[cast] ?? [])] : BASE_ATTRIBUTE_PROPS;
