@@ -1,4 +1,4 @@
-// The $batch framing (issue 2 item 8), as LEARN/webapi/execute-batch-operations-using-web-api
+// The $batch framing, as LEARN/webapi/execute-batch-operations-using-web-api
 // describes it: multipart/mixed with CRLF line endings, application/http parts, changesets (nested
 // multipart/mixed) that are atomic, Content-ID and $n references, stop at the first error unless
 // `Prefer: odata.continue-on-error`. Parsing and formatting are pure; `executeBatch` drives a

@@ -6,8 +6,19 @@
 // standard table is the failing target's own error, without its index.
 import type { ServiceRequest, ServiceResponse } from "./types.js";
 import type { TableModel } from "./model.js";
-import { DataverseError, errors } from "./errors.js";
-import { type DataverseService, type RowAddress, type WriteContext, json, keyBodyProperties } from "./service.js";
+import type { Row } from "./store.js";
+import { errors } from "./errors.js";
+import { json, noContent } from "./responses.js";
+import { type RowAddress, keyBodyProperties } from "./addressing.js";
+import type { WriteContext, WriteMode, WriteResult } from "./row-engine.js";
+
+/** What the bulk actions need of the service: the one write path and row lookup. */
+export interface BulkRows {
+  context(req: ServiceRequest): WriteContext;
+  write(model: TableModel, address: RowAddress | undefined, body: Readonly<Record<string, unknown>>, mode: WriteMode, ctx: WriteContext): WriteResult;
+  findRow(model: TableModel, address: RowAddress): Row | undefined;
+  resolveRowUrl(url: string, ctx: WriteContext, forSet?: string): { model: TableModel; address: RowAddress };
+}
 
 type BulkMessage = "CreateMultiple" | "UpdateMultiple" | "UpsertMultiple";
 
@@ -26,11 +37,11 @@ function available(model: TableModel, message: BulkMessage): boolean {
   }
 }
 
-export function handleBulk(svc: DataverseService, req: ServiceRequest, model: TableModel, action: string): ServiceResponse {
+export function handleBulk(rows: BulkRows, req: ServiceRequest, model: TableModel, action: string): ServiceResponse {
   if (action === "DeleteMultiple") {
     // bulk-operations: DeleteMultiple is for elastic tables; standard tables answer this.
     if (model.def.tableType !== "Elastic") throw errors.badRequest("DeleteMultiple has not yet been implemented.", "0x80040216");
-    throw new DataverseError(501, "0x80040216", "DeleteMultiple on elastic tables is not emulated.");
+    throw errors.notEmulated("DeleteMultiple on elastic tables is not emulated.");
   }
   if (!isBulkMessage(action)) throw errors.resourceNotFound(`Microsoft.Dynamics.CRM.${action}`);
   if (!available(model, action)) {
@@ -42,7 +53,7 @@ export function handleBulk(svc: DataverseService, req: ServiceRequest, model: Ta
     );
   }
   const targets = parseTargets(req.body, model);
-  const ctx = svc.context(req);
+  const ctx = rows.context(req);
   const expectedType = `Microsoft.Dynamics.CRM.${model.logicalName}`;
   const ids: string[] = [];
   for (const target of targets) {
@@ -56,29 +67,28 @@ export function handleBulk(svc: DataverseService, req: ServiceRequest, model: Ta
           : "A resource in Targets has no '@odata.type' annotation; it is required to identify the entity type.",
       );
     }
-    const address = targetAddress(svc, model, target, ctx);
+    const address = targetAddress(rows, model, target, ctx);
     switch (action) {
       case "CreateMultiple": {
-        const { row } = svc.write(model, undefined, target, "create", ctx);
+        const { row } = rows.write(model, undefined, target, "create", ctx);
         ids.push(row.id);
         break;
       }
       case "UpdateMultiple":
         if (!address) throw errors.badRequest(`A target has neither '${model.primaryId}' nor '@odata.id'.`, "0x80040203");
-        if (address.kind === "id" && svc.findRow(model, address) === undefined) {
-          // bulk-operations, troubleshooting: "Contact With Ids = <guid> Do Not Exist".
-          throw new DataverseError(404, "0x80040217", `${model.schemaName} With Ids = ${address.id} Do Not Exist`);
+        if (address.kind === "id" && rows.findRow(model, address) === undefined) {
+          throw errors.notFoundByIds(model.schemaName, address.id);
         }
-        svc.write(model, address, withoutId(target, model), "update", ctx);
+        rows.write(model, address, withoutId(target, model), "update", ctx);
         break;
       case "UpsertMultiple": {
-        if (address?.kind === "key" && svc.findRow(model, address) === undefined) {
+        if (address?.kind === "key" && rows.findRow(model, address) === undefined) {
           // Documented gotcha (PowerPlatform-DataverseClient-Python #127): the create path fails
           // when a key column is both in @odata.id and in the body.
           if (address.key.attributes.some((a) => keyBodyProperties(model, a).some((p) => p in target))) throw errors.unexpected();
         }
-        if (address) svc.write(model, address, withoutId(target, model), "upsert", ctx);
-        else svc.write(model, undefined, target, "create", ctx);
+        if (address) rows.write(model, address, withoutId(target, model), "upsert", ctx);
+        else rows.write(model, undefined, target, "create", ctx);
         break;
       }
     }
@@ -88,7 +98,7 @@ export function handleBulk(svc: DataverseService, req: ServiceRequest, model: Ta
     const res = json(200, { "@odata.context": `${req.serviceRoot}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse`, Ids: ids });
     return { ...res, cost };
   }
-  return { status: 204, headers: { "odata-version": "4.0" }, cost };
+  return { ...noContent(), cost };
 }
 
 function parseTargets(text: string, model: TableModel): Record<string, unknown>[] {
@@ -108,11 +118,11 @@ function parseTargets(text: string, model: TableModel): Record<string, unknown>[
   return targets as Record<string, unknown>[];
 }
 
-function targetAddress(svc: DataverseService, model: TableModel, target: Record<string, unknown>, ctx: WriteContext): RowAddress | undefined {
+function targetAddress(rows: BulkRows, model: TableModel, target: Record<string, unknown>, ctx: WriteContext): RowAddress | undefined {
   const odataId = target["@odata.id"];
   if (typeof odataId === "string") {
     // Body URLs are not request paths: the IIS character rules don't apply (use-alternate-key-reference-record).
-    return svc.resolveRowUrl(odataId, ctx, model.entitySetName).address;
+    return rows.resolveRowUrl(odataId, ctx, model.entitySetName).address;
   }
   const id = target[model.primaryId];
   if (typeof id === "string") return { kind: "id", id: id.toLowerCase() };

@@ -1,6 +1,7 @@
-// The embedded default environment (issue 2 item 12). Ids are fixed so tests and docs can name them.
+// The embedded default environment, used when no --environment file is given. Ids are fixed so tests
+// and docs can name them.
 import type { AppRegistration } from "./types.js";
-import type { Environment } from "./environment.js";
+import type { Environment } from "./types.js";
 import type { TableDefinition } from "./schema.js";
 import { defaultTables } from "./default-tables.js";
 

@@ -1,4 +1,4 @@
-// The Microsoft Entra ID side of the emulator (issue 2 item 1): OpenID discovery and the v2.0 token
+// The Microsoft Entra ID side of the emulator: OpenID discovery and the v2.0 token
 // endpoint for the client credentials grant, with Entra's error JSON and AADSTS codes
 // (entra-docs reference-error-codes.md; see ../shared/reference/dataverse-web-api.md §1).
 // msal-node sends extra form fields (x-client-SKU, x-client-VER, ..., client-request-id in the

@@ -1,7 +1,7 @@
 // Parsing and validation of --environment JSON files (format: docs/emulator-environment.md).
 // Every problem names its JSON path, e.g. `$.tables[2].columns[4].type`.
 import { readFileSync } from "node:fs";
-import type { Environment } from "./environment.js";
+import type { Environment } from "./types.js";
 import type { AppRegistration, AppSecret, Privilege } from "./types.js";
 import type {
   AttributeType,

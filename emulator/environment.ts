@@ -1,25 +1,14 @@
-// An emulated Dataverse environment: tenant, app registrations, tables and seed rows.
-import type { AppRegistration, DataService } from "./types.js";
-import type { TableDefinition } from "./schema.js";
+// An emulated Dataverse environment (the Environment type lives in types.ts): the embedded one, one
+// read from an --environment file, and the data service built from either.
+import type { DataService, Environment } from "./types.js";
 import { defaultEnvironment as buildDefault } from "./default-environment.js";
 import { parseEnvironmentFile } from "./environment-file.js";
 import { DataverseService } from "./service.js";
 
+export type { Environment } from "./types.js";
 export type { TableDefinition, ColumnDefinition, KeyDefinition, RelationshipDefinition, OptionDefinition, BulkAvailability } from "./schema.js";
 export { EnvironmentFileError } from "./environment-file.js";
-export { EnvironmentSeedError } from "./service.js";
-
-export interface Environment {
-  readonly tenantId: string;
-  readonly organizationId: string;
-  readonly businessUnitId: string;
-  /** LCID of the base language, 1033 for English. */
-  readonly baseLanguage: number;
-  readonly apps: readonly AppRegistration[];
-  readonly tables: readonly TableDefinition[];
-  /** Seed rows per table logical name, in the Web API JSON write form. */
-  readonly rows?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
-}
+export { EnvironmentSeedError } from "./seed.js";
 
 export function defaultEnvironment(): Environment {
   return buildDefault();

@@ -6,14 +6,16 @@ import type { DataService } from "./types.js";
 import { createDataService, defaultEnvironment, loadEnvironment, type Environment } from "./environment.js";
 import { resolveLimits, type LimitsConfig } from "./limits.js";
 import { loadFaultRules, type FaultController, type FaultRule } from "./faults.js";
-import { EmulatorError, EmulatorServer, type EmulatorStats } from "./server.js";
+import { EmulatorServer } from "./server.js";
+import type { EmulatorStats } from "./stats.js";
+import { EmulatorError } from "./emulator-error.js";
 
 export type { Environment } from "./environment.js";
 export type { LimitsConfig, CostModel } from "./limits.js";
 export { LIMIT_PRESETS, theoreticalRecordsPerSecond } from "./limits.js";
 export type { FaultRule, FaultKind, FaultController } from "./faults.js";
-export type { EmulatorStats } from "./server.js";
-export { EmulatorError } from "./server.js";
+export type { EmulatorStats } from "./stats.js";
+export { EmulatorError } from "./emulator-error.js";
 
 export interface StartEmulatorOptions {
   /** 0 (default) picks a free port. */

@@ -29,6 +29,11 @@ export interface TableModel {
   readonly bulk: { createMultiple: boolean; updateMultiple: boolean; upsertMultiple: boolean };
 }
 
+/** Lookup, Customer and Owner columns: written through a navigation property, read as `_<name>_value`. */
+export function isLookupType(c: ColumnDefinition): boolean {
+  return c.type === "Lookup" || c.type === "Customer" || c.type === "Owner";
+}
+
 export function stableGuid(seed: string): string {
   const h = createHash("sha1").update(seed).digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;

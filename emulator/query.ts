@@ -1,5 +1,6 @@
-// System query options and Prefer preferences of one request.
-import { DataverseError } from "./errors.js";
+// What one request asks for: system query options, Prefer preferences, conditional headers and
+// the JSON body.
+import { errors } from "./errors.js";
 import { type FilterNode, FilterSyntaxError, parseFilter } from "./odata/filter.js";
 
 export interface OrderBy {
@@ -29,7 +30,7 @@ function decodeQueryPart(s: string): string {
   try {
     return decodeURIComponent(s.replace(/\+/g, " "));
   } catch {
-    throw new DataverseError(400, "0x0", "Bad Request - Invalid URL");
+    throw errors.invalidUrl();
   }
 }
 
@@ -42,7 +43,7 @@ export function parseQuery(raw: string): QueryOptions {
       const name = decodeQueryPart(eq < 0 ? pair : pair.slice(0, eq));
       const value = eq < 0 ? "" : decodeQueryPart(pair.slice(eq + 1));
       if (params.has(name)) {
-        throw new DataverseError(400, "0x0", `Query option '${name}' was specified more than once, but it must be specified at most once.`);
+        throw errors.badRequest(`Query option '${name}' was specified more than once, but it must be specified at most once.`);
       }
       params.set(name, value);
     }
@@ -72,17 +73,17 @@ export function parseQuery(raw: string): QueryOptions {
     try {
       filter = parseFilter(aliases.size > 0 ? substituteAliases(filterText, aliases) : filterText);
     } catch (cause) {
-      if (cause instanceof FilterSyntaxError) throw new DataverseError(400, "0x0", cause.message);
+      if (cause instanceof FilterSyntaxError) throw errors.badRequest(cause.message);
       throw cause;
     }
   }
   let topN: number | undefined;
   if (top !== undefined) {
-    if (!/^\d+$/.test(top)) throw new DataverseError(400, "0x0", `Invalid value '${top}' for $top query option found. The $top query option requires a non-negative integer value.`);
+    if (!/^\d+$/.test(top)) throw errors.badRequest(`Invalid value '${top}' for $top query option found. The $top query option requires a non-negative integer value.`);
     topN = Number(top);
   }
   if (count !== undefined && count !== "true" && count !== "false") {
-    throw new DataverseError(400, "0x0", `'${count}' is not a valid count option.`);
+    throw errors.badRequest(`'${count}' is not a valid count option.`);
   }
   return {
     ...(select !== undefined ? { select: select.split(",").map((s) => s.trim()).filter((s) => s !== "") } : {}),
@@ -93,7 +94,7 @@ export function parseQuery(raw: string): QueryOptions {
       .filter((s) => s !== "")
       .map((s) => {
         const [property = "", dir = "asc"] = s.split(/\s+/);
-        if (dir !== "asc" && dir !== "desc") throw new DataverseError(400, "0x0", `Syntax error in $orderby.`);
+        if (dir !== "asc" && dir !== "desc") throw errors.badRequest(`Syntax error in $orderby.`);
         return { property, descending: dir === "desc" };
       }),
     ...(topN !== undefined ? { top: topN } : {}),
@@ -113,7 +114,7 @@ function substituteAliases(text: string, aliases: ReadonlyMap<string, string>): 
       const m = /^@[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i));
       if (m) {
         const value = aliases.get(m[0]);
-        if (value === undefined) throw new DataverseError(400, "0x0", `The parameter alias '${m[0]}' is not defined in the query.`);
+        if (value === undefined) throw errors.badRequest(`The parameter alias '${m[0]}' is not defined in the query.`);
         out += value;
         i += m[0].length - 1;
         continue;
@@ -142,4 +143,25 @@ export function parsePrefer(header: string | undefined): Preferences {
     ...(maxPageSize !== undefined ? { maxPageSize } : {}),
     ...(includeAnnotations !== undefined ? { includeAnnotations } : {}),
   };
+}
+
+/** Body JSON parsed once; anything but an object is a payload error naming `entitySet`. */
+export function parseBody(text: string, entitySet: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text === "" ? "{}" : text);
+  } catch {
+    throw errors.payload(entitySet, "Invalid JSON. The payload could not be parsed.");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw errors.payload(entitySet, "The payload must be a JSON object.");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** `If-Match`/`If-None-Match` value; "null" (sent to defeat caching) counts as absent. */
+export function conditional(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  return t === "" || t === "null" ? undefined : t;
 }

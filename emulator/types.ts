@@ -2,9 +2,11 @@
 // independent reading of Microsoft's documentation, so a misunderstanding on one side shows up
 // as a failing test instead of passing silently.
 //
-//   server.ts (TLS, routing, Entra ID, bearer check, limits, faults, $batch framing)
+//   server.ts (TLS, Entra ID, faults, bearer gate, admission under the limits, $batch)
 //        └─ calls DataService.handle() for every Web API operation, including each $batch part
-//   service.ts (metadata, rows, validation, OData query, bulk actions, WhoAmI)
+//   service.ts (routes an operation to reads, writes, references, bulk actions, metadata, WhoAmI)
+
+import type { TableDefinition } from "./schema.js";
 
 export type Privilege = "create" | "read" | "write" | "delete" | "append" | "appendto";
 
@@ -30,6 +32,19 @@ export interface AppRegistration {
     /** prvBypassCustomBusinessLogic, prvActOnBehalfOfAnotherUser, ... */
     readonly specialPrivileges?: readonly string[];
   };
+}
+
+/** An emulated Dataverse environment: tenant, app registrations, tables and seed rows. */
+export interface Environment {
+  readonly tenantId: string;
+  readonly organizationId: string;
+  readonly businessUnitId: string;
+  /** LCID of the base language, 1033 for English. */
+  readonly baseLanguage: number;
+  readonly apps: readonly AppRegistration[];
+  readonly tables: readonly TableDefinition[];
+  /** Seed rows per table logical name, in the Web API JSON write form. */
+  readonly rows?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
 }
 
 /** Who is calling, after the bearer token was checked. */

@@ -4,7 +4,7 @@
 import type { ColumnDefinition } from "./schema.js";
 import type { TableModel } from "./model.js";
 import type { Value } from "./store.js";
-import { DataverseError, errors } from "./errors.js";
+import { type DataverseError, errors } from "./errors.js";
 
 const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;
@@ -54,27 +54,11 @@ export function edmType(c: ColumnDefinition): string {
 }
 
 function cannotConvert(table: TableModel, c: ColumnDefinition): DataverseError {
-  return errors.payload(
-    table.entitySetName,
-    `Cannot convert the value of property '${c.logicalName}' to the expected type '${edmType(c)}'.`,
-  );
+  return errors.cannotConvert(table.entitySetName, c.logicalName, edmType(c));
 }
 
-/** Not documented as a code of its own: Dataverse reports ranges as a validation error (0x80044331). */
 function outOfRange(table: TableModel, c: ColumnDefinition, min: number, max: number): DataverseError {
-  return new DataverseError(
-    400,
-    "0x80044331",
-    `A validation error occurred. The value of '${c.logicalName}' on record of type '${table.logicalName}' is outside the valid range. Accepted range: ${min} to ${max}`,
-  );
-}
-
-export function invalidDate(): DataverseError {
-  return new DataverseError(
-    400,
-    "0x80040239",
-    "The date-time format is invalid, or value is outside the supported range.",
-  );
+  return errors.outOfRange(c.logicalName, table.logicalName, min, max);
 }
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -108,19 +92,12 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
       if (typeof raw !== "string") throw cannotConvert(table, c);
       const max = c.maxLength ?? (c.type === "Memo" ? 1_048_576 : 4000);
       if (raw.length > max) {
-        throw new DataverseError(
-          400,
-          "0x80044331",
-          `A validation error occurred. The length of the '${c.logicalName}' attribute of the '${table.logicalName}' entity exceeded the maximum allowed length of '${max}'.`,
-        );
+        throw errors.tooLong(c.logicalName, table.logicalName, max);
       }
       // invalidcharactersinfield: characters XmlConvert.VerifyXmlChars refuses (C0 controls other
       // than tab, LF and CR, U+FFFE/U+FFFF, unpaired surrogates) cannot be saved in string or memo
-      // columns. Learn gives the name, code and description, not the HTTP status; 400 as for the
-      // other validation errors.
-      if (INVALID_XML_CHARS.test(raw)) {
-        throw new DataverseError(400, "0x80040278", `The field '${c.logicalName}' contains one or more invalid characters.`);
-      }
+      // columns.
+      if (INVALID_XML_CHARS.test(raw)) throw errors.invalidCharacters(c.logicalName);
       return raw;
     }
     case "EntityName":
@@ -162,13 +139,13 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
         const m = DATE_ONLY.exec(raw);
         // Edm.Date: a date-time string is a type error in the payload, not a range error.
         if (!m) throw cannotConvert(table, c);
-        if (!validCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]))) throw invalidDate();
-        if (raw < MIN_DATE || raw > MAX_DATE) throw invalidDate();
+        if (!validCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]))) throw errors.invalidDate();
+        if (raw < MIN_DATE || raw > MAX_DATE) throw errors.invalidDate();
         return raw;
       }
       const norm = normalizeDateTime(raw);
-      if (norm === undefined) throw invalidDate();
-      if (norm.slice(0, 10) < MIN_DATE) throw invalidDate();
+      if (norm === undefined) throw errors.invalidDate();
+      if (norm.slice(0, 10) < MIN_DATE) throw errors.invalidDate();
       return norm;
     }
     case "Picklist":
@@ -202,17 +179,11 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
     case "Lookup":
     case "Customer":
     case "Owner":
-      // Lookups are written only through <nav>@odata.bind; service.ts handles that path.
+      // Lookups are written only through <nav>@odata.bind; row-engine.ts handles that path.
       throw errors.invalidProperty(c.logicalName, table.logicalName);
   }
 }
 
-// PicklistValueOutOfRange (0x8004431A) per the error-code list; the message follows the platform's
-// validation-error shape.
 function picklistOutOfRange(table: TableModel, c: ColumnDefinition): DataverseError {
-  return new DataverseError(
-    400,
-    "0x8004431a",
-    `A validation error occurred. The value of '${c.logicalName}' on record of type '${table.logicalName}' is outside the valid range.`,
-  );
+  return errors.picklistOutOfRange(c.logicalName, table.logicalName);
 }

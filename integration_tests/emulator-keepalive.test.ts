@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { connect, type TLSSocket } from "node:tls";
 import { LIMIT_PRESETS, startEmulator, type Emulator } from "../emulator/index.js";
-import { errorCause } from "../emulator/server.js";
+import { errorCause } from "../emulator/emulator-error.js";
 
 const SEEDED = 1000;
 

@@ -1,5 +1,5 @@
 // Splits the resource path after the service root into segments with optional key predicates.
-import { DataverseError } from "../errors.js";
+import { errors } from "../errors.js";
 import { type KeyPart, LiteralSyntaxError, parseKeyPredicate } from "./literal.js";
 
 export interface PathSegment {
@@ -24,7 +24,7 @@ function decode(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new DataverseError(400, "0x0", "Bad Request - Invalid URL");
+    throw errors.invalidUrl();
   }
 }
 
@@ -51,7 +51,7 @@ export function parsePath(rawPath: string): PathSegment[] {
       keys = parseKeyPredicate(inner);
     } catch (cause) {
       if (cause instanceof LiteralSyntaxError) {
-        throw new DataverseError(400, "0x0", `Bad Request - Error in query syntax.`);
+        throw errors.querySyntax();
       }
       throw cause;
     }
@@ -68,15 +68,11 @@ export function assertUsableKeyValues(keys: readonly KeyPart[]): void {
     // Dataverse would quote the URL or its last segment here; both hold the key value, which must
     // not reach a log (house rule), so the message names neither.
     if (v.includes("+") || v.includes("/")) {
-      throw new DataverseError(404, "", "No HTTP resource was found that matches the request URI.");
+      throw errors.noRouteForKey();
     }
     const bad = DANGEROUS.find((c) => v.includes(c));
     if (bad !== undefined) {
-      throw new DataverseError(
-        400,
-        "",
-        `A potentially dangerous Request.Path value was detected from the client (${bad}).`,
-      );
+      throw errors.dangerousPath(bad);
     }
   }
 }

@@ -1,4 +1,4 @@
-// Test helper: drives a DataService with ServiceRequests as EMU-CORE's server would.
+// Test helper: drives a DataService with ServiceRequests the way server.ts does, without HTTP.
 import type { Caller, DataService, Privilege, ServiceResponse } from "../types.js";
 import type { Environment } from "../environment.js";
 import { createDataService, defaultEnvironment } from "../environment.js";
