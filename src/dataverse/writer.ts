@@ -21,12 +21,14 @@ import { classifyStatus, nextDelay, RetryBudget, type BackoffOptions } from "../
 import { ThrottlePool, type Slot, type ThrottleStats } from "../http/throttle.js";
 import type { HttpResponse } from "../http/transport.js";
 import type { Operation, RowRef, ColumnValue } from "../model/operation.js";
-import type { ColumnType, TableLookup, TableMeta } from "../model/table-meta.js";
+import type { TableLookup, TableMeta } from "../model/table-meta.js";
 import type { Writer, WriteOptions, WriteOutcome } from "../model/writer.js";
 import { buildBatch, matchResponses, parseBatchResponse, type BatchPartResponse, type BatchRequestPart } from "./batch.js";
 import { bodyText, type ClientRequest, type DataverseClient } from "./client.js";
 import { DataverseError, errorFromResponse, isRunLevel, parseErrorBody } from "./errors.js";
-import { bindUrl, encodeQueryValue, entityPath, isUrlAddressable, KeyLiteralError, keyFilter, lookupOfKeyColumn } from "./keys.js";
+import { bindUrl, encodeQueryValue, entityPath, isUrlAddressable, KeyLiteralError, keyFilter } from "./keys.js";
+import { keyColumnType, keyIdentity } from "../model/key-identity.js";
+import { lookupOfValueName } from "../model/lookup.js";
 
 export interface WriterSettings {
   /** Rows per request (bulk targets or $batch parts); Dataverse allows 1000 parts per $batch. */
@@ -114,7 +116,7 @@ const ROW_MISSING_CODES: ReadonlySet<string> = new Set(["", "0x80040217", "0x800
 const ROW_EXISTS_CODES: ReadonlySet<string> = new Set(["", "0x80040237"]);
 
 function hasLookupKeyPart(ref: Operation["ref"]): boolean {
-  return ref.kind === "key" && ref.values.some(([c]) => lookupOfKeyColumn(c) !== undefined);
+  return ref.kind === "key" && ref.values.some(([c]) => lookupOfValueName(c) !== undefined);
 }
 
 /**
@@ -126,37 +128,9 @@ function hasLookupKeyPart(ref: Operation["ref"]): boolean {
 const LOOKUP_CHUNK = 50;
 const LOOKUP_FILTER_CHARS = 8000;
 
-const NUMERIC_TYPES: ReadonlySet<ColumnType> = new Set<ColumnType>(["Integer", "BigInt", "Decimal", "Double", "Money"]);
-
-/**
- * One key value as Dataverse's key index compares it (as pipeline/mirror.ts does): text without
- * trailing blanks and in lower case (SQL Server's default collation), numbers by their shortest
- * decimal text, so a row read back matches the ref that asked for it.
- */
-function canonicalKeyValue(value: unknown, type: ColumnType | undefined): string | undefined {
-  if (typeof value === "number") return Number.isFinite(value) ? `n:${String(value)}` : undefined;
-  if (typeof value !== "string") return undefined;
-  if (type !== undefined && NUMERIC_TYPES.has(type) && value.trim() !== "") {
-    const n = Number(value);
-    if (Number.isFinite(n)) return `n:${String(n)}`;
-  }
-  return `s:${value.replace(/\s+$/u, "").toLowerCase()}`;
-}
-
-function keyColumnType(meta: TableMeta, column: string): ColumnType | undefined {
-  const lookup = /^_(.+)_value$/.exec(column);
-  return meta.columns.get(lookup?.[1] ?? column)?.type ?? meta.columns.get(column)?.type;
-}
-
-/** The canonical form of a key ref's values in a table; undefined when a value has none. */
+/** The identity of a key ref's values in a table (model/key-identity.ts); undefined when a value has none. */
 function canonicalRef(meta: TableMeta, values: ReadonlyArray<readonly [string, unknown]>): string | undefined {
-  const parts: string[] = [];
-  for (const [column, value] of [...values].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
-    const v = canonicalKeyValue(value, keyColumnType(meta, column));
-    if (v === undefined) return undefined;
-    parts.push(`${column}=${v}`);
-  }
-  return JSON.stringify(parts);
+  return keyIdentity(values, (column) => keyColumnType(meta, column));
 }
 
 /**
@@ -588,7 +562,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
   function keyColumnsForBody(table: string, values: readonly (readonly [string, ColumnValue])[]): Record<string, ColumnValue> | string {
     const out: Record<string, ColumnValue> = {};
     for (const [c, v] of values) {
-      const lookup = lookupOfKeyColumn(c);
+      const lookup = lookupOfValueName(c);
       if (lookup === undefined) {
         out[c] = v;
         continue;
