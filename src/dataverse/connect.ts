@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import type { ConnectorConfig } from "../config/types.js";
 import { systemClock, type Clock } from "../http/clock.js";
-import { DATAVERSE_MAX_CONCURRENCY, Throttle } from "../http/throttle.js";
+import { MAX_CONCURRENT_REQUESTS, userThrottle } from "./limits.js";
 import { createUndiciTransport, type Transport } from "../http/transport.js";
 import { createTokenProvider, type TokenProvider } from "./auth.js";
 import { DataverseClient, type WhoAmI } from "./client.js";
@@ -60,7 +60,7 @@ export function createUserClients(
       transport,
       tokens,
       clock,
-      throttle: new Throttle({ clock, initial: limits.initial, max: limits.max, label: i === 0 ? "main" : `user${i + 1}` }),
+      throttle: userThrottle({ clock, initial: limits.initial, max: limits.max, label: i === 0 ? "main" : `user${i + 1}` }),
       retryBudgetMs: config.write.retryBudgetSeconds * 1000,
       ...(limits.timeoutMs === undefined ? {} : { timeoutMs: limits.timeoutMs }),
     });
@@ -74,7 +74,7 @@ export function createUserClients(
  */
 export async function connectDataverse(config: ConnectorConfig, options: ConnectOptions = {}): Promise<DataverseConnection> {
   const clock = options.clock ?? systemClock;
-  const max = Math.min(config.write.maxConcurrency, DATAVERSE_MAX_CONCURRENCY);
+  const max = Math.min(config.write.maxConcurrency, MAX_CONCURRENT_REQUESTS);
   const userCount = 1 + config.additionalUsers.length;
   const owned =
     options.transport === undefined

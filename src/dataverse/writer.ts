@@ -18,7 +18,8 @@
 // after a reset whose answer was lost may create the row twice: plain creates are at-least-once.
 import type { Clock } from "../http/clock.js";
 import { classifyStatus, nextDelay, RetryBudget, type BackoffOptions } from "../http/retry.js";
-import { ThrottlePool, type Slot, type ThrottleStats } from "../http/throttle.js";
+import { ThrottlePool, type Permit, type ThrottleStats } from "../http/throttle.js";
+import { DATAVERSE_RETRY_RULE } from "./limits.js";
 import type { HttpResponse } from "../http/transport.js";
 import type { Operation, RowRef, ColumnValue } from "../model/operation.js";
 import type { TableLookup, TableMeta } from "../model/table-meta.js";
@@ -163,10 +164,10 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
 
   const rootPath = (options.clients[0] as DataverseClient).rootPath;
 
-  async function withClient<T>(fn: (client: DataverseClient, slot: Slot) => Promise<T>): Promise<T> {
-    const { index, slot } = await pool.acquire();
+  async function withClient<T>(fn: (client: DataverseClient, permit: Permit) => Promise<T>): Promise<T> {
+    const { index, permit } = await pool.acquire();
     const client = options.clients[index] as DataverseClient;
-    return fn(client, slot);
+    return fn(client, permit);
   }
 
   const pooled = options.clients.length > 1;
@@ -184,22 +185,22 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
    * to the budget like a Retry-After. Without this, a request could sit out a 3 s Retry-After while
    * the other users idle with budget to spare (the tail of a pooled run).
    */
-  async function sendShared(items: readonly Item[], req: Omit<ClientRequest, "budget" | "slot">): Promise<{ res: HttpResponse; client: DataverseClient }> {
+  async function sendShared(items: readonly Item[], req: Omit<ClientRequest, "budget" | "permit">): Promise<{ res: HttpResponse; client: DataverseClient }> {
     const remaining = Math.min(...items.map((i) => i.budget.remainingMs));
     const budget = new RetryBudget(remaining);
     const tag = items[0]?.op.table;
-    const send: Omit<ClientRequest, "slot"> = {
+    const send: Omit<ClientRequest, "permit"> = {
       ...req,
       budget,
       ...(tag !== undefined ? { tag } : {}),
-      ...(pooled ? { noRetryStatuses: [...(req.noRetryStatuses ?? []), 429] } : {}),
+      ...(pooled ? { handBack: [...(req.handBack ?? []), 429] } : {}),
     };
     try {
       for (let rerouted = 0; ; rerouted++) {
-        const { index, slot } = await pool.acquire();
+        const { index, permit } = await pool.acquire();
         const client = options.clients[index] as DataverseClient;
-        const res = await client.send({ ...send, slot });
-        if (!pooled || res.status !== 429 || req.noRetryStatuses?.includes(429) === true) return { res, client };
+        const res = await client.send({ ...send, permit });
+        if (!pooled || res.status !== 429 || req.handBack?.includes(429) === true) return { res, client };
         const waitMs = Math.min(...pool.throttles.map((t) => t.pauseRemainingMs));
         if (rerouted >= MAX_REROUTES || !budget.tryCharge(waitMs)) {
           throw errorFromResponse(req.method, client.resolve(req.path), res, true);
@@ -287,7 +288,7 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     // A replayed create-with-id meets the row it created before: already done, not a rejection.
     // Learn shows If-None-Match's 412 with an empty code; a duplicate-key code means the same row.
     if (s === 412 && op.kind === "create" && op.ref.kind !== "none" && ROW_EXISTS_CODES.has(code)) return { kind: "done", result: { ok: true, created: false, unchanged: true } };
-    const decision = classifyStatus(s, res.headers);
+    const decision = classifyStatus(s, res.headers, DATAVERSE_RETRY_RULE);
     if (decision.retryable) return decision.retryAfterMs === undefined ? { kind: "retry" } : { kind: "retry", retryAfterMs: decision.retryAfterMs };
     if (isRunLevel(s, code)) return { kind: "fatal", error: errorFromResponse(method, path, res, false) };
     if (s === 404 && op.kind === "update") return { kind: "done", result: reject(404, code, message || "row does not exist") };
@@ -512,8 +513,8 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     const wanted = new Set(chunk.map((w) => w.key));
     let rows: Record<string, unknown>[];
     try {
-      rows = await withClient(async (client, slot) => {
-        slot.release({ kind: "neutral" });
+      rows = await withClient(async (client, permit) => {
+        permit.release({ kind: "neutral" });
         const out: Record<string, unknown>[] = [];
         const filter = chunk.map((w) => w.clause).join(" or ");
         for await (const page of client.query(entitySet, { select: [pid, ...columns.filter((c) => c !== pid)], filter, maxPageSize: 5000 })) out.push(...page);
@@ -543,8 +544,8 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     const key = knownKey(entitySet, meta, ref);
     const hit = key === undefined ? undefined : known.get(key);
     if (hit !== undefined) return hit ?? undefined;
-    const rows = withClient(async (client, slot) => {
-      slot.release({ kind: "neutral" });
+    const rows = withClient(async (client, permit) => {
+      permit.release({ kind: "neutral" });
       for await (const page of client.query(entitySet, { select: [meta.primaryIdAttribute], filter: keyFilter(ref), top: 2 })) return page;
       return [];
     });
