@@ -2,7 +2,7 @@
 // DATAVERSE_RETRY_RULE, the rule the client's retry wrapper follows too), a failure of the whole
 // run, or a refusal of what was sent. The error body is parsed at most once, on first use.
 import { classifyStatus, type RetryDecision } from "../http/retry.js";
-import { isRunLevel, parseErrorBody, type ParsedError } from "./errors.js";
+import { errorFromResponse, isRunLevel, parseErrorBody, type DataverseError, type ParsedError } from "./errors.js";
 import { DATAVERSE_RETRY_RULE } from "./limits.js";
 
 export interface RawAnswer {
@@ -40,6 +40,11 @@ export class Answer {
   /** A refusal that concerns the whole run (credentials, membership, privilege), not what was sent. */
   get runLevel(): boolean {
     return !this.ok && isRunLevel(this.raw.status, this.error.code);
+  }
+
+  /** This answer as the error of the request that got it (URL without its query in the message). */
+  toError(method: string, url: string, retryable: boolean): DataverseError {
+    return errorFromResponse(method, url, this.raw, retryable, undefined, this.error);
   }
 }
 

@@ -4,7 +4,8 @@
 import type { Clock } from "../http/clock.js";
 import { compose, transportDispatch, type Dispatch } from "../http/dispatch.js";
 import { headerValue, RetryBudget, RetryBudgetExhaustedError, retrying, type BackoffOptions } from "../http/retry.js";
-import { permitted, type Permit, type Throttle } from "../http/throttle.js";
+import { permitted } from "../http/permit.js";
+import type { Permit, Throttle } from "../http/throttle.js";
 import type { HttpResponse, Transport } from "../http/transport.js";
 import { TransportError } from "../http/transport.js";
 import { retryAfterMs } from "./answer.js";

@@ -3,7 +3,8 @@
 // generic ones from http/ (retry, permit) around the transport.
 import type { Dispatch, Interceptor } from "../http/dispatch.js";
 import { headerValue, type RetryingRequest } from "../http/retry.js";
-import type { Permit, PermitRequest } from "../http/throttle.js";
+import type { PermitRequest } from "../http/permit.js";
+import type { Permit } from "../http/throttle.js";
 import type { TokenProvider } from "./auth.js";
 
 /** One request on its way down the path. */
