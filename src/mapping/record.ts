@@ -44,11 +44,6 @@ function keyValue(column: ColumnMeta, raw: unknown, field: string, issues: Issue
   return undefined;
 }
 
-/** A lookup column inside a key is addressed by its value property (use-alternate-key-reference-record). */
-function keyColumnName(column: ColumnMeta): string {
-  return readName(column);
-}
-
 function deterministicValues(raw: readonly unknown[], field: string, issues: Issues): (string | number | boolean)[] | undefined {
   const out: (string | number | boolean)[] = [];
   for (const v of raw) {
@@ -109,7 +104,7 @@ function rowRef(plan: StreamPlan, data: Readonly<Record<string, unknown>>, issue
         }
         const v = keyValue(part.column, raw, part.field, issues);
         if (v === undefined) bad = true;
-        else values.push([keyColumnName(part.column), v]);
+        else values.push([readName(part.column), v]);
       }
       return bad ? undefined : { kind: "key", values };
     }
@@ -151,7 +146,7 @@ function lookupRef(strategy: TargetStrategy, raw: unknown, field: string, what: 
           }
           const kv = keyValue(c, v, field, issues);
           if (kv === undefined) return undefined;
-          values.push([keyColumnName(c), kv]);
+          values.push([readName(c), kv]);
         }
         return { kind: "key", values };
       }
@@ -165,7 +160,7 @@ function lookupRef(strategy: TargetStrategy, raw: unknown, field: string, what: 
         return undefined;
       }
       const kv = keyValue(only, raw, field, issues);
-      return kv === undefined ? undefined : { kind: "key", values: [[keyColumnName(only), kv]] };
+      return kv === undefined ? undefined : { kind: "key", values: [[readName(only), kv]] };
     }
   }
 }

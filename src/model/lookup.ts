@@ -24,7 +24,11 @@ export function lookupOfValueName(name: string): string | undefined {
   return /^_(.+)_value$/.exec(name)?.[1];
 }
 
-/** The name a column has in a row read back and in a key reference: `_x_value` for a lookup, else its logical name. */
+/**
+ * The name a column has in a row read back and in a key reference: `_x_value` for a lookup (a lookup
+ * inside an alternate key is addressed by its value property, use-alternate-key-reference-record),
+ * else its logical name.
+ */
 export function readName(column: Pick<ColumnMeta, "type" | "logicalName">): string {
   return isLookupColumn(column) ? lookupValueName(column.logicalName) : column.logicalName;
 }
