@@ -1,17 +1,15 @@
-// Builds the Dataverse side from the configuration: one transport, one token provider and one
-// client per application user, a metadata loader. The only place commands meet dataverse/ and http/.
+// The Dataverse side for the commands, built once by dataverse/connect.ts: the only place commands
+// meet dataverse/ and http/. ca_file is read here, once, so an unreadable file is a config error.
 import type { TokenProvider } from "../dataverse/auth.js";
 import type { DataverseClient } from "../dataverse/client.js";
-import { MetadataLoader } from "../dataverse/metadata.js";
-import { systemClock } from "../http/clock.js";
-import { createUndiciTransport } from "../http/transport.js";
+import type { MetadataLoader } from "../dataverse/metadata.js";
 import { ConfigError } from "../config/errors.js";
 import { loadConfig, secretsOf } from "../config/load.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { ConnectorConfig } from "../config/types.js";
 import type { LineSink } from "../protocol/emit.js";
 import { readJsonFile } from "./errors.js";
-import { connectDataverse, createUserClients } from "../dataverse/connect.js";
+import { buildConnection, connectDataverse } from "../dataverse/connect.js";
 import type { DataverseConnection, UserClient } from "../dataverse/connect.js";
 import { toConnectorError } from "../pipeline/failures.js";
 import type { CommandIO } from "./io.js";
@@ -51,29 +49,24 @@ async function readCaFile(config: ConnectorConfig, io: CommandIO): Promise<strin
  * credentials or a missing application user fail before any record is read.
  */
 export async function connectForWrite(config: ConnectorConfig, io: CommandIO): Promise<DataverseConnection> {
-  await readCaFile(config, io);
+  const caPem = await readCaFile(config, io);
   try {
-    return await connectDataverse(config);
+    return await connectDataverse(config, caPem === undefined ? {} : { caPem });
   } catch (err) {
     throw toConnectorError(err);
   }
 }
 
-/** The same pieces, built step by step for `check`, which reports each step's failure on its own. */
+/** The same connection before anything is sent, for `check`, which reports each step's failure on its own. */
 export async function connect(config: ConnectorConfig, io: CommandIO): Promise<Connection> {
   const caPem = await readCaFile(config, io);
-  const maxConcurrency = Math.max(1, config.write.maxConcurrency);
-  const transport = createUndiciTransport({ ...(caPem !== undefined ? { caPem } : {}), connections: Math.max(8, maxConcurrency * (1 + config.additionalUsers.length) + 4) });
-  const clients = createUserClients(config, transport, systemClock, { initial: maxConcurrency, max: maxConcurrency });
-  const main = clients[0] as UserClient;
-  const metadata = new MetadataLoader(main.client);
+  const built = await buildConnection(config, caPem === undefined ? {} : { caPem });
+  const main = built.users[0] as UserClient;
   return {
     tokens: main.tokens,
     client: main.client,
-    clients: clients.map((c) => c.client),
-    metadata,
-    async close() {
-      await transport.close();
-    },
+    clients: built.clients,
+    metadata: built.metadata,
+    close: () => built.close(),
   };
 }

@@ -1,21 +1,21 @@
-// One application user's view of the Web API: standard headers, bearer token (refreshed once on a
-// 401), adaptive concurrency and retries. Everything that talks to Dataverse goes through `send`.
+// One application user's view of the Web API. Everything that talks to Dataverse goes through
+// `send`, down one path of wrappers: retry (DATAVERSE_RETRY_RULE, within the budget) → permit (this
+// user's throttle) → Web API headers → bearer token (refreshed once on a 401) → counting → transport.
 import type { Clock } from "../http/clock.js";
-import { Throttle, type Slot, type SlotOutcome } from "../http/throttle.js";
+import { compose, transportDispatch, type Dispatch } from "../http/dispatch.js";
+import { headerValue, RetryBudget, RetryBudgetExhaustedError, retrying, type BackoffOptions } from "../http/retry.js";
+import { permitted } from "../http/permit.js";
+import type { Permit, Throttle } from "../http/throttle.js";
 import type { HttpResponse, Transport } from "../http/transport.js";
 import { TransportError } from "../http/transport.js";
-import {
-  classifyStatus,
-  headerValue,
-  RetryBudget,
-  RetryBudgetExhaustedError,
-  withRetry,
-  type BackoffOptions,
-  type RetryDecision,
-} from "../http/retry.js";
+import { retryAfterMs } from "./answer.js";
 import { AuthError, type TokenProvider } from "./auth.js";
 import { DataverseError, errorFromResponse, isObject, pathOf } from "./errors.js";
 import { encodeQueryValue } from "./keys.js";
+import { DATAVERSE_RETRY_RULE, userThrottle } from "./limits.js";
+import { bearerToken, counting, webApiHeaders, type ClientCounters, type TagCounters, type WebApiRequest } from "./request-path.js";
+
+export type { ClientCounters, TagCounters } from "./request-path.js";
 
 export interface DataverseClientOptions {
   /** Service root, e.g. https://org.crm.dynamics.com/api/data/v9.2/ */
@@ -44,26 +44,12 @@ export interface ClientRequest {
   readonly units?: number;
   /** Shared budget when the caller tracks one across requests (per operation). */
   readonly budget?: RetryBudget;
-  /** Statuses to hand back instead of retrying (the writer retries $batch parts itself). */
-  readonly noRetryStatuses?: readonly number[];
-  /** A slot already taken from this client's throttle, used for the first attempt. */
-  readonly slot?: Slot;
+  /** Statuses to hand back instead of retrying (the writer moves a 429 to another user itself). */
+  readonly handBack?: readonly number[];
+  /** A permit already taken from this client's throttle, used for the first attempt. */
+  readonly permit?: Permit;
   /** Counts this request's attempts and 429s under this name too (the writer uses the table). */
   readonly tag?: string;
-}
-
-export interface TagCounters {
-  requests: number;
-  throttled429: number;
-  /** Attempts after the first (429, 5xx, reset, timeout, token refresh): each resend once. */
-  retries: number;
-}
-
-export interface ClientCounters {
-  requests: number;
-  retries: number;
-  throttled429: number;
-  unauthorizedRefreshes: number;
 }
 
 export interface WhoAmI {
@@ -84,30 +70,55 @@ export interface QueryOptions {
   readonly maxPageSize?: number;
 }
 
-const BASE_HEADERS: Readonly<Record<string, string>> = {
-  Accept: "application/json",
-  "OData-MaxVersion": "4.0",
-  "OData-Version": "4.0",
-};
-
 export class DataverseClient {
   readonly endpoint: URL;
   readonly throttle: Throttle;
   readonly counters: ClientCounters = { requests: 0, retries: 0, throttled429: 0, unauthorizedRefreshes: 0 };
   /** Attempts and 429 answers per request tag. */
   readonly tagged = new Map<string, TagCounters>();
-  readonly #o: DataverseClientOptions;
+  readonly #options: DataverseClientOptions;
+  readonly #dispatch: Dispatch<WebApiRequest>;
 
   constructor(options: DataverseClientOptions) {
     if (options.endpoint.protocol !== "https:") throw new TypeError("web_api_endpoint must use https");
     const root = options.endpoint.href.endsWith("/") ? options.endpoint.href : `${options.endpoint.href}/`;
     this.endpoint = new URL(root);
-    this.#o = options;
-    this.throttle = options.throttle ?? new Throttle({ clock: options.clock, initial: 16, max: 52 });
+    this.#options = options;
+    const throttle = options.throttle ?? userThrottle({ clock: options.clock, initial: 16, max: 52 });
+    this.throttle = throttle;
+    const countRetry = (req: WebApiRequest): void => {
+      this.counters.retries++;
+      if (req.tag !== undefined) this.#tag(req.tag).retries++;
+    };
+    this.#dispatch = compose(
+      transportDispatch<WebApiRequest>(options.transport),
+      retrying<WebApiRequest>({
+        rule: DATAVERSE_RETRY_RULE,
+        clock: options.clock,
+        ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+        retryableError: (err) => (err instanceof TransportError || err instanceof AuthError) && err.retryable,
+        onRetry: countRetry,
+      }),
+      permitted<WebApiRequest>({
+        clock: options.clock,
+        acquire: async (req) => {
+          const reserved = req.attempts.reserved;
+          req.attempts.reserved = undefined;
+          return reserved ?? (await throttle.acquire());
+        },
+        retryAfterMs,
+      }),
+      webApiHeaders(options.headers),
+      bearerToken(options.tokens, (req) => {
+        this.counters.unauthorizedRefreshes++;
+        countRetry(req);
+      }),
+      counting(this.counters, (name) => this.#tag(name)),
+    );
   }
 
   get clientId(): string {
-    return this.#o.tokens.clientId;
+    return this.#options.tokens.clientId;
   }
 
   /** The service root's path, e.g. "/api/data/v9.2/", for $batch part URLs. */
@@ -133,73 +144,18 @@ export class DataverseClient {
    */
   async send(req: ClientRequest): Promise<HttpResponse> {
     const url = this.resolve(req.path);
-    const budget = req.budget ?? new RetryBudget(this.#o.retryBudgetMs);
-    let forceRefresh = false;
-    let refreshed = false;
-    const passThrough = new Set(req.noRetryStatuses ?? []);
-
-    let reserved = req.slot;
-    const attempt = async (): Promise<HttpResponse> => {
-      const slot = reserved ?? (await this.throttle.acquire());
-      reserved = undefined;
-      const started = this.#o.clock.now();
-      let outcome: SlotOutcome = { kind: "neutral" };
-      try {
-        const token = await this.#o.tokens.getToken(forceRefresh ? { forceRefresh: true } : undefined);
-        forceRefresh = false;
-        const headers: Record<string, string> = { ...BASE_HEADERS, ...(this.#o.headers ?? {}), ...(req.headers ?? {}) };
-        if (req.method === "GET" && headerValue(headers, "if-none-match") === undefined) headers["If-None-Match"] = "null";
-        if (req.body !== undefined && headerValue(headers, "content-type") === undefined) {
-          headers["Content-Type"] = "application/json; charset=utf-8";
-        }
-        headers.Authorization = `Bearer ${token}`;
-        this.counters.requests++;
-        const tagged = req.tag === undefined ? undefined : this.#tag(req.tag);
-        if (tagged !== undefined) tagged.requests++;
-        const res = await this.#o.transport.request({
-          method: req.method,
-          url,
-          headers,
-          ...(req.body === undefined ? {} : { body: req.body }),
-          ...(this.#o.timeoutMs === undefined ? {} : { timeoutMs: this.#o.timeoutMs }),
-        });
-        outcome = this.#slotOutcome(res, started, req.units);
-        if (res.status === 429 && tagged !== undefined) tagged.throttled429++;
-        return res;
-      } catch (err) {
-        if (err instanceof TransportError && err.retryable) outcome = { kind: "overloaded" };
-        throw err;
-      } finally {
-        slot.release(outcome);
-      }
-    };
-
-    const decide = (o: { ok: true; value: HttpResponse } | { ok: false; error: unknown }): RetryDecision => {
-      if (!o.ok) {
-        if (o.error instanceof TransportError) return { retryable: o.error.retryable };
-        if (o.error instanceof AuthError) return { retryable: o.error.retryable };
-        return { retryable: false };
-      }
-      const res = o.value;
-      if (res.status === 401 && !refreshed) {
-        refreshed = true;
-        forceRefresh = true;
-        this.counters.unauthorizedRefreshes++;
-        return { retryable: true, retryAfterMs: 0 };
-      }
-      if (passThrough.has(res.status)) return { retryable: false };
-      return classifyStatus(res.status, res.headers);
-    };
-
     try {
-      return await withRetry(attempt, decide, {
-        clock: this.#o.clock,
-        budget,
-        ...(this.#o.backoff === undefined ? {} : { backoff: this.#o.backoff }),
-        onRetry: () => {
-          this.counters.retries++;
-          if (req.tag !== undefined) this.#tag(req.tag).retries++;
-        },
+      return await this.#dispatch({
+        method: req.method,
+        url,
+        headers: req.headers ?? {},
+        ...(req.body === undefined ? {} : { body: req.body }),
+        ...(this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs }),
+        ...(req.units === undefined ? {} : { units: req.units }),
+        ...(req.tag === undefined ? {} : { tag: req.tag }),
+        budget: req.budget ?? new RetryBudget(this.#options.retryBudgetMs),
+        ...(req.handBack === undefined ? {} : { handBack: new Set(req.handBack) }),
+        attempts: { ...(req.permit === undefined ? {} : { reserved: req.permit }), refreshed: false, forceRefresh: false },
       });
     } catch (err) {
       if (err instanceof RetryBudgetExhaustedError) {
@@ -228,21 +184,6 @@ export class DataverseClient {
       this.tagged.set(name, c);
     }
     return c;
-  }
-
-  #slotOutcome(res: HttpResponse, started: number, units: number | undefined): SlotOutcome {
-    if (res.status === 429) {
-      this.counters.throttled429++;
-      const d = classifyStatus(res.status, res.headers);
-      // Without a Retry-After there is no server timing to honour; a short pause still stops the herd.
-      return { kind: "throttled", retryAfterMs: d.retryAfterMs ?? 1000 };
-    }
-    if (res.status >= 500) return { kind: "overloaded" };
-    // Only writes (which say how many rows they carry) are evidence about write capacity: they feed the
-    // latency signal and the growth. A read (metadata, lookups) leaves the limit where it is, so the
-    // first writes go out at the x-ms-dop-hint rather than at whatever a dozen metadata reads grew it to.
-    if (res.status < 400) return units === undefined ? { kind: "neutral" } : { kind: "ok", latencyMs: this.#o.clock.now() - started, units };
-    return { kind: "neutral" };
   }
 
   /** GET returning parsed JSON; non-2xx becomes a DataverseError. */
@@ -294,7 +235,7 @@ export class DataverseClient {
    * report (the provider does not cache failures), so the error surfaces where it is handled.
    */
   prefetchToken(): void {
-    this.#o.tokens.getToken().catch(() => undefined);
+    this.#options.tokens.getToken().catch(() => undefined);
   }
 
   async whoAmI(): Promise<WhoAmI> {

@@ -1,14 +1,30 @@
-// Wires the Dataverse layer from the parsed config: one transport, one token provider, client and
-// throttle per application user (main + additional), the metadata cache and the writer.
+// The one place the Dataverse layer is built from the parsed config: one transport (sized for every
+// user's concurrency), one token provider, client and throttle per application user (main first,
+// then the additional users in config order), the metadata loader, and for a write the writer.
 import { readFile } from "node:fs/promises";
 import type { ConnectorConfig } from "../config/types.js";
 import { systemClock, type Clock } from "../http/clock.js";
-import { DATAVERSE_MAX_CONCURRENCY, Throttle } from "../http/throttle.js";
 import { createUndiciTransport, type Transport } from "../http/transport.js";
 import { createTokenProvider, type TokenProvider } from "./auth.js";
 import { DataverseClient, type WhoAmI } from "./client.js";
+import { MAX_CONCURRENT_REQUESTS, userThrottle } from "./limits.js";
 import { MetadataLoader } from "./metadata.js";
 import { createWriter, writeHeaders, type StatsWriter } from "./writer.js";
+
+export interface UserClient {
+  readonly tokens: TokenProvider;
+  readonly client: DataverseClient;
+}
+
+/** The Dataverse side built, nothing sent yet. */
+export interface BuiltConnection {
+  /** Main user first, then the additional users, in config order. */
+  readonly users: readonly UserClient[];
+  readonly clients: readonly DataverseClient[];
+  readonly metadata: MetadataLoader;
+  /** Closes the transport when the connection built it. */
+  close(): Promise<void>;
+}
 
 export interface DataverseConnection {
   /** Main user first, then the additional users, in config order. */
@@ -24,29 +40,32 @@ export interface ConnectOptions {
   readonly clock?: Clock;
   /** A transport to use instead of the undici one (tests of the layers above). */
   readonly transport?: Transport;
+  /** ca_file's PEM when the caller read it already; otherwise it is read here. */
+  readonly caPem?: string | Buffer;
   /** Starting concurrency per user when Dataverse sends no x-ms-dop-hint. */
   readonly defaultConcurrency?: number;
   /** Per-request timeout (headers and body gaps); Microsoft's ServiceClient uses 4 minutes. */
   readonly timeoutMs?: number;
 }
 
-export interface UserClient {
-  readonly tokens: TokenProvider;
-  readonly client: DataverseClient;
-}
-
-/**
- * One token provider, client and throttle per application user (main first, then the additional
- * users in config order), all on one transport.
- */
-export function createUserClients(
-  config: ConnectorConfig,
-  transport: Transport,
-  clock: Clock,
-  limits: { readonly initial: number; readonly max: number; readonly timeoutMs?: number },
-): UserClient[] {
-  const users = [{ clientId: config.clientId, clientSecret: config.clientSecret }, ...config.additionalUsers];
-  return users.map((u, i) => {
+/** Builds transport, users and metadata loader; sends nothing (`check` signs in step by step). */
+export async function buildConnection(config: ConnectorConfig, options: ConnectOptions = {}): Promise<BuiltConnection> {
+  const clock = options.clock ?? systemClock;
+  const max = Math.min(config.write.maxConcurrency, MAX_CONCURRENT_REQUESTS);
+  const accounts = [{ clientId: config.clientId, clientSecret: config.clientSecret }, ...config.additionalUsers];
+  const caPem = options.caPem ?? (config.caFile === undefined ? undefined : await readFile(config.caFile));
+  const owned =
+    options.transport === undefined
+      ? createUndiciTransport({
+          ...(caPem === undefined ? {} : { caPem }),
+          // Each user may run up to `max` requests; the token endpoint shares the agent.
+          connections: max * accounts.length + 4,
+          ...(options.timeoutMs === undefined ? {} : { defaultTimeoutMs: options.timeoutMs }),
+        })
+      : undefined;
+  const transport = options.transport ?? (owned as Transport);
+  const initial = options.defaultConcurrency ?? 4;
+  const users = accounts.map((u, i): UserClient => {
     const tokens = createTokenProvider({
       authorityHost: config.authorityHost,
       tenantId: config.tenantId,
@@ -60,46 +79,41 @@ export function createUserClients(
       transport,
       tokens,
       clock,
-      throttle: new Throttle({ clock, initial: limits.initial, max: limits.max, label: i === 0 ? "main" : `user${i + 1}` }),
+      throttle: userThrottle({ clock, initial, max, label: i === 0 ? "main" : `user${i + 1}` }),
       retryBudgetMs: config.write.retryBudgetSeconds * 1000,
-      ...(limits.timeoutMs === undefined ? {} : { timeoutMs: limits.timeoutMs }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     });
     return { tokens, client };
   });
+  const clients = users.map((u) => u.client);
+  return {
+    users,
+    clients,
+    metadata: new MetadataLoader(clients[0] as DataverseClient),
+    close: async () => {
+      await owned?.close();
+    },
+  };
 }
 
 /**
- * Builds the clients, calls WhoAmI as the main user (so a bad credential or a missing application
- * user fails here, before any record is read) and starts each user's concurrency at x-ms-dop-hint.
+ * Builds the connection, calls WhoAmI as the main user (so a bad credential or a missing application
+ * user fails here, before any record is read), starts each user's concurrency at x-ms-dop-hint and
+ * makes the writer.
  */
 export async function connectDataverse(config: ConnectorConfig, options: ConnectOptions = {}): Promise<DataverseConnection> {
-  const clock = options.clock ?? systemClock;
-  const max = Math.min(config.write.maxConcurrency, DATAVERSE_MAX_CONCURRENCY);
-  const userCount = 1 + config.additionalUsers.length;
-  const owned =
-    options.transport === undefined
-      ? createUndiciTransport({
-          ...(config.caFile === undefined ? {} : { caPem: await readFile(config.caFile) }),
-          // Each user may run up to `max` requests; the token endpoint shares the agent.
-          connections: max * userCount + 4,
-          ...(options.timeoutMs === undefined ? {} : { defaultTimeoutMs: options.timeoutMs }),
-        })
-      : undefined;
-  const transport = options.transport ?? (owned as Transport);
-  const initial = options.defaultConcurrency ?? 4;
-  const clients = createUserClients(config, transport, clock, { initial, max, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) }).map((u) => u.client);
-  const main = clients[0] as DataverseClient;
+  const built = await buildConnection(config, options);
+  const { clients, metadata } = built;
   try {
-    const whoAmI = await main.whoAmI();
+    const whoAmI = await (clients[0] as DataverseClient).whoAmI();
     // The hint is the server's recommended parallelism for this user (lower or higher than our
     // default); each application user is throttled on its own, so every user starts from it.
     if (whoAmI.dopHint !== undefined) for (const c of clients) c.throttle.startAt(whoAmI.dopHint);
-    const metadata = new MetadataLoader(main);
     const writer = createWriter({
       clients,
       tables: metadata.lookup,
       settings: config.write,
-      clock,
+      clock: options.clock ?? systemClock,
       headers: writeHeaders(config.write),
     });
     return {
@@ -109,11 +123,11 @@ export async function connectDataverse(config: ConnectorConfig, options: Connect
       whoAmI,
       async close() {
         await writer.close();
-        await owned?.close();
+        await built.close();
       },
     };
   } catch (err) {
-    await owned?.close();
+    await built.close();
     throw err;
   }
 }

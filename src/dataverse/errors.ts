@@ -130,15 +130,16 @@ export function pathOf(url: string): string {
   }
 }
 
-/** Builds the error for a final non-2xx answer. */
+/** Builds the error for a final non-2xx answer (`parsed`: its body, when the caller read it already). */
 export function errorFromResponse(
   method: string,
   url: string,
   res: { status: number; headers: Readonly<Record<string, string>>; body: Buffer | string },
   retryable: boolean,
   cause?: unknown,
+  parsed: ParsedError = parseErrorBody(res.body),
 ): DataverseError {
-  const { code, message } = parseErrorBody(res.body);
+  const { code, message } = parsed;
   const requestId = headerValue(res.headers, "x-ms-service-request-id") ?? headerValue(res.headers, "req_id");
   let kind: DataverseErrorKind = "unexpected";
   if (res.status === 401) kind = "unauthorized";

@@ -1,11 +1,7 @@
 // OData literals for row addresses: keys in URLs, @odata.bind targets and $filter expressions.
+import { isGuid } from "../model/guid.js";
+import { lookupOfValueName } from "../model/lookup.js";
 import type { RowRef } from "../model/operation.js";
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isGuid(value: string): boolean {
-  return GUID.test(value);
-}
 
 /**
  * Characters Microsoft documents as unusable in an alternate key addressed through the URL, even
@@ -61,14 +57,9 @@ function checkText(column: string, value: string): void {
   if (/\p{Cs}/u.test(value)) throw new KeyLiteralError(column, "text holds half of a UTF-16 surrogate pair");
 }
 
-/** The lookup column a key part names (`_parentid_value` → `parentid`), or undefined for a plain column. */
-export function lookupOfKeyColumn(column: string): string | undefined {
-  return /^_(.+)_value$/.exec(column)?.[1];
-}
-
 /** Lookup columns inside a key (`_parentid_value`) take a bare GUID, like the primary key. */
 function isLookupValueColumn(column: string): boolean {
-  return lookupOfKeyColumn(column) !== undefined;
+  return lookupOfValueName(column) !== undefined;
 }
 
 /** One key value as it goes in the URL: strings quoted with '' doubled, then percent-encoded. */

@@ -1,14 +1,12 @@
-// When to try again and how long to wait. Knows HTTP statuses and headers, nothing of OData.
-//
-// Retryable: 429, 502, 503, 504, and transport resets/timeouts. A 500 is retried only when the
-// server attached a Retry-After: Dataverse answers 500 for plug-in crashes and unexpected errors
-// (0x80040216) that fail the same way every time, so retrying a bare 500 would spend the budget on a
-// row that is rejected anyway. A server that wants a 500 retried says so with Retry-After.
+// When to try again and how long to wait. Knows HTTP statuses and headers, nothing of OData: which
+// statuses a server wants retried is a rule the caller hands in, as plain data.
 //
 // The budget is the total time one operation may spend waiting between attempts, not a cap per
 // wait: a Retry-After is honoured in full or not at all (waiting less than the server asked only
 // earns another 429 with a longer Retry-After).
 import type { Clock } from "./clock.js";
+import type { Interceptor } from "./dispatch.js";
+import type { HttpRequest } from "./transport.js";
 
 export interface RetryDecision {
   readonly retryable: boolean;
@@ -16,7 +14,18 @@ export interface RetryDecision {
   readonly retryAfterMs?: number;
 }
 
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+/** Which answers are worth another attempt. */
+export interface RetryRule {
+  /** Statuses retried with or without a Retry-After. */
+  readonly statuses: readonly number[];
+  /** Statuses retried only when the answer carries a Retry-After. */
+  readonly statusesWithRetryAfter: readonly number[];
+  /** Reads a Retry-After value into milliseconds; HTTP's two forms (parseRetryAfter) when absent. */
+  readonly retryAfter?: (value: string | undefined, nowEpochMs: number) => number | undefined;
+}
+
+/** RFC 9110's transient answers: too many requests, bad gateway, unavailable, gateway timeout. */
+export const HTTP_RETRY_RULE: RetryRule = { statuses: [429, 502, 503, 504], statusesWithRetryAfter: [] };
 
 export function headerValue(headers: Readonly<Record<string, string>>, name: string): string | undefined {
   const direct = headers[name];
@@ -32,21 +41,20 @@ export function parseRetryAfter(value: string | undefined, nowEpochMs: number = 
   const trimmed = value.trim();
   if (trimmed === "") return undefined;
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  // Dataverse has been seen sending TimeSpan text ("00:00:05"), as the SDK exposes it.
-  const span = /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(trimmed);
-  if (span !== null) return Math.round((Number(span[1]) * 3600 + Number(span[2]) * 60 + Number(span[3])) * 1000);
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - nowEpochMs);
 }
 
+/** Whether an answer with this status and headers is worth another attempt under `rule`, and when. */
 export function classifyStatus(
   status: number,
   headers: Readonly<Record<string, string>>,
+  rule: RetryRule = HTTP_RETRY_RULE,
   nowEpochMs: number = Date.now(),
 ): RetryDecision {
-  const retryAfterMs = parseRetryAfter(headerValue(headers, "retry-after"), nowEpochMs);
-  const retryable = RETRYABLE_STATUS.has(status) || (status === 500 && retryAfterMs !== undefined);
+  const retryAfterMs = (rule.retryAfter ?? parseRetryAfter)(headerValue(headers, "retry-after"), nowEpochMs);
+  const retryable = rule.statuses.includes(status) || (rule.statusesWithRetryAfter.includes(status) && retryAfterMs !== undefined);
   if (!retryable) return { retryable: false };
   return retryAfterMs === undefined ? { retryable } : { retryable, retryAfterMs };
 }
@@ -157,4 +165,44 @@ export async function withRetry<T>(
     options.onRetry?.({ attempt: n, delayMs, decision });
     await options.clock.sleep(delayMs, options.signal);
   }
+}
+
+/** What the retry wrapper needs on each request: the budget its waits are charged to. */
+export interface RetryingRequest extends HttpRequest {
+  readonly budget: RetryBudget;
+  /** Statuses handed back to the caller at once instead of being retried. */
+  readonly handBack?: ReadonlySet<number>;
+}
+
+export interface RetryingOptions<R extends RetryingRequest> {
+  readonly rule: RetryRule;
+  readonly clock: Clock;
+  readonly backoff?: BackoffOptions;
+  /** Thrown errors worth another attempt (resets, timeouts); any other throw is final. */
+  readonly retryableError: (error: unknown) => boolean;
+  /** Called before each wait (counting). */
+  readonly onRetry?: (req: R) => void;
+}
+
+/**
+ * The retry wrapper: sends again while `rule` calls the answer (or `retryableError` the error)
+ * transient and the wait fits in the request's budget; throws RetryBudgetExhaustedError when it
+ * does not.
+ */
+export function retrying<R extends RetryingRequest>(options: RetryingOptions<R>): Interceptor<R> {
+  return (next) => (req) =>
+    withRetry(
+      () => next(req),
+      (outcome) => {
+        if (!outcome.ok) return { retryable: options.retryableError(outcome.error) };
+        if (req.handBack?.has(outcome.value.status) === true) return { retryable: false };
+        return classifyStatus(outcome.value.status, outcome.value.headers, options.rule);
+      },
+      {
+        clock: options.clock,
+        budget: req.budget,
+        ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+        ...(options.onRetry === undefined ? {} : { onRetry: () => options.onRetry?.(req) }),
+      },
+    );
 }

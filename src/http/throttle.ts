@@ -1,16 +1,13 @@
-// Adaptive concurrency for one application user (AIMD), and a pool that hands work to whichever
-// user has room. Dataverse's service protection is per user: a 429 from one user pauses only that
-// user's sends; the others keep going.
+// Adaptive concurrency for one sender (AIMD): a permit per request in flight, a limit that grows
+// on healthy answers and shrinks on overload, and a pause every send waits out after a 429. A pool
+// hands work to whichever sender has room, so a 429 for one pauses only that one.
 import type { Clock } from "./clock.js";
-
-/** Dataverse's documented concurrent-request limit per user ("52 or higher"). */
-export const DATAVERSE_MAX_CONCURRENCY = 52;
 
 export interface ThrottleOptions {
   readonly clock: Clock;
   /** Starting limit, e.g. x-ms-dop-hint. */
   readonly initial: number;
-  /** Upper bound (also capped at 52). */
+  /** Upper bound. */
   readonly max: number;
   readonly min?: number;
   /**
@@ -21,7 +18,7 @@ export interface ThrottleOptions {
   readonly label?: string;
 }
 
-export type SlotOutcome =
+export type PermitOutcome =
   /**
    * A healthy answer. `units` normalises latency for requests of different sizes (rows); without
    * `latencyMs` the answer counts toward growth but says nothing about latency (e.g. metadata reads,
@@ -35,8 +32,9 @@ export type SlotOutcome =
   /** Anything else (4xx on the record, cancelled): no signal about capacity. */
   | { readonly kind: "neutral" };
 
-export interface Slot {
-  release(outcome: SlotOutcome): void;
+/** Leave to send one request; released with what its answer says about capacity. */
+export interface Permit {
+  release(outcome: PermitOutcome): void;
 }
 
 export interface ThrottleStats {
@@ -72,7 +70,7 @@ export class Throttle {
 
   constructor(options: ThrottleOptions) {
     this.#clock = options.clock;
-    this.#max = Math.max(1, Math.min(options.max, DATAVERSE_MAX_CONCURRENCY));
+    this.#max = Math.max(1, options.max);
     this.#min = Math.max(1, Math.min(options.min ?? 1, this.#max));
     this.#tolerance = options.latencyTolerance ?? 2;
     this.#limit = clamp(Math.floor(options.initial), this.#min, this.#max);
@@ -104,8 +102,8 @@ export class Throttle {
     };
   }
 
-  /** A slot now, or undefined when full or paused. */
-  tryAcquire(): Slot | undefined {
+  /** A permit now, or undefined when full or paused. */
+  tryAcquire(): Permit | undefined {
     if (this.paused || this.#inFlight >= this.#limit) return undefined;
     this.#inFlight++;
     const epoch = this.#epoch;
@@ -121,11 +119,11 @@ export class Throttle {
     };
   }
 
-  /** Waits for a free slot (backpressure for the caller). */
-  async acquire(signal?: AbortSignal): Promise<Slot> {
+  /** Waits for a free permit (backpressure for the caller). */
+  async acquire(signal?: AbortSignal): Promise<Permit> {
     for (;;) {
-      const slot = this.tryAcquire();
-      if (slot !== undefined) return slot;
+      const permit = this.tryAcquire();
+      if (permit !== undefined) return permit;
       await this.changed(signal);
     }
   }
@@ -175,7 +173,7 @@ export class Throttle {
     this.#scheduleWake();
   }
 
-  #onOutcome(outcome: SlotOutcome, epoch: number): void {
+  #onOutcome(outcome: PermitOutcome, epoch: number): void {
     const stale = epoch < this.#epoch;
     switch (outcome.kind) {
       case "ok": {
@@ -256,7 +254,7 @@ function clamp(n: number, lo: number, hi: number): number {
 }
 
 /**
- * Several users' throttles: `acquire` returns a slot from a user that has room and is not paused,
+ * Several users' throttles: `acquire` returns a permit from a user that has room and is not paused,
  * the least loaded one (in flight relative to its limit), ties taken in turn.
  *
  * Taking turns matters when the producer, not the users, is the bottleneck (one request in flight
@@ -272,7 +270,7 @@ export class ThrottlePool {
     if (throttles.length === 0) throw new Error("ThrottlePool needs at least one throttle");
   }
 
-  tryAcquire(): { index: number; slot: Slot } | undefined {
+  tryAcquire(): { index: number; permit: Permit } | undefined {
     const n = this.throttles.length;
     let bestIndex = -1;
     let bestLoad = Number.POSITIVE_INFINITY;
@@ -287,13 +285,13 @@ export class ThrottlePool {
       }
     }
     if (bestIndex < 0) return undefined;
-    const slot = this.throttles[bestIndex]?.tryAcquire();
-    if (slot === undefined) return undefined;
+    const permit = this.throttles[bestIndex]?.tryAcquire();
+    if (permit === undefined) return undefined;
     this.#next = (bestIndex + 1) % n;
-    return { index: bestIndex, slot };
+    return { index: bestIndex, permit };
   }
 
-  async acquire(signal?: AbortSignal): Promise<{ index: number; slot: Slot }> {
+  async acquire(signal?: AbortSignal): Promise<{ index: number; permit: Permit }> {
     for (;;) {
       const got = this.tryAcquire();
       if (got !== undefined) return got;

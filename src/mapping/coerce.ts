@@ -23,8 +23,6 @@ export const SCALAR_TYPES: ReadonlySet<ColumnType> = new Set<ColumnType>([
   "Picklist", "MultiSelectPicklist", "State", "Status", "Uniqueidentifier",
 ]);
 
-export const LOOKUP_TYPES: ReadonlySet<ColumnType> = new Set<ColumnType>(["Lookup", "Customer", "Owner"]);
-
 // Platform limits when the column metadata leaves a bound out (dataverse-web-api.md §9).
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;

@@ -1,6 +1,7 @@
 // Dry run: what a write would do to the row as it is now, by column name only (never values).
 import type { ColumnMeta, TableMeta } from "../model/table-meta.js";
 import type { ColumnValue, LookupBinding, Operation } from "../model/operation.js";
+import { lookupValueName } from "../model/lookup.js";
 
 /**
  * create / update / delete / unchanged, plus two outcomes the real write would reject:
@@ -55,10 +56,10 @@ function bindingName(b: LookupBinding): string {
  */
 function sameBinding(b: LookupBinding, row: Readonly<Record<string, unknown>>): boolean {
   if (b.column === undefined) return false;
-  const value = row[`_${b.column}_value`];
+  const value = row[lookupValueName(b.column)];
   if (b.target === null) return value === null || value === undefined;
   if (b.target.ref.kind !== "id" || typeof value !== "string") return false;
-  const table = row[`_${b.column}_value@Microsoft.Dynamics.CRM.lookuplogicalname`];
+  const table = row[`${lookupValueName(b.column)}@Microsoft.Dynamics.CRM.lookuplogicalname`];
   if (typeof table === "string" && table !== b.target.table) return false;
   return value.toLowerCase() === b.target.ref.id.toLowerCase();
 }

@@ -2,7 +2,8 @@
 // supports, with a draft-07 json_schema of the columns that mode writes. The same column rules as
 // planStream, so every field discover offers is one a record may carry under its own name.
 import type { ColumnMeta, TableLookup, TableMeta } from "../model/table-meta.js";
-import { DEFAULT_RANGE, LOOKUP_TYPES, SCALAR_TYPES } from "./coerce.js";
+import { isLookupColumn } from "../model/lookup.js";
+import { DEFAULT_RANGE, SCALAR_TYPES } from "./coerce.js";
 import { KEY_VALUE_TYPES, requiredOnCreate, writableFor } from "./plan.js";
 
 export type DestinationSyncMode = "append" | "overwrite" | "append_dedup" | "update" | "soft_delete";
@@ -82,7 +83,7 @@ function offered(column: ColumnMeta, table: TableMeta, op: Op, lookup: TableLook
   if (column.attributeOf !== undefined || !writableFor(column, op)) return false;
   if (column.isPrimaryId) return op === "create";
   if (SCALAR_TYPES.has(column.type)) return true;
-  if (!LOOKUP_TYPES.has(column.type) || column.targets?.length !== 1) return false;
+  if (!isLookupColumn(column) || column.targets?.length !== 1) return false;
   const target = column.targets[0];
   return target !== undefined && lookup(target) !== undefined &&
     table.manyToOne.some((r) => r.referencingAttribute === column.logicalName && r.referencedEntity === target);

@@ -4,7 +4,8 @@
 import type { FieldMapping, LookupMapping, NullHandling, StreamMapping, WriteMode } from "../config/types.js";
 import type { ColumnMeta, KeyMeta, TableLookup, TableMeta } from "../model/table-meta.js";
 import { inactiveState, stateColumn, statusColumn, type StatePair } from "./choices.js";
-import { LOOKUP_TYPES, SCALAR_TYPES } from "./coerce.js";
+import { isLookupColumn } from "../model/lookup.js";
+import { SCALAR_TYPES } from "./coerce.js";
 import { normalizeGuid } from "./uuid.js";
 
 export interface PlanIssue {
@@ -274,7 +275,7 @@ export function planStream(
       err("column_not_writable", `Column '${fm.column}' is not valid for ${op} on '${table.logicalName}'.`, field);
       continue;
     }
-    if (LOOKUP_TYPES.has(column.type)) {
+    if (isLookupColumn(column)) {
       const lp = planLookup(field, fm, column, nulls, table, tables, err, warn);
       if (lp !== undefined) {
         lookupPlans.push(lp);
@@ -306,7 +307,7 @@ export function planStream(
       if (SCALAR_TYPES.has(column.type)) {
         passthrough.set(name, column);
         known.add(name);
-      } else if (LOOKUP_TYPES.has(column.type) && column.targets?.length === 1 && column.targets[0] !== undefined) {
+      } else if (isLookupColumn(column) && column.targets?.length === 1 && column.targets[0] !== undefined) {
         const target = column.targets[0];
         const meta = tables(target);
         const nav = table.manyToOne.find((r) => r.referencingAttribute === name && r.referencedEntity === target);

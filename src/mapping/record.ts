@@ -6,6 +6,7 @@ import { isMetaField } from "./plan.js";
 import { defaultStatusFor, stateOfStatus } from "./choices.js";
 import { coerceValue, hasLoneSurrogate } from "./coerce.js";
 import type { ColumnMeta } from "../model/table-meta.js";
+import { isLookupColumn, readName } from "../model/lookup.js";
 import { deterministicId, normalizeGuid } from "./uuid.js";
 
 /** RFC 6901 pointer to a top-level field. */
@@ -28,7 +29,7 @@ const isBlank = (v: unknown): boolean => v === undefined || v === null || (typeo
 
 /** A key value coerced to its column's type; keys are never truncated. */
 function keyValue(column: ColumnMeta, raw: unknown, field: string, issues: Issues): string | number | undefined {
-  if (column.type === "Lookup" || column.type === "Customer" || column.type === "Owner") {
+  if (isLookupColumn(column)) {
     const id = typeof raw === "string" ? normalizeGuid(raw) : undefined;
     if (id === undefined) issue(issues, field, "invalid_guid", `Key column '${column.logicalName}' is a lookup and takes the related row's GUID.`);
     return id;
@@ -41,11 +42,6 @@ function keyValue(column: ColumnMeta, raw: unknown, field: string, issues: Issue
   if (typeof r.value === "string" || typeof r.value === "number") return r.value;
   issue(issues, field, "invalid_key_value", `Key column '${column.logicalName}' needs a text or number value.`);
   return undefined;
-}
-
-/** A lookup column inside a key is addressed by its value property (use-alternate-key-reference-record). */
-function keyColumnName(column: ColumnMeta): string {
-  return column.type === "Lookup" || column.type === "Customer" || column.type === "Owner" ? `_${column.logicalName}_value` : column.logicalName;
 }
 
 function deterministicValues(raw: readonly unknown[], field: string, issues: Issues): (string | number | boolean)[] | undefined {
@@ -108,7 +104,7 @@ function rowRef(plan: StreamPlan, data: Readonly<Record<string, unknown>>, issue
         }
         const v = keyValue(part.column, raw, part.field, issues);
         if (v === undefined) bad = true;
-        else values.push([keyColumnName(part.column), v]);
+        else values.push([readName(part.column), v]);
       }
       return bad ? undefined : { kind: "key", values };
     }
@@ -150,7 +146,7 @@ function lookupRef(strategy: TargetStrategy, raw: unknown, field: string, what: 
           }
           const kv = keyValue(c, v, field, issues);
           if (kv === undefined) return undefined;
-          values.push([keyColumnName(c), kv]);
+          values.push([readName(c), kv]);
         }
         return { kind: "key", values };
       }
@@ -164,7 +160,7 @@ function lookupRef(strategy: TargetStrategy, raw: unknown, field: string, what: 
         return undefined;
       }
       const kv = keyValue(only, raw, field, issues);
-      return kv === undefined ? undefined : { kind: "key", values: [[keyColumnName(only), kv]] };
+      return kv === undefined ? undefined : { kind: "key", values: [[readName(only), kv]] };
     }
   }
 }
@@ -343,7 +339,7 @@ export function lookupTargets(plan: StreamPlan): readonly string[] {
   if (plan.key.kind === "key") {
     for (const part of plan.key.parts) {
       const c = part.column;
-      if (c.type !== "Lookup" && c.type !== "Customer" && c.type !== "Owner") continue;
+      if (!isLookupColumn(c)) continue;
       for (const t of c.targets ?? []) if (t !== plan.table.logicalName) out.add(t);
     }
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { deterministicId, deterministicName, isGuid, normalizeGuid, uuidv5 } from "./uuid.js";
+import { deterministicId, deterministicName, normalizeGuid, uuidv5 } from "./uuid.js";
+import { isGuid } from "../model/guid.js";
 
 const DNS = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
 const URL_NS = "6ba7b811-9dad-11d1-80b4-00c04fd430c8";

@@ -1,13 +1,7 @@
 // Name-based UUIDs (RFC 9562 §5.5, formerly RFC 4122 §4.3): SHA-1 of namespace bytes + name bytes,
 // version nibble 5, variant 10. Used for deterministic row ids, so a re-run creates no duplicates.
 import { createHash } from "node:crypto";
-
-const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** True for the 8-4-4-4-12 hex form (no braces). */
-export function isGuid(value: string): boolean {
-  return GUID_RE.test(value);
-}
+import { isGuid } from "../model/guid.js";
 
 /**
  * Accepts the forms Dataverse and .NET print ("{...}", upper case) and returns the lower-case
@@ -16,7 +10,7 @@ export function isGuid(value: string): boolean {
 export function normalizeGuid(value: string): string | undefined {
   let s = value.trim();
   if (s.startsWith("{") && s.endsWith("}")) s = s.slice(1, -1);
-  return GUID_RE.test(s) ? s.toLowerCase() : undefined;
+  return isGuid(s) ? s.toLowerCase() : undefined;
 }
 
 /** UUIDv5 of `name` (UTF-8) in `namespace` (a GUID). Throws only on a malformed namespace, which

@@ -1,4 +1,4 @@
-// Mirror mode (issue 4 item 3): after a full-refresh overwrite stream completed, remove the rows
+// Mirror mode: after a full-refresh overwrite stream completed, remove the rows
 // this connector wrote that were not in this sync. Destructive, so every choice here leans towards
 // leaving a row alone: keys compare case-insensitively (as Dataverse matches alternate keys), a row
 // whose key cannot be read is kept, a stream with records that mapping rejected (their keys are
@@ -8,6 +8,9 @@
 // It needs both the Dataverse reader and the mapping plan, hence pipeline/.
 import type { MirrorConfig } from "../config/types.js";
 import type { ColumnMeta, ColumnType } from "../model/table-meta.js";
+import { isGuid } from "../model/guid.js";
+import { keyIdentity } from "../model/key-identity.js";
+import { lookupValueName, readName } from "../model/lookup.js";
 import type { WriteOptions, Writer } from "../model/writer.js";
 import type { Operation, RowRef } from "../model/operation.js";
 import type { StreamPlan } from "../mapping/plan.js";
@@ -47,35 +50,11 @@ export type MirrorResult =
 export class MirrorError extends PipelineError {}
 
 const NUMERIC: ReadonlySet<ColumnType> = new Set<ColumnType>(["Integer", "BigInt", "Decimal", "Double", "Money", "Picklist", "State", "Status"]);
-const LOOKUP: ReadonlySet<ColumnType> = new Set<ColumnType>(["Lookup", "Customer", "Owner"]);
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * One key value in the form both sides agree on. Strings: lower case and no trailing blanks,
- * because Dataverse's key index matches that way (SQL Server's default collation), so "ACME" in the
- * source upserts the row holding "acme": that row is in the sync and must not be removed.
- * Numbers: their shortest decimal text ("1.50" and 1.5 are the same key).
- */
-function canonicalValue(value: unknown, type: ColumnType | undefined): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  if (type !== undefined && NUMERIC.has(type)) {
-    const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
-    return Number.isFinite(n) ? `n:${String(n)}` : undefined;
-  }
-  if (typeof value === "number") return `n:${String(value)}`;
-  if (typeof value !== "string") return undefined;
-  const text = value.replace(/\s+$/u, "").toLowerCase();
-  return text === "" ? undefined : `s:${text}`;
-}
 
 /** Key columns as a RowRef names them (`_x_value` for a lookup inside a key), with their types. */
 function keyColumns(plan: StreamPlan): { readonly name: string; readonly type: ColumnType }[] | undefined {
   if (plan.key.kind !== "key") return undefined;
-  return plan.key.parts.map((p) => ({ name: refColumnName(p.column), type: p.column.type }));
-}
-
-function refColumnName(column: ColumnMeta): string {
-  return LOOKUP.has(column.type) ? `_${column.logicalName}_value` : column.logicalName;
+  return plan.key.parts.map((p) => ({ name: readName(p.column), type: p.column.type }));
 }
 
 /** The canonical string of a row reference; undefined for a keyless create (nothing to match). */
@@ -84,24 +63,13 @@ export function refKey(plan: StreamPlan, ref: RowRef): string | undefined {
     case "none":
       return undefined;
     case "id":
-      return GUID.test(ref.id) ? `id:${ref.id.toLowerCase()}` : undefined;
+      return isGuid(ref.id) ? `id:${ref.id.toLowerCase()}` : undefined;
     case "key": {
       const types = new Map((keyColumns(plan) ?? []).map((c) => [c.name, c.type]));
-      const parts: [string, string][] = [];
-      for (const [column, value] of ref.values) {
-        const type = types.get(column);
-        const v = type !== undefined && LOOKUP.has(type) ? guidValue(value) : canonicalValue(value, type);
-        if (v === undefined) return undefined;
-        parts.push([column, v]);
-      }
-      parts.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      return `key:${JSON.stringify(parts)}`;
+      const identity = keyIdentity(ref.values, (column) => types.get(column));
+      return identity === undefined ? undefined : `key:${identity}`;
     }
   }
-}
-
-function guidValue(value: unknown): string | undefined {
-  return typeof value === "string" && GUID.test(value) ? `g:${value.toLowerCase()}` : undefined;
 }
 
 /** The canonical key of a row read back from Dataverse, in refKey's form; undefined when its key columns are empty. */
@@ -109,17 +77,14 @@ export function rowKey(plan: StreamPlan, row: Readonly<Record<string, unknown>>)
   const cols = keyColumns(plan);
   if (cols === undefined) {
     const id = row[plan.table.primaryIdAttribute];
-    return typeof id === "string" && GUID.test(id) ? `id:${id.toLowerCase()}` : undefined;
+    return typeof id === "string" && isGuid(id) ? `id:${id.toLowerCase()}` : undefined;
   }
-  const parts: [string, string][] = [];
-  for (const c of cols) {
-    const raw = row[c.name];
-    const v = LOOKUP.has(c.type) ? guidValue(raw) : canonicalValue(raw, c.type);
-    if (v === undefined) return undefined;
-    parts.push([c.name, v]);
-  }
-  parts.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return `key:${JSON.stringify(parts)}`;
+  const types = new Map(cols.map((c) => [c.name, c.type]));
+  const identity = keyIdentity(
+    cols.map((c) => [c.name, row[c.name]] as const),
+    (column) => types.get(column),
+  );
+  return identity === undefined ? undefined : `key:${identity}`;
 }
 
 /**
@@ -200,7 +165,7 @@ function markerLiteral(column: ColumnMeta, value: string): string | undefined {
       return v === "true" || v === "false" ? v : undefined;
     }
     case "Uniqueidentifier":
-      return GUID.test(value) ? value.toLowerCase() : undefined;
+      return isGuid(value) ? value.toLowerCase() : undefined;
     default:
       return NUMERIC.has(column.type) && /^-?\d+(\.\d+)?$/.test(value.trim()) ? value.trim() : undefined;
   }
@@ -209,8 +174,8 @@ function markerLiteral(column: ColumnMeta, value: string): string | undefined {
 async function scopeFilter(reader: MirrorReader, plan: StreamPlan, mirror: MirrorConfig): Promise<string> {
   if (mirror.scope.kind === "owner") {
     const me = (await reader.whoAmI()).userId;
-    if (!GUID.test(me)) throw new MirrorError("mirror_scope_unknown", "mirror: WhoAmI gave no user id, so the rows this connector owns cannot be told apart; nothing was removed", "system_error");
-    return `_ownerid_value eq ${me.toLowerCase()}`;
+    if (!isGuid(me)) throw new MirrorError("mirror_scope_unknown", "mirror: WhoAmI gave no user id, so the rows this connector owns cannot be told apart; nothing was removed", "system_error");
+    return `${lookupValueName("ownerid")} eq ${me.toLowerCase()}`;
   }
   const column = plan.table.columns.get(mirror.scope.column);
   const literal = column === undefined ? undefined : markerLiteral(column, mirror.scope.value);
@@ -261,7 +226,7 @@ export async function runMirror(deps: MirrorDeps, plan: StreamPlan, tracker: Mir
     for (const row of page) {
       inScope += 1;
       const id = row[table.primaryIdAttribute];
-      if (typeof id !== "string" || !GUID.test(id)) continue;
+      if (typeof id !== "string" || !isGuid(id)) continue;
       if (rowKey(plan, row) === undefined) {
         unmatchable += 1;
         continue;

@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { decimalText, keyIdentity, keyValueIdentity } from "./key-identity.js";
+
+describe("keyValueIdentity", () => {
+  it("matches text without trailing blanks and in lower case", () => {
+    expect(keyValueIdentity("ACME  ", "String")).toBe(keyValueIdentity("acme", "String"));
+    expect(keyValueIdentity(" acme", "String")).not.toBe(keyValueIdentity("acme", "String"));
+  });
+  it("an empty or blank text is no key value, for every column type", () => {
+    for (const type of ["String", "Integer", undefined] as const) {
+      expect(keyValueIdentity("", type)).toBeUndefined();
+      expect(keyValueIdentity("   ", type)).toBeUndefined();
+    }
+  });
+  it("matches numbers by value, as text or number", () => {
+    expect(keyValueIdentity("1.50", "Decimal")).toBe(keyValueIdentity(1.5, "Decimal"));
+    expect(keyValueIdentity("42", "Integer")).toBe(keyValueIdentity(42, undefined));
+    expect(keyValueIdentity("42", "Picklist")).toBe(keyValueIdentity(42, "Picklist"));
+    expect(keyValueIdentity(420, "Integer")).not.toBe(keyValueIdentity(42, "Integer"));
+  });
+  it("keeps integers beyond 2^53 apart", () => {
+    expect(keyValueIdentity("9007199254740993", "BigInt")).not.toBe(keyValueIdentity("9007199254740992", "BigInt"));
+    expect(keyValueIdentity("12345678901234567891", "BigInt")).toBe(keyValueIdentity("012345678901234567891.0", "BigInt"));
+  });
+  it("a lookup value is a GUID in any case, anything else is no key value", () => {
+    expect(keyValueIdentity("0000000A-0000-0000-0000-000000000001", "Lookup")).toBe(keyValueIdentity("0000000a-0000-0000-0000-000000000001", "Owner"));
+    expect(keyValueIdentity("not-a-guid", "Customer")).toBeUndefined();
+  });
+  it("a number column's non-numeric text, a boolean or a non-finite number is no key value", () => {
+    expect(keyValueIdentity("abc", "Integer")).toBeUndefined();
+    expect(keyValueIdentity(true, "String")).toBeUndefined();
+    expect(keyValueIdentity(Number.NaN, undefined)).toBeUndefined();
+    expect(keyValueIdentity(null, "String")).toBeUndefined();
+  });
+});
+
+describe("keyIdentity", () => {
+  it("ignores column order and keeps values apart that a separator could join", () => {
+    const typeOf = (): undefined => undefined;
+    expect(keyIdentity([["a", "x"], ["b", 1]], typeOf)).toBe(keyIdentity([["b", "1.0"], ["a", "X"]], (c) => (c === "b" ? "Integer" : undefined)));
+    expect(keyIdentity([["a", "a,b"], ["b", "c"]], typeOf)).not.toBe(keyIdentity([["a", "a"], ["b", "b,c"]], typeOf));
+    expect(keyIdentity([["a", ""]], typeOf)).toBeUndefined();
+  });
+});
+
+describe("decimalText", () => {
+  it.each([
+    [1.5, "1.5"],
+    ["1.50", "1.5"],
+    ["0042", "42"],
+    ["-0", "0"],
+    [".5", "0.5"],
+    ["5.", "5"],
+    [1e21, "1000000000000000000000"],
+    [1e-7, "0.0000001"],
+    ["15e-1", "1.5"],
+    [" 7 ", "7"],
+  ] as const)("%s → %s", (v, text) => expect(decimalText(v)).toBe(text));
+  it.each(["", ".", "1.2.3", "0x1a", "abc", "Infinity"])("%s is not decimal text", (v) => expect(decimalText(v)).toBeUndefined());
+});
