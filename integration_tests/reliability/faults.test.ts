@@ -123,7 +123,7 @@ describe("faults survived", () => {
     expect(report.rejected).toBe(0);
   });
 
-  // About 10 s. It once found the throttle's lost wake-up (known-bugs.test.ts pins it).
+  // About 10 s. It once found the throttle's lost wake-up (src/http/throttle-wake.test.ts pins it).
   it("real service protection limits (scaled preset, 20 requests per 3 s): throttled, not failed, nothing lost", async () => {
     const limited = await startTestEmulator({ limits: { ...LIMIT_PRESETS.scaled, maxRequests: 20 }, environment: environmentWithReader() });
     try {
