@@ -7,7 +7,7 @@ import type { Operation } from "../model/operation.js";
 import type { DestinationOperation, ErrorTrace, JsonObject, LogLevel, StreamDescriptor, StreamStatus } from "../protocol/airbyte.js";
 import type { Output } from "../protocol/emit.js";
 import { accountTable, col, contactTable } from "../mapping/test-fixtures.js";
-import type { TableSource, Timers } from "./sync.js";
+import type { TableSource, Timers } from "./options.js";
 
 /** Account as in the fixtures: alternate key on accountnumber, primarycontactid a lookup back to contact. */
 export const account: TableMeta = accountTable();
