@@ -1,4 +1,4 @@
-// Mirror mode (issue 4 item 3): after a full-refresh overwrite stream completed, remove the rows
+// Mirror mode: after a full-refresh overwrite stream completed, remove the rows
 // this connector wrote that were not in this sync. Destructive, so every choice here leans towards
 // leaving a row alone: keys compare case-insensitively (as Dataverse matches alternate keys), a row
 // whose key cannot be read is kept, a stream with records that mapping rejected (their keys are
