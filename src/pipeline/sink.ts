@@ -120,9 +120,10 @@ export class Sink {
     return this.descriptor.name;
   }
 
-  tallyRead(now: number): void {
+  /** Counts a record read; the clock is read only for the stream's first record. */
+  tallyRead(clock: { now(): number }): void {
     this.counts.read += 1;
-    this.firstAt ??= now;
+    this.firstAt ??= clock.now();
   }
 
   /** Fields of this record not reported for this stream yet (each is reported once), with the reason; or undefined. */

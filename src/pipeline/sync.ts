@@ -127,7 +127,7 @@ export class Sync {
     this.throwIfFailed();
     const sink = this.#find(d);
     if (sink === undefined) throw new ProtocolError("unknown_stream", "RECORD for a stream that is not in the catalog or the configuration", { line, ...streamContext(d) });
-    sink.tallyRead(this.#options.timers.now());
+    sink.tallyRead(this.#options.timers);
     const ticket = this.#ledger.open(sink.key);
     const ignored = sink.newIgnoredFields(data);
     if (ignored !== undefined) return this.#reportIgnored(sink, ignored).then(() => this.#accept(sink, data, line, ticket));
