@@ -15,7 +15,7 @@ import { PipelineError } from "./errors.js";
 import { toConnectorError } from "./failures.js";
 import type { FailureHints } from "./failures.js";
 import { CheckpointLedger } from "./ledger.js";
-import type { HeldState } from "./ledger.js";
+import type { HeldState, Ticket } from "./ledger.js";
 import { runMirrors } from "./mirror-run.js";
 import type { SyncOptions } from "./options.js";
 import { refusalMessage } from "./refusals.js";
@@ -134,7 +134,7 @@ export class Sync {
     return this.#accept(sink, data, line, ticket);
   }
 
-  #accept(sink: Sink, data: JsonObject, line: number, ticket: PendingOp["ticket"]): Promise<void> | undefined {
+  #accept(sink: Sink, data: JsonObject, line: number, ticket: Ticket): Promise<void> | undefined {
     const item = sink.accept(data, line, ticket, this.#keepRecords);
     if ("issues" in item) return this.#reject(sink, item.rejected, item.issues);
     // A second write of a row already pending goes into the next request, after the first.
