@@ -10,7 +10,7 @@
 import { createReadStream, readFileSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { parseCommand } from "./cli.js";
+import { parseCommand } from "./commands/cli.js";
 import { run } from "./commands/run.js";
 
 function packageVersion(): string {

@@ -107,8 +107,9 @@ describe("faults survived", () => {
   });
 
   // A retried request must not overwrite a newer version of the same row that went out after it.
-  // (The lost update this pinned: src/pipeline/sync.ts sent two batches holding the same row at
-  // once; src/pipeline/row-order.test.ts reproduces the race deterministically.)
+  // (The lost update this pinned: the pipeline sent two batches holding the same row at once;
+  // src/pipeline/send.ts now orders them, and src/pipeline/row-order.test.ts reproduces the race
+  // deterministically.)
   it("the same key in consecutive batches: an earlier batch retried after a 503 does not overwrite a later one", async () => {
     const keys = 20;
     const report = await crashAndResume(
@@ -123,7 +124,7 @@ describe("faults survived", () => {
     expect(report.rejected).toBe(0);
   });
 
-  // About 10 s. It once found the throttle's lost wake-up (known-bugs.test.ts pins it).
+  // About 10 s. It once found the throttle's lost wake-up (src/http/throttle-wake.test.ts pins it).
   it("real service protection limits (scaled preset, 20 requests per 3 s): throttled, not failed, nothing lost", async () => {
     const limited = await startTestEmulator({ limits: { ...LIMIT_PRESETS.scaled, maxRequests: 20 }, environment: environmentWithReader() });
     try {

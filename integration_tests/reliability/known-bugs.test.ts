@@ -1,29 +1,15 @@
-// Smallest reproductions of bugs the reliability suites found in other modules. A new one starts
-// behind RUN_PENDING=1 (kept out of the green suite until fixed); fixed ones run always, so they
-// stay fixed. Each names the file and what went wrong.
+// Smallest reproductions of bugs the reliability suites found that need the built CLI and the
+// emulator; one that needs neither goes beside the module it is about as a unit test (the
+// throttle's lost wake-up: src/http/throttle-wake.test.ts). A new one starts behind
+// RUN_PENDING=1 (kept out of the green suite until fixed); fixed ones run always, so they stay
+// fixed. Each names the file and what went wrong.
 import { describe, expect, it } from "vitest";
-import type { Clock } from "../../src/http/clock.js";
-import { Throttle } from "../../src/http/throttle.js";
 import { configuredCatalog, runCli } from "../helpers/cli.js";
 import { startTestEmulator } from "./emulator.js";
 
 describe("fixed bugs, pinned", () => {
-  // src/http/throttle.ts #scheduleWake: `paused` and `pauseRemainingMs` read the clock at two
-  // instants. When the pause ends in between, no wake-up is scheduled and no waiter is notified:
-  // the waiter never resolves. In the connector, with nothing else in flight, the event loop then
-  // drains and Node exits with code 13 (unsettled top-level await): no TRACE, no further states.
-  // Seen in faults.test.ts under the scaled limits when the machine is busy.
-  it("a pause that ends between the paused check and the wake scheduling still wakes the waiter", async () => {
-    // Real sleeps; time moves 0.6 ms between two reads of now(), as it can on a busy machine.
-    let t = 0;
-    const clock: Clock = { now: () => (t += 0.6), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
-    const throttle = new Throttle({ clock, initial: 1, max: 1 });
-    throttle.pause(1); // paused until 1.6; `paused` read at 1.2 (true), remaining read at 1.8 (0)
-    const got = await Promise.race([throttle.acquire().then(() => "slot"), new Promise((r) => setTimeout(() => r("stuck"), 500))]);
-    expect(got).toBe("slot");
-  });
-
-  // The other half of that bug: with the command's promise pending and nothing left to run, Node
+  // The other half of the throttle's lost wake-up (src/http/throttle-wake.test.ts pins the first
+  // half, beside the throttle): with the command's promise pending and nothing left to run, Node
   // exited 13 (unsettled top-level await) and the platform saw no TRACE. src/main.ts now reports
   // it. Reproduced with an input stream that has no handle behind it (a preloaded stand-in for
   // stdin that never ends): the connector waits on it with an empty event loop.

@@ -7,7 +7,7 @@ import { readLineBatches } from "../protocol/lines.js";
 import { DryRunWriter, NoStateOutput, dryRunReport } from "../pipeline/dry-run.js";
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
 import { Sync } from "../pipeline/sync.js";
-import type { Timers } from "../pipeline/sync.js";
+import type { Timers } from "../pipeline/options.js";
 import type { DataverseConnection } from "../dataverse/connect.js";
 import type { DataverseClient } from "../dataverse/client.js";
 import type { TerminalStatus } from "../pipeline/report.js";

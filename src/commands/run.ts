@@ -1,7 +1,7 @@
 // Command dispatch: builds the output for the protocol in use, runs the command, and turns
 // any failure into one TRACE ERROR and a non-zero exit code.
-import { parseCommand, UsageError, USAGE } from "../cli.js";
-import type { Command } from "../cli.js";
+import { parseCommand, UsageError, USAGE } from "./cli.js";
+import type { Command } from "./cli.js";
 import { AirbyteOutput, LineSink, SingerOutput } from "../protocol/emit.js";
 import type { Output } from "../protocol/emit.js";
 import { aboutText } from "./about.js";

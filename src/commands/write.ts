@@ -8,7 +8,7 @@ import { openDeadLetterFile } from "../pipeline/deadletter.js";
 import type { DeadLetterSink } from "../pipeline/deadletter.js";
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
 import { Sync } from "../pipeline/sync.js";
-import type { Timers } from "../pipeline/sync.js";
+import type { Timers } from "../pipeline/options.js";
 import { connectForWrite, readConfig } from "./connect.js";
 import { readJsonFile } from "./errors.js";
 import type { CommandIO } from "./io.js";

@@ -1,6 +1,8 @@
-// Hand-built TableMeta fixtures for mapping tests, modelled on Microsoft's contact, account,
-// systemuser and team columns (names, types, lengths and options as in a standard environment),
-// plus a few contoso_* custom columns and keys for the cases the standard tables lack.
+// Hand-built TableMeta fixtures, the one set every unit test uses (mapping, dataverse, pipeline),
+// modelled on Microsoft's contact, account, systemuser and team columns (names, types, lengths
+// and options as in a standard environment), plus a few contoso_* custom columns and keys for the
+// cases the standard tables lack. A test that needs another key or a column of another shape
+// says so through FixtureOverrides.
 import type { ChoiceOption, ColumnMeta, KeyMeta, ManyToOneMeta, TableLookup, TableMeta } from "../model/table-meta.js";
 import type { FieldMapping, KeyStrategy, StreamMapping } from "../config/types.js";
 
@@ -61,18 +63,23 @@ const rel = (referencingAttribute: string, referencedEntity: string, navigationP
   navigationProperty,
 });
 
-function table(init: Omit<TableMeta, "columns" | "bulk" | "tableType" | "schemaName"> & { columns: readonly ColumnMeta[] }): TableMeta {
+function table(init: Omit<TableMeta, "columns" | "bulk" | "tableType" | "schemaName"> & { columns: readonly ColumnMeta[] }, o: FixtureOverrides = {}): TableMeta {
+  const columns = new Map(init.columns.map((c) => [c.logicalName, c]));
+  for (const c of o.columns ?? []) columns.set(c.logicalName, c);
   return {
     ...init,
     schemaName: init.logicalName.charAt(0).toUpperCase() + init.logicalName.slice(1),
     tableType: "Standard",
-    columns: new Map(init.columns.map((c) => [c.logicalName, c])),
+    columns,
     bulk: { createMultiple: true, updateMultiple: true, upsertMultiple: true },
   };
 }
 
 export interface FixtureOverrides {
+  /** Replaces the table's alternate keys. */
   readonly keys?: readonly KeyMeta[];
+  /** Replace the columns of the same logical name, or add to them. */
+  readonly columns?: readonly ColumnMeta[];
 }
 
 export function contactTable(o: FixtureOverrides = {}): TableMeta {
@@ -120,9 +127,8 @@ export function contactTable(o: FixtureOverrides = {}): TableMeta {
       rel("modifiedby", "systemuser", "modifiedby", "lk_contact_modifiedby"),
       rel("transactioncurrencyid", "transactioncurrency", "transactioncurrencyid", "TransactionCurrency_Contact"),
     ],
-  });
+  }, o);
 }
-
 
 export function accountTable(o: FixtureOverrides = {}): TableMeta {
   return table({
@@ -153,7 +159,7 @@ export function accountTable(o: FixtureOverrides = {}): TableMeta {
       rel("modifiedby", "systemuser", "modifiedby", "lk_accountbase_modifiedby"),
       rel("transactioncurrencyid", "transactioncurrency", "transactioncurrencyid", "transactioncurrency_account"),
     ],
-  });
+  }, o);
 }
 
 export function systemuserTable(): TableMeta {

@@ -8,7 +8,7 @@ import type { WriteOptions, WriteOutcome, Writer } from "../model/writer.js";
 import type { Operation } from "../model/operation.js";
 import { Sync } from "./sync.js";
 import { rowIdentity } from "./batcher.js";
-import { ManualTimers, MemoryOutput, settle, tableSource } from "../../integration_tests/helpers/pipeline-fakes.js";
+import { ManualTimers, MemoryOutput, settle, tableSource } from "./test-fixtures.js";
 
 /** Each call stays pending until the test settles it; the table keeps the last value applied per row. */
 class OrderWriter implements Writer {

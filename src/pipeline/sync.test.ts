@@ -11,7 +11,7 @@ import type { DeadLetter, DeadLetterSink } from "./deadletter.js";
 import { runAirbyte } from "./loop.js";
 import { Sync } from "./sync.js";
 import { TerminalStatus } from "./report.js";
-import { FakeWriter, ManualTimers, MemoryOutput, settle, tableSource } from "../../integration_tests/helpers/pipeline-fakes.js";
+import { FakeWriter, ManualTimers, MemoryOutput, settle, tableSource } from "./test-fixtures.js";
 
 const base = { web_api_endpoint: "https://org.crm.dynamics.com/api/data/v9.2/", tenant_id: "t", client_id: "c", client_secret: "secret-xyz" };
 

@@ -1,64 +1,25 @@
-// Small hand-written metadata and fakes for pipeline unit tests (fakes only at seams we own).
-import type { ColumnMeta, TableLookup, TableMeta } from "../../src/model/table-meta.js";
-import type { WriteOptions, WriteOutcome, Writer } from "../../src/model/writer.js";
-import type { Operation } from "../../src/model/operation.js";
-import type { DestinationOperation, ErrorTrace, JsonObject, LogLevel, StreamDescriptor, StreamStatus } from "../../src/protocol/airbyte.js";
-import type { Output } from "../../src/protocol/emit.js";
-import type { TableSource, Timers } from "../../src/pipeline/sync.js";
+// Fakes for the pipeline's unit tests, only at seams the pipeline owns (Writer, Output, Timers,
+// TableSource), and the contact and account metadata they write to, taken from the one set of
+// table fixtures (src/mapping/test-fixtures.ts). Left out of the build, like that file.
+import type { TableLookup, TableMeta } from "../model/table-meta.js";
+import type { WriteOptions, WriteOutcome, Writer } from "../model/writer.js";
+import type { Operation } from "../model/operation.js";
+import type { DestinationOperation, ErrorTrace, JsonObject, LogLevel, StreamDescriptor, StreamStatus } from "../protocol/airbyte.js";
+import type { Output } from "../protocol/emit.js";
+import { accountTable, col, contactTable } from "../mapping/test-fixtures.js";
+import type { TableSource, Timers } from "./options.js";
 
-function col(logicalName: string, type: ColumnMeta["type"], extra: Partial<ColumnMeta> = {}): ColumnMeta {
-  return {
-    logicalName,
-    schemaName: logicalName,
-    type,
-    typeName: `${type}Type`,
-    requiredLevel: "None",
-    validForCreate: true,
-    validForUpdate: true,
-    isPrimaryId: false,
-    ...extra,
-  };
-}
+/** Account as in the fixtures: alternate key on accountnumber, primarycontactid a lookup back to contact. */
+export const account: TableMeta = accountTable();
 
-export const account: TableMeta = {
-  logicalName: "account",
-  schemaName: "Account",
-  entitySetName: "accounts",
-  primaryIdAttribute: "accountid",
-  primaryNameAttribute: "name",
-  tableType: "Standard",
-  columns: new Map([
-    ["accountid", col("accountid", "Uniqueidentifier", { isPrimaryId: true, validForUpdate: false })],
-    ["name", col("name", "String", { maxLength: 160 })],
-    ["accountnumber", col("accountnumber", "String", { maxLength: 20 })],
-    // A single-target lookup back to contact: a pass-through lookup that closes a cycle with contact → account.
-    ["primarycontactid", col("primarycontactid", "Lookup", { targets: ["contact"] })],
-  ]),
-  keys: [{ logicalName: "account_number_key", schemaName: "AccountNumberKey", columns: ["accountnumber"], status: "Active" }],
-  manyToOne: [{ schemaName: "account_primary_contact", referencingAttribute: "primarycontactid", referencedEntity: "contact", referencedAttribute: "contactid", navigationProperty: "primarycontactid" }],
-  bulk: { createMultiple: true, updateMultiple: true, upsertMultiple: true },
-};
-
-export const contact: TableMeta = {
-  logicalName: "contact",
-  schemaName: "Contact",
-  entitySetName: "contacts",
-  primaryIdAttribute: "contactid",
-  primaryNameAttribute: "fullname",
-  tableType: "Standard",
-  columns: new Map([
-    ["contactid", col("contactid", "Uniqueidentifier", { isPrimaryId: true, validForUpdate: false })],
-    ["emailaddress1", col("emailaddress1", "String", { maxLength: 100 })],
-    ["firstname", col("firstname", "String", { maxLength: 10 })],
-    ["parentcustomerid", col("parentcustomerid", "Customer", { targets: ["account", "contact"] })],
-  ]),
+/**
+ * Contact with an alternate key on emailaddress1 alone (the streams' primary key) and a short
+ * firstname, so that a long one is a mapping rejection.
+ */
+export const contact: TableMeta = contactTable({
   keys: [{ logicalName: "contact_email_key", schemaName: "ContactEmailKey", columns: ["emailaddress1"], status: "Active" }],
-  manyToOne: [
-    { schemaName: "contact_customer_accounts", referencingAttribute: "parentcustomerid", referencedEntity: "account", referencedAttribute: "accountid", navigationProperty: "parentcustomerid_account" },
-    { schemaName: "contact_customer_contacts", referencingAttribute: "parentcustomerid", referencedEntity: "contact", referencedAttribute: "contactid", navigationProperty: "parentcustomerid_contact" },
-  ],
-  bulk: { createMultiple: true, updateMultiple: true, upsertMultiple: true },
-};
+  columns: [col({ logicalName: "firstname", type: "String", maxLength: 10 })],
+});
 
 export function tableSource(tables: readonly TableMeta[] = [account, contact]): TableSource & { loads: string[] } {
   const byName = new Map(tables.map((t) => [t.logicalName, t]));
