@@ -130,7 +130,12 @@ describe("server errors and broken connections", () => {
       });
       const out = await writerFor(client).write(contacts(20, "hang"));
       expect(out.every((o) => o.ok)).toBe(true);
-      expect(client.counters.retries).toBe(1);
+      expect(await count("hang")).toBe(20);
+      // The hang fired once and the write still completed: the hung request was given up and resent.
+      // How many attempts that took depends on the machine (a slow answer can time out too), so the
+      // count of retries is bounded below only.
+      expect(h.emulator.faults.fired().map((f) => f.fired)).toEqual([1]);
+      expect(client.counters.retries).toBeGreaterThanOrEqual(1);
     } finally {
       await transport.close();
     }
