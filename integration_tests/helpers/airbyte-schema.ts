@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { parse } from "yaml";
-import type { default as AjvClass, Options, ValidateFunction } from "ajv";
+import type { Ajv as AjvClass, Options, ValidateFunction } from "ajv";
 import { PROJECT_ROOT } from "../reliability/connector.js";
 
 const require = createRequire(import.meta.url);
