@@ -4,10 +4,12 @@ import type { TableDefinition } from "./schema.js";
 import { defaultEnvironment as buildDefault } from "./default-environment.js";
 import { parseEnvironmentFile } from "./environment-file.js";
 import { DataverseService } from "./service.js";
+import type { PluginStep } from "./write-rules.js";
 
 export type { TableDefinition, ColumnDefinition, KeyDefinition, RelationshipDefinition, OptionDefinition, BulkAvailability } from "./schema.js";
 export { EnvironmentFileError } from "./environment-file.js";
 export { EnvironmentSeedError } from "./service.js";
+export type { PluginStep } from "./write-rules.js";
 
 export interface Environment {
   readonly tenantId: string;
@@ -19,6 +21,8 @@ export interface Environment {
   readonly tables: readonly TableDefinition[];
   /** Seed rows per table logical name, in the Web API JSON write form. */
   readonly rows?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
+  /** Registered plug-in steps that refuse rows (0x80040265); see write-rules.ts. Not read from environment files. */
+  readonly plugins?: readonly PluginStep[];
 }
 
 export function defaultEnvironment(): Environment {

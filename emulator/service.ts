@@ -17,6 +17,7 @@ import { edmType, invalidDate, normalizeDateTime, validateValue } from "./valida
 import { handleMetadata, handleSdkMessageFilters, handleSdkMessages } from "./metadata.js";
 import { handleBulk } from "./bulk.js";
 import { csdlDocument } from "./csdl.js";
+import { writeRuleRefusal } from "./write-rules.js";
 
 const JSON_HEADERS = {
   "content-type": "application/json; odata.metadata=minimal",
@@ -37,6 +38,8 @@ export interface WriteContext {
   readonly serviceRoot: string;
   readonly contentIdRefs?: ReadonlyMap<string, string>;
   readonly now: string;
+  /** The request's headers (names lower-cased), for write-rules.ts. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type WriteMode = "create" | "update" | "upsert";
@@ -684,6 +687,7 @@ export class DataverseService implements DataService {
       serviceRoot: req.serviceRoot,
       ...(req.contentIdRefs !== undefined ? { contentIdRefs: req.contentIdRefs } : {}),
       now: this.now().toISOString().slice(0, 19) + "Z",
+      headers: req.headers,
     };
   }
 
@@ -812,6 +816,8 @@ export class DataverseService implements DataService {
     if (creating) this.checkRequired(model, values);
     else for (const [k, v] of Object.entries(changes)) if (v === null) this.checkRequiredColumn(model, k);
 
+    const refused = writeRuleRefusal({ env: this.env, model, values, id, creating, rows: table.rows.values(), headers: ctx.headers ?? {} });
+    if (refused !== undefined) throw refused;
     const conflict = table.findKeyConflict(values, id);
     if (conflict !== undefined) {
       const key = model.keys.find((k) => k.logicalName === conflict);

@@ -187,7 +187,7 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
         const t = p.trim();
         if (!/^-?\d+$/.test(t)) throw cannotConvert(table, c);
         const v = Number(t);
-        if (!(c.options ?? []).some((o) => o.value === v)) throw picklistOutOfRange(table, c);
+        if (!(c.options ?? []).some((o) => o.value === v)) throw optionSetOutOfRange();
         if (!values.includes(v)) values.push(v);
       }
       if (values.length > MAX_MULTISELECT) throw picklistOutOfRange(table, c);
@@ -205,6 +205,13 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
       // Lookups are written only through <nav>@odata.bind; service.ts handles that path.
       throw errors.invalidProperty(c.logicalName, table.logicalName);
   }
+}
+
+// OptionSetValidationFailed (0x80061005, "The value is out of range.") per the error-code list: the
+// emulator gives it for a value of a multi-select choice (an OptionSetValueCollection) that is not
+// one of the column's options, and PicklistValueOutOfRange for a single choice.
+function optionSetOutOfRange(): DataverseError {
+  return new DataverseError(400, "0x80061005", "The value is out of range.");
 }
 
 // PicklistValueOutOfRange (0x8004431A) per the error-code list; the message follows the platform's
