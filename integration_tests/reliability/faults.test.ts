@@ -7,7 +7,7 @@ import type { FaultRule } from "../../emulator/faults.js";
 import { LIMIT_PRESETS } from "../../emulator/index.js";
 import { crashAndResume, type CrashResumeOptions, type Scenario } from "./crash-resume.js";
 import { environmentWithReader, READER_APP, startTestEmulator, type TestEmulator } from "./emulator.js";
-import { createRng, intFromEnv, seedFromEnv } from "./prng.js";
+import { createRng, fixedSeed, intFromEnv, seedFromEnv } from "./prng.js";
 import { contactUpsert, contactVersions, opportunityCreateDeterministic, opportunityCreateNoKey } from "./scenarios.js";
 
 const RECORDS = intFromEnv("FAULTS_RECORDS", 300);
@@ -32,7 +32,7 @@ describe("faults survived", () => {
     return {
       records: RECORDS,
       stateEvery: 25,
-      rng: createRng(seedFromEnv("FAULTS_SEED", `faults ${label}`)),
+      rng: createRng(fixedSeed("FAULTS_SEED", `faults ${label}`)),
       connection: emu.connection,
       settings: SETTINGS,
       runTimeoutMs: 60_000,
@@ -67,6 +67,17 @@ describe("faults survived", () => {
     const report = await crashAndResume(contactUpsert("f5xx"), options("5xx", { runs: [{ ...withFaults(...rules) }] }));
     expect(firedTotal()).toBe(9);
     expect(report.rejected).toBe(0);
+  });
+
+  // Every other case here has a fixed seed; this one takes a fresh seed each run (FAULTS_SEED replays it).
+  it("bursts of 503 with a fresh seed: retried, nothing lost", async () => {
+    const seed = seedFromEnv("FAULTS_SEED", "faults fresh seed");
+    const report = await crashAndResume(
+      contactUpsert("ffresh"),
+      options("fresh", { rng: createRng(seed), runs: [{ ...withFaults({ fault: "status", status: 503, after: 1, every: 2, count: 3, ...WRITES }) }] }),
+    );
+    expect(firedTotal(), `replay with FAULTS_SEED=${seed}`).toBe(3);
+    expect(report.rejected, `replay with FAULTS_SEED=${seed}`).toBe(0);
   });
 
   it("a burst of bare 500s on whole write requests does not turn valid records into rejections", async () => {
