@@ -125,6 +125,40 @@ describe("rejected records", () => {
     expect(new Set(letters.map((l) => l.code))).toEqual(new Set(["0x80060892"]));
   });
 
+  // The emulator applies the published "accounts with the same account name" rule when a write asks
+  // for duplicate detection (issue 18): the connector's duplicate_detection setting must ask for it,
+  // and each match must cost only its own record.
+  it("duplicate detection on: accounts whose name a rule finds again are rejected with 0x80040333, in the connector's words when the record is left out", async () => {
+    const deadLetterPath = join(files.dir, "duplicate-detection.jsonl");
+    const stream = "rjdd_accounts";
+    // Records 150..199 reuse the names of 0..49 under new account numbers.
+    const name = (i: number): string => `RJDD Company ${i >= 150 ? i - 150 : i}`;
+    const scenario: Scenario = {
+      label: "rjdd-accounts",
+      stream,
+      entitySet: "accounts",
+      streamConfig: { name: stream, table: "account", mode: "upsert", key: { columns: ["accountnumber"] } },
+      catalogMode: "append_dedup",
+      primaryKey: ["accountnumber"],
+      record: (i) => ({ accountnumber: `rjdd-${i}`, name: name(i) }),
+      identityColumn: "accountnumber",
+      identity: (i) => `rjdd-${i}`,
+      compareColumns: ["name"],
+      tableFilter: startsWith("accountnumber", "rjdd-"),
+      expectRejected: (i) => i >= 150,
+    };
+    // One request at a time, so the originals are committed before their duplicates arrive.
+    const settings = { ...SETTINGS, max_concurrency: 1, duplicate_detection: true, dead_letter_path: deadLetterPath, dead_letter_include_record: false };
+    const report = await crashAndResume(scenario, options({ settings, runs: [{}] }));
+    expect(report.rejected).toBe(50);
+    const letters = readDeadLetters(deadLetterPath);
+    expect(letters).toHaveLength(50);
+    for (const letter of letters) {
+      expect(letter.raw).toMatchObject({ code: "0x80040333", status: 412 });
+      expect(letter.message).toBe("Dataverse refused the row (HTTP 412 0x80040333): a duplicate-detection rule matched an existing row.");
+    }
+  });
+
   it("update of a missing row in update mode is a rejected record, not a failure; include_record off keeps values out", async () => {
     const seed = contactUpsert("rjupd");
     await crashAndResume(seed, options({ records: 100, runs: [{}] }));
