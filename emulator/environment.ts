@@ -9,6 +9,7 @@ export type { Environment } from "./types.js";
 export type { TableDefinition, ColumnDefinition, KeyDefinition, RelationshipDefinition, OptionDefinition, BulkAvailability } from "./schema.js";
 export { EnvironmentFileError } from "./environment-file.js";
 export { EnvironmentSeedError } from "./seed.js";
+export type { PluginStep } from "./write-rules.js";
 
 export function defaultEnvironment(): Environment {
   return buildDefault();

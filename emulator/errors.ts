@@ -153,6 +153,9 @@ export const errors = {
     new DataverseError(400, "0x80040278", `The field '${column}' contains one or more invalid characters.`),
   invalidDate: () =>
     new DataverseError(400, "0x80040239", "The date-time format is invalid, or value is outside the supported range."),
+  // OptionSetValidationFailed (0x80061005) per the error-code list: a multi-select choice value
+  // that is not one of the column's options.
+  optionSetOutOfRange: () => new DataverseError(400, "0x80061005", "The value is out of range."),
   // PicklistValueOutOfRange (0x8004431A) per the error-code list; the message follows the platform's
   // validation-error shape.
   picklistOutOfRange: (column: string, table: string) =>

@@ -115,7 +115,9 @@ describe("ServiceProtection", () => {
   it("formats the time header like the captured '1,200.00'", () => {
     const p = new ServiceProtection(LIMIT_PRESETS.microsoft, clock().now);
     const a = p.admit("u");
-    if (a.ok) expect(a.ticket.headers()["x-ms-ratelimit-time-remaining-xrm-requests"]).toBe("1,200.00");
+    expect(a.ok).toBe(true);
+    if (!a.ok) return;
+    expect(a.ticket.headers()["x-ms-ratelimit-time-remaining-xrm-requests"]).toBe("1,200.00");
   });
 });
 

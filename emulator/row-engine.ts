@@ -4,18 +4,21 @@
 // and alternate keys (create-entity-web-api, update-delete-entities-using-web-api,
 // use-upsert-insert-update-record, use-alternate-key-reference-record).
 import { randomUUID } from "node:crypto";
-import type { Caller, ServiceRequest } from "./types.js";
+import type { Caller, Environment, ServiceRequest } from "./types.js";
 import type { ColumnDefinition } from "./schema.js";
 import type { TableModel } from "./model.js";
 import { type LookupValue, type Row, type Value, isLookup } from "./store.js";
 import { errors } from "./errors.js";
 import { validateValue } from "./validate.js";
+import { writeRuleRefusal } from "./write-rules.js";
 import { type RowAddress, type Tables, type UrlContext, keyBodyProperties } from "./addressing.js";
 
 /** Per-request context passed down to writes. */
 export interface WriteContext extends UrlContext {
   readonly caller: Caller;
   readonly now: string;
+  /** The request's headers (names lower-cased), for write-rules.ts. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type WriteMode = "create" | "update" | "upsert";
@@ -34,6 +37,7 @@ export class RowEngine {
   constructor(
     private readonly tables: Tables,
     private readonly now: () => Date,
+    private readonly env: Pick<Environment, "apps" | "plugins">,
   ) {}
 
   context(req: ServiceRequest): WriteContext {
@@ -42,6 +46,7 @@ export class RowEngine {
       serviceRoot: req.serviceRoot,
       ...(req.contentIdRefs !== undefined ? { contentIdRefs: req.contentIdRefs } : {}),
       now: this.nowText(),
+      headers: req.headers,
     };
   }
 
@@ -118,6 +123,8 @@ export class RowEngine {
     if (creating) checkRequired(model, values);
     else for (const [k, v] of Object.entries(changes)) if (v === null) checkRequiredColumn(model, k);
 
+    const refused = writeRuleRefusal({ env: this.env, model, values, id, creating, rows: table.rows.values(), headers: ctx.headers ?? {} });
+    if (refused !== undefined) throw refused;
     const conflict = table.findKeyConflict(values, id);
     if (conflict !== undefined) {
       const key = model.keys.find((k) => k.logicalName === conflict);

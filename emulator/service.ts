@@ -33,7 +33,7 @@ export class DataverseService implements DataService {
   /** Throws EnvironmentSeedError (naming `$.rows.<table>[i]`) when a seed row is refused. */
   constructor(env: Environment, now: () => Date) {
     const tables = new Tables(env.tables);
-    const engine = new RowEngine(tables, now);
+    const engine = new RowEngine(tables, now, env);
     this.#tables = tables;
     this.#reads = new Reads(tables);
     this.#writes = new Writes(tables, engine, this.#reads);

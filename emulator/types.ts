@@ -8,6 +8,17 @@
 
 import type { TableDefinition } from "./schema.js";
 
+/** A registered plug-in step that refuses rows whose column holds one value. */
+export interface PluginStep {
+  /** Table logical name. */
+  readonly table: string;
+  readonly message: "Create" | "Update";
+  readonly column: string;
+  readonly equals: string | number | boolean | null;
+  /** The InvalidPluginExecutionException's message, returned as the error message. */
+  readonly error: string;
+}
+
 export type Privilege = "create" | "read" | "write" | "delete" | "append" | "appendto";
 
 /** One secret of an app registration. */
@@ -45,6 +56,8 @@ export interface Environment {
   readonly tables: readonly TableDefinition[];
   /** Seed rows per table logical name, in the Web API JSON write form. */
   readonly rows?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
+  /** Registered plug-in steps that refuse rows (0x80040265); see write-rules.ts. Not read from environment files. */
+  readonly plugins?: readonly PluginStep[];
 }
 
 /** Who is calling, after the bearer token was checked. */

@@ -164,7 +164,7 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
         const t = p.trim();
         if (!/^-?\d+$/.test(t)) throw cannotConvert(table, c);
         const v = Number(t);
-        if (!(c.options ?? []).some((o) => o.value === v)) throw picklistOutOfRange(table, c);
+        if (!(c.options ?? []).some((o) => o.value === v)) throw errors.optionSetOutOfRange();
         if (!values.includes(v)) values.push(v);
       }
       if (values.length > MAX_MULTISELECT) throw picklistOutOfRange(table, c);

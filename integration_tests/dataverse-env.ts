@@ -112,9 +112,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { limits?: string; faults?: readonly FaultRule[]; latency?: boolean; tokenLifetimeSeconds?: number } = {}): Promise<Harness> {
+export async function startHarness(options: { limits?: string; faults?: readonly FaultRule[]; latency?: boolean; tokenLifetimeSeconds?: number; environment?: Environment } = {}): Promise<Harness> {
   const emulator = await startEmulator({
-    environment: testEnvironment(),
+    environment: options.environment ?? testEnvironment(),
     quiet: true,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.faults === undefined ? {} : { faults: options.faults }),

@@ -800,23 +800,37 @@ describe("README and docs", () => {
       for (const m of row.matchAll(/`([\w-]+\.ts)`/g)) expect(existsSync(path.join(repo, folder, m[1] ?? "")), `${folder}${m[1] ?? ""}`).toBe(true);
     }
 
+    // Every file of each side, test files included, and everything they import through relative
+    // paths, transitively (a src/ test may use a helper under integration_tests/): none of it may be
+    // a file of the other side.
     const crossings: string[] = [];
     let imports = 0;
-    const walk = (dir: string, own: string): void => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const importsOf = (file: string): string[] =>
+      [...readFileSync(file, "utf8").matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)].map((m) => {
+        imports++;
+        return path.resolve(path.dirname(file), (m[1] ?? "").replace(/\.js$/, ".ts"));
+      });
+    const filesUnder = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
         const p = path.join(dir, e.name);
-        if (e.isDirectory()) walk(p, own);
-        else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) {
-          for (const m of readFileSync(p, "utf8").matchAll(/(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']+)["']/g)) {
-            const target = path.resolve(path.dirname(p), m[1] ?? "");
-            imports++;
-            if (!target.startsWith(own + path.sep)) crossings.push(`${path.relative(repo, p)} → ${m[1] ?? ""}`);
-          }
+        return e.isDirectory() ? filesUnder(p) : e.name.endsWith(".ts") ? [p] : [];
+      });
+    const check = (own: string, other: string): void => {
+      const seen = new Set<string>();
+      const visit = (file: string, from: string): void => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        if (file.startsWith(other + path.sep)) {
+          crossings.push(`${path.relative(repo, from)} → ${path.relative(repo, file)}`);
+          return;
         }
-      }
+        if (!existsSync(file)) return;
+        for (const target of importsOf(file)) visit(target, file);
+      };
+      for (const file of filesUnder(own)) visit(file, file);
     };
-    walk(path.join(repo, "emulator"), path.join(repo, "emulator"));
-    walk(path.join(repo, "src"), path.join(repo, "src"));
+    check(path.join(repo, "emulator"), path.join(repo, "src"));
+    check(path.join(repo, "src"), path.join(repo, "emulator"));
     expect(imports).toBeGreaterThan(100);
     expect(crossings).toEqual([]);
   });

@@ -1,10 +1,11 @@
 // Crash and resume (issue 6 item 1). CI size: a few kills over a couple of thousand records per mode;
 // the large version is `node scripts/crash-resume.mjs` (20 kills, more records). Replay a failure with
-// the seed printed on stderr: CRASH_SEED=<seed>.
+// the seed printed on stderr: CRASH_SEED=<seed>. Every case has a fixed seed; the last case runs
+// with a fresh one each time (see prng.ts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { crashAndResume } from "./crash-resume.js";
 import { startTestEmulator, type TestEmulator } from "./emulator.js";
-import { createRng, intFromEnv, seedFromEnv } from "./prng.js";
+import { createRng, fixedSeed, intFromEnv, seedFromEnv } from "./prng.js";
 import { contactUpsert, contactVersions, opportunityCreateDeterministic, opportunityCreateNoKey } from "./scenarios.js";
 
 const KILLS = intFromEnv("CRASH_KILLS", 3);
@@ -30,7 +31,7 @@ describe("crash and resume", () => {
 
   for (const scenario of [upsertByKey, createDeterministic]) {
     it(`${scenario.label}: SIGKILL at ${KILLS} random points, resume from the last emitted state, nothing lost or duplicated`, async () => {
-      const seed = seedFromEnv("CRASH_SEED", `crash-resume ${scenario.label}`);
+      const seed = fixedSeed("CRASH_SEED", `crash-resume ${scenario.label}`);
       const report = await crashAndResume(scenario, {
         records: RECORDS,
         stateEvery: STATE_EVERY,
@@ -52,7 +53,7 @@ describe("crash and resume", () => {
   // Two streams interleaved, each with its own STREAM states: each stream resumes after its own last
   // emitted state, as the platform does, and its states are checked against its own table.
   it(`two interleaved streams (upsert contacts, deterministic-create opportunities): ${KILLS} kills, each stream resumes on its own`, async () => {
-    const seed = seedFromEnv("CRASH_SEED", "crash-resume two streams");
+    const seed = fixedSeed("CRASH_SEED", "crash-resume two streams");
     const report = await crashAndResume([contactUpsert("crash2"), opportunityCreateDeterministic("crash2")], {
       records: Math.min(RECORDS, 800),
       stateEvery: STATE_EVERY,
@@ -73,7 +74,7 @@ describe("crash and resume", () => {
   it(`upsert, each key ${VERSIONS} times: the last record of a key wins, across ${KILLS} kills`, async () => {
     const keys = Math.max(10, Math.floor(Math.min(RECORDS, 800) / VERSIONS));
     const scenario = contactVersions("crashv", keys, VERSIONS);
-    const seed = seedFromEnv("CRASH_SEED", `crash-resume ${scenario.label} versions`);
+    const seed = fixedSeed("CRASH_SEED", `crash-resume ${scenario.label} versions`);
     const report = await crashAndResume(scenario, {
       records: keys * VERSIONS,
       stateEvery: STATE_EVERY,
@@ -93,7 +94,7 @@ describe("crash and resume", () => {
   // were committed after the last emitted state. The test reports how many, and fails only on a loss.
   it(`create without a key: after ${KILLS} kills nothing is lost (duplicates allowed, counted)`, async () => {
     const scenario = opportunityCreateNoKey("crash");
-    const seed = seedFromEnv("CRASH_SEED", `crash-resume ${scenario.label}`);
+    const seed = fixedSeed("CRASH_SEED", `crash-resume ${scenario.label}`);
     const report = await crashAndResume(scenario, {
       records: Math.min(RECORDS, 600),
       stateEvery: STATE_EVERY,
@@ -105,5 +106,25 @@ describe("crash and resume", () => {
     });
     process.stderr.write(`[crash-resume ${scenario.label}] seed ${seed} duplicated ${report.duplicated} ${JSON.stringify(report.runs)}\n`);
     expect(report.rejected).toBe(0);
+  });
+
+  // The fixed seeds above give the same kill points on every run; this case takes new ones each time
+  // (smaller, to keep the suite's time). A failure prints the seed: CRASH_SEED=<seed> replays it.
+  it("upsert by key with a fresh seed: 2 SIGKILLs at new random points, nothing lost or duplicated", async () => {
+    const scenario = contactUpsert("crashfresh");
+    const seed = seedFromEnv("CRASH_SEED", "crash-resume fresh seed");
+    const report = await crashAndResume(scenario, {
+      records: Math.min(RECORDS, 600),
+      stateEvery: STATE_EVERY,
+      kills: 2,
+      rng: createRng(seed),
+      connection: emulator.connection,
+      settings: SETTINGS,
+      runTimeoutMs: RUN_TIMEOUT_MS,
+    });
+    process.stderr.write(`[crash-resume fresh seed] seed ${seed} states checked ${report.statesChecked} runs ${JSON.stringify(report.runs)}\n`);
+    expect(report.runs).toHaveLength(3);
+    expect(report.rejected).toBe(0);
+    expect(report.duplicated, `duplicates despite a key (replay with CRASH_SEED=${seed})`).toBe(0);
   });
 });

@@ -32,6 +32,30 @@ export function createRng(seed: number): Rng {
   };
 }
 
+/**
+ * CI's seeds (issue 18): every case of the crash, fault and fuzz suites runs with a fixed seed, the
+ * same on every run (derived from the case's label, so the list of seeds is the list of cases), so
+ * a red run replays exactly as it went; each suite adds one case with a fresh seed (`seedFromEnv`)
+ * to keep finding new inputs. Every seed is printed with the variable that replays it; setting that
+ * variable gives every case of the suite that one seed.
+ */
+export function fixedSeed(envName: string, label: string): number {
+  const raw = process.env[envName];
+  const seed = raw !== undefined && raw !== "" ? Number.parseInt(raw, 10) >>> 0 : labelSeed(label);
+  process.stderr.write(`[${label}] fixed seed ${seed} (replay with ${envName}=${seed})\n`);
+  return seed;
+}
+
+/** FNV-1a of the label: a stable 32-bit seed per case. */
+export function labelSeed(label: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < label.length; i++) {
+    h ^= label.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
 /** The seed from `envName` when set (to replay a failure), else a fresh one; always printed. */
 export function seedFromEnv(envName: string, label: string): number {
   const raw = process.env[envName];

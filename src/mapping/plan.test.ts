@@ -114,7 +114,9 @@ describe("planStream: mapped fields", () => {
   });
 
   it("allows a create-only column on create", () => {
-    expect(m({ c: { column: "contoso_createonly" } }, "create").plan).toBeDefined();
+    const r = m({ c: { column: "contoso_createonly" } }, "create");
+    expect(r.issues).toEqual([]);
+    expect(r.plan?.columns.map((c) => [c.field, c.column.logicalName])).toEqual([["c", "contoso_createonly"]]);
   });
 
   it("applies field nulls over stream nulls", () => {
@@ -210,7 +212,7 @@ describe("planStream: passthrough, required columns, deactivation", () => {
 
   it("warns about SystemRequired columns missing from a create mapping, and still plans", () => {
     const r = planStream(streamMapping({ name: "users", table: "systemuser", mode: "create", key: { kind: "none" }, deleteAction: "delete" }), systemuserTable(), tables);
-    expect(r.plan).toBeDefined();
+    expect(r.plan).toMatchObject({ stream: "users", mode: "create", key: { kind: "none" } });
     expect(r.issues).toEqual([expect.objectContaining({ code: "required_column_unmapped", severity: "warning" })]);
     expect(r.issues[0]?.message).toContain("domainname");
   });
@@ -233,7 +235,9 @@ describe("planStream: passthrough, required columns, deactivation", () => {
     const stateless = { ...t, columns };
     expect(errorCodes(plan(streamMapping({ mode: "deactivate" }), stateless).issues)).toEqual(["cannot_deactivate"]);
     const r = plan(streamMapping({ mode: "upsert", deleteAction: "deactivate" }), stateless);
-    expect(r.plan).toBeDefined();
+    // Planned for its upserts; nothing to deactivate with on this table.
+    expect(r.plan).toMatchObject({ mode: "upsert", deleteAction: "deactivate" });
+    expect(r.plan?.inactive).toBeUndefined();
     expect(r.issues.map((i) => [i.code, i.severity])).toEqual([["cannot_deactivate", "warning"]]);
     expect(plan(streamMapping({ mode: "upsert", deleteAction: "delete" }), stateless).issues).toEqual([]);
   });

@@ -22,11 +22,15 @@ describe("parseAirbyteMessage", () => {
     expect(() => parseAirbyteMessage(text, 7)).toThrow(expect.objectContaining({ code, context: expect.objectContaining({ line: 7 }) }));
   });
   it("never quotes the input in its message", () => {
+    let thrown: unknown;
     try {
       parseAirbyteMessage('{"secretvalue', 1);
     } catch (e) {
-      expect(String((e as Error).message)).not.toContain("secretvalue");
+      thrown = e;
     }
+    expect(thrown).toBeInstanceOf(Error);
+    expect(thrown).toMatchObject({ code: "malformed_json" });
+    expect(String((thrown as Error).message)).not.toContain("secretvalue");
   });
   it("ignores known message types a destination does not consume", () => {
     expect(parseAirbyteMessage('{"type":"LOG","log":{"level":"INFO","message":"x"}}', 1)).toEqual({ kind: "ignored", type: "LOG" });
