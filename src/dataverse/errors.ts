@@ -19,7 +19,7 @@ export type DataverseErrorKind =
   | "unexpected";
 
 /** Codes Microsoft documents for missing privileges (web-service-error-codes). */
-export const PRIVILEGE_CODES = new Set(["0x80040220", "0x80040231", "0x8004140c"]);
+export const PRIVILEGE_CODES = new Set(["0x80040220", "0x80040231"]);
 export const NOT_MEMBER_CODE = "0x80072560";
 
 export class DataverseError extends Error {
