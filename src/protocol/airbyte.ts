@@ -149,10 +149,12 @@ function parseState(state: JsonObject, line: number): InputState {
   }
   if (t === "GLOBAL") {
     const g = state["global"];
-    if (!isJsonObject(g) || !Array.isArray(g["stream_states"])) {
-      throw new ProtocolError("invalid_message", "GLOBAL state has no stream_states", { line });
-    }
-    const streams = g["stream_states"].map((s: unknown) =>
+    if (!isJsonObject(g)) throw new ProtocolError("invalid_message", "GLOBAL state has no global object", { line });
+    // The schema does not require stream_states (Airbyte's own exchange_rate fixture sends a
+    // GLOBAL state with shared_state only); a GLOBAL state is ordered against every stream anyway.
+    const list = g["stream_states"] ?? [];
+    if (!Array.isArray(list)) throw new ProtocolError("invalid_message", "GLOBAL state's stream_states is not a list", { line });
+    const streams = list.map((s: unknown) =>
       descriptor(isJsonObject(s) ? s["stream_descriptor"] : undefined, line, "GLOBAL stream state"),
     );
     return { stateType: "GLOBAL", streams, raw: state };
