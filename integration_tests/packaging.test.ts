@@ -500,49 +500,44 @@ describe("metadata.yaml", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("docs/configuration.md", () => {
-  const generator = path.join(repo, "scripts/gen-config-reference.mjs");
+  const generator = path.join(repo, "dist/scripts/config-reference.js");
 
-  it("is exactly what scripts/gen-config-reference.mjs generates from spec/spec.json", () => {
+  it("is exactly what src/config/reference.ts generates from spec/spec.json (npm run docs:config)", () => {
     const generated = execFileSync(process.execPath, [generator, "--stdout"], { encoding: "utf8" });
     expect(read("docs/configuration.md")).toBe(generated);
+    expect(field(pkg, "scripts", "docs:config")).toMatch(/dist\/scripts\/config-reference\.js/);
   });
 
-  it("the generator gives every property a row with path, type, required, default and secret marker", () => {
+  it("the generator lays the form out as the Airbyte UI does: groups, required fields first, optional ones folded, secrets marked", () => {
     const out = execFileSync(
       process.execPath,
       [generator, "--stdout", "--spec", path.join(repo, "integration_tests/fixtures/config-reference-sample.spec.json")],
       { encoding: "utf8" },
     );
     const rows = out.split("\n").filter((l) => l.startsWith("| `"));
-    const byPath = new Map(rows.map((r) => [/^\| `([^`]+)`/.exec(r)?.[1] ?? "", r]));
-    expect([...byPath.keys()].sort()).toEqual(
-      [
-        "endpoint",
-        "secret",
-        "level",
-        "tuning",
-        "tuning.batch",
-        "streams",
-        "streams[].name",
-        "streams[].key",
-        "streams[].key.columns",
-        "streams[].key.id_field",
-        "streams[].fields",
-        "streams[].fields.<key>.column",
-        "streams[].fields.<key>.nulls",
-      ].sort(),
+    const paths = rows.map((r) => /^\| `([^`]+)`/.exec(r)?.[1] ?? "");
+    expect([...paths].sort()).toEqual(
+      ["endpoint", "secret", "proxy", "level", "tuning", "tuning.batch", "streams", "streams[].name", "streams[].key", "streams[].key.columns", "streams[].key.id_field", "streams[].fields", "streams[].fields[].column", "streams[].fields[].nulls"].sort(),
     );
+    const byPath = new Map(rows.map((r) => [/^\| `([^`]+)`/.exec(r)?.[1] ?? "", r]));
     expect(byPath.get("secret")).toContain("**(secret)**");
     expect(byPath.get("secret")).toContain("Keep \\| private.");
     expect(byPath.get("endpoint")).toMatch(/\| string \(uri\) \| yes \|/);
     expect(byPath.get("level")).toMatch(/\| no \| `"low"` \|/);
     expect(byPath.get("tuning.batch")).toMatch(/\| integer \| no \| `1000` \|/);
     expect(byPath.get("streams[].name")).toMatch(/\| yes \|/);
-    // The top level is split by the form's groups; ungrouped settings come after them.
+    expect(byPath.get("streams[].key")).toContain("one of: By columns, By id");
+    // The spec's groups first, in their order; ungrouped settings after them.
     const headings = out.split("\n").filter((l) => l.startsWith("## "));
     expect(headings.slice(0, 2)).toEqual(["## Connection", "## Other settings"]);
-    // `order` wins over declaration order.
-    expect(rows.findIndex((r) => r.startsWith("| `endpoint`"))).toBeLessThan(rows.findIndex((r) => r.startsWith("| `secret`")));
+    // Required fields first in `order`, then the optional ones, folded.
+    expect(paths.indexOf("endpoint")).toBeLessThan(paths.indexOf("secret"));
+    expect(paths.indexOf("secret")).toBeLessThan(paths.indexOf("proxy"));
+    const connection = out.slice(out.indexOf("## Connection"), out.indexOf("## Other settings"));
+    expect(connection.indexOf("*Optional fields*")).toBeGreaterThan(connection.indexOf("`secret`"));
+    expect(connection.indexOf("*Optional fields*")).toBeLessThan(connection.indexOf("`proxy`"));
+    // A oneOf is a list of options picked by its const property.
+    expect(out).toContain("- **By columns** (`kind`: `\"columns\"`).");
   });
 });
 
