@@ -721,12 +721,13 @@ describe("README and docs", () => {
       execFileSync(process.execPath, [path.join(repo, "dist/src/main.js"), "--about", "--format", "json"], { encoding: "utf8" }),
     );
     expect(field(loader, "capabilities")).toEqual(field(about, "capabilities"));
-    const aboutSettings = field(about, "settings");
-    if (!Array.isArray(aboutSettings)) throw new Error("--about has no settings");
+    // --about's settings are the config's JSON Schema, as the Meltano SDK prints them.
+    const aboutSettings = field(about, "settings", "properties");
+    if (!isRecord(aboutSettings)) throw new Error("--about has no settings.properties");
     for (const s of settings) {
-      const a: unknown = aboutSettings.find((x) => field(x, "name") === field(s, "name"));
+      const a: unknown = aboutSettings[String(field(s, "name"))];
       expect(a, `--about lists ${String(field(s, "name"))}`).toBeDefined();
-      expect(field(s, "label"), `label of ${String(field(s, "name"))}`).toBe(field(a, "label"));
+      expect(field(s, "label"), `label of ${String(field(s, "name"))}`).toBe(field(a, "title"));
     }
   });
 
