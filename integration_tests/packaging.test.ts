@@ -175,10 +175,31 @@ function dockerIgnored(rel: string): boolean {
 }
 
 describe("Dockerfile", () => {
-  it("has a build stage and a runtime stage, both on the pinned node:20-bookworm-slim tag", () => {
+  it("has a build stage and a runtime stage, both on the current Node.js LTS line's slim image (node:26-trixie-slim)", () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(buildStage).toBeDefined();
-    for (const s of stages) expect(s.image).toBe("node:20-bookworm-slim");
+    // Node.js 20 reached end of life in April 2026; 26 is the LTS line since 2026-10-28.
+    for (const s of stages) expect(s.image).toBe("node:26-trixie-slim");
+  });
+
+  it("the code keeps running on Node.js 20: engines allows it, the compile target and the Node types do not go past it", () => {
+    const engines = String(field(pkg, "engines", "node"));
+    const floor = /^>=\s*(\d+)\.(\d+)/.exec(engines);
+    expect(floor, `engines.node ${engines}`).not.toBeNull();
+    expect(Number(floor?.[1])).toBeLessThanOrEqual(20);
+    // The image's major satisfies engines too.
+    expect(Number(/^node:(\d+)-/.exec(runtime?.image ?? "")?.[1])).toBeGreaterThanOrEqual(Number(floor?.[1]));
+    // ES2022 output and the ES2023 library are what Node.js 20 (V8 11.3) runs in full.
+    const tsconfig: unknown = JSON.parse(read("tsconfig.json"));
+    expect(["ES2020", "ES2021", "ES2022", "ES2023"]).toContain(String(field(tsconfig, "compilerOptions", "target")));
+    for (const lib of (field(tsconfig, "compilerOptions", "lib") as string[] | undefined) ?? []) expect(["ES2020", "ES2021", "ES2022", "ES2023"]).toContain(lib);
+    // Node's own API as typed for 20, so a call that needs a newer Node fails to compile.
+    expect(String(field(pkg, "devDependencies", "@types/node"))).toMatch(/^\^?20\./);
+    // And every compiled file of the connector parses on the Node.js running this test.
+    const files = readdirSync(path.join(repo, "dist/src"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".js"));
+    expect(files.length).toBeGreaterThan(20);
+    const check = spawnSync(process.execPath, ["--input-type=module", "-e", files.map((f) => `import ${JSON.stringify(path.join(repo, "dist/src", f))};`).filter((l) => !l.includes("main.js")).join("\n")], { encoding: "utf8" });
+    expect(check.status, `${process.version}: ${check.stderr}`).toBe(0);
   });
 
   it("builds with npm ci + npm run build, and installs only production dependencies at runtime", () => {
