@@ -444,6 +444,9 @@ describe("the vendored Airbyte protocol schema", () => {
 });
 
 describe("metadata.yaml", () => {
+  // Written for this project from the rules of Airbyte's ConnectorMetadataDefinitionV0. Airbyte's own
+  // schema is not kept here (as the protocol's MIT schema is): the monorepo's LICENSE gives a file
+  // with no licence in it, beside it or above it the default licence, ELv2, which is not MIT.
   const schema: unknown = JSON.parse(read("integration_tests/fixtures/connector-metadata.schema.json"));
 
   function validator(): (doc: unknown) => string[] {
