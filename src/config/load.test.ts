@@ -147,6 +147,12 @@ describe("loadConfig: settings the spec does not know, earlier forms, defaults",
     expect([...(again.entries[0]?.fields ?? [])]).toEqual([...(current.entries[0]?.fields ?? [])]);
   });
 
+  it("reads the earlier form from the environment too", () => {
+    const { entries, notices } = loadConfig(base, { TARGET_DYNAMICS365_STREAMS: JSON.stringify([{ name: "s", table: "contact", fields: { a: "emailaddress1" } }]) });
+    expect(entries[0]?.fields.get("a")).toEqual({ column: "emailaddress1" });
+    expect(notices).toHaveLength(1);
+  });
+
   it("a lookup names exactly one of table and table_field (said by the loader, since the form cannot)", () => {
     const lookup = (value: object) => ({ ...base, streams: [{ name: "s", table: "contact", fields: [{ source: "a", column: "parentcustomerid", value: { value_type: "lookup", by: "id", ...value } }] }] });
     expect(violationsOf(lookup({})).violations).toEqual([{ path: "/streams/0/fields/0/value", message: "a lookup needs exactly one of table and table_field" }]);

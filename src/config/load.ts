@@ -79,9 +79,10 @@ function settingsFromEnv(env: Readonly<Record<string, string | undefined>>): Jso
 
 export function loadConfig(raw: unknown, env: Readonly<Record<string, string | undefined>> = {}): LoadedConfig {
   if (!isJsonObject(raw)) throw new ConfigError("config_invalid", "The configuration is not a JSON object", [{ path: "", message: "must be object" }]);
-  const upgraded = upgradeConfig(raw);
+  // Earlier forms may come from the environment too (TARGET_DYNAMICS365_STREAMS).
+  const upgraded = upgradeConfig({ ...settingsFromEnv(env), ...raw });
   // A copy: validation writes the schema's defaults into it.
-  const merged = structuredClone({ ...settingsFromEnv(env), ...upgraded.config });
+  const merged = structuredClone(upgraded.config);
   const unknown = unknownSettings(merged, connectionSpecification());
   const check = validate();
   if (!check(merged)) {
