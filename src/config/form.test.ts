@@ -178,60 +178,123 @@ describe("the Airbyte webapp's form builder", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Filling the form in. What the webapp does with each kind of block: an input takes what the user
-// typed or its default; a const is set by the form; a nested group starts from its defaults; a
-// oneOf starts at its first option and sets the option's const; a list holds the entries added.
-// Required fields left empty block the submit, and only fields the form shows can be typed into.
+// Filling the form in, as the webapp's connector form does (airbyte-platform airbyte-webapp,
+// ConnectorForm): the form starts from setDefaultValues (a const or default per field, a nested
+// group as {} with its defaults, a oneOf at its first option, a required list as []); a new list
+// entry starts with only its inputs' (truthy) defaults (VariableInputFieldForm); picking a oneOf
+// option keeps the values that option shares, sets its const and fills its defaults
+// (ConditionSection). The user can only type into fields the form shows, with the widget's type;
+// a required field left empty blocks the submit, and the values of options not picked are dropped.
 
 type Answers = { readonly [field: string]: unknown };
 
-function fill(b: FormBlock, answer: unknown, where: string): unknown {
+function startValues(g: FormGroup, values: JsonObject, respectExisting = false): JsonObject {
+  for (const p of g.properties) {
+    const keep = respectExisting && Boolean(values[p.fieldKey]);
+    if (Boolean(p.const) && !keep) values[p.fieldKey] = p.const;
+    if ("default" in p && p.default !== undefined && !keep) values[p.fieldKey] = p.default;
+    if (p.kind === "group") values[p.fieldKey] = startValues(p, keep && isJsonObject(values[p.fieldKey]) ? (values[p.fieldKey] as JsonObject) : {}, respectExisting);
+    else if (p.kind === "objectArray" && p.isRequired && !keep) values[p.fieldKey] = [];
+    else if (p.kind === "condition") {
+      const i = p.default !== undefined ? Math.max(0, p.selectionConstValues.indexOf(p.default)) : 0;
+      values[p.fieldKey] = startValues(p.conditions[i] as FormGroup, {});
+    }
+  }
+  return values;
+}
+
+function newEntry(item: FormBlock): JsonObject {
+  const out: JsonObject = {};
+  if (item.kind === "group") for (const p of item.properties) if (p.kind === "item" && Boolean(p.default)) out[p.fieldKey] = p.default;
+  return out;
+}
+
+function typeInto(b: FormBlock, current: unknown, answer: unknown, where: string): unknown {
+  if (answer === undefined) return current;
   switch (b.kind) {
     case "item": {
-      if (b.const !== undefined) return b.const;
-      if (answer === undefined) return b.default;
+      if (b.const !== undefined) throw new Error(`${where}: a const is not shown in the form`);
       const ok =
         b.type === "string" ? typeof answer === "string" :
         b.type === "integer" ? Number.isInteger(answer) :
         b.type === "number" ? typeof answer === "number" :
         b.type === "boolean" ? typeof answer === "boolean" :
-        Array.isArray(answer) && answer.every((x) => typeof x === (b.itemType === "string" || b.itemType === undefined ? "string" : "number"));
+        Array.isArray(answer) && answer.every((x) => typeof x === (b.itemType === "integer" || b.itemType === "number" ? "number" : "string"));
       if (!ok) throw new Error(`${where}: a ${b.type} input cannot hold ${JSON.stringify(answer)}`);
       if (b.enum !== undefined && !(Array.isArray(answer) ? answer : [answer]).every((a) => b.enum?.includes(a))) throw new Error(`${where}: not in the dropdown`);
       return answer;
     }
     case "group":
-      return fillGroup(b, isJsonObject(answer) ? answer : {}, where);
+      return typeIntoGroup(b, isJsonObject(current) ? current : {}, answer, where);
     case "condition": {
-      const a: Answers = isJsonObject(answer) ? answer : {};
-      const picked = a[b.selectionKey] ?? b.selectionConstValues[0];
-      const i = b.selectionConstValues.indexOf(picked);
-      const option = b.conditions[i];
-      if (option === undefined) throw new Error(`${where}: no option ${JSON.stringify(picked)}`);
-      return fillGroup(option, a, where);
+      if (!isJsonObject(answer)) throw new Error(`${where}: an option is picked from a list`);
+      let value: JsonObject = isJsonObject(current) ? current : {};
+      const picked = answer[b.selectionKey];
+      if (picked !== undefined && picked !== value[b.selectionKey]) {
+        const option = b.conditions[b.selectionConstValues.indexOf(picked)];
+        if (option === undefined) throw new Error(`${where}: no option ${JSON.stringify(picked)}`);
+        const kept: JsonObject = {};
+        for (const p of option.properties) if (p.fieldKey in value) kept[p.fieldKey] = value[p.fieldKey];
+        kept[b.selectionKey] = picked;
+        value = startValues(option, kept, true);
+      }
+      const option = b.conditions[b.selectionConstValues.indexOf(value[b.selectionKey])];
+      if (option === undefined) throw new Error(`${where}: no option picked`);
+      const { [b.selectionKey]: _picked, ...fields } = answer;
+      return typeIntoGroup(option, value, fields, where);
     }
     case "objectArray":
-      if (answer === undefined) return undefined;
       if (!Array.isArray(answer)) throw new Error(`${where}: a list takes entries`);
-      return answer.map((entry, i) => fill(b.item, entry, `${where}[${i}]`));
+      return answer.map((entry, i) => typeInto(b.item, newEntry(b.item), entry, `${where}[${i}]`));
   }
 }
 
-function fillGroup(g: FormGroup, answers: Answers, where: string): JsonObject {
+function typeIntoGroup(g: FormGroup, current: JsonObject, answers: unknown, where: string): JsonObject {
+  if (!isJsonObject(answers)) throw new Error(`${where}: a group takes fields`);
   const shown = new Set(g.properties.map((p) => p.fieldKey));
   for (const k of Object.keys(answers)) if (!shown.has(k)) throw new Error(`${where}: the form shows no field ${k}`);
-  const out: JsonObject = {};
+  const out: JsonObject = { ...current };
   for (const p of g.properties) {
-    const value = fill(p, answers[p.fieldKey], where === "" ? p.fieldKey : `${where}.${p.fieldKey}`);
-    if (value === undefined && p.isRequired) throw new Error(`${where}.${p.fieldKey} is required and was left empty`);
-    if (value !== undefined) out[p.fieldKey] = value;
+    const v = typeInto(p, out[p.fieldKey], answers[p.fieldKey], where === "" ? p.fieldKey : `${where}.${p.fieldKey}`);
+    if (v !== undefined) out[p.fieldKey] = v;
   }
   return out;
 }
 
+/** What the form submits: required fields filled (or the submit is blocked), only what it shows. */
+function submitted(b: FormBlock, value: unknown, where: string): unknown {
+  if (value === undefined) return undefined;
+  switch (b.kind) {
+    case "item":
+      return value;
+    case "objectArray":
+      return Array.isArray(value) ? value.map((v, i) => submitted(b.item, v, `${where}[${i}]`)) : value;
+    case "condition": {
+      const option = isJsonObject(value) ? b.conditions[b.selectionConstValues.indexOf(value[b.selectionKey])] : undefined;
+      if (option === undefined) throw new Error(`${where}: no option picked`);
+      return submitted(option, value, where);
+    }
+    case "group": {
+      const v = isJsonObject(value) ? value : {};
+      const out: JsonObject = {};
+      for (const p of b.properties) {
+        const at = where === "" ? p.fieldKey : `${where}.${p.fieldKey}`;
+        const x = submitted(p, v[p.fieldKey], at);
+        if ((x === undefined || x === "") && p.isRequired) throw new Error(`${at} is required and was left empty`);
+        if (x !== undefined) out[p.fieldKey] = x;
+      }
+      return out;
+    }
+  }
+}
+
+function fillForm(form: FormGroup, answers: Answers): JsonObject {
+  return submitted(form, typeIntoGroup(form, startValues(form, {}), answers, ""), "") as JsonObject;
+}
+
 describe("a configuration filled in through the form", () => {
   const form = toFormBlock(connectionSpecification) as FormGroup;
-  const config = fillGroup(
+  const config = fillForm(
     form,
     {
       web_api_endpoint: "https://contoso.crm.dynamics.com/api/data/v9.2/",
@@ -263,15 +326,29 @@ describe("a configuration filled in through the form", () => {
       ],
       batch_size: 500,
     },
-    "",
   );
 
   it("is what the form submits: consts set by the options picked, defaults for what was left alone", () => {
     const streams = config["streams"] as JsonObject[];
     expect(streams[0]?.["key"]).toEqual({ key_type: "columns", columns: ["accountnumber"] });
-    expect((streams[0]?.["fields"] as JsonObject[])[0]).toEqual({ source: "number", column: "accountnumber", value: { value_type: "plain" } });
-    expect(streams[1]?.["mirror"]).toEqual({ scope: "owner", max_delete_share: 0.1, action: "deactivate" });
-    expect(config).toMatchObject({ batch_size: 500, max_concurrency: 8, hard_delete: false });
+    // A new list entry starts with its inputs' defaults only: no option picked, no nested group.
+    expect((streams[0]?.["fields"] as JsonObject[])[0]).toEqual({ source: "number", column: "accountnumber" });
+    expect(streams[1]).toEqual(expect.objectContaining({ name: "contacts", nulls: "ignore" }));
+    expect(streams[1]).not.toHaveProperty("mirror");
+    expect((streams[1]?.["fields"] as JsonObject[])[1]?.["value"]).toEqual({ value_type: "lookup", table: "account", by: "alternate_key", key_columns: ["accountnumber"] });
+    expect(config).toMatchObject({ batch_size: 500, max_concurrency: 8, hard_delete: false, authority_host: "https://login.microsoftonline.com" });
+  });
+
+  it("an option picked in the form and changed again keeps only what the new option shows", () => {
+    const again = fillForm(form, {
+      web_api_endpoint: "https://contoso.crm.dynamics.com/api/data/v9.2/",
+      tenant_id: "t",
+      client_id: "c",
+      client_secret: "s",
+      streams: [{ name: "s", key: { key_type: "id_field", id_field: "guid" } }],
+    });
+    expect((again["streams"] as JsonObject[])[0]?.["key"]).toEqual({ key_type: "id_field", id_field: "guid" });
+    expect(loadConfig(again).entries[0]?.key).toEqual({ kind: "id_field", field: "guid" });
   });
 
   it("is valid against the spec as the platform validates it", () => {
@@ -314,8 +391,10 @@ describe("a configuration filled in through the form", () => {
   });
 
   it("cannot type into a field the form does not show, nor leave a required one empty", () => {
-    expect(() => fillGroup(form, { web_api_endpoint: "https://x.crm.dynamics.com/api/data/v9.2/", tenant_id: "t", client_id: "c", client_secret: "s", streams: [{ name: "s", fields: { a: "b" } }] }, "")).toThrow(/list takes entries/);
-    expect(() => fillGroup(form, { tenant_id: "t", client_id: "c", client_secret: "s" }, "")).toThrow(/web_api_endpoint is required/);
-    expect(() => fillGroup(form, { web_api_endpoint: "x", tenant_id: "t", client_id: "c", client_secret: "s", nope: 1 }, "")).toThrow(/shows no field nope/);
+    const connection = { web_api_endpoint: "https://x.crm.dynamics.com/api/data/v9.2/", tenant_id: "t", client_id: "c", client_secret: "s" };
+    expect(() => fillForm(form, { ...connection, streams: [{ name: "s", fields: { a: "b" } }] })).toThrow(/list takes entries/);
+    expect(() => fillForm(form, { tenant_id: "t", client_id: "c", client_secret: "s" })).toThrow(/web_api_endpoint is required/);
+    expect(() => fillForm(form, { ...connection, nope: 1 })).toThrow(/shows no field nope/);
+    expect(() => fillForm(form, { ...connection, streams: [{ name: "s", fields: [{ source: "a", column: "b", value: { value_type: "lookup", table: "account" } }] }] })).toThrow(/value\.by is required/);
   });
 });
