@@ -258,6 +258,20 @@ describe("write: data activation (destination_object_name + primary_key)", () =>
   });
 });
 
+describe("write: a GLOBAL state with shared_state only", () => {
+  it("is echoed with its counts, not refused, as the exchange_rate fixture of Airbyte's acceptance tests sends it (no stream_states)", async () => {
+    const global = JSON.stringify({ type: "STATE", state: { type: "GLOBAL", global: { shared_state: { start_date: "2022-01-01" } }, id: 74 } });
+    const r = await write(
+      [record("rates", { emailaddress1: "gs-1@example.org", lastname: "Global" }), global],
+      { config: { streams: [] }, catalog: configuredCatalog([{ name: "rates", mode: "append_dedup", pk: [["emailaddress1"]], object: "contact" }]) },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    // Echoed with the empty stream_states airbyte_protocol.yaml requires (every stdout line is checked against it).
+    expect(r.states).toEqual([{ type: "GLOBAL", global: { shared_state: { start_date: "2022-01-01" }, stream_states: [] }, id: 74, destinationStats: { recordCount: 1 } }]);
+    expect(await contactsLike("gs-1@")).toHaveLength(1);
+  });
+});
+
 describe("write: append with the source's own primary key", () => {
   it("creates the rows: primary_key is ignored outside *_dedup, so a source key that is no alternate key is no error", async () => {
     const r = await write(
