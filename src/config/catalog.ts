@@ -3,7 +3,7 @@
 // config `streams` entry, which overrides and complements the catalog.
 import { ConfigError, describeViolations } from "./errors.js";
 import type { Violation } from "./ajv.js";
-import { completeEntry, defaultMirror, defaultMode } from "./load.js";
+import { completeEntry, defaultEntry, defaultMirror, defaultMode } from "./load.js";
 import type { LoadedConfig, StreamEntry } from "./load.js";
 import type { KeyStrategy, StreamMapping, WriteMode } from "./types.js";
 import { isJsonObject } from "../protocol/airbyte.js";
@@ -111,16 +111,6 @@ function keyColumns(entry: StreamEntry, key: KeyStrategy | undefined): KeyStrate
   return { kind: "columns", columns: key.columns.map((f) => entry.fields.get(f)?.column ?? f) };
 }
 
-const EMPTY_ENTRY = (d: StreamDescriptor, deleteAction: "delete" | "deactivate"): StreamEntry => ({
-  name: d.name,
-  ...(d.namespace !== undefined ? { namespace: d.namespace } : {}),
-  fields: new Map(),
-  nulls: "ignore",
-  truncateStrings: false,
-  deleteAction,
-  mirror: defaultMirror(),
-});
-
 export interface ResolveOptions {
   /**
    * Overwrite replaces (default): a stream synced in overwrite mode removes, once it completes, the
@@ -136,7 +126,7 @@ export function resolveAirbyteStreams(loaded: LoadedConfig, catalog: readonly Co
   const out: ResolvedStream[] = [];
   catalog.forEach((cs, i) => {
     const where = `/streams/${i}`;
-    const entry = findEntry(loaded.entries, cs.stream) ?? EMPTY_ENTRY(cs.stream, loaded.defaultDeleteAction);
+    const entry = findEntry(loaded.entries, cs.stream) ?? defaultEntry(cs.stream, loaded.defaultDeleteAction);
     const table = entry.table ?? cs.destinationObjectName;
     if (table === undefined) {
       problems.push({

@@ -132,16 +132,27 @@ function bool(o: JsonObject, k: string): boolean {
   return v;
 }
 
-/** The schema of `streams[].mirror`, for its defaults where a stream gives no mirror settings. */
-let mirrorValidator: ValidateFunction | undefined;
-function mirrorDefaults(): JsonObject {
-  const streams = connectionSpecification()["properties"];
-  const schema = isJsonObject(streams) ? (streams["streams"] as JsonObject | undefined) : undefined;
-  const items = isJsonObject(schema?.["items"]) ? (schema["items"] as JsonObject) : {};
-  const mirror = isJsonObject(items["properties"]) ? items["properties"]["mirror"] : undefined;
-  mirrorValidator ??= createAjv({ useDefaults: true }).compile(isJsonObject(mirror) ? mirror : {});
-  const out: JsonObject = {};
-  mirrorValidator(out);
+/** The schema of one `streams` entry, whose defaults apply to streams the configuration does not list. */
+function streamSchema(): JsonObject {
+  const props = connectionSpecification()["properties"];
+  const streams = isJsonObject(props) ? props["streams"] : undefined;
+  const items = isJsonObject(streams) ? streams["items"] : undefined;
+  return isJsonObject(items) ? items : {};
+}
+
+const defaultsValidators = new Map<string, ValidateFunction>();
+/** `value` with the defaults of `streams[]` (or of its `property`) filled in from the schema. */
+function withStreamDefaults(value: JsonObject, property?: string): JsonObject {
+  const key = property ?? "";
+  let v = defaultsValidators.get(key);
+  if (v === undefined) {
+    const items = streamSchema();
+    const sub = property === undefined ? items : isJsonObject(items["properties"]) ? items["properties"][property] : undefined;
+    v = createAjv({ useDefaults: true }).compile(isJsonObject(sub) ? sub : {});
+    defaultsValidators.set(key, v);
+  }
+  const out = structuredClone(value);
+  v(out);
   return out;
 }
 
@@ -151,7 +162,7 @@ function mirrorDefaults(): JsonObject {
  * every stream synced in overwrite mode.
  */
 function buildMirror(raw: unknown, path: string, requested: boolean, problems: Violation[]): MirrorConfig {
-  const m = isJsonObject(raw) ? raw : mirrorDefaults();
+  const m = isJsonObject(raw) ? raw : withStreamDefaults({}, "mirror");
   const scopeKind = str(m, "scope");
   const column = str(m, "marker_column");
   const value = str(m, "marker_value");
@@ -169,6 +180,12 @@ function buildMirror(raw: unknown, path: string, requested: boolean, problems: V
 /** Mirror settings with the schema's defaults, for a stream that has no entry in `streams`. */
 export function defaultMirror(): MirrorConfig {
   return buildMirror(undefined, "", false, []);
+}
+
+/** The entry of a stream the configuration does not list (data activation): the schema's defaults. */
+export function defaultEntry(d: { readonly name: string; readonly namespace?: string }, deleteAction: "delete" | "deactivate"): StreamEntry {
+  const raw = withStreamDefaults({ name: d.name, ...(d.namespace !== undefined ? { namespace: d.namespace } : {}) });
+  return buildEntry(raw, "", [], { mirrorRequested: false, hardDelete: deleteAction === "delete" });
 }
 
 function build(c: JsonObject, mirrorRequested: ReadonlySet<number>): LoadedConfig {
