@@ -1,9 +1,13 @@
 # syntax=docker/dockerfile:1
 # Image for the Airbyte destination (also usable as a Singer target through `docker run -i`).
 # Invariants checked by integration_tests/packaging.test.ts (no Docker engine is needed for that test).
+# Node.js 26 is the current LTS line (LTS since 2026-10-28, end of life 2029-04-30); Node.js 20 reached
+# end of life in April 2026. The code itself still runs on Node.js >= 20.11 (package.json engines; the
+# tests run it on 20, and @types/node stays at 20 so no newer API slips in). The node 26 images are
+# built on Debian 13 (trixie) only.
 
 # ---- build: full toolchain, compiles TypeScript to dist/ ----
-FROM node:20-bookworm-slim AS build
+FROM node:26-trixie-slim AS build
 # /build mirrors the repository root, so paths under dist/ resolve as they do in a checkout.
 WORKDIR /build
 COPY package.json package-lock.json ./
@@ -17,7 +21,7 @@ COPY spec ./spec
 RUN npm run build
 
 # ---- runtime: production dependencies and the compiled connector only ----
-FROM node:20-bookworm-slim
+FROM node:26-trixie-slim
 LABEL io.airbyte.name="destination-dynamics365"
 LABEL io.airbyte.version="0.1.0"
 ENV NODE_ENV=production

@@ -192,22 +192,24 @@ describe("discover", () => {
 });
 
 describe("Meltano conventions", () => {
-  it("--about --format json has Meltano's shape: name, description, version, capabilities, settings with name/kind/description/sensitive", async () => {
+  it("--about --format json has the Meltano SDK's shape: name, description, version, capabilities, settings as a JSON Schema object", async () => {
     const r = await runCli({ args: ["--about", "--format", "json"], secrets: [], protocol: "singer" });
     expect(r.code).toBe(0);
-    const about = JSON.parse(r.stdout.join("\n")) as { name: string; description: string; version: string; settings: Json[]; capabilities: string[] };
+    const about = JSON.parse(r.stdout.join("\n")) as { name: string; description: string; version: string; settings: { type: string; properties: Record<string, Json>; required: string[] }; capabilities: string[] };
     expect(about.name).toBe("destination-dynamics365");
     expect(about.description).toMatch(/Dynamics 365/);
     expect(about.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(about.capabilities).toEqual(expect.arrayContaining(["about", "hard-delete", "soft-delete"]));
-    for (const s of about.settings) {
-      expect(s).toMatchObject({ name: expect.any(String), kind: expect.any(String), description: expect.any(String), sensitive: expect.any(Boolean) });
-    }
-    const byName = new Map(about.settings.map((s) => [s["name"], s]));
-    expect(byName.get("client_secret")).toMatchObject({ kind: "password", sensitive: true, required: true });
-    expect(byName.get("web_api_endpoint")).toMatchObject({ kind: "string", sensitive: false, required: true });
-    expect(byName.get("batch_size")).toMatchObject({ kind: "integer", value: 1000 });
-    expect(byName.get("streams")).toMatchObject({ kind: "array" });
+    expect(about.settings.type).toBe("object");
+    for (const s of Object.values(about.settings.properties)) expect(s).toMatchObject({ type: expect.any(String), title: expect.any(String), description: expect.any(String) });
+    const byName = about.settings.properties;
+    expect(about.settings.required).toEqual(expect.arrayContaining(["client_secret", "web_api_endpoint"]));
+    expect(byName["client_secret"]).toMatchObject({ type: "string", secret: true, writeOnly: true });
+    expect(byName["web_api_endpoint"]).toMatchObject({ type: "string" });
+    expect(byName["web_api_endpoint"]).not.toHaveProperty("secret");
+    expect(byName["batch_size"]).toMatchObject({ type: "integer", default: 1000 });
+    expect(byName["streams"]).toMatchObject({ type: "array" });
+    expect(byName["hard_delete"]).toMatchObject({ type: "boolean", default: false });
   });
 
   it("--about --format markdown has the capabilities, a settings table and the environment variable prefix", async () => {

@@ -258,6 +258,20 @@ describe("write: data activation (destination_object_name + primary_key)", () =>
   });
 });
 
+describe("write: a GLOBAL state with shared_state only", () => {
+  it("is echoed with its counts, not refused, as the exchange_rate fixture of Airbyte's acceptance tests sends it (no stream_states)", async () => {
+    const global = JSON.stringify({ type: "STATE", state: { type: "GLOBAL", global: { shared_state: { start_date: "2022-01-01" } }, id: 74 } });
+    const r = await write(
+      [record("rates", { emailaddress1: "gs-1@example.org", lastname: "Global" }), global],
+      { config: { streams: [] }, catalog: configuredCatalog([{ name: "rates", mode: "append_dedup", pk: [["emailaddress1"]], object: "contact" }]) },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    // Echoed with the empty stream_states airbyte_protocol.yaml requires (every stdout line is checked against it).
+    expect(r.states).toEqual([{ type: "GLOBAL", global: { shared_state: { start_date: "2022-01-01" }, stream_states: [] }, id: 74, destinationStats: { recordCount: 1 } }]);
+    expect(await contactsLike("gs-1@")).toHaveLength(1);
+  });
+});
+
 describe("write: append with the source's own primary key", () => {
   it("creates the rows: primary_key is ignored outside *_dedup, so a source key that is no alternate key is no error", async () => {
     const r = await write(
@@ -270,15 +284,32 @@ describe("write: append with the source's own primary key", () => {
   });
 });
 
-describe("write: overwrite without mirror", () => {
-  it("upserts and warns once that rows no longer in the source stay", async () => {
+describe("write: overwrite without mirror settings", () => {
+  // Overwrite replaces (issue 15): the stream gets mirror with the spec's defaults (scope owner, cap
+  // max_delete_share), which runs only once the stream reports COMPLETE; this input sends no status.
+  it("upserts, and removes nothing while the stream has not reported COMPLETE", async () => {
     const r = await write(
       [record("roster", { emailaddress1: "ow-1@example.org", lastname: "Over" }), record("roster", { emailaddress1: "ow-2@example.org", lastname: "Over" }), streamState("roster", 72)],
       { config: { streams: [] }, catalog: configuredCatalog([{ name: "roster", mode: "overwrite", pk: [["emailaddress1"]], object: "contact" }]) },
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(r.logs.filter((l) => /stream "roster": overwrite upserts its records into contact; rows no longer in the source stay there unless mirror is enabled/.test(l))).toHaveLength(1);
+    expect(r.logs.filter((l) => /overwrite upserts its records/.test(l))).toEqual([]);
+    expect(r.logs).toContain('mirror: stream "roster" did not report COMPLETE, so no rows were removed');
     expect(await contactsLike("ow-")).toHaveLength(2);
+  });
+
+  it("a second sync of the stream leaves only its rows, as Airbyte's testSecondSync expects (settings in the current form, no mirror.enabled)", async () => {
+    const complete = JSON.stringify({ type: "TRACE", trace: { type: "STREAM_STATUS", emitted_at: 1, stream_status: { stream_descriptor: { name: "replaced" }, status: "COMPLETE" } } });
+    const config = { streams: [{ name: "replaced", mirror: { scope: "marker", marker_column: "description", marker_value: "ow-replace", max_delete_share: 0.5, action: "delete" } }] };
+    const catalog = configuredCatalog([{ name: "replaced", mode: "overwrite", pk: [["emailaddress1"]], object: "contact" }]);
+    const row = (i: number) => record("replaced", { emailaddress1: `owr-${i}@example.org`, lastname: `R${i}`, description: "ow-replace" });
+    const first = await write([row(1), row(2), row(3), complete], { config, catalog });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.logs.filter((l) => /Unknown setting|no longer/.test(l))).toEqual([]);
+    const second = await write([row(1), row(2), complete], { config, catalog });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.logs.some((l) => /mirror: stream "replaced" → contact: deleted 1 of 3/.test(l))).toBe(true);
+    expect((await contactsLike("owr-")).map((c) => c["emailaddress1"]).sort()).toEqual(["owr-1@example.org", "owr-2@example.org"]);
   });
 });
 

@@ -175,10 +175,31 @@ function dockerIgnored(rel: string): boolean {
 }
 
 describe("Dockerfile", () => {
-  it("has a build stage and a runtime stage, both on the pinned node:20-bookworm-slim tag", () => {
+  it("has a build stage and a runtime stage, both on the current Node.js LTS line's slim image (node:26-trixie-slim)", () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(buildStage).toBeDefined();
-    for (const s of stages) expect(s.image).toBe("node:20-bookworm-slim");
+    // Node.js 20 reached end of life in April 2026; 26 is the LTS line since 2026-10-28.
+    for (const s of stages) expect(s.image).toBe("node:26-trixie-slim");
+  });
+
+  it("the code keeps running on Node.js 20: engines allows it, the compile target and the Node types do not go past it", () => {
+    const engines = String(field(pkg, "engines", "node"));
+    const floor = /^>=\s*(\d+)\.(\d+)/.exec(engines);
+    expect(floor, `engines.node ${engines}`).not.toBeNull();
+    expect(Number(floor?.[1])).toBeLessThanOrEqual(20);
+    // The image's major satisfies engines too.
+    expect(Number(/^node:(\d+)-/.exec(runtime?.image ?? "")?.[1])).toBeGreaterThanOrEqual(Number(floor?.[1]));
+    // ES2022 output and the ES2023 library are what Node.js 20 (V8 11.3) runs in full.
+    const tsconfig: unknown = JSON.parse(read("tsconfig.json"));
+    expect(["ES2020", "ES2021", "ES2022", "ES2023"]).toContain(String(field(tsconfig, "compilerOptions", "target")));
+    for (const lib of (field(tsconfig, "compilerOptions", "lib") as string[] | undefined) ?? []) expect(["ES2020", "ES2021", "ES2022", "ES2023"]).toContain(lib);
+    // Node's own API as typed for 20, so a call that needs a newer Node fails to compile.
+    expect(String(field(pkg, "devDependencies", "@types/node"))).toMatch(/^\^?20\./);
+    // And every compiled file of the connector parses on the Node.js running this test.
+    const files = readdirSync(path.join(repo, "dist/src"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".js"));
+    expect(files.length).toBeGreaterThan(20);
+    const check = spawnSync(process.execPath, ["--input-type=module", "-e", files.map((f) => `import ${JSON.stringify(path.join(repo, "dist/src", f))};`).filter((l) => !l.includes("main.js")).join("\n")], { encoding: "utf8" });
+    expect(check.status, `${process.version}: ${check.stderr}`).toBe(0);
   });
 
   it("builds with npm ci + npm run build, and installs only production dependencies at runtime", () => {
@@ -423,6 +444,9 @@ describe("the vendored Airbyte protocol schema", () => {
 });
 
 describe("metadata.yaml", () => {
+  // Written for this project from the rules of Airbyte's ConnectorMetadataDefinitionV0. Airbyte's own
+  // schema is not kept here (as the protocol's MIT schema is): the monorepo's LICENSE gives a file
+  // with no licence in it, beside it or above it the default licence, ELv2, which is not MIT.
   const schema: unknown = JSON.parse(read("integration_tests/fixtures/connector-metadata.schema.json"));
 
   function validator(): (doc: unknown) => string[] {
@@ -500,49 +524,44 @@ describe("metadata.yaml", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("docs/configuration.md", () => {
-  const generator = path.join(repo, "scripts/gen-config-reference.mjs");
+  const generator = path.join(repo, "dist/scripts/config-reference.js");
 
-  it("is exactly what scripts/gen-config-reference.mjs generates from spec/spec.json", () => {
+  it("is exactly what src/config/reference.ts generates from spec/spec.json (npm run docs:config)", () => {
     const generated = execFileSync(process.execPath, [generator, "--stdout"], { encoding: "utf8" });
     expect(read("docs/configuration.md")).toBe(generated);
+    expect(field(pkg, "scripts", "docs:config")).toMatch(/dist\/scripts\/config-reference\.js/);
   });
 
-  it("the generator gives every property a row with path, type, required, default and secret marker", () => {
+  it("the generator lays the form out as the Airbyte UI does: groups, required fields first, optional ones folded, secrets marked", () => {
     const out = execFileSync(
       process.execPath,
       [generator, "--stdout", "--spec", path.join(repo, "integration_tests/fixtures/config-reference-sample.spec.json")],
       { encoding: "utf8" },
     );
     const rows = out.split("\n").filter((l) => l.startsWith("| `"));
-    const byPath = new Map(rows.map((r) => [/^\| `([^`]+)`/.exec(r)?.[1] ?? "", r]));
-    expect([...byPath.keys()].sort()).toEqual(
-      [
-        "endpoint",
-        "secret",
-        "level",
-        "tuning",
-        "tuning.batch",
-        "streams",
-        "streams[].name",
-        "streams[].key",
-        "streams[].key.columns",
-        "streams[].key.id_field",
-        "streams[].fields",
-        "streams[].fields.<key>.column",
-        "streams[].fields.<key>.nulls",
-      ].sort(),
+    const paths = rows.map((r) => /^\| `([^`]+)`/.exec(r)?.[1] ?? "");
+    expect([...paths].sort()).toEqual(
+      ["endpoint", "secret", "proxy", "level", "tuning", "tuning.batch", "streams", "streams[].name", "streams[].key", "streams[].key.columns", "streams[].key.id_field", "streams[].fields", "streams[].fields[].column", "streams[].fields[].nulls"].sort(),
     );
+    const byPath = new Map(rows.map((r) => [/^\| `([^`]+)`/.exec(r)?.[1] ?? "", r]));
     expect(byPath.get("secret")).toContain("**(secret)**");
     expect(byPath.get("secret")).toContain("Keep \\| private.");
     expect(byPath.get("endpoint")).toMatch(/\| string \(uri\) \| yes \|/);
     expect(byPath.get("level")).toMatch(/\| no \| `"low"` \|/);
     expect(byPath.get("tuning.batch")).toMatch(/\| integer \| no \| `1000` \|/);
     expect(byPath.get("streams[].name")).toMatch(/\| yes \|/);
-    // The top level is split by the form's groups; ungrouped settings come after them.
+    expect(byPath.get("streams[].key")).toContain("one of: By columns, By id");
+    // The spec's groups first, in their order; ungrouped settings after them.
     const headings = out.split("\n").filter((l) => l.startsWith("## "));
     expect(headings.slice(0, 2)).toEqual(["## Connection", "## Other settings"]);
-    // `order` wins over declaration order.
-    expect(rows.findIndex((r) => r.startsWith("| `endpoint`"))).toBeLessThan(rows.findIndex((r) => r.startsWith("| `secret`")));
+    // Required fields first in `order`, then the optional ones, folded.
+    expect(paths.indexOf("endpoint")).toBeLessThan(paths.indexOf("secret"));
+    expect(paths.indexOf("secret")).toBeLessThan(paths.indexOf("proxy"));
+    const connection = out.slice(out.indexOf("## Connection"), out.indexOf("## Other settings"));
+    expect(connection.indexOf("*Optional fields*")).toBeGreaterThan(connection.indexOf("`secret`"));
+    expect(connection.indexOf("*Optional fields*")).toBeLessThan(connection.indexOf("`proxy`"));
+    // A oneOf is a list of options picked by its const property.
+    expect(out).toContain("- **By columns** (`kind`: `\"columns\"`).");
   });
 });
 
@@ -726,12 +745,13 @@ describe("README and docs", () => {
       execFileSync(process.execPath, [path.join(repo, "dist/src/main.js"), "--about", "--format", "json"], { encoding: "utf8" }),
     );
     expect(field(loader, "capabilities")).toEqual(field(about, "capabilities"));
-    const aboutSettings = field(about, "settings");
-    if (!Array.isArray(aboutSettings)) throw new Error("--about has no settings");
+    // --about's settings are the config's JSON Schema, as the Meltano SDK prints them.
+    const aboutSettings = field(about, "settings", "properties");
+    if (!isRecord(aboutSettings)) throw new Error("--about has no settings.properties");
     for (const s of settings) {
-      const a: unknown = aboutSettings.find((x) => field(x, "name") === field(s, "name"));
+      const a: unknown = aboutSettings[String(field(s, "name"))];
       expect(a, `--about lists ${String(field(s, "name"))}`).toBeDefined();
-      expect(field(s, "label"), `label of ${String(field(s, "name"))}`).toBe(field(a, "label"));
+      expect(field(s, "label"), `label of ${String(field(s, "name"))}`).toBe(field(a, "title"));
     }
   });
 

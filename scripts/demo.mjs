@@ -26,7 +26,9 @@ try {
         name: "contacts",
         table: "contact",
         key: { columns: ["emailaddress1"] },
-        fields: { account_number: { column: "parentcustomerid", lookup: { table: "account", by: "alternate_key", key_columns: ["accountnumber"] } } },
+        fields: [
+          { source: "account_number", column: "parentcustomerid", value: { value_type: "lookup", table: "account", by: "alternate_key", key_columns: ["accountnumber"] } },
+        ],
       },
     ],
   };

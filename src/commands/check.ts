@@ -165,7 +165,7 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
   };
   let loaded: LoadedConfig;
   try {
-    loaded = await readConfig(io, command.config, sinks);
+    loaded = await readConfig(io, command.config, sinks, output);
   } catch (err) {
     if (await failedOnConfig(err)) return 0;
     throw err;

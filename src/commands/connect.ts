@@ -7,7 +7,7 @@ import { ConfigError } from "../config/errors.js";
 import { loadConfig, secretsOf } from "../config/load.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { ConnectorConfig } from "../config/types.js";
-import type { LineSink } from "../protocol/emit.js";
+import type { LineSink, Output } from "../protocol/emit.js";
 import { readJsonFile } from "./errors.js";
 import { buildConnection, connectDataverse } from "../dataverse/connect.js";
 import type { DataverseConnection, UserClient } from "../dataverse/connect.js";
@@ -22,8 +22,11 @@ export interface Connection {
   close(): Promise<void>;
 }
 
-/** Reads, validates and registers the config's secrets with every output sink before anything can print. */
-export async function readConfig(io: CommandIO, path: string, sinks: readonly LineSink[]): Promise<LoadedConfig> {
+/**
+ * Reads, validates and registers the config's secrets with every output sink before anything can
+ * print; then logs the loader's notices (unknown settings, earlier forms and how to write them now).
+ */
+export async function readConfig(io: CommandIO, path: string, sinks: readonly LineSink[], output?: Pick<Output, "log">): Promise<LoadedConfig> {
   const raw = await readJsonFile(io.readFile, path, "config");
   // Secrets are registered from the raw JSON too, so even a config that fails validation cannot echo them.
   if (typeof raw === "object" && raw !== null) {
@@ -31,6 +34,7 @@ export async function readConfig(io: CommandIO, path: string, sinks: readonly Li
   }
   const loaded = loadConfig(raw, io.env);
   for (const secret of secretsOf(loaded.config)) for (const s of sinks) s.addSecret(secret);
+  for (const notice of loaded.notices) await output?.log("WARN", notice);
   return loaded;
 }
 

@@ -39,7 +39,7 @@ export function discoverScope(all: readonly TableSummary[], wanted: readonly str
 }
 
 export async function runDiscover(command: { config: string }, io: CommandIO, output: Output, sinks: readonly LineSink[]): Promise<number> {
-  const loaded = await readConfig(io, command.config, sinks);
+  const loaded = await readConfig(io, command.config, sinks, output);
   const conn = await connectForWrite(loaded.config, io);
   try {
     const listed = await conn.metadata.listTables().catch((err: unknown) => {

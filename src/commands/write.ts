@@ -36,9 +36,11 @@ function realTimers(now: () => number): Timers {
 }
 
 export async function runWrite(command: WriteCommand, io: CommandIO, output: Output, sinks: readonly LineSink[], terminal?: TerminalStatus): Promise<number> {
-  const loaded = await readConfig(io, command.config, sinks);
+  const loaded = await readConfig(io, command.config, sinks, output);
   const resolved =
-    command.catalog !== undefined ? resolveAirbyteStreams(loaded, parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog"))) : undefined;
+    command.catalog !== undefined
+      ? resolveAirbyteStreams(loaded, parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog")), { overwriteReplaces: !command.dryRun })
+      : undefined;
   const input: Readable = command.input !== undefined ? io.openInput(command.input) : io.stdin;
   const conn = await connectForWrite(loaded.config, io);
   try {

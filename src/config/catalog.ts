@@ -3,7 +3,7 @@
 // config `streams` entry, which overrides and complements the catalog.
 import { ConfigError, describeViolations } from "./errors.js";
 import type { Violation } from "./ajv.js";
-import { completeEntry, defaultMode } from "./load.js";
+import { completeEntry, defaultEntry, defaultMirror, defaultMode } from "./load.js";
 import type { LoadedConfig, StreamEntry } from "./load.js";
 import type { KeyStrategy, StreamMapping, WriteMode } from "./types.js";
 import { isJsonObject } from "../protocol/airbyte.js";
@@ -111,21 +111,22 @@ function keyColumns(entry: StreamEntry, key: KeyStrategy | undefined): KeyStrate
   return { kind: "columns", columns: key.columns.map((f) => entry.fields.get(f)?.column ?? f) };
 }
 
-const EMPTY_ENTRY = (d: StreamDescriptor): StreamEntry => ({
-  name: d.name,
-  ...(d.namespace !== undefined ? { namespace: d.namespace } : {}),
-  fields: new Map(),
-  nulls: "ignore",
-  truncateStrings: false,
-  deleteAction: "deactivate",
-});
+export interface ResolveOptions {
+  /**
+   * Overwrite replaces (default): a stream synced in overwrite mode removes, once it completes, the
+   * rows this connector owns that the sync did not write (pipeline/mirror.ts, with its safety cap).
+   * Off for a dry run, which removes nothing.
+   */
+  readonly overwriteReplaces?: boolean;
+}
 
-export function resolveAirbyteStreams(loaded: LoadedConfig, catalog: readonly ConfiguredStream[]): ResolvedStream[] {
+export function resolveAirbyteStreams(loaded: LoadedConfig, catalog: readonly ConfiguredStream[], options: ResolveOptions = {}): ResolvedStream[] {
+  const overwriteReplaces = options.overwriteReplaces ?? true;
   const problems: Violation[] = [];
   const out: ResolvedStream[] = [];
   catalog.forEach((cs, i) => {
     const where = `/streams/${i}`;
-    const entry = findEntry(loaded.entries, cs.stream) ?? EMPTY_ENTRY(cs.stream);
+    const entry = findEntry(loaded.entries, cs.stream) ?? defaultEntry(cs.stream, loaded.defaultDeleteAction);
     const table = entry.table ?? cs.destinationObjectName;
     if (table === undefined) {
       problems.push({
@@ -139,7 +140,11 @@ export function resolveAirbyteStreams(loaded: LoadedConfig, catalog: readonly Co
     // ignored." The platform copies a source's own key into it for append streams too, and that key is
     // seldom an alternate key of the table, so a create leaves it alone (a configured key still applies).
     const catalogKey = mode === "create" ? undefined : keyColumns(entry, keyFromPrimaryKey(cs.primaryKey, where, problems));
-    const mapping = completeEntry(entry, table, mode, catalogKey);
+    const completed = completeEntry(entry, table, mode, catalogKey);
+    // Airbyte's overwrite promises the source's rows and no others: scoped to the rows this
+    // connector owns (the mirror settings) and capped by max_delete_share, as mirror always was.
+    const mapping =
+      overwriteReplaces && cs.destinationSyncMode === "overwrite" ? { ...completed, mirror: { ...(completed.mirror ?? defaultMirror()), enabled: true } } : completed;
     if (mapping.key.kind === "none" && mode !== "create") {
       problems.push({ path: `${where}/primary_key`, message: `stream "${cs.stream.name}" in mode ${mode} needs a key (primary_key or a configured key)` });
       return;

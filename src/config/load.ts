@@ -3,6 +3,8 @@ import { createAjv, violations } from "./ajv.js";
 import type { Violation } from "./ajv.js";
 import { ConfigError, describeViolations } from "./errors.js";
 import { connectionSpecification } from "./spec.js";
+import { unknownSettings } from "./unknown.js";
+import { upgradeConfig } from "./upgrade.js";
 import { isJsonObject } from "../protocol/airbyte.js";
 import type { JsonObject } from "../protocol/airbyte.js";
 import type {
@@ -39,11 +41,16 @@ export interface LoadedConfig {
   readonly config: ConnectorConfig;
   /** Every configured stream entry, including those that rely on the catalog for their table. */
   readonly entries: readonly StreamEntry[];
+  /** Warnings for the log: unknown settings by name, earlier forms read and how to write them now. */
+  readonly notices: readonly string[];
+  /** What a delete does in a stream without its own delete_action (hard_delete). */
+  readonly defaultDeleteAction: "delete" | "deactivate";
 }
 
+// Defaults come from the schema (ajv's useDefaults), so spec/spec.json is their one source.
 let validator: ValidateFunction | undefined;
 function validate(): ValidateFunction {
-  validator ??= createAjv().compile(connectionSpecification());
+  validator ??= createAjv({ useDefaults: true }).compile(connectionSpecification());
   return validator;
 }
 
@@ -72,13 +79,18 @@ function settingsFromEnv(env: Readonly<Record<string, string | undefined>>): Jso
 
 export function loadConfig(raw: unknown, env: Readonly<Record<string, string | undefined>> = {}): LoadedConfig {
   if (!isJsonObject(raw)) throw new ConfigError("config_invalid", "The configuration is not a JSON object", [{ path: "", message: "must be object" }]);
-  const merged: JsonObject = { ...settingsFromEnv(env), ...raw };
+  // Earlier forms may come from the environment too (TARGET_DYNAMICS365_STREAMS).
+  const upgraded = upgradeConfig({ ...settingsFromEnv(env), ...raw });
+  // A copy: validation writes the schema's defaults into it.
+  const merged = structuredClone(upgraded.config);
+  const unknown = unknownSettings(merged, connectionSpecification());
   const check = validate();
   if (!check(merged)) {
     const list = violations(check.errors).map(friendlier);
     throw new ConfigError("config_invalid", describeViolations("The configuration is invalid", list), list);
   }
-  return build(merged);
+  const notices = [...upgraded.notices, ...unknown.map((p) => `Unknown setting ${p} is ignored: the specification has no setting of that name (check its spelling)`)];
+  return { ...build(merged, upgraded.mirrorRequested), notices };
 }
 
 /** Patterns say more as sentences; the value itself is still never shown. */
@@ -99,31 +111,100 @@ function str(o: JsonObject, k: string): string | undefined {
   const v = o[k];
   return typeof v === "string" ? v : undefined;
 }
-function num(o: JsonObject, k: string, fallback: number): number {
+function strings(o: JsonObject, k: string): string[] | undefined {
   const v = o[k];
-  return typeof v === "number" ? v : fallback;
-}
-function bool(o: JsonObject, k: string, fallback: boolean): boolean {
-  const v = o[k];
-  return typeof v === "boolean" ? v : fallback;
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined;
 }
 
-function build(c: JsonObject): LoadedConfig {
+/** A setting the schema gives a default, so it is always there after validation. */
+function defaulted(o: JsonObject, k: string): unknown {
+  if (!(k in o)) throw new Error(`spec/spec.json gives ${k} no default`);
+  return o[k];
+}
+function num(o: JsonObject, k: string): number {
+  const v = defaulted(o, k);
+  if (typeof v !== "number") throw new Error(`${k} is not a number after validation`);
+  return v;
+}
+function bool(o: JsonObject, k: string): boolean {
+  const v = defaulted(o, k);
+  if (typeof v !== "boolean") throw new Error(`${k} is not a boolean after validation`);
+  return v;
+}
+
+/** The schema of one `streams` entry, whose defaults apply to streams the configuration does not list. */
+function streamSchema(): JsonObject {
+  const props = connectionSpecification()["properties"];
+  const streams = isJsonObject(props) ? props["streams"] : undefined;
+  const items = isJsonObject(streams) ? streams["items"] : undefined;
+  return isJsonObject(items) ? items : {};
+}
+
+const defaultsValidators = new Map<string, ValidateFunction>();
+/** `value` with the defaults of `streams[]` (or of its `property`) filled in from the schema. */
+function withStreamDefaults(value: JsonObject, property?: string): JsonObject {
+  const key = property ?? "";
+  let v = defaultsValidators.get(key);
+  if (v === undefined) {
+    const items = streamSchema();
+    const sub = property === undefined ? items : isJsonObject(items["properties"]) ? items["properties"][property] : undefined;
+    v = createAjv({ useDefaults: true }).compile(isJsonObject(sub) ? sub : {});
+    defaultsValidators.set(key, v);
+  }
+  const out = structuredClone(value);
+  v(out);
+  return out;
+}
+
+/**
+ * Mirror settings (the rows an overwrite stream replaces). `enabled` is set only for a stream whose
+ * configuration asked for mirror in so many words (earlier versions); catalog.ts enables it for
+ * every stream synced in overwrite mode.
+ */
+function buildMirror(raw: unknown, path: string, requested: boolean, problems: Violation[]): MirrorConfig {
+  const m = isJsonObject(raw) ? raw : withStreamDefaults({}, "mirror");
+  const scopeKind = str(m, "scope");
+  const column = str(m, "marker_column");
+  const value = str(m, "marker_value");
+  if (scopeKind === "marker" && (column === undefined || value === undefined)) {
+    problems.push({ path: `${path}/mirror`, message: "scope marker needs marker_column and marker_value" });
+  }
+  return {
+    enabled: requested,
+    scope: scopeKind === "marker" ? { kind: "marker", column: column ?? "", value: value ?? "" } : { kind: "owner" },
+    maxDeleteShare: num(m, "max_delete_share"),
+    action: str(m, "action") === "delete" ? "delete" : "deactivate",
+  };
+}
+
+/** Mirror settings with the schema's defaults, for a stream that has no entry in `streams`. */
+export function defaultMirror(): MirrorConfig {
+  return buildMirror(undefined, "", false, []);
+}
+
+/** The entry of a stream the configuration does not list (data activation): the schema's defaults. */
+export function defaultEntry(d: { readonly name: string; readonly namespace?: string }, deleteAction: "delete" | "deactivate"): StreamEntry {
+  const raw = withStreamDefaults({ name: d.name, ...(d.namespace !== undefined ? { namespace: d.namespace } : {}) });
+  return buildEntry(raw, "", [], { mirrorRequested: false, hardDelete: deleteAction === "delete" });
+}
+
+function build(c: JsonObject, mirrorRequested: ReadonlySet<number>): LoadedConfig {
   const problems: Violation[] = [];
   // The endpoint is often pasted without its final slash; request paths are resolved against it.
   const rawEndpoint = str(c, "web_api_endpoint") ?? "";
   const endpoint = new URL(rawEndpoint.endsWith("/") ? rawEndpoint : `${rawEndpoint}/`);
-  const authority = new URL(str(c, "authority_host") ?? "https://login.microsoftonline.com");
+  const authority = new URL(String(defaulted(c, "authority_host")));
   const users: AppUser[] = [];
   const extra = c["additional_app_users"];
   if (Array.isArray(extra)) {
     for (const u of extra) if (isJsonObject(u)) users.push({ clientId: str(u, "client_id") ?? "", clientSecret: str(u, "client_secret") ?? "" });
   }
+  const hardDelete = bool(c, "hard_delete");
   const entries: StreamEntry[] = [];
   const rawStreams = c["streams"];
   if (Array.isArray(rawStreams)) {
     rawStreams.forEach((s, i) => {
-      if (isJsonObject(s)) entries.push(buildEntry(s, `/streams/${i}`, problems));
+      if (isJsonObject(s)) entries.push(buildEntry(s, `/streams/${i}`, problems, { mirrorRequested: mirrorRequested.has(i), hardDelete }));
     });
   }
   const seen = new Set<string>();
@@ -138,23 +219,22 @@ function build(c: JsonObject): LoadedConfig {
   const impersonate = str(c, "impersonate_caller_object_id");
   const deadLetter = str(c, "dead_letter_path");
   const write: WriteSettings = {
-    batchSize: num(c, "batch_size", 1000),
-    maxBatchBytes: num(c, "max_batch_bytes", 8 * 1024 * 1024),
-    maxConcurrency: num(c, "max_concurrency", 8),
-    retryBudgetSeconds: num(c, "retry_budget_seconds", 900),
-    useBulkActions: bool(c, "use_bulk_actions", true),
+    batchSize: num(c, "batch_size"),
+    maxBatchBytes: num(c, "max_batch_bytes"),
+    maxConcurrency: num(c, "max_concurrency"),
+    retryBudgetSeconds: num(c, "retry_budget_seconds"),
+    useBulkActions: bool(c, "use_bulk_actions"),
     ...(bypass === "CustomSync" || bypass === "CustomAsync" || bypass === "CustomSync,CustomAsync" ? { bypassBusinessLogic: bypass } : {}),
-    suppressFlows: bool(c, "suppress_power_automate_flows", false),
-    duplicateDetection: bool(c, "duplicate_detection", false),
+    suppressFlows: bool(c, "suppress_power_automate_flows"),
+    duplicateDetection: bool(c, "duplicate_detection"),
     ...(impersonate !== undefined ? { impersonateObjectId: impersonate } : {}),
     ...(deadLetter !== undefined ? { deadLetterPath: deadLetter } : {}),
-    deadLetterIncludeRecord: bool(c, "dead_letter_include_record", true),
-    maxRejectedShare: num(c, "max_rejected_share", 0.1),
-    flushIntervalSeconds: num(c, "flush_interval_seconds", 60),
+    deadLetterIncludeRecord: bool(c, "dead_letter_include_record"),
+    maxRejectedShare: num(c, "max_rejected_share"),
+    flushIntervalSeconds: num(c, "flush_interval_seconds"),
   };
   const caFile = str(c, "ca_file");
-  const discover = c["discover_tables"];
-  const discoverTables = Array.isArray(discover) ? discover.filter((t): t is string => typeof t === "string") : undefined;
+  const discoverTables = strings(c, "discover_tables");
   const streams: StreamMapping[] = [];
   for (const e of entries) if (e.table !== undefined) streams.push(completeEntry(e, e.table, e.mode ?? defaultMode(e.key)));
   const config: ConnectorConfig = {
@@ -169,7 +249,7 @@ function build(c: JsonObject): LoadedConfig {
     streams,
     write,
   };
-  return { config, entries };
+  return { config, entries, notices: [], defaultDeleteAction: hardDelete ? "delete" : "deactivate" };
 }
 
 export function defaultMode(key: KeyStrategy | undefined): WriteMode {
@@ -194,16 +274,13 @@ export function completeEntry(e: StreamEntry, table: string, mode: WriteMode, ke
 }
 
 function buildKey(k: unknown): KeyStrategy | undefined {
-  if (!isJsonObject(k)) return undefined;
-  const cols = k["columns"];
-  if (Array.isArray(cols)) return { kind: "columns", columns: cols.filter((x): x is string => typeof x === "string") };
+  if (!isJsonObject(k) || k["key_type"] === "none") return undefined;
+  const cols = strings(k, "columns");
+  if (cols !== undefined) return { kind: "columns", columns: cols };
   if (typeof k["alternate_key"] === "string") return { kind: "alternate_key", name: k["alternate_key"] };
   if (typeof k["id_field"] === "string") return { kind: "id_field", field: k["id_field"] };
   const d = k["deterministic"];
-  if (isJsonObject(d)) {
-    const fields = Array.isArray(d["fields"]) ? d["fields"].filter((x): x is string => typeof x === "string") : [];
-    return { kind: "deterministic", namespace: str(d, "namespace") ?? "", fields };
-  }
+  if (isJsonObject(d)) return { kind: "deterministic", namespace: str(d, "namespace") ?? "", fields: strings(d, "fields") ?? [] };
   return undefined;
 }
 
@@ -211,10 +288,12 @@ function buildLookup(l: JsonObject, path: string, problems: Violation[]): Lookup
   const by = str(l, "by");
   const table = str(l, "table");
   const tableField = str(l, "table_field");
+  // The schema cannot say "one of the two" in a form the Airbyte UI renders, so it is said here.
+  if ((table === undefined) === (tableField === undefined)) problems.push({ path, message: "a lookup needs exactly one of table and table_field" });
   let strategy: LookupMapping["strategy"];
   if (by === "alternate_key") {
     const name = str(l, "key_name");
-    const cols = Array.isArray(l["key_columns"]) ? l["key_columns"].filter((x): x is string => typeof x === "string") : undefined;
+    const cols = strings(l, "key_columns");
     strategy = { by: "alternate_key", ...(name !== undefined ? { name } : {}), ...(cols !== undefined ? { columns: cols } : {}) };
   } else if (by === "deterministic") {
     const ns = str(l, "namespace");
@@ -224,57 +303,44 @@ function buildLookup(l: JsonObject, path: string, problems: Violation[]): Lookup
   return { ...(table !== undefined ? { table } : {}), ...(tableField !== undefined ? { tableField } : {}), strategy };
 }
 
-function buildEntry(s: JsonObject, path: string, problems: Violation[]): StreamEntry {
+function buildFields(raw: unknown, path: string, problems: Violation[]): Map<string, FieldMapping> {
   const fields = new Map<string, FieldMapping>();
-  const rawFields = s["fields"];
-  if (isJsonObject(rawFields)) {
-    for (const [source, target] of Object.entries(rawFields)) {
-      const fpath = `${path}/fields/${source.replace(/~/g, "~0").replace(/\//g, "~1")}`;
-      if (typeof target === "string") fields.set(source, { column: target });
-      else if (isJsonObject(target)) {
-        const nulls = str(target, "nulls");
-        const delimiter = str(target, "delimiter");
-        const lookup = target["lookup"];
-        fields.set(source, {
-          column: str(target, "column") ?? "",
-          ...(isJsonObject(lookup) ? { lookup: buildLookup(lookup, `${fpath}/lookup`, problems) } : {}),
-          ...(nulls === "ignore" || nulls === "write" ? { nulls } : {}),
-          ...(delimiter !== undefined ? { delimiter } : {}),
-        });
-      }
-    }
-  }
-  const mirrorRaw = s["mirror"];
-  let mirror: MirrorConfig | undefined;
-  if (isJsonObject(mirrorRaw)) {
-    const scopeKind = str(mirrorRaw, "scope") ?? "owner";
-    const column = str(mirrorRaw, "marker_column");
-    const value = str(mirrorRaw, "marker_value");
-    if (scopeKind === "marker" && (column === undefined || value === undefined)) {
-      problems.push({ path: `${path}/mirror`, message: "scope marker needs marker_column and marker_value" });
-    }
-    mirror = {
-      enabled: bool(mirrorRaw, "enabled", false),
-      scope: scopeKind === "marker" ? { kind: "marker", column: column ?? "", value: value ?? "" } : { kind: "owner" },
-      maxDeleteShare: num(mirrorRaw, "max_delete_share", 0.1),
-      action: str(mirrorRaw, "action") === "delete" ? "delete" : "deactivate",
-    };
-  }
+  if (!Array.isArray(raw)) return fields;
+  raw.forEach((f: unknown, i: number) => {
+    if (!isJsonObject(f)) return;
+    const fpath = `${path}/fields/${i}`;
+    const source = str(f, "source") ?? "";
+    if (fields.has(source)) problems.push({ path: `${fpath}/source`, message: "names a source field that an earlier entry already maps" });
+    const value = isJsonObject(f["value"]) ? f["value"] : {};
+    const nulls = str(f, "nulls");
+    const delimiter = value["value_type"] === "choice" ? str(value, "delimiter") : undefined;
+    fields.set(source, {
+      column: str(f, "column") ?? "",
+      ...(value["value_type"] === "lookup" ? { lookup: buildLookup(value, `${fpath}/value`, problems) } : {}),
+      ...(nulls === "ignore" || nulls === "write" ? { nulls } : {}),
+      ...(delimiter !== undefined ? { delimiter } : {}),
+    });
+  });
+  return fields;
+}
+
+function buildEntry(s: JsonObject, path: string, problems: Violation[], o: { readonly mirrorRequested: boolean; readonly hardDelete: boolean }): StreamEntry {
   const key = buildKey(s["key"]);
   const mode = str(s, "mode") as WriteMode | undefined;
   const namespace = str(s, "namespace");
   const table = str(s, "table");
+  const deleteAction = str(s, "delete_action");
   return {
     name: str(s, "name") ?? "",
     ...(namespace !== undefined ? { namespace } : {}),
     ...(table !== undefined ? { table } : {}),
     ...(mode !== undefined ? { mode } : {}),
     ...(key !== undefined ? { key } : {}),
-    fields,
+    fields: buildFields(s["fields"], path, problems),
     nulls: str(s, "nulls") === "write" ? "write" : "ignore",
-    truncateStrings: bool(s, "truncate_strings", false),
-    deleteAction: str(s, "delete_action") === "delete" ? "delete" : "deactivate",
-    ...(mirror !== undefined ? { mirror } : {}),
+    truncateStrings: bool(s, "truncate_strings"),
+    deleteAction: deleteAction === "delete" || deleteAction === "deactivate" ? deleteAction : o.hardDelete ? "delete" : "deactivate",
+    mirror: buildMirror(s["mirror"], path, o.mirrorRequested, problems),
   };
 }
 

@@ -41,9 +41,13 @@ describe("buildDestinationCatalog", () => {
     expect(ops).toEqual(["append", "update", "soft_delete"]);
   });
 
-  it("gives matching keys: every Active key column for upsert, the primary id for update and soft_delete", () => {
-    expect(opOf("contact", "append_dedup")?.matching_keys).toEqual([["contoso_externalid"], ["firstname"], ["emailaddress1"]]);
-    expect(opOf("account", "append_dedup")?.matching_keys).toEqual([["accountnumber"], ["contoso_region"]]);
+  it("gives matching keys: each Active one-column key for upsert (a composite key is no single path), the primary id for update and soft_delete", () => {
+    expect(opOf("contact", "append_dedup")?.matching_keys).toEqual([["contoso_externalid"]]);
+    expect(opOf("account", "append_dedup")?.matching_keys).toEqual([["accountnumber"]]);
+    // Only composite keys: upsert by the row GUID is offered; the composite key goes in the stream's key setting.
+    const base = contactTable();
+    const compositeOnly = { ...base, keys: base.keys.filter((k) => k.columns.length > 1) };
+    expect(buildDestinationCatalog([compositeOnly]).operations.find((o) => o.sync_mode === "append_dedup")?.matching_keys).toEqual([["contactid"]]);
     expect(opOf("contact", "update")?.matching_keys).toEqual([["contactid"]]);
     expect(opOf("contact", "soft_delete")?.matching_keys).toEqual([["contactid"]]);
     expect(opOf("contact", "append")?.matching_keys).toBeUndefined();

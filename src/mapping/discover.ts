@@ -121,10 +121,13 @@ function schemaFor(table: TableMeta, op: Op, lookup: TableLookup, required: Read
  * Operations per table:
  * - append (create): columns valid for create; `required` = SystemRequired columns (see requiredOnCreate).
  * - append_dedup (upsert), only when the table has an Active alternate key: columns valid for both
- *   create and update, plus the key columns. matching_keys lists every column of every Active key,
- *   one single-column path each: the Bulk CDK reads a stream's primary_key as `map { it[0] }`, a
- *   list of columns, so the user picks the columns of one key and planStream matches that set
- *   against the table's keys. Nothing is `required`: which key a stream uses is the user's choice.
+ *   create and update, plus the key columns. matching_keys lists only the keys one field path can
+ *   express: each Active one-column key. The protocol's matching key is one path and the webapp
+ *   lets the user pick one entry (DataActivationStream.primaryKey), so listing each column of a
+ *   composite key on its own offered choices that fail at sync start ("Columns (…) are not an
+ *   alternate key"). A table whose only keys are composite lists its primary id instead (upsert by
+ *   row GUID); its composite key is set in the stream's `key` setting, which wins over the catalog's
+ *   (docs/examples.md). Nothing is `required`: which key a stream uses is the user's choice.
  * - update: columns valid for update plus the primary id, required, which is the matching key.
  * - soft_delete: the primary id only (deactivate or delete is the connector's setting).
  */
@@ -144,11 +147,12 @@ export function buildDestinationCatalog(tables: readonly TableMeta[]): { operati
     if (activeKeys.length > 0) {
       const keyColumns: string[] = [];
       for (const k of activeKeys) for (const c of k.columns) if (!keyColumns.includes(c)) keyColumns.push(c);
+      const single = activeKeys.filter((k) => k.columns.length === 1).map((k) => k.columns[0] as string);
       operations.push({
         object_name: table.logicalName,
         sync_mode: "append_dedup",
         json_schema: schemaFor(table, "upsert", lookup, new Set(), new Set(keyColumns)),
-        matching_keys: keyColumns.map((c) => [c]),
+        matching_keys: (single.length > 0 ? single : [pk]).map((c) => [c]),
       });
     }
 

@@ -44,6 +44,15 @@ describe("parseAirbyteMessage", () => {
     expect(g).toMatchObject({ kind: "state", state: { stateType: "GLOBAL", streams: [{ name: "a" }, { name: "b", namespace: "n" }] } });
     expect(parseAirbyteMessage('{"type":"STATE","state":{"data":{"x":1}}}', 1)).toMatchObject({ state: { stateType: "LEGACY" } });
   });
+  it("a GLOBAL state with shared_state only (no stream_states, as Airbyte's exchange_rate fixture sends) is a state to echo, not an error", () => {
+    const text = '{"type":"STATE","state":{"type":"GLOBAL","global":{"shared_state":{"cursor":"2024-01-01"}},"sourceStats":{"recordCount":3.0}}}';
+    const g = parseAirbyteMessage(text, 1);
+    expect(g).toMatchObject({ kind: "state", state: { stateType: "GLOBAL", streams: [] } });
+    const raw = g.kind === "state" ? g.state.raw : {};
+    // The echo adds the empty stream_states that airbyte_protocol.yaml requires of a GLOBAL state.
+    expect(stateWithStats(raw, 3, 0)).toEqual({ type: "GLOBAL", global: { shared_state: { cursor: "2024-01-01" }, stream_states: [] }, sourceStats: { recordCount: 3 }, destinationStats: { recordCount: 3 } });
+    expect(() => parseAirbyteMessage('{"type":"STATE","state":{"type":"GLOBAL","global":{"stream_states":{}}}}', 1)).toThrow(/stream_states/);
+  });
 });
 
 describe("state envelope", () => {

@@ -149,13 +149,18 @@ function parseState(state: JsonObject, line: number): InputState {
   }
   if (t === "GLOBAL") {
     const g = state["global"];
-    if (!isJsonObject(g) || !Array.isArray(g["stream_states"])) {
-      throw new ProtocolError("invalid_message", "GLOBAL state has no stream_states", { line });
-    }
-    const streams = g["stream_states"].map((s: unknown) =>
+    if (!isJsonObject(g)) throw new ProtocolError("invalid_message", "GLOBAL state has no global object", { line });
+    // Airbyte's own exchange_rate test fixture sends a GLOBAL state with shared_state only. It is a
+    // state like any other (a GLOBAL state is ordered against every stream anyway), so it is echoed;
+    // the echo carries the empty stream_states list that airbyte_protocol.yaml requires, which says
+    // the same thing.
+    const list = g["stream_states"] ?? [];
+    if (!Array.isArray(list)) throw new ProtocolError("invalid_message", "GLOBAL state's stream_states is not a list", { line });
+    const streams = list.map((s: unknown) =>
       descriptor(isJsonObject(s) ? s["stream_descriptor"] : undefined, line, "GLOBAL stream state"),
     );
-    return { stateType: "GLOBAL", streams, raw: state };
+    const raw = "stream_states" in g ? state : { ...state, global: { ...g, stream_states: [] } };
+    return { stateType: "GLOBAL", streams, raw };
   }
   if (t === undefined || t === "LEGACY") return { stateType: "LEGACY", streams: [], raw: state };
   throw new ProtocolError("invalid_message", "STATE has an unknown state type", { line });
