@@ -1,11 +1,11 @@
 // Wires the Dataverse layer from the parsed config: one transport, one token provider, client and
 // throttle per application user (main + additional), the metadata cache and the writer.
 import { readFile } from "node:fs/promises";
-import type { ConnectorConfig } from "../config/types.js";
+import { credentialsOf, type ConnectorConfig } from "../config/types.js";
 import { systemClock, type Clock } from "../http/clock.js";
 import { DATAVERSE_MAX_CONCURRENCY, Throttle } from "../http/throttle.js";
 import { createUndiciTransport, type Transport } from "../http/transport.js";
-import { createTokenProvider, type TokenProvider } from "./auth.js";
+import { createTokenProvider, type CredentialTokenProvider } from "./auth.js";
 import { DataverseClient, type WhoAmI } from "./client.js";
 import { MetadataLoader } from "./metadata.js";
 import { createWriter, writeHeaders, type StatsWriter } from "./writer.js";
@@ -28,10 +28,12 @@ export interface ConnectOptions {
   readonly defaultConcurrency?: number;
   /** Per-request timeout (headers and body gaps); Microsoft's ServiceClient uses 4 minutes. */
   readonly timeoutMs?: number;
+  /** Told when a user's standby credential takes over from a refused one. */
+  readonly notice?: (message: string) => void;
 }
 
 export interface UserClient {
-  readonly tokens: TokenProvider;
+  readonly tokens: CredentialTokenProvider;
   readonly client: DataverseClient;
 }
 
@@ -43,17 +45,18 @@ export function createUserClients(
   config: ConnectorConfig,
   transport: Transport,
   clock: Clock,
-  limits: { readonly initial: number; readonly max: number; readonly timeoutMs?: number },
+  limits: { readonly initial: number; readonly max: number; readonly timeoutMs?: number; readonly notice?: (message: string) => void },
 ): UserClient[] {
-  const users = [{ clientId: config.clientId, clientSecret: config.clientSecret }, ...config.additionalUsers];
+  const users = [config, ...config.additionalUsers];
   return users.map((u, i) => {
     const tokens = createTokenProvider({
       authorityHost: config.authorityHost,
       tenantId: config.tenantId,
       clientId: u.clientId,
-      clientSecret: u.clientSecret,
+      credentials: credentialsOf(u),
       webApiEndpoint: config.webApiEndpoint,
       transport,
+      ...(limits.notice === undefined ? {} : { notice: limits.notice }),
     });
     const client = new DataverseClient({
       endpoint: config.webApiEndpoint,
@@ -87,7 +90,12 @@ export async function connectDataverse(config: ConnectorConfig, options: Connect
       : undefined;
   const transport = options.transport ?? (owned as Transport);
   const initial = options.defaultConcurrency ?? 4;
-  const clients = createUserClients(config, transport, clock, { initial, max, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) }).map((u) => u.client);
+  const clients = createUserClients(config, transport, clock, {
+    initial,
+    max,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.notice === undefined ? {} : { notice: options.notice }),
+  }).map((u) => u.client);
   const main = clients[0] as DataverseClient;
   try {
     const whoAmI = await main.whoAmI();
