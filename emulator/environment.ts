@@ -1,6 +1,7 @@
 // An emulated Dataverse environment: tenant, app registrations, tables and seed rows.
 import type { AppRegistration, DataService } from "./types.js";
 import type { TableDefinition } from "./schema.js";
+import type { FederationIssuer } from "./federation.js";
 import { defaultEnvironment as buildDefault } from "./default-environment.js";
 import { parseEnvironmentFile } from "./environment-file.js";
 import { DataverseService } from "./service.js";
@@ -16,6 +17,8 @@ export interface Environment {
   /** LCID of the base language, 1033 for English. */
   readonly baseLanguage: number;
   readonly apps: readonly AppRegistration[];
+  /** External token issuers trusted for workload identity federation, with their signing keys. */
+  readonly federationIssuers?: readonly FederationIssuer[];
   readonly tables: readonly TableDefinition[];
   /** Seed rows per table logical name, in the Web API JSON write form. */
   readonly rows?: Readonly<Record<string, readonly Record<string, unknown>[]>>;

@@ -9,6 +9,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { AppRegistration, Caller, DataService, Privilege, ServiceRequest, ServiceResponse } from "./types.js";
 import { TokenService } from "./tokens.js";
 import { basicClientId, handleEntra, type EntraContext } from "./entra.js";
+import type { FederationIssuer } from "./federation.js";
 import { costOf, ServiceProtection, type LimitKind, type LimitsConfig, type Ticket } from "./limits.js";
 import { FaultInjector, faultBody, type FaultController, type FaultRule } from "./faults.js";
 import { executeBatch, formatBatchResponse, parseBatch, reasonPhrase, type BatchPart } from "./batch.js";
@@ -55,6 +56,8 @@ export interface EmulatorServerOptions {
   readonly organizationId: string;
   readonly businessUnitId: string;
   readonly apps: readonly AppRegistration[];
+  /** Issuers trusted for workload identity federation (entra.ts). */
+  readonly issuers?: readonly FederationIssuer[];
   readonly service: DataService;
   readonly limits: LimitsConfig;
   readonly faults: readonly FaultRule[];
@@ -277,6 +280,7 @@ export class EmulatorServer {
       port: this.#port,
       tokens: this.#tokens,
       now: this.#now,
+      issuers: this.#options.issuers ?? [],
     };
   }
 

@@ -15,11 +15,36 @@ export interface AppSecret {
   readonly expiresAt: string;
 }
 
+/**
+ * A certificate uploaded to an app registration (a key credential): the public certificate only.
+ * Entra ID finds it by the thumbprint in a client assertion's x5t (SHA-1) or x5t#S256 header.
+ */
+export interface AppCertificate {
+  /** PEM text of the certificate (-----BEGIN CERTIFICATE-----). */
+  readonly pem: string;
+  /** ISO date-time the key credential ends (AADSTS700027 "The key used is expired" after it); default: the certificate's notAfter. */
+  readonly endDateTime?: string;
+}
+
+/**
+ * A federated identity credential: Entra ID exchanges an external token whose iss, sub and one of
+ * whose aud values match it (Learn: workload identity federation).
+ */
+export interface FederatedCredential {
+  readonly name: string;
+  readonly issuer: string;
+  readonly subject: string;
+  /** Learn: exactly one, "api://AzureADTokenExchange" (the recommended value). */
+  readonly audiences: readonly string[];
+}
+
 /** An Entra ID app registration, optionally bound to a Dataverse application user. */
 export interface AppRegistration {
   readonly clientId: string;
   readonly displayName: string;
   readonly secrets: readonly AppSecret[];
+  readonly certificates?: readonly AppCertificate[];
+  readonly federatedCredentials?: readonly FederatedCredential[];
   /** Entra object id of the service principal (used for CallerObjectId-style lookups). */
   readonly objectId: string;
   /** The application user in this environment, if any (absent → 403 0x80072560). */
