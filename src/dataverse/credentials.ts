@@ -60,7 +60,7 @@ async function pemOf(source: { readonly pem: string } | { readonly path: string 
 function loadKey(pem: string, passphrase: string | undefined): KeyObject {
   const block = KEY_BLOCK.exec(pem)?.[0];
   if (block === undefined) {
-    throw credentialError("PRIVATE_KEY_INVALID", "no private key found: give private_key or private_key_path, or put the key in the certificate's PEM (-----BEGIN PRIVATE KEY-----)");
+    throw credentialError("PRIVATE_KEY_INVALID", "no private key found: give private_key or private_key_path, or append the key's PEM block to the certificate's PEM");
   }
   const encrypted = block.startsWith("-----BEGIN ENCRYPTED") || /Proc-Type: 4,ENCRYPTED/.test(block);
   if (encrypted && passphrase === undefined) {
