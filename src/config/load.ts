@@ -98,6 +98,11 @@ function withCredentials(c: JsonObject, env: Readonly<Record<string, string | un
   else if (out["credentials"] !== undefined && secret !== undefined) {
     problems.push({ path: "/client_secret", message: "is set beside credentials; keep only credentials (client_secret is the older form of credentials with auth_type client_secret)" });
   }
+  if (out["credentials"] === undefined && secret === undefined) {
+    // Not `required` in the spec, so that configurations saved with the older top-level
+    // client_secret still pass the platform's validation against it.
+    problems.push({ path: "/credentials", message: "is required (or the older top-level client_secret)" });
+  }
   const creds = out["credentials"];
   if (isJsonObject(creds) && creds["auth_type"] === "workload_identity") {
     const fill = (key: string, variable: string): void => {
