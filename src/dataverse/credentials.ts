@@ -48,12 +48,18 @@ function errorCode(err: unknown): string {
   return typeof code === "string" ? code : "error";
 }
 
-async function pemOf(source: { readonly pem: string } | { readonly path: string }, what: string, readFile: FileReader): Promise<string> {
+async function pemOf(source: { readonly pem: string } | { readonly path: string }, what: "certificate" | "private key", readFile: FileReader): Promise<string> {
   if ("pem" in source) return source.pem;
   try {
     return await readFile(source.path);
   } catch (err) {
-    throw credentialError("CREDENTIAL_UNREADABLE", `cannot read the ${what} file ${source.path} (${errorCode(err)}); check the path and that the connector's user may read it`, err);
+    const hint = "check the path and that the connector's user may read it";
+    const code = errorCode(err);
+    throw credentialError(
+      "CREDENTIAL_UNREADABLE",
+      what === "certificate" ? `cannot read the certificate file ${source.path} (${code}); ${hint}` : `cannot read the private key file ${source.path} (${code}); ${hint}`,
+      err,
+    );
   }
 }
 
