@@ -34,15 +34,15 @@ export const DEFAULT_IDS = {
   },
   /** Signs in with a certificate only (emulator/certs/app-cert.pem, its key app-key.pem). */
   certificateApp: {
-    clientId: "55555555-6666-4777-8888-999999999999",
-    objectId: "61a5d2b4-7c3e-4f1a-9b8d-0e2c4a6b8d05",
-    systemUserId: "c1a2b3c4-d5e6-4f70-8a91-b2c3d4e5f605",
+    clientId: "88888888-9999-4aaa-8bbb-cccccccccccc",
+    objectId: "61a5d2b4-7c3e-4f1a-9b8d-0e2c4a6b8d21",
+    systemUserId: "c1a2b3c4-d5e6-4f70-8a91-b2c3d4e5f621",
   },
   /** Signs in with workload identity federation only: a service account token of the emulated cluster. */
   federatedApp: {
-    clientId: "66666666-7777-4888-8999-aaaaaaaaaaaa",
-    objectId: "61a5d2b4-7c3e-4f1a-9b8d-0e2c4a6b8d06",
-    systemUserId: "c1a2b3c4-d5e6-4f70-8a91-b2c3d4e5f606",
+    clientId: "99999999-aaaa-4bbb-8ccc-dddddddddddd",
+    objectId: "61a5d2b4-7c3e-4f1a-9b8d-0e2c4a6b8d22",
+    systemUserId: "c1a2b3c4-d5e6-4f70-8a91-b2c3d4e5f622",
     issuer: "https://eastus.oic.prod-aks.emulator.invalid/4f1c6a2e-8b3d-4e5f-9a7b-0c1d2e3f4a5b/0e4c6d2a-3b5f-4a7c-9d1e-2f3a4b5c6d7e/",
     subject: "system:serviceaccount:airbyte:destination-dynamics365",
   },
