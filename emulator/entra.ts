@@ -1,11 +1,14 @@
 // The Microsoft Entra ID side of the emulator: OpenID discovery and the v2.0 token
-// endpoint for the client credentials grant, with Entra's error JSON and AADSTS codes
+// endpoint for the client credentials grant (client secret, or a client assertion: a certificate's
+// signed JWT or a federated external token, see assertions.ts), with Entra's error JSON and AADSTS codes
 // (entra-docs reference-error-codes.md; see ../shared/reference/dataverse-web-api.md §1).
 // msal-node sends extra form fields (x-client-SKU, x-client-VER, ..., client-request-id in the
 // query); they are ignored, as Entra does.
 import { randomUUID } from "node:crypto";
 import type { AppRegistration } from "./types.js";
 import type { TokenService } from "./tokens.js";
+import { checkClientAssertion, JWT_BEARER } from "./assertions.js";
+import type { FederationIssuer } from "./federation.js";
 
 export interface EntraContext {
   readonly tenantId: string;
@@ -15,6 +18,8 @@ export interface EntraContext {
   readonly port: number;
   readonly tokens: TokenService;
   readonly now: () => number;
+  /** Issuers trusted for workload identity federation, with their keys. */
+  readonly issuers?: readonly FederationIssuer[];
 }
 
 export interface EntraResponse {
@@ -210,6 +215,12 @@ function tokenRequest(
       clientId,
     );
   }
+  const assertion = form.get("client_assertion");
+  if (assertion !== null && assertion !== "") {
+    const refused = assertionRefusal(ctx, tenant, app, assertion, form.get("client_assertion_type"));
+    if (refused !== undefined) return errorResponse(ctx, refused, correlationId, app.clientId);
+    return issueFor(ctx, app, form.get("scope"), correlationId);
+  }
   const secret = form.get("client_secret");
   if (secret === null || secret === "") {
     return errorResponse(
@@ -252,7 +263,34 @@ function tokenRequest(
       app.clientId,
     );
   }
-  const scope = form.get("scope");
+  return issueFor(ctx, app, form.get("scope"), correlationId);
+}
+
+/** Learn (certificate credentials): aud is the token endpoint; the v1 and v2.0 ones, by tenant id or as the request named it. */
+function assertionAudiences(ctx: EntraContext, tenant: string): string[] {
+  return [...new Set([ctx.tenantId, tenant])].flatMap((t) => [`${ctx.origin}/${t}/oauth2/v2.0/token`, `${ctx.origin}/${t}/oauth2/token`]);
+}
+
+function assertionRefusal(ctx: EntraContext, tenant: string, app: AppRegistration, assertion: string, type: string | null): EntraError | undefined {
+  if (type !== JWT_BEARER) {
+    return {
+      status: 400,
+      error: "invalid_request",
+      code: 900144,
+      description: `The request body must contain the following parameter: 'client_assertion_type' (${JWT_BEARER}).`,
+    };
+  }
+  const check = checkClientAssertion(app, assertion, { audiences: assertionAudiences(ctx, tenant), issuers: ctx.issuers ?? [], now: ctx.now() });
+  return check.ok ? undefined : { status: check.status, error: check.error, code: check.code, description: check.description };
+}
+
+function issueFor(ctx: EntraContext, app: AppRegistration, scope: string | null, correlationId: string | undefined): EntraResponse {
+  const missing = (name: string): EntraError => ({
+    status: 400,
+    error: "invalid_request",
+    code: 900144,
+    description: `The request body must contain the following parameter: '${name}'.`,
+  });
   if (scope === null || scope === "") return errorResponse(ctx, missing("scope"), correlationId, app.clientId);
   const resource = scopeResource(ctx, scope);
   if (resource === "not-default") {

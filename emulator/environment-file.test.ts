@@ -12,6 +12,10 @@ function file(content: string): string {
   return path;
 }
 
+function withApp(e: Record<string, unknown>, index: number, extra: Record<string, unknown>): Record<string, unknown> {
+  return { ...e, apps: (e["apps"] as Record<string, unknown>[]).map((a, i) => (i === index ? { ...a, ...extra } : a)) };
+}
+
 describe("loadEnvironment", () => {
   it("round-trips the default environment through its JSON form", () => {
     const env = loadEnvironment(file(JSON.stringify(defaultEnvironment())));
@@ -39,6 +43,9 @@ describe("loadEnvironment", () => {
       "$.tables[1].keys[0].attributes[0]",
     ],
     [(e: Record<string, unknown>) => ({ ...e, rows: { nosuch: [] } }), "$.rows.nosuch"],
+    [(e: Record<string, unknown>) => withApp(e, 4, { certificates: [{ pem: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----" }] }), "$.apps[4].certificates[0].pem"],
+    [(e: Record<string, unknown>) => withApp(e, 5, { federatedCredentials: [{ name: "fic", issuer: "https://i/", subject: "s", audiences: [] }] }), "$.apps[5].federatedCredentials[0].audiences"],
+    [(e: Record<string, unknown>) => ({ ...e, federationIssuers: [{ issuer: "https://i/", jwks: { keys: [{ kty: "RSA" }] } }] }), "$.federationIssuers[0].jwks.keys[0]"],
   ])("names the JSON path of the problem (%#)", (mutate, path) => {
     const json = mutate(JSON.parse(JSON.stringify(defaultEnvironment())) as Record<string, unknown>);
     try {

@@ -1,8 +1,10 @@
 // Parsing and validation of --environment JSON files (format: docs/emulator-environment.md).
 // Every problem names its JSON path, e.g. `$.tables[2].columns[4].type`.
+import { createPublicKey, X509Certificate, type JsonWebKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Environment } from "./types.js";
-import type { AppRegistration, AppSecret, Privilege } from "./types.js";
+import type { AppCertificate, AppRegistration, AppSecret, FederatedCredential, Privilege } from "./types.js";
+import type { FederationIssuer } from "./federation.js";
 import type {
   AttributeType,
   BulkAvailability,
@@ -103,7 +105,7 @@ export function parseEnvironmentFile(file: string): Environment {
 export function parseEnvironment(json: unknown, source = "environment"): Environment {
   const r = new Reader(source);
   const root = r.object(json, "$");
-  r.known(root, "$", ["tenantId", "organizationId", "businessUnitId", "baseLanguage", "apps", "tables", "rows"]);
+  r.known(root, "$", ["tenantId", "organizationId", "businessUnitId", "baseLanguage", "apps", "federationIssuers", "tables", "rows"]);
   const tables = r.array(root["tables"], "$.tables").map((t, i) => table(r, t, `$.tables[${i}]`));
   const names = new Set<string>();
   const sets = new Set<string>();
@@ -121,6 +123,10 @@ export function parseEnvironment(json: unknown, source = "environment"): Environ
     });
   });
   const apps = r.array(root["apps"], "$.apps").map((a, i) => app(r, a, `$.apps[${i}]`));
+  const federationIssuers =
+    root["federationIssuers"] === undefined
+      ? undefined
+      : r.array(root["federationIssuers"], "$.federationIssuers").map((x, i) => federationIssuer(r, x, `$.federationIssuers[${i}]`));
   let rows: Record<string, Record<string, unknown>[]> | undefined;
   if (root["rows"] !== undefined) {
     rows = {};
@@ -136,14 +142,63 @@ export function parseEnvironment(json: unknown, source = "environment"): Environ
     businessUnitId: r.string(root["businessUnitId"], "$.businessUnitId", GUID, "a GUID"),
     baseLanguage: root["baseLanguage"] === undefined ? 1033 : r.number(root["baseLanguage"], "$.baseLanguage", true),
     apps,
+    ...(federationIssuers !== undefined ? { federationIssuers } : {}),
     tables,
     ...(rows !== undefined ? { rows } : {}),
   };
 }
 
+function federationIssuer(r: Reader, v: unknown, path: string): FederationIssuer {
+  const o = r.object(v, path);
+  r.known(o, path, ["issuer", "jwks"]);
+  const issuer = r.string(o["issuer"], `${path}.issuer`, /^https:\/\/\S+$/, "an https URL, exactly as the tokens' iss claim");
+  const jwks = r.object(o["jwks"], `${path}.jwks`);
+  r.known(jwks, `${path}.jwks`, ["keys"]);
+  const keys = r.array(jwks["keys"], `${path}.jwks.keys`).map((k, i) => {
+    const kp = `${path}.jwks.keys[${i}]`;
+    const key = r.object(k, kp) as JsonWebKey;
+    try {
+      createPublicKey({ key, format: "jwk" });
+    } catch {
+      r.fail(kp, "must be a public JWK (RFC 7517) Node can read, e.g. { kty: RSA, n, e, kid }");
+    }
+    return key;
+  });
+  return { issuer, jwks: { keys } };
+}
+
+function certificate(r: Reader, v: unknown, path: string): AppCertificate {
+  const o = r.object(v, path);
+  r.known(o, path, ["pem", "endDateTime"]);
+  const pem = r.string(o["pem"], `${path}.pem`);
+  try {
+    new X509Certificate(pem);
+  } catch {
+    r.fail(`${path}.pem`, "must be a PEM certificate (-----BEGIN CERTIFICATE-----), the public part only");
+  }
+  if (/PRIVATE KEY-----/.test(pem)) r.fail(`${path}.pem`, "holds a private key; register the public certificate only, as Entra ID does");
+  const end = o["endDateTime"] === undefined ? undefined : r.string(o["endDateTime"], `${path}.endDateTime`);
+  if (end !== undefined && Number.isNaN(Date.parse(end))) r.fail(`${path}.endDateTime`, "must be an ISO date-time");
+  return { pem, ...(end !== undefined ? { endDateTime: end } : {}) };
+}
+
+function federatedCredential(r: Reader, v: unknown, path: string): FederatedCredential {
+  const o = r.object(v, path);
+  r.known(o, path, ["name", "issuer", "subject", "audiences"]);
+  const audiences = r.array(o["audiences"], `${path}.audiences`).map((a, i) => r.string(a, `${path}.audiences[${i}]`));
+  // Learn (federated identity credential considerations): exactly one audience.
+  if (audiences.length !== 1) r.fail(`${path}.audiences`, "must hold exactly one audience (Learn recommends api://AzureADTokenExchange)");
+  return {
+    name: r.string(o["name"], `${path}.name`, /^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$/, "3 to 120 letters, digits, dashes or underscores, starting with a letter or digit"),
+    issuer: r.string(o["issuer"], `${path}.issuer`),
+    subject: r.string(o["subject"], `${path}.subject`),
+    audiences,
+  };
+}
+
 function app(r: Reader, v: unknown, path: string): AppRegistration {
   const o = r.object(v, path);
-  r.known(o, path, ["clientId", "displayName", "secrets", "objectId", "applicationUser"]);
+  r.known(o, path, ["clientId", "displayName", "secrets", "certificates", "federatedCredentials", "objectId", "applicationUser"]);
   const secrets: AppSecret[] = r.array(o["secrets"], `${path}.secrets`).map((s, i) => {
     const p = `${path}.secrets[${i}]`;
     const so = r.object(s, p);
@@ -152,10 +207,17 @@ function app(r: Reader, v: unknown, path: string): AppRegistration {
     if (Number.isNaN(Date.parse(expiresAt))) r.fail(`${p}.expiresAt`, "must be an ISO date-time");
     return { value: r.string(so["value"], `${p}.value`), expiresAt };
   });
+  const certificates = o["certificates"] === undefined ? undefined : r.array(o["certificates"], `${path}.certificates`).map((c, i) => certificate(r, c, `${path}.certificates[${i}]`));
+  const federated =
+    o["federatedCredentials"] === undefined
+      ? undefined
+      : r.array(o["federatedCredentials"], `${path}.federatedCredentials`).map((f, i) => federatedCredential(r, f, `${path}.federatedCredentials[${i}]`));
   const base = {
     clientId: r.string(o["clientId"], `${path}.clientId`, GUID, "a GUID"),
     displayName: o["displayName"] === undefined ? "" : r.string(o["displayName"], `${path}.displayName`),
     secrets,
+    ...(certificates !== undefined ? { certificates } : {}),
+    ...(federated !== undefined ? { federatedCredentials: federated } : {}),
     objectId: r.string(o["objectId"], `${path}.objectId`, GUID, "a GUID"),
   };
   if (o["applicationUser"] === undefined) return base;

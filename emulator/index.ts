@@ -114,6 +114,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     organizationId: environment.organizationId,
     businessUnitId: environment.businessUnitId,
     apps: environment.apps,
+    issuers: environment.federationIssuers ?? [],
     service,
     limits,
     faults,

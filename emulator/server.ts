@@ -15,6 +15,7 @@ import { errorResponse, JSON_CONTENT_TYPE } from "./responses.js";
 import { TokenService } from "./tokens.js";
 import { basicClientId, handleEntra, type EntraContext } from "./entra.js";
 import type { LimitsConfig, Ticket } from "./limits.js";
+import type { FederationIssuer } from "./federation.js";
 import { FaultInjector, faultBody, type FaultController, type FaultRule } from "./faults.js";
 import { apiRootOf } from "./api-root.js";
 import { AdmissionControl, isWrite, sleep, withCost } from "./admission.js";
@@ -37,6 +38,8 @@ export interface EmulatorServerOptions {
   readonly organizationId: string;
   readonly businessUnitId: string;
   readonly apps: readonly AppRegistration[];
+  /** Issuers trusted for workload identity federation (entra.ts). */
+  readonly issuers?: readonly FederationIssuer[];
   readonly service: DataService;
   readonly limits: LimitsConfig;
   readonly faults: readonly FaultRule[];
@@ -157,6 +160,7 @@ export class EmulatorServer {
       port: this.#port,
       tokens: this.#tokens,
       now: this.#now,
+      issuers: this.#options.issuers ?? [],
     };
   }
 

@@ -7,6 +7,7 @@
 //   service.ts (routes an operation to reads, writes, references, bulk actions, metadata, WhoAmI)
 
 import type { TableDefinition } from "./schema.js";
+import type { FederationIssuer } from "./federation.js";
 
 /** A registered plug-in step that refuses rows whose column holds one value. */
 export interface PluginStep {
@@ -28,11 +29,36 @@ export interface AppSecret {
   readonly expiresAt: string;
 }
 
+/**
+ * A certificate uploaded to an app registration (a key credential): the public certificate only.
+ * Entra ID finds it by the thumbprint in a client assertion's x5t (SHA-1) or x5t#S256 header.
+ */
+export interface AppCertificate {
+  /** PEM text of the certificate (-----BEGIN CERTIFICATE-----). */
+  readonly pem: string;
+  /** ISO date-time the key credential ends (AADSTS700027 "The key used is expired" after it); default: the certificate's notAfter. */
+  readonly endDateTime?: string;
+}
+
+/**
+ * A federated identity credential: Entra ID exchanges an external token whose iss, sub and one of
+ * whose aud values match it (Learn: workload identity federation).
+ */
+export interface FederatedCredential {
+  readonly name: string;
+  readonly issuer: string;
+  readonly subject: string;
+  /** Learn: exactly one, "api://AzureADTokenExchange" (the recommended value). */
+  readonly audiences: readonly string[];
+}
+
 /** An Entra ID app registration, optionally bound to a Dataverse application user. */
 export interface AppRegistration {
   readonly clientId: string;
   readonly displayName: string;
   readonly secrets: readonly AppSecret[];
+  readonly certificates?: readonly AppCertificate[];
+  readonly federatedCredentials?: readonly FederatedCredential[];
   /** Entra object id of the service principal (used for CallerObjectId-style lookups). */
   readonly objectId: string;
   /** The application user in this environment, if any (absent → 403 0x80072560). */
@@ -56,6 +82,8 @@ export interface Environment {
   readonly tables: readonly TableDefinition[];
   /** Seed rows per table logical name, in the Web API JSON write form. */
   readonly rows?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
+  /** External token issuers trusted for workload identity federation, with their signing keys. */
+  readonly federationIssuers?: readonly FederationIssuer[];
   /** Registered plug-in steps that refuse rows (0x80040265); see write-rules.ts. Not read from environment files. */
   readonly plugins?: readonly PluginStep[];
 }

@@ -36,7 +36,9 @@ describe("spec", () => {
     const spec = r.messages[0]?.["spec"] as Json;
     const cs = spec["connectionSpecification"] as { $schema: string; properties: Record<string, Json>; required: string[] };
     expect(cs.$schema).toBe("http://json-schema.org/draft-07/schema#");
-    expect(cs.required).toEqual(expect.arrayContaining(["web_api_endpoint", "tenant_id", "client_id", "client_secret"]));
+    // Issue 16: the secret is one sign-in method of `credentials`; neither is in `required`, so a
+    // configuration saved with the older top-level client_secret still validates (load.ts asks for one).
+    expect(cs.required).toEqual(expect.arrayContaining(["web_api_endpoint", "tenant_id", "client_id"]));
     expect(cs.properties["client_secret"]?.["airbyte_secret"]).toBe(true);
     const users = cs.properties["additional_app_users"] as { items: { properties: Record<string, Json> } };
     expect(users.items.properties["client_secret"]?.["airbyte_secret"]).toBe(true);
@@ -203,7 +205,9 @@ describe("Meltano conventions", () => {
     expect(about.settings.type).toBe("object");
     for (const s of Object.values(about.settings.properties)) expect(s).toMatchObject({ type: expect.any(String), title: expect.any(String), description: expect.any(String) });
     const byName = about.settings.properties;
-    expect(about.settings.required).toEqual(expect.arrayContaining(["client_secret", "web_api_endpoint"]));
+    expect(about.settings.required).toEqual(expect.arrayContaining(["web_api_endpoint"]));
+    // The older top-level client_secret is optional now that credentials carries the sign-in method.
+    expect(about.settings.required).not.toContain("client_secret");
     expect(byName["client_secret"]).toMatchObject({ type: "string", secret: true, writeOnly: true });
     expect(byName["web_api_endpoint"]).toMatchObject({ type: "string" });
     expect(byName["web_api_endpoint"]).not.toHaveProperty("secret");
@@ -220,7 +224,7 @@ describe("Meltano conventions", () => {
     expect(md).toContain("## Capabilities");
     expect(md).toContain("* `about`");
     expect(md).toMatch(/\| Setting \| Required \| Default \| Description \|/);
-    expect(md).toMatch(/\| client_secret \| True \| None \| /);
+    expect(md).toMatch(/\| client_secret \| False \| None \| /);
     expect(md).toMatch(/\| batch_size \| False \| 1000 \| /);
     expect(md).toContain("TARGET_DYNAMICS365_");
   });

@@ -3,7 +3,7 @@
 import { expect } from "vitest";
 import { runConnector, workdir } from "../reliability/connector.js";
 import type { RunResult } from "../reliability/connector.js";
-import { findSecretLeaks } from "./no-secrets.js";
+import { findPrivateKeyShapes, findSecretLeaks } from "./no-secrets.js";
 import { invalidLines } from "./airbyte-schema.js";
 
 export type Json = Record<string, unknown>;
@@ -44,6 +44,7 @@ export async function runCli(options: CliOptions): Promise<CliRun> {
     expect(result.timedOut, "the CLI timed out").toBe(false);
     const leaks = findSecretLeaks({ stdout: result.stdout.join("\n"), stderr: result.stderr }, options.secrets.map((value, i) => ({ label: `secret ${i}`, value })));
     expect(leaks, "a secret leaked into the output").toEqual([]);
+    expect(findPrivateKeyShapes({ stdout: result.stdout.join("\n"), stderr: result.stderr }), "a private key was printed").toEqual([]);
     const messages: Json[] = [];
     if ((options.protocol ?? "airbyte") === "airbyte") {
       expect(invalidLines(result.stdout), "stdout lines that are not Airbyte messages").toEqual([]);

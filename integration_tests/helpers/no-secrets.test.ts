@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { assertNoSecrets, findSecretLeaks, findTokenShapes } from "./no-secrets.js";
+import { generateKeyPairSync } from "node:crypto";
+import { assertNoSecrets, findPrivateKeyShapes, findSecretLeaks, findTokenShapes } from "./no-secrets.js";
 
 const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJodHRwczovLzEyNy4wLjAuMSJ9.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
 const secrets = [
@@ -25,6 +26,14 @@ describe("no-secrets", () => {
     expect(findSecretLeaks({ x: "a%20b%26c%3Dd%2Fe%2Bf-long" }, [{ label: "s", value: "a b&c=d/e+f-long" }])[0]?.form).toBe("url-encoded");
     const signature = jwt.split(".")[2] ?? "";
     expect(findSecretLeaks({ x: `sig ${signature}` }, secrets)[0]).toMatchObject({ secret: "access token", form: "jwt-part" });
+  });
+
+  it("finds one line of a private key, and any PEM private key it was not told about", () => {
+    const key = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "p" }).toString();
+    const line = key.split("\n")[5] ?? "";
+    expect(findSecretLeaks({ stderr: `oops ${line}\n` }, [{ label: "private key", value: key }])[0]).toMatchObject({ secret: "private key", form: "pem-line" });
+    expect(findPrivateKeyShapes({ stdout: "ok\n", stderr: `x\n${key}` })).toEqual([{ where: "stderr", line: 2 }]);
+    expect(findPrivateKeyShapes({ stdout: "-----BEGIN CERTIFICATE-----" })).toEqual([]);
   });
 
   it("spots token shapes it was not told about", () => {

@@ -2,8 +2,9 @@
 // Reusable by any suite: collect the secrets you know (client secrets, access tokens you captured)
 // and pass every text the connector produced.
 //
-// A token is also looked for by its parts: a JWT leaks just as badly when only its signature or
-// payload is printed, and a secret leaks when it is printed URL- or base64-encoded.
+// A token is also looked for by its parts: a JWT (an access token, a client assertion, a federated
+// token) leaks just as badly when only its signature or payload is printed, a private key when one
+// line of it is, and a secret when it is printed URL- or base64-encoded.
 
 export interface SecretLeak {
   /** Which text leaked (e.g. "stdout", "stderr", "dead-letter.jsonl"). */
@@ -31,6 +32,13 @@ function formsOf(secret: string): Array<{ form: string; value: string }> {
     { form: "json-escaped", value: JSON.stringify(secret).slice(1, -1) },
     { form: "base64", value: Buffer.from(secret, "utf8").toString("base64").replace(/=+$/, "") },
   ];
+  // A private key (or a PEM holding one): any one line of its base64 body leaks it as badly.
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(secret)) {
+    for (const line of secret.split(/\r?\n/)) {
+      const body = line.trim();
+      if (body.length >= 40 && !body.startsWith("-----") && !body.includes(":")) forms.push({ form: "pem-line", value: body });
+    }
+  }
   const parts = secret.split(".");
   if (parts.length === 3) {
     // A JWT: header.payload.signature. The header alone is not secret (it is the same for every token).
@@ -88,6 +96,19 @@ export function findTokenShapes(texts: Readonly<Record<string, string>>): Array<
         break;
       }
     }
+  }
+  return out;
+}
+
+/**
+ * Anything shaped like a PEM private key (plain, RSA, EC or encrypted), whether or not we know it:
+ * a certificate credential's key must never be printed. Returns the places only.
+ */
+export function findPrivateKeyShapes(texts: Readonly<Record<string, string>>): Array<{ where: string; line: number }> {
+  const out: Array<{ where: string; line: number }> = [];
+  for (const [where, text] of Object.entries(texts)) {
+    const at = text.search(/-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+    if (at >= 0) out.push({ where, line: text.slice(0, at).split("\n").length });
   }
   return out;
 }

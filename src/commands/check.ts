@@ -53,6 +53,7 @@ function explain(err: unknown, endpoint: URL): string {
       tenant_id: "check tenant_id",
       client_id: "check client_id",
       client_secret: "check client_secret (use the secret's Value, and renew it if it expired)",
+      credentials: "check the sign-in method in credentials",
       authority_host: "check authority_host and the network path to it",
       web_api_endpoint: "check web_api_endpoint: it must be an environment of this tenant",
       unknown: "check tenant_id, client_id and client_secret, and that authority_host is reachable",
@@ -87,6 +88,14 @@ function explain(err: unknown, endpoint: URL): string {
     }
   }
   return toConnectorError(err).message;
+}
+
+/** ", signed in with <method> (expires …)": which credential worked, and until when if known. */
+function signedInWith(conn: Connection): string {
+  const s = conn.tokens.signedInWith();
+  if (s === undefined) return "";
+  const expiry = s.expiresAt !== undefined ? `, which expires on ${s.expiresAt.toISOString().slice(0, 10)}` : s.method === "client_secret" ? " (Entra ID does not tell when a secret expires)" : "";
+  return `, signed in with ${s.index === 1 ? "the standby credential, " : ""}${s.description}${expiry}`;
 }
 
 async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<string[]> {
@@ -173,7 +182,7 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
   const endpoint = loaded.config.webApiEndpoint;
   let conn: Connection;
   try {
-    conn = await connect(loaded.config, io);
+    conn = await connect(loaded.config, io, (message) => void output.log("WARN", message));
   } catch (err) {
     if (await failedOnConfig(err)) return 0;
     throw err;
@@ -213,7 +222,7 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
       await output.connectionStatus("FAILED", `Connected as application user ${userId}, but the mapping has problems: ${problems.join("; ")}`);
       return 0;
     }
-    await output.connectionStatus("SUCCEEDED", `Connected to ${endpoint.host} as application user ${userId}; ${loaded.config.streams.length} stream mapping(s) checked`);
+    await output.connectionStatus("SUCCEEDED", `Connected to ${endpoint.host} as application user ${userId}${signedInWith(conn)}; ${loaded.config.streams.length} stream mapping(s) checked`);
     return 0;
   } finally {
     await conn.close();

@@ -1,10 +1,10 @@
 // The Dataverse side for the commands, built once by dataverse/connect.ts: the only place commands
 // meet dataverse/ and http/. ca_file is read here, once, so an unreadable file is a config error.
-import type { TokenProvider } from "../dataverse/auth.js";
+import type { CredentialTokenProvider } from "../dataverse/auth.js";
 import type { DataverseClient } from "../dataverse/client.js";
 import type { MetadataLoader } from "../dataverse/metadata.js";
 import { ConfigError } from "../config/errors.js";
-import { loadConfig, secretsOf } from "../config/load.js";
+import { loadConfig, rawSecrets, secretsOf } from "../config/load.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { ConnectorConfig } from "../config/types.js";
 import type { LineSink, Output } from "../protocol/emit.js";
@@ -15,7 +15,7 @@ import { toConnectorError } from "../pipeline/failures.js";
 import type { CommandIO } from "./io.js";
 
 export interface Connection {
-  readonly tokens: TokenProvider;
+  readonly tokens: CredentialTokenProvider;
   readonly client: DataverseClient;
   readonly clients: readonly DataverseClient[];
   readonly metadata: MetadataLoader;
@@ -29,9 +29,7 @@ export interface Connection {
 export async function readConfig(io: CommandIO, path: string, sinks: readonly LineSink[], output?: Pick<Output, "log">): Promise<LoadedConfig> {
   const raw = await readJsonFile(io.readFile, path, "config");
   // Secrets are registered from the raw JSON too, so even a config that fails validation cannot echo them.
-  if (typeof raw === "object" && raw !== null) {
-    for (const [k, v] of Object.entries(raw)) if (/secret/i.test(k) && typeof v === "string") for (const s of sinks) s.addSecret(v);
-  }
+  for (const v of rawSecrets(raw)) for (const s of sinks) s.addSecret(v);
   const loaded = loadConfig(raw, io.env);
   for (const secret of secretsOf(loaded.config)) for (const s of sinks) s.addSecret(secret);
   for (const notice of loaded.notices) await output?.log("WARN", notice);
@@ -52,19 +50,19 @@ async function readCaFile(config: ConnectorConfig, io: CommandIO): Promise<strin
  * The Dataverse layer for write and discover (dataverse/connect.ts): WhoAmI first, so bad
  * credentials or a missing application user fail before any record is read.
  */
-export async function connectForWrite(config: ConnectorConfig, io: CommandIO): Promise<DataverseConnection> {
+export async function connectForWrite(config: ConnectorConfig, io: CommandIO, notice?: (message: string) => void): Promise<DataverseConnection> {
   const caPem = await readCaFile(config, io);
   try {
-    return await connectDataverse(config, caPem === undefined ? {} : { caPem });
+    return await connectDataverse(config, { ...(caPem === undefined ? {} : { caPem }), ...(notice === undefined ? {} : { notice }) });
   } catch (err) {
     throw toConnectorError(err);
   }
 }
 
 /** The same connection before anything is sent, for `check`, which reports each step's failure on its own. */
-export async function connect(config: ConnectorConfig, io: CommandIO): Promise<Connection> {
+export async function connect(config: ConnectorConfig, io: CommandIO, notice?: (message: string) => void): Promise<Connection> {
   const caPem = await readCaFile(config, io);
-  const built = await buildConnection(config, caPem === undefined ? {} : { caPem });
+  const built = await buildConnection(config, { ...(caPem === undefined ? {} : { caPem }), ...(notice === undefined ? {} : { notice }) });
   const main = built.users[0] as UserClient;
   return {
     tokens: main.tokens,

@@ -42,7 +42,7 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
       ? resolveAirbyteStreams(loaded, parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog")), { overwriteReplaces: !command.dryRun })
       : undefined;
   const input: Readable = command.input !== undefined ? io.openInput(command.input) : io.stdin;
-  const conn = await connectForWrite(loaded.config, io);
+  const conn = await connectForWrite(loaded.config, io, (message) => void output.log("WARN", message));
   try {
     if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output, timers: realTimers(io.now), ...(terminal !== undefined ? { terminal } : {}) });
     const writer = conn.writer;

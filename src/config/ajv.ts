@@ -15,7 +15,7 @@ function formatsPlugin(): FormatsPlugin {
 }
 
 /** Keywords of the Airbyte UI that carry no validation meaning. */
-const UI_KEYWORDS = ["airbyte_secret", "order", "group", "groups", "always_show", "airbyte_hidden", "existingJavaType", "airbyte_type"];
+const UI_KEYWORDS = ["airbyte_secret", "order", "group", "groups", "always_show", "airbyte_hidden", "existingJavaType", "airbyte_type", "multiline"];
 
 export function createAjv(options: Options = {}): Ajv {
   const ajv = new Ajv({ allErrors: true, strict: false, ...options });

@@ -173,7 +173,9 @@ describe("the Airbyte webapp's form builder", () => {
     expect(layout.map((g) => g.title)).toEqual(["Connection", "Stream mappings", "Write settings"]);
     const first = layout[0]?.sections[0];
     expect(first?.displayType).toBe("expanded");
-    expect(first?.blocks.map((b) => b.fieldKey)).toEqual(["web_api_endpoint", "tenant_id", "client_id", "client_secret"]);
+    // The sign-in choices are not required (configurations saved with the older top-level
+    // client_secret still validate), but the webapp always shows a oneOf expanded.
+    expect(first?.blocks.map((b) => b.fieldKey)).toEqual(["web_api_endpoint", "tenant_id", "client_id", "credentials", "standby_credentials"]);
   });
 });
 
@@ -300,7 +302,7 @@ describe("a configuration filled in through the form", () => {
       web_api_endpoint: "https://contoso.crm.dynamics.com/api/data/v9.2/",
       tenant_id: "00000000-0000-0000-0000-000000000000",
       client_id: "11111111-1111-1111-1111-111111111111",
-      client_secret: "typed-into-the-form",
+      credentials: { auth_type: "client_secret", client_secret: "typed-into-the-form" },
       streams: [
         {
           name: "accounts",
@@ -344,7 +346,7 @@ describe("a configuration filled in through the form", () => {
       web_api_endpoint: "https://contoso.crm.dynamics.com/api/data/v9.2/",
       tenant_id: "t",
       client_id: "c",
-      client_secret: "s",
+      credentials: { auth_type: "client_secret", client_secret: "s" },
       streams: [{ name: "s", key: { key_type: "id_field", id_field: "guid" } }],
     });
     expect((again["streams"] as JsonObject[])[0]?.["key"]).toEqual({ key_type: "id_field", id_field: "guid" });
@@ -391,9 +393,9 @@ describe("a configuration filled in through the form", () => {
   });
 
   it("cannot type into a field the form does not show, nor leave a required one empty", () => {
-    const connection = { web_api_endpoint: "https://x.crm.dynamics.com/api/data/v9.2/", tenant_id: "t", client_id: "c", client_secret: "s" };
+    const connection = { web_api_endpoint: "https://x.crm.dynamics.com/api/data/v9.2/", tenant_id: "t", client_id: "c", credentials: { auth_type: "client_secret", client_secret: "s" } };
     expect(() => fillForm(form, { ...connection, streams: [{ name: "s", fields: { a: "b" } }] })).toThrow(/list takes entries/);
-    expect(() => fillForm(form, { tenant_id: "t", client_id: "c", client_secret: "s" })).toThrow(/web_api_endpoint is required/);
+    expect(() => fillForm(form, { tenant_id: "t", client_id: "c", credentials: { auth_type: "client_secret", client_secret: "s" } })).toThrow(/web_api_endpoint is required/);
     expect(() => fillForm(form, { ...connection, nope: 1 })).toThrow(/shows no field nope/);
     expect(() => fillForm(form, { ...connection, streams: [{ name: "s", fields: [{ source: "a", column: "b", value: { value_type: "lookup", table: "account" } }] }] })).toThrow(/value\.by is required/);
   });

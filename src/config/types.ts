@@ -64,9 +64,38 @@ export interface StreamMapping {
   readonly mirror?: MirrorConfig;
 }
 
+/** One credential of an app registration (spec: the `credentials` oneOf, keyed by auth_type). */
+export type CredentialConfig =
+  | { readonly kind: "client_secret"; readonly secret: string }
+  | {
+      readonly kind: "certificate";
+      /** PEM text of the certificate (may hold the key too), or the file that holds it. */
+      readonly certificate: { readonly pem: string } | { readonly path: string };
+      /** PEM text or file of the private key, when the certificate's PEM does not hold it. */
+      readonly privateKey?: { readonly pem: string } | { readonly path: string };
+      readonly passphrase?: string;
+      /** x5t#S256 with PS256 (sha256) or x5t with RS256 (sha1). */
+      readonly thumbprint: "sha256" | "sha1";
+      /** Send x5c (subject name and issuer authentication). */
+      readonly sendChain: boolean;
+    }
+  | {
+      readonly kind: "workload_identity";
+      /** The external token's file, read again for every token request. */
+      readonly tokenFile: string;
+    };
+
 export interface AppUser {
   readonly clientId: string;
+  /** The client secret when the user signs in with one, else "" (kept for callers of the older shape). */
   readonly clientSecret: string;
+  /** The credential first, then the standby one; absent means [client_secret: clientSecret]. */
+  readonly credentials?: readonly CredentialConfig[];
+}
+
+/** The credentials a user signs in with, in the order they are tried. */
+export function credentialsOf(user: AppUser): readonly CredentialConfig[] {
+  return user.credentials !== undefined && user.credentials.length > 0 ? user.credentials : [{ kind: "client_secret", secret: user.clientSecret }];
 }
 
 export interface WriteSettings {
@@ -97,7 +126,10 @@ export interface ConnectorConfig {
   readonly webApiEndpoint: URL;
   readonly tenantId: string;
   readonly clientId: string;
+  /** The main user's client secret when it signs in with one, else "". */
   readonly clientSecret: string;
+  /** The main user's credential first, then the standby one; absent means [client_secret: clientSecret]. */
+  readonly credentials?: readonly CredentialConfig[];
   readonly authorityHost: URL;
   /** PEM file of an extra CA to trust (the emulator's). */
   readonly caFile?: string;

@@ -1,13 +1,20 @@
-// Tokens for one application user through msal-node's client-credentials flow. msal's HTTP goes
-// through our Transport, so the configured CA is trusted without NODE_EXTRA_CA_CERTS.
+// Tokens for one application user through msal-node's client-credentials flow, signed in with a
+// client secret, a certificate (msal's clientCertificate: a client assertion signed with the key)
+// or workload identity federation (msal's clientAssertion callback, which hands over the external
+// token read from its file at each request). A user may hold a second credential for rollover: a
+// refused credential makes the next token request try the other one, and the change is logged.
+// msal's HTTP goes through our Transport, so the configured CA is trusted without NODE_EXTRA_CA_CERTS.
 import {
   ConfidentialClientApplication,
   type INetworkModule,
   type NetworkRequestOptions,
   type NetworkResponse,
 } from "@azure/msal-node";
+import type { CredentialConfig } from "../config/types.js";
 import type { Transport } from "../http/transport.js";
 import { TransportError } from "../http/transport.js";
+import { AuthError, isCredentialRefusal, type AuthErrorCode, type AuthField } from "./auth-error.js";
+import { readTextFile, resolveCredential, type CredentialInfo, type FileReader, type ResolvedCredential } from "./credentials.js";
 
 export interface TokenProvider {
   readonly clientId: string;
@@ -15,34 +22,8 @@ export interface TokenProvider {
   getToken(options?: { forceRefresh?: boolean }): Promise<string>;
 }
 
-/** Which configuration value the failure points at. */
-export type AuthField = "tenant_id" | "client_id" | "client_secret" | "authority_host" | "web_api_endpoint" | "unknown";
-
-export type AuthErrorCode =
-  | "INVALID_SECRET"
-  | "SECRET_EXPIRED"
-  | "UNKNOWN_CLIENT"
-  | "UNKNOWN_TENANT"
-  | "RESOURCE_NOT_IN_TENANT"
-  | "MISSING_SECRET"
-  | "AUTHORITY_UNREACHABLE"
-  | "AUTH_FAILED";
-
-export class AuthError extends Error {
-  override readonly name = "AuthError";
-  readonly code: AuthErrorCode;
-  /** e.g. "AADSTS7000215"; "" when Entra ID gave no number. */
-  readonly aadsts: string;
-  readonly field: AuthField;
-  readonly retryable: boolean;
-  constructor(code: AuthErrorCode, aadsts: string, field: AuthField, message: string, retryable: boolean, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.code = code;
-    this.aadsts = aadsts;
-    this.field = field;
-    this.retryable = retryable;
-  }
-}
+export { AuthError, isCredentialRefusal } from "./auth-error.js";
+export type { AuthErrorCode, AuthField } from "./auth-error.js";
 
 /** `https://<endpoint host>/.default`, always from the configured endpoint (never from user input). */
 export function scopeFor(webApiEndpoint: URL): string {
@@ -62,7 +43,34 @@ const AADSTS_MAP: Record<string, { code: AuthErrorCode; field: AuthField; says: 
     says: "the Dataverse environment in web_api_endpoint is not in this tenant",
   },
   "7000218": { code: "MISSING_SECRET", field: "client_secret", says: "no client secret was sent" },
+  // Client assertions (certificate credentials and workload identity federation). Numbers from
+  // Learn: reference-error-codes, the Azure SDK troubleshooting pages (ClientCertificateCredential,
+  // ClientAssertionCredential) and workload-identity-federation-considerations.
+  "700027": {
+    code: "CERTIFICATE_REFUSED",
+    field: "credentials",
+    says: "the certificate is not registered on the app registration (or has expired there), or the assertion's signature does not match it; upload the certificate's public part under Certificates & secrets → Certificates",
+  },
+  "700024": {
+    code: "ASSERTION_EXPIRED",
+    field: "credentials",
+    says: "the client assertion is not within its valid time range: the federated token in the token file has expired (is the file still being refreshed?) or this machine's clock is off",
+  },
+  "700021": { code: "ASSERTION_INVALID", field: "client_id", says: "the client assertion was made for another application (its iss and sub must be client_id)" },
+  "700023": { code: "ASSERTION_INVALID", field: "authority_host", says: "the client assertion's audience is not this tenant's token endpoint; check tenant_id and authority_host" },
+  "50048": { code: "ASSERTION_INVALID", field: "credentials", says: "the client assertion's subject does not match its issuer" },
+  "50027": {
+    code: "ASSERTION_INVALID",
+    field: "credentials",
+    says: "the client assertion is not a valid JWT, or the federated token's signature does not verify against its issuer's published keys",
+  },
+  "70021": {
+    code: "NO_FEDERATED_MATCH",
+    field: "credentials",
+    says: "no federated credential of the app matches the token's issuer, subject and audience (api://AzureADTokenExchange); add one under Certificates & secrets → Federated credentials (it can take a few minutes to apply)",
+  },
 };
+for (const n of ["700211", "700212", "700213"]) AADSTS_MAP[n] = AADSTS_MAP["70021"] as (typeof AADSTS_MAP)[string];
 
 /** Where the token came from, so a failure to reach it can be named. */
 export interface AuthErrorContext {
@@ -194,12 +202,48 @@ export interface TokenProviderOptions {
   readonly authorityHost: URL;
   readonly tenantId: string;
   readonly clientId: string;
-  readonly clientSecret: string;
+  /** The older form: one client secret. Ignored when `credentials` is given. */
+  readonly clientSecret?: string;
+  /** The credentials to sign in with, in order: the first, then a standby one for rollover. */
+  readonly credentials?: readonly CredentialConfig[];
   readonly webApiEndpoint: URL;
   readonly transport: Transport;
+  /** Reads certificate, key and federated token files; default: the file system. */
+  readonly readFile?: FileReader;
+  /** Told when a standby credential takes over (or the first one comes back); never a value. */
+  readonly notice?: (message: string) => void;
 }
 
-export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
+/** Which credential the last successful token request used. */
+export interface SignIn extends CredentialInfo {
+  /** 0 for `credentials`, 1 for `standby_credentials`. */
+  readonly index: number;
+}
+
+export interface CredentialTokenProvider extends TokenProvider {
+  /** The credential of the last token that was issued; undefined before the first one. */
+  signedInWith(): SignIn | undefined;
+}
+
+interface Signer {
+  readonly config: CredentialConfig;
+  /** Built on first use, so a local problem (unreadable file, wrong passphrase) is a sign-in failure. */
+  app?: ConfidentialClientApplication;
+  resolved?: ResolvedCredential;
+}
+
+function describe(c: CredentialConfig): string {
+  switch (c.kind) {
+    case "client_secret":
+      return "client secret";
+    case "certificate":
+      return `certificate${"path" in c.certificate ? ` (${c.certificate.path})` : ""}`;
+    case "workload_identity":
+      return `workload identity federation (token file ${c.tokenFile})`;
+  }
+}
+
+export function createTokenProvider(options: TokenProviderOptions): CredentialTokenProvider {
   if (options.webApiEndpoint.protocol !== "https:") {
     throw new AuthError("AUTH_FAILED", "", "web_api_endpoint", "web_api_endpoint must use https", false);
   }
@@ -208,54 +252,134 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   }
   const host = options.authorityHost.host;
   const base = options.authorityHost.pathname.replace(/\/+$/, "");
+  const readFile = options.readFile ?? readTextFile;
   let networkError: TransportError | undefined;
   let refusedWith: string | undefined;
-  const app = new ConfidentialClientApplication({
-    auth: {
-      clientId: options.clientId,
-      clientSecret: options.clientSecret,
-      authority: `${options.authorityHost.protocol}//${host}${base}/${encodeURIComponent(options.tenantId)}`,
-      // Listing the host skips msal's instance-discovery call to the public cloud, which a
-      // sovereign cloud or the emulator would not answer.
-      knownAuthorities: [host],
+  /** A failure inside msal's assertion callback (our own AuthError), which msal may wrap. */
+  let callbackError: AuthError | undefined;
+  const configs: readonly CredentialConfig[] =
+    options.credentials !== undefined && options.credentials.length > 0 ? options.credentials : [{ kind: "client_secret", secret: options.clientSecret ?? "" }];
+  const signers: Signer[] = configs.map((config) => ({ config }));
+  const networkClient = networkModuleFor(
+    options.transport,
+    undefined,
+    (err) => {
+      networkError = err;
     },
-    system: {
-      networkClient: networkModuleFor(
-        options.transport,
-        undefined,
-        (err) => {
-          networkError = err;
-        },
-        (n) => {
-          refusedWith = n;
-        },
-      ),
+    (n) => {
+      refusedWith = n;
     },
-  });
+  );
+  const authority = `${options.authorityHost.protocol}//${host}${base}/${encodeURIComponent(options.tenantId)}`;
+
+  const appFor = async (signer: Signer): Promise<ConfidentialClientApplication> => {
+    if (signer.app !== undefined) return signer.app;
+    const resolved = await resolveCredential(signer.config, readFile);
+    const credential =
+      resolved.kind === "client_secret"
+        ? { clientSecret: resolved.secret }
+        : resolved.kind === "certificate"
+          ? {
+              clientCertificate: {
+                ...(resolved.sha256 ? { thumbprintSha256: resolved.thumbprint } : { thumbprint: resolved.thumbprint }),
+                privateKey: resolved.privateKey,
+                ...(resolved.x5c !== undefined ? { x5c: resolved.x5c } : {}),
+              },
+            }
+          : {
+              clientAssertion: async (): Promise<string> => {
+                try {
+                  return await resolved.readAssertion();
+                } catch (err) {
+                  if (err instanceof AuthError) callbackError = err;
+                  throw err;
+                }
+              },
+            };
+    signer.resolved = resolved;
+    signer.app = new ConfidentialClientApplication({
+      auth: {
+        clientId: options.clientId,
+        ...credential,
+        authority,
+        // Listing the host skips msal's instance-discovery call to the public cloud, which a
+        // sovereign cloud or the emulator would not answer.
+        knownAuthorities: [host],
+      },
+      system: { networkClient },
+    });
+    return signer.app;
+  };
+
   const scopes = [scopeFor(options.webApiEndpoint)];
   let inFlight: Promise<string> | undefined;
   let inFlightForced = false;
+  let current = 0;
+  let signedIn: SignIn | undefined;
 
-  const acquire = async (forceRefresh: boolean): Promise<string> => {
+  const acquireWith = async (signer: Signer, forceRefresh: boolean): Promise<string> => {
     networkError = undefined;
     refusedWith = undefined;
+    callbackError = undefined;
     try {
+      const app = await appFor(signer);
       const result = await app.acquireTokenByClientCredential({ scopes, skipCache: forceRefresh });
       if (result === null || result.accessToken === "") {
         throw new AuthError("AUTH_FAILED", "", "unknown", `Entra ID returned no token for client ${options.clientId}`, false);
       }
       return result.accessToken;
     } catch (err) {
-      throw toAuthError(err, options.clientId, {
+      const e = toAuthError(callbackError ?? err, options.clientId, {
         authorityHost: host,
         ...(networkError !== undefined ? { networkError } : {}),
         ...(refusedWith !== undefined ? { refusedWith } : {}),
       });
+      const expired = signer.resolved?.info.expiresAt;
+      if (e.code === "CERTIFICATE_REFUSED" && expired !== undefined && expired.getTime() <= Date.now()) {
+        throw new AuthError(e.code, e.aadsts, e.field, `${e.message}; the certificate expired on ${expired.toISOString()}`, false);
+      }
+      throw e;
     }
+  };
+
+  const acquire = async (forceRefresh: boolean): Promise<string> => {
+    const order = [current, ...signers.keys()].filter((i, at, all) => all.indexOf(i) === at);
+    const refusals: { index: number; error: AuthError }[] = [];
+    for (const index of order) {
+      const signer = signers[index] as Signer;
+      try {
+        const token = await acquireWith(signer, forceRefresh);
+        const first = refusals[0];
+        if (first !== undefined) {
+          options.notice?.(
+            `client ${options.clientId}: signed in with the ${index === 0 ? "first credential" : "standby credential"} (${describe(signer.config)}) because the ${first.index === 0 ? "first credential" : "standby credential"} (${describe((signers[first.index] as Signer).config)}) was refused: ${first.error.code}${first.error.aadsts === "" ? "" : ` ${first.error.aadsts}`}; finish the rollover in the configuration`,
+          );
+        }
+        current = index;
+        const info = (signer.resolved as ResolvedCredential).info;
+        signedIn = { ...info, index };
+        return token;
+      } catch (err) {
+        const e = err instanceof AuthError ? err : toAuthError(err, options.clientId);
+        // Another credential of the same app cannot help with a wrong tenant, client or endpoint.
+        if (!isCredentialRefusal(e) || signers.length === 1) throw e;
+        refusals.push({ index, error: e });
+      }
+    }
+    const [first, ...rest] = refusals;
+    if (first === undefined) throw new AuthError("AUTH_FAILED", "", "unknown", `no credential to sign in with for client ${options.clientId}`, false);
+    throw new AuthError(
+      first.error.code,
+      first.error.aadsts,
+      first.error.field,
+      `${first.error.message}${rest.map((r) => `; the standby credential was refused too: ${r.error.message}`).join("")}`,
+      first.error.retryable,
+    );
   };
 
   return {
     clientId: options.clientId,
+    signedInWith: () => signedIn,
     getToken(opts) {
       const force = opts?.forceRefresh === true;
       // Concurrent callers share one token request; a forced refresh never rides on a cached one.

@@ -2,17 +2,17 @@
 // user's concurrency), one token provider, client and throttle per application user (main first,
 // then the additional users in config order), the metadata loader, and for a write the writer.
 import { readFile } from "node:fs/promises";
-import type { ConnectorConfig } from "../config/types.js";
+import { credentialsOf, type ConnectorConfig } from "../config/types.js";
 import { systemClock, type Clock } from "../http/clock.js";
 import { createUndiciTransport, type Transport } from "../http/transport.js";
-import { createTokenProvider, type TokenProvider } from "./auth.js";
+import { createTokenProvider, type CredentialTokenProvider } from "./auth.js";
 import { DataverseClient, type WhoAmI } from "./client.js";
 import { MAX_CONCURRENT_REQUESTS, userThrottle } from "./limits.js";
 import { MetadataLoader } from "./metadata.js";
 import { createWriter, writeHeaders, type StatsWriter } from "./writer.js";
 
 export interface UserClient {
-  readonly tokens: TokenProvider;
+  readonly tokens: CredentialTokenProvider;
   readonly client: DataverseClient;
 }
 
@@ -46,13 +46,15 @@ export interface ConnectOptions {
   readonly defaultConcurrency?: number;
   /** Per-request timeout (headers and body gaps); Microsoft's ServiceClient uses 4 minutes. */
   readonly timeoutMs?: number;
+  /** Told when a user's standby credential takes over from a refused one. */
+  readonly notice?: (message: string) => void;
 }
 
 /** Builds transport, users and metadata loader; sends nothing (`check` signs in step by step). */
 export async function buildConnection(config: ConnectorConfig, options: ConnectOptions = {}): Promise<BuiltConnection> {
   const clock = options.clock ?? systemClock;
   const max = Math.min(config.write.maxConcurrency, MAX_CONCURRENT_REQUESTS);
-  const accounts = [{ clientId: config.clientId, clientSecret: config.clientSecret }, ...config.additionalUsers];
+  const accounts = [config, ...config.additionalUsers];
   const caPem = options.caPem ?? (config.caFile === undefined ? undefined : await readFile(config.caFile));
   const owned =
     options.transport === undefined
@@ -70,9 +72,10 @@ export async function buildConnection(config: ConnectorConfig, options: ConnectO
       authorityHost: config.authorityHost,
       tenantId: config.tenantId,
       clientId: u.clientId,
-      clientSecret: u.clientSecret,
+      credentials: credentialsOf(u),
       webApiEndpoint: config.webApiEndpoint,
       transport,
+      ...(options.notice === undefined ? {} : { notice: options.notice }),
     });
     const client = new DataverseClient({
       endpoint: config.webApiEndpoint,
