@@ -15,7 +15,7 @@ describe("--about capabilities", () => {
     const about = JSON.parse(aboutText("0.0.0", "json")) as { capabilities: string[]; settings: { type: string; properties: Record<string, Record<string, unknown>>; required: string[] } };
     for (const c of about.capabilities) expect(SDK_CAPABILITIES).toContain(c);
     expect(about.settings.type).toBe("object");
-    expect(about.settings.required).toEqual(expect.arrayContaining(["web_api_endpoint", "client_secret"]));
+    expect(about.settings.required).toEqual(expect.arrayContaining(["web_api_endpoint", "tenant_id", "client_id"]));
     expect(about.settings.properties["hard_delete"]).toMatchObject({ type: "boolean", default: false });
     expect(about.settings.properties["client_secret"]).toMatchObject({ type: "string", secret: true, writeOnly: true });
     expect(about.settings.properties["batch_size"]).toMatchObject({ type: "integer", default: 1000 });
