@@ -564,8 +564,8 @@ function reading(results: readonly ScenarioResult[], rounds: Rounds): { title: s
     `\`$batch\` of 1000 single upserts costs the emulator no modelled time either, reached ${fmtPercent(dwaShare)}`,
     `of that ceiling. A 3× lead over the loader would therefore need the connector at ${fmtRatio(3 * dwaShare)}`,
     `the emulator's own ceiling${3 * dwaShare > 1 ? ", which no client can reach in this setting" : ""}.`,
-    `The latency-on rows apply the scaled execution-time model (a \`$batch\` part costs ${LIMIT_PRESETS.scaled.cost.recordMs} ms, a bulk`,
-    `record ${LIMIT_PRESETS.scaled.cost.bulkRecordMs} ms, as Microsoft's guidance orders them) and show the difference bulk actions make.`,
+    `The latency-on rows apply the scaled execution-time model (a \`$batch\` part costs ${LIMIT_PRESETS.scaled.cost.upsertMs} ms, a bulk`,
+    `record ${LIMIT_PRESETS.scaled.cost.upsertMultipleRecordMs} ms, as Microsoft's guidance orders them) and show the difference bulk actions make.`,
   ];
   if (c !== undefined) lines.push("", `Connector, median round: ${fmtInt(c)} records/s end to end.`);
   // Where the CPU goes, per record written, in the median rounds: the client process (kernel

@@ -21,7 +21,7 @@ function params(config: typeof LIMIT_PRESETS.microsoft, latency = true): LimitPa
     maxExecutionMs: config.maxExecutionMs,
     maxConcurrent: config.maxConcurrent,
     requestMs: config.cost.requestMs,
-    bulkRecordMs: config.cost.bulkRecordMs,
+    bulkRecordMs: config.cost.upsertMultipleRecordMs,
     latency,
   };
 }
