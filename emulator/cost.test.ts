@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { workOf, type OperationSeen } from "./cost.js";
+import { PluginTimes, workOf, type OperationSeen } from "./cost.js";
 import type { ServiceResponse } from "./types.js";
 
 const ok = (extra: Partial<ServiceResponse> = {}): ServiceResponse => ({ status: 204, headers: {}, ...extra });
@@ -32,5 +32,32 @@ describe("workOf", () => {
     ["a refused write", op("POST", "contacts/Microsoft.Dynamics.CRM.UpsertMultiple", ok({ status: 400 })), { kind: "other", rows: 0 }],
   ] as const)("classifies %s", (_name, seen, expected) => {
     expect(workOf(seen)).toEqual(expected);
+  });
+});
+
+describe("synchronous plug-in time", () => {
+  const plugins = new PluginTimes(
+    [{ logicalName: "contact", entitySetName: "contacts" }],
+    [
+      { table: "contact", message: "Create", milliseconds: 30 },
+      { table: "contact", message: "CreateMultiple", milliseconds: 200 },
+    ],
+  );
+
+  it("runs a step on Create per record of a CreateMultiple and a step on CreateMultiple once per request (pipelines merged)", () => {
+    const bulk = op("POST", "contacts/Microsoft.Dynamics.CRM.CreateMultiple", ok({ status: 200, cost: { records: 1000, bulk: true } }));
+    expect(workOf(bulk, plugins)).toEqual({ kind: "createMultiple", rows: 1000, pluginMs: 1000 * 30 + 200 });
+    expect(workOf(op("POST", "contacts"), plugins)).toEqual({ kind: "create", rows: 1, pluginMs: 230 });
+    expect(workOf(op("POST", "accounts"), plugins)).toEqual({ kind: "create", rows: 1 });
+    expect(workOf(op("PATCH", "contacts(1)", ok(), { "if-match": "*" }), plugins)).toEqual({ kind: "update", rows: 1 });
+  });
+
+  it("drops it when the request bypasses custom synchronous logic (MSCRM.BypassBusinessLogicExecution: CustomSync)", () => {
+    const bulk = op("POST", "contacts/Microsoft.Dynamics.CRM.CreateMultiple", ok({ cost: { records: 10, bulk: true } }), {
+      "mscrm.bypassbusinesslogicexecution": "CustomSync,CustomAsync",
+    });
+    expect(workOf(bulk, plugins)).toEqual({ kind: "createMultiple", rows: 10 });
+    const asyncOnly = { ...bulk, headers: { "mscrm.bypassbusinesslogicexecution": "CustomAsync" } };
+    expect(workOf(asyncOnly, plugins).pluginMs).toBe(10 * 30 + 200);
   });
 });

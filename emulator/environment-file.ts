@@ -2,7 +2,8 @@
 // Every problem names its JSON path, e.g. `$.tables[2].columns[4].type`.
 import { readFileSync } from "node:fs";
 import type { Environment } from "./types.js";
-import type { AppRegistration, AppSecret, Privilege } from "./types.js";
+import { PLUGIN_MESSAGES } from "./cost.js";
+import type { AppRegistration, AppSecret, PluginStep, Privilege } from "./types.js";
 import type {
   AttributeType,
   BulkAvailability,
@@ -103,7 +104,7 @@ export function parseEnvironmentFile(file: string): Environment {
 export function parseEnvironment(json: unknown, source = "environment"): Environment {
   const r = new Reader(source);
   const root = r.object(json, "$");
-  r.known(root, "$", ["tenantId", "organizationId", "businessUnitId", "baseLanguage", "apps", "tables", "rows"]);
+  r.known(root, "$", ["tenantId", "organizationId", "businessUnitId", "baseLanguage", "apps", "tables", "rows", "plugins"]);
   const tables = r.array(root["tables"], "$.tables").map((t, i) => table(r, t, `$.tables[${i}]`));
   const names = new Set<string>();
   const sets = new Set<string>();
@@ -130,6 +131,19 @@ export function parseEnvironment(json: unknown, source = "environment"): Environ
       rows[tableName] = r.array(list, `$.rows.${tableName}`).map((row, i) => r.object(row, `$.rows.${tableName}[${i}]`));
     }
   }
+  const plugins: PluginStep[] | undefined =
+    root["plugins"] === undefined
+      ? undefined
+      : r.array(root["plugins"], "$.plugins").map((v, i) => {
+          const p = `$.plugins[${i}]`;
+          const o = r.object(v, p);
+          r.known(o, p, ["table", "message", "milliseconds"]);
+          const tableName = r.string(o["table"], `${p}.table`);
+          if (!names.has(tableName)) r.fail(`${p}.table`, "names no table of this environment");
+          const milliseconds = r.number(o["milliseconds"], `${p}.milliseconds`);
+          if (milliseconds < 0) r.fail(`${p}.milliseconds`, "must not be negative");
+          return { table: tableName, message: r.oneOf(o["message"], `${p}.message`, PLUGIN_MESSAGES), milliseconds };
+        });
   return {
     tenantId: r.string(root["tenantId"], "$.tenantId", GUID, "a GUID"),
     organizationId: r.string(root["organizationId"], "$.organizationId", GUID, "a GUID"),
@@ -138,6 +152,7 @@ export function parseEnvironment(json: unknown, source = "environment"): Environ
     apps,
     tables,
     ...(rows !== undefined ? { rows } : {}),
+    ...(plugins !== undefined ? { plugins } : {}),
   };
 }
 

@@ -45,6 +45,18 @@ export interface Environment {
   readonly tables: readonly TableDefinition[];
   /** Seed rows per table logical name, in the Web API JSON write form. */
   readonly rows?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
+  /** Synchronous plug-in steps: execution time the cost model adds per table and message. */
+  readonly plugins?: readonly PluginStep[];
+}
+
+/** Messages a synchronous plug-in step can be registered on (bulk-operations: pipelines merged). */
+export type PluginMessage = "Create" | "Update" | "Upsert" | "Delete" | "CreateMultiple" | "UpdateMultiple" | "UpsertMultiple";
+
+/** A synchronous plug-in step an environment declares: the time it adds to each event it handles. */
+export interface PluginStep {
+  readonly table: string;
+  readonly message: PluginMessage;
+  readonly milliseconds: number;
 }
 
 /** Who is calling, after the bearer token was checked. */
