@@ -24,7 +24,7 @@ export interface StartEmulatorOptions {
   readonly host?: string;
   /** A JSON file (see docs/emulator.md) or an Environment value; default: the embedded environment. */
   readonly environment?: string | Environment;
-  /** A preset name (microsoft, scaled, off), a JSON file, or a config; default "off". */
+  /** A preset name (microsoft, faithful, scaled, off), a JSON file, or a config; default "off". */
   readonly limits?: string | Partial<LimitsConfig>;
   /** A JSON file of fault rules or the rules themselves. */
   readonly faults?: string | readonly FaultRule[];
