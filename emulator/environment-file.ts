@@ -2,8 +2,7 @@
 // Every problem names its JSON path, e.g. `$.tables[2].columns[4].type`.
 import { readFileSync } from "node:fs";
 import type { Environment } from "./types.js";
-import { PLUGIN_MESSAGES } from "./cost.js";
-import type { AppRegistration, AppSecret, PluginStep, Privilege } from "./types.js";
+import type { AppRegistration, AppSecret, PluginMessage, PluginStep, Privilege } from "./types.js";
 import type {
   AttributeType,
   BulkAvailability,
@@ -30,6 +29,7 @@ const ATTRIBUTE_TYPES: readonly AttributeType[] = [
   "String", "Memo", "Integer", "BigInt", "Decimal", "Double", "Money", "Boolean", "DateTime", "Picklist",
   "MultiSelectPicklist", "State", "Status", "Lookup", "Customer", "Owner", "Uniqueidentifier", "EntityName",
 ];
+const PLUGIN_MESSAGES: readonly PluginMessage[] = ["Create", "Update", "Upsert", "Delete", "CreateMultiple", "UpdateMultiple", "UpsertMultiple"];
 const PRIVILEGES: readonly Privilege[] = ["create", "read", "write", "delete", "append", "appendto"];
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const NAME = /^[a-z][a-z0-9_]*$/;

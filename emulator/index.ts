@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { DataService } from "./types.js";
 import { createDataService, defaultEnvironment, loadEnvironment, type Environment } from "./environment.js";
 import { resolveLimits, type LimitsConfig } from "./limits.js";
+import { PluginTimes } from "./cost.js";
 import { loadFaultRules, type FaultController, type FaultRule } from "./faults.js";
 import { EmulatorServer } from "./server.js";
 import type { EmulatorStats } from "./stats.js";
@@ -120,6 +121,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
     latency: options.latency ?? false,
     log,
+    plugins: new PluginTimes(environment.tables, environment.plugins ?? []),
   });
   await server.listen();
 

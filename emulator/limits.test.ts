@@ -201,7 +201,12 @@ function simulate(config: LimitsConfig, inFlight: number, costMs: number, window
     if (bookAtStart) a.ticket.start(costMs);
     if (now >= windowMs) admittedAfterFirstWindow += costMs;
     slot.at = now + costMs;
-    slot.finish = bookAtStart ? () => a.ticket.finish() : () => a.ticket.finish(costMs);
+    slot.finish = bookAtStart
+      ? () => a.ticket.finish()
+      : () => {
+          a.ticket.start(costMs); // booked only as it completes: the behaviour this replaced
+          a.ticket.finish();
+        };
   }
   const ceiling = (config.maxExecutionMs / windowMs) * (end - windowMs);
   return admittedAfterFirstWindow / ceiling;

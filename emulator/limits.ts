@@ -281,15 +281,6 @@ export function requestMs(model: CostModel, works: readonly Work[]): number {
 }
 
 /**
- * Transitional, for the server until it classifies operations: the earlier two-figure charge
- * (a bulk record as an UpsertMultiple record, any other record as a single upsert).
- */
-export function costOf(model: CostModel, work: { readonly records: number; readonly bulk: boolean } | undefined): number {
-  if (work === undefined) return model.requestMs;
-  return model.requestMs + work.records * (work.bulk ? model.upsertMultipleRecordMs : model.upsertMs);
-}
-
-/**
  * Records per second one user can sustain under this config with `recordsPerRequest` records in
  * each request of the given kind (a bulk action, or a $batch of single-row parts of that kind),
  * limited by the request budget and the execution-time budget; Infinity when limits are off.
@@ -324,11 +315,7 @@ export type Admission =
  */
 export interface Ticket {
   start(executionMs: number): void;
-  /**
-   * Releases the slot. Transitional: given a time and not started, books it now (at completion),
-   * for the server until it calls `start` when execution begins.
-   */
-  finish(executionMs?: number): void;
+  finish(): void;
   /** The caller's remaining budgets now, running requests included, for the x-ms-ratelimit-* headers. */
   headers(): Record<string, string>;
 }
@@ -474,11 +461,10 @@ export class ServiceProtection {
           started = true;
           if (executionMs > 0) b.execution.push(this.now(), executionMs);
         },
-        finish: (executionMs?: number) => {
+        finish: () => {
           if (finished) return;
           finished = true;
           b.inFlight--;
-          if (!started && executionMs !== undefined && executionMs > 0) b.execution.push(this.now(), executionMs);
         },
         headers: () => {
           this.#slide(b, this.now());
