@@ -114,21 +114,43 @@ describe("parseBatch", () => {
     expect(lf).toEqual(crlfParsed);
   });
 
+  // The documented example with its changeset last: a GET first, then the changeset of two creates.
+  const postLast = crlf([
+    ...part("GET", "/api/data/v9.2/tasks?$select=subject", "", undefined, "batch_22975cad"),
+    "--batch_22975cad",
+    'Content-Type: multipart/mixed; boundary="changeset_246e6bfe"',
+    "",
+    ...part("POST", "/api/data/v9.2/tasks", '{"subject":"Task 1 in batch"}', "1", "changeset_246e6bfe"),
+    ...part("POST", "/api/data/v9.2/tasks", '{"subject":"Task 2 in batch"}', "2", "changeset_246e6bfe"),
+    "--changeset_246e6bfe--",
+    "--batch_22975cad--",
+    "",
+  ]);
+
   it.each([
-    ["CRLF framing whose last line has no CRLF", documented.slice(0, -2)],
-    ["LF framing ending in a single LF", documented.replaceAll("\r\n", "\n")],
-  ])("%s: the last operation cannot be read (400 0x80048d19 'Stream was not readable'), the ones before it run", (_name, body) => {
+    ["CRLF framing whose last line has no CRLF", postLast.slice(0, -2)],
+    ["LF framing ending in a single LF", postLast.replaceAll("\r\n", "\n")],
+  ])("%s: the last operation's content cannot be read (400 0x80048d19 'Stream was not readable'), the ones before it run", (_name, body) => {
     const parsed = parseBatch('multipart/mixed; boundary="batch_22975cad"', body);
     expect(parsed.ok && parsed.truncated).toBe(true);
     if (!parsed.ok) return;
     const runner = fakeRunner();
     const outcome = executeBatch(parsed.items, runner, false);
     expect(outcome.status).toBe(400);
-    expect(runner.rows).toHaveLength(2); // the changeset ran; the GET after it could not be read
+    expect(runner.seen.map((s) => s.part.method)).toEqual(["GET", "POST"]); // the changeset's last create never ran
+    expect(runner.rows).toEqual([]); // and the changeset rolled back
     const last = outcome.items[outcome.items.length - 1];
     const error = last?.kind === "response" ? (JSON.parse(last.part.response.body ?? "{}") as { error: { code: string; message: string } }).error : undefined;
     expect(error?.code).toBe("0x80048d19");
     expect(error?.message).toMatch(/^Error identified in Payload provided by the user for Entity :'tasks', .*InnerException : System\.ArgumentException: Stream was not readable\.$/);
+  });
+
+  it("runs a truncated body in full when its last operation has no content to read (a GET)", () => {
+    const parsed = parseBatch('multipart/mixed; boundary="batch_22975cad"', documented.slice(0, -2));
+    expect(parsed.ok && parsed.truncated).toBe(true);
+    if (!parsed.ok) return;
+    const outcome = executeBatch(parsed.items, fakeRunner(), false);
+    expect(outcome.status).toBe(200);
   });
 
   it("refuses a changeset operation without Content-ID (OData: each MUST carry one) with 400 0x80060888", () => {

@@ -227,8 +227,11 @@ export function parseBatch(contentType: string | undefined, body: string): Batch
   // After the close delimiter the reader needs a line ending (CRLF, or two LFs) to finish the last
   // operation's content; web-api-client-errors shows the failure and that remedy.
   const truncated = !/^(\r\n|\n\r?\n)/.test(split.epilogue);
+  // What fails is reading the last operation's content ("deserialization error", Learn says; the
+  // reports are of a POST last), so an operation without a body, such as a GET, still runs.
   const last = items[items.length - 1];
-  if (truncated && last !== undefined) {
+  const lastPart = last === undefined ? undefined : last.kind === "request" ? last.part : last.parts[last.parts.length - 1];
+  if (truncated && last !== undefined && lastPart !== undefined && lastPart.body.trim() !== "") {
     items[items.length - 1] =
       last.kind === "request"
         ? { kind: "request", part: { ...last.part, unreadable: true } }
