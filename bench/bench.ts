@@ -13,6 +13,7 @@ import {
   fmtPercent,
   fmtRatio,
   markdown,
+  comparisonWithPrevious,
   textTable,
   textTargets,
 } from "./report.js";
@@ -59,6 +60,8 @@ export interface BenchOptions {
   readonly repeat: number;
   /** The command line to print in the report. */
   readonly command: string;
+  /** The report this run replaces, to say how the figures moved. */
+  readonly previousReport?: string;
   /** Progress lines (stderr in the CLI). */
   readonly log: (line: string) => void;
 }
@@ -314,6 +317,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     rmSync(work, { recursive: true, force: true });
   }
 
+  const targets = judge(results, limitRuns, options, rounds);
+  const compared = options.previousReport === undefined ? undefined : comparisonWithPrevious(options.previousReport, targets);
   const report: BenchReport = {
     command: options.command,
     date,
@@ -321,8 +326,8 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     records: options.records,
     scenarios: results,
     load: `load average ${loadBefore.map((l) => l.toFixed(1)).join(" / ")} (1/5/15 min) at the start, ${loadavg().map((l) => l.toFixed(1)).join(" / ")} at the end`,
-    targets: judge(results, limitRuns, options, rounds),
-    sections: [...reading(results, rounds), ...sections(limitRuns, options)],
+    targets,
+    sections: [...(compared === undefined ? [] : [compared]), ...reading(results, rounds), ...sections(limitRuns, options)],
   };
   const text = [
     textTable(results),

@@ -2,7 +2,7 @@
 //
 // Runs the benchmark scenarios side by side, prints a table and the issue 5 targets, and writes
 // docs/benchmarks.md. Progress goes to stderr.
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULTS, DEFAULT_SCENARIOS, SCENARIOS, repositoryRoot, runBench } from "./bench.js";
@@ -87,10 +87,13 @@ async function main(): Promise<number> {
     command: ["npm run bench", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" "),
     log: (line) => void process.stderr.write(`${line}\n`),
   };
-  const outcome = await runBench(options);
+  const doc = values.doc ?? join(repositoryRoot(), "docs", "benchmarks.md");
+  const writeDoc = values["no-doc"] !== true;
+  // The report this run replaces: its targets are shown beside this run's.
+  const previousReport = writeDoc && existsSync(doc) ? readFileSync(doc, "utf8") : undefined;
+  const outcome = await runBench({ ...options, ...(previousReport === undefined ? {} : { previousReport }) });
   process.stdout.write(`${outcome.text}\n`);
-  if (values["no-doc"] !== true) {
-    const doc = values.doc ?? join(repositoryRoot(), "docs", "benchmarks.md");
+  if (writeDoc) {
     writeFileSync(doc, outcome.markdown);
     process.stderr.write(`bench: wrote ${doc}\n`);
   }

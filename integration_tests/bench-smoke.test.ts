@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { LIMIT_PRESETS } from "../emulator/index.js";
 import { BENCH_LIMITS, DEFAULT_SCENARIOS, medianRun, repositoryRoot, runBench } from "../bench/bench.js";
 import { retriesFromLogs } from "../bench/scenarios.js";
-import type { ScenarioResult } from "../bench/report.js";
+import { comparisonWithPrevious, type ScenarioResult } from "../bench/report.js";
 import type { BenchOutcome } from "../bench/bench.js";
 import { airbyteMessages, expectedStates } from "../bench/generate.js";
 import { firstWindowAllowance, runCeiling, steadyStateCeiling } from "../bench/theory.js";
@@ -85,6 +85,27 @@ describe("bench input", () => {
 });
 
 describe("bench bookkeeping", () => {
+  it("given the report it replaces, shows each target beside its previous figure, matching reworded details", () => {
+    const previous = [
+      "# Benchmarks",
+      "- Command: `npm run bench -- --large`",
+      "- Date: 2026-11-26T10:29:37.591Z",
+      "## Targets",
+      "| target (issue 5 / issue 2) | measured | verdict |",
+      "|---|---|---|",
+      "| same, with the execution-time model as real latency (scaled preset's costs, limits off) | 8.98× (34,336 vs 3,823 records/s) | **met** |",
+      "## Scenarios",
+    ].join("\n");
+    const section = comparisonWithPrevious(previous, [
+      { target: "same, with the execution-time model as real latency (faithful preset's costs, limits off)", measured: "2.18×", verdict: "not met" },
+      { target: "a new target", measured: "1", verdict: "met" },
+    ]);
+    expect(section?.body).toContain("`npm run bench -- --large`, 2026-11-26T10:29:37.591Z");
+    expect(section?.body).toContain("| 8.98× (34,336 vs 3,823 records/s) (met) | 2.18× (not met) |");
+    expect(section?.body).toContain("| a new target | (not in the previous report) | 1 (met) |");
+    expect(comparisonWithPrevious("no targets here", [])).toBeUndefined();
+  });
+
   it("given the connector's per-stream summary lines, sums their retried counts; none reported → undefined", () => {
     const logs = [
       'summary: stream "a" → contact: read 10, upserted 10, rejected 0, retried 3, 1.0 s',
