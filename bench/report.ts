@@ -194,7 +194,8 @@ export function comparisonWithPrevious(previous: string, targets: readonly Targe
   const rows = targets.map((t) => {
     const old = before.rows.get(targetKey(t.target));
     const now = `${t.measured} (${t.verdict === "info" ? "context" : t.verdict})`;
-    return [t.target, old === undefined ? "(not in the previous report)" : `${old.measured} (${old.verdict.replace(/\*/g, "")})`, now];
+    const verdict = old?.verdict.replace(/\*/g, "") ?? "";
+    return [t.target, old === undefined ? "(not in the previous report)" : `${old.measured} ${verdict.startsWith("(") ? verdict : `(${verdict})`}`, now];
   });
   return {
     title: "Compared with the previous report",
