@@ -39,7 +39,11 @@ export function runBatch(ctx: BatchContext, headers: Readonly<Record<string, str
     {
       run: (part, refs) => {
         const { response, path } = runPart(ctx, part, refs, caller, serviceRoot);
-        const partHeaders = bypass === undefined || part.headers["mscrm.bypassbusinesslogicexecution"] !== undefined ? part.headers : { ...part.headers, "mscrm.bypassbusinesslogicexecution": bypass };
+        // A part's own bypass header counts only for a caller holding the privilege (the server
+        // checked it on the batch request alone); otherwise the batch request's applies.
+        const own = part.headers["mscrm.bypassbusinesslogicexecution"];
+        const effective = own !== undefined && caller.hasSpecial("prvBypassCustomBusinessLogic") ? own : bypass;
+        const partHeaders = { ...part.headers, "mscrm.bypassbusinesslogicexecution": effective ?? "" };
         works.push(workOf({ method: part.method, path, headers: partHeaders, response }, ctx.plugins));
         return response;
       },

@@ -4,7 +4,6 @@
 import type { PluginMessage, PluginStep, ServiceResponse } from "./types.js";
 import type { OperationKind, Work } from "./limits.js";
 
-
 const SINGLE_MESSAGE: Partial<Record<OperationKind, "Create" | "Update" | "Upsert" | "Delete">> = {
   create: "Create",
   update: "Update",

@@ -183,6 +183,27 @@ describe("synchronous plug-in time", () => {
     const m = e.stats().model.cost;
     expect(e.stats().executionMs.total - bulkBefore).toBeCloseTo(m.requestMs + 3 * m.createMultipleRecordMs + 3 * 300, 6);
   });
+
+  it("in a $batch, is charged per created part, and the batch request's bypass header covers its parts", async () => {
+    const body = [
+      "--batch_P",
+      "Content-Type: multipart/mixed; boundary=changeset_Q",
+      "",
+      ...[1, 2].flatMap((i) => ["--changeset_Q", "Content-Type: application/http", "Content-Transfer-Encoding: binary", `Content-ID: ${i}`, "", "POST contacts HTTP/1.1", "Content-Type: application/json", "", `{"lastname":"Batch ${i}"}`]),
+      "--changeset_Q--",
+      "--batch_P--",
+      "",
+    ].join("\r\n");
+    const cost = async (headers: Record<string, string>): Promise<number> => {
+      const before = e.stats().executionMs.total;
+      const r = await call(e, "$batch", { method: "POST", body, headers: { "content-type": "multipart/mixed; boundary=batch_P", ...headers } });
+      expect(r.status).toBe(200);
+      return e.stats().executionMs.total - before;
+    };
+    const m = e.stats().model.cost;
+    expect(await cost({})).toBeCloseTo(m.requestMs + 2 * (m.createMs + 300), 6);
+    expect(await cost({ "MSCRM.BypassBusinessLogicExecution": "CustomSync" })).toBeCloseTo(m.requestMs + 2 * m.createMs, 6);
+  });
 });
 
 describe("request formats other clients send", () => {
