@@ -158,3 +158,54 @@ export function markdown(report: BenchReport): string {
     ...report.sections.flatMap((s) => [`## ${s.title}`, "", s.body, ""]),
   ].join("\n");
 }
+
+/** The `| target | measured | verdict |` rows and the header lines of an earlier report. */
+function previousTargets(previous: string): { date?: string; command?: string; load?: string; rows: Map<string, { measured: string; verdict: string }> } {
+  const line = (prefix: string): string | undefined => previous.split("\n").find((l) => l.startsWith(prefix))?.slice(prefix.length).trim();
+  const rows = new Map<string, { measured: string; verdict: string }>();
+  const start = previous.indexOf("## Targets");
+  const end = previous.indexOf("\n## ", start + 1);
+  if (start >= 0) {
+    for (const l of previous.slice(start, end < 0 ? undefined : end).split("\n")) {
+      if (!l.startsWith("| ") || l.startsWith("| target")) continue;
+      const cells = l.slice(2, -2).split(" | ");
+      if (cells.length !== 3) continue;
+      rows.set(targetKey(cells[0] ?? ""), { measured: cells[1] ?? "", verdict: cells[2] ?? "" });
+    }
+  }
+  const date = line("- Date: ");
+  const command = line("- Command: ");
+  const load = line("- Load: ");
+  return { ...(date === undefined ? {} : { date }), ...(command === undefined ? {} : { command }), ...(load === undefined ? {} : { load }), rows };
+}
+
+/** A target's text without its parenthesised details, so a reworded detail still matches. */
+function targetKey(target: string): string {
+  return target.replace(/\s*\([^)]*\)/g, "").trim();
+}
+
+/**
+ * Each target of this run beside the same target in the report this run replaces (read before it
+ * is overwritten), so the report says how the figures moved.
+ */
+export function comparisonWithPrevious(previous: string, targets: readonly TargetCheck[]): { title: string; body: string } | undefined {
+  const before = previousTargets(previous);
+  if (before.rows.size === 0) return undefined;
+  const rows = targets.map((t) => {
+    const old = before.rows.get(targetKey(t.target));
+    const now = `${t.measured} (${t.verdict === "info" ? "context" : t.verdict})`;
+    const verdict = old?.verdict.replace(/\*/g, "") ?? "";
+    return [t.target, old === undefined ? "(not in the previous report)" : `${old.measured} ${verdict.startsWith("(") ? verdict : `(${verdict})`}`, now];
+  });
+  return {
+    title: "Compared with the previous report",
+    body: [
+      `The report this run replaced: ${before.command ?? "unknown command"}, ${before.date ?? "unknown date"}${before.load === undefined ? "" : `, ${before.load}`}.`,
+      "Where the emulator changed between the two runs (its limits preset, cost model or booking; see",
+      "docs/emulator.md and the history of emulator/), a moved figure is the emulator's doing, not the client's;",
+      "latency-off figures also move with the machine's load.",
+      "",
+      mdTable(["target", "previous report", "this run"], rows),
+    ].join("\n"),
+  };
+}

@@ -2,7 +2,7 @@
 //
 // Runs the benchmark scenarios side by side, prints a table and the issue 5 targets, and writes
 // docs/benchmarks.md. Progress goes to stderr.
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULTS, DEFAULT_SCENARIOS, SCENARIOS, repositoryRoot, runBench } from "./bench.js";
@@ -16,8 +16,9 @@ const USAGE = `usage: npm run bench -- [options]
   --large               add the large run (--large-records, default ${DEFAULTS.largeRecords})
   --large-records N
   --limits-records N    records per user in the limits scenarios (default ${DEFAULTS.limitsRecords})
-  --limits SPEC         emulator limits for them: a preset (microsoft, scaled) or a JSON file
-                        (default: the scaled preset with a 1,800 ms execution budget, see bench/bench.ts)
+  --limits SPEC         emulator limits for them: a preset (faithful, microsoft, scaled) or a JSON file
+                        (default: the faithful preset, see bench/bench.ts)
+  --latency-records N   records in the latency scenarios (default ${DEFAULTS.latencyRecords})
   --state-every N       a STATE message every N records (default ${DEFAULTS.stateEvery})
   --batch-size N        connector batch_size and loaders' batch size (default ${DEFAULTS.batchSize})
   --timeout S           per-scenario timeout in seconds (default ${DEFAULTS.timeoutSeconds})
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
       large: { type: "boolean" },
       "large-records": { type: "string" },
       "limits-records": { type: "string" },
+      "latency-records": { type: "string" },
       limits: { type: "string" },
       "state-every": { type: "string" },
       "batch-size": { type: "string" },
@@ -75,6 +77,7 @@ async function main(): Promise<number> {
     largeRecords: positive(values["large-records"], "large-records", DEFAULTS.largeRecords),
     stateEvery: positive(values["state-every"], "state-every", DEFAULTS.stateEvery),
     limitsRecords: positive(values["limits-records"], "limits-records", DEFAULTS.limitsRecords),
+    latencyRecords: positive(values["latency-records"], "latency-records", DEFAULTS.latencyRecords),
     limits: values.limits ?? DEFAULTS.limits,
     batchSize: positive(values["batch-size"], "batch-size", DEFAULTS.batchSize),
     dwaConcurrency: DEFAULTS.dwaConcurrency,
@@ -84,10 +87,13 @@ async function main(): Promise<number> {
     command: ["npm run bench", ...(argv.length > 0 ? ["--", ...argv] : [])].join(" "),
     log: (line) => void process.stderr.write(`${line}\n`),
   };
-  const outcome = await runBench(options);
+  const doc = values.doc ?? join(repositoryRoot(), "docs", "benchmarks.md");
+  const writeDoc = values["no-doc"] !== true;
+  // The report this run replaces: its targets are shown beside this run's.
+  const previousReport = writeDoc && existsSync(doc) ? readFileSync(doc, "utf8") : undefined;
+  const outcome = await runBench({ ...options, ...(previousReport === undefined ? {} : { previousReport }) });
   process.stdout.write(`${outcome.text}\n`);
-  if (values["no-doc"] !== true) {
-    const doc = values.doc ?? join(repositoryRoot(), "docs", "benchmarks.md");
+  if (writeDoc) {
     writeFileSync(doc, outcome.markdown);
     process.stderr.write(`bench: wrote ${doc}\n`);
   }

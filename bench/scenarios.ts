@@ -449,7 +449,7 @@ export function limitParams(model: EmulatorStats["model"]): LimitParams {
     maxExecutionMs: model.maxExecutionMs,
     maxConcurrent: model.maxConcurrent,
     requestMs: model.cost.requestMs,
-    bulkRecordMs: model.cost.bulkRecordMs,
+    bulkRecordMs: model.cost.upsertMultipleRecordMs,
     latency: model.latency,
   };
 }

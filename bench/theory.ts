@@ -19,9 +19,8 @@
 //
 // (one request's latency, then the rest at the steady rate), and N / T(N) is the run's ideal rate,
 // never below the steady-state rate. Judging the connector against N / T(N) is the stricter of
-// the two comparisons. Neither figure counts the overshoot a client could get by exploiting that
-// the emulator books execution time only when a request completes (many long requests in flight
-// before the first booking lands): Microsoft documents no such allowance, so no target relies on it.
+// the two comparisons. The emulator books a request's execution time when it starts, so requests
+// in flight count against E and no client gets more than these figures by keeping many in flight.
 
 export interface LimitParams {
   readonly windowSeconds: number;

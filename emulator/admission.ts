@@ -1,10 +1,12 @@
-// The server's one door to the service protection model (limits.ts): admitting a request, charging
-// the execution time its answer cost, holding the answer for that time under --latency, and the
-// headers an admitted answer carries. Every call into limits.ts from the server goes through here,
-// so a change to the model changes this file and limits.ts only.
+// The server's one door to the service protection model (limits.ts): admitting a request when its
+// headers arrive (before its body is read, so an upload holds its concurrency slot), booking the
+// execution time the cost model charges when it starts executing (so running requests count
+// against the budget), holding the answer for that time under --latency, and the headers an
+// admitted answer carries. Every call into limits.ts from the server goes through here, so a
+// change to the model changes this file and limits.ts only.
 import type { ServiceResponse } from "./types.js";
 import { type DataverseError, errors } from "./errors.js";
-import { costOf, ServiceProtection, type LimitKind, type LimitsConfig, type Ticket } from "./limits.js";
+import { requestMs, ServiceProtection, type LimitKind, type LimitsConfig, type Ticket, type Work } from "./limits.js";
 
 export type Admitted = { readonly ok: true; readonly ticket: Ticket } | { readonly ok: false; readonly kind: LimitKind; readonly error: DataverseError; readonly retryAfterSeconds: number };
 
@@ -20,27 +22,35 @@ export class AdmissionControl {
     this.#protection = new ServiceProtection(limits, now);
   }
 
-  /** Call before running a request of `clientId`; when admitted, `finish` the ticket exactly once. */
+  /** Call when a request of `clientId` arrives, before reading its body; when admitted, `finish` the ticket exactly once. */
   admit(clientId: string): Admitted {
     const admission = this.#protection.admit(clientId);
     if (admission.ok) return admission;
     return { ok: false, kind: admission.kind, error: errors.throttled(admission.code, admission.message), retryAfterSeconds: admission.retryAfterSeconds };
   }
 
-  /** Execution time charged for a request that did the given work (none: the fixed request time). */
-  charge(work: ServiceResponse["cost"]): number {
-    return costOf(this.limits.cost, work);
+  /** Execution time the model charges a request that ran these operations (none: the fixed request time). */
+  charge(works: readonly Work[]): number {
+    return requestMs(this.limits.cost, works);
   }
 
-  /** The fixed server time of any request, in ms. */
-  get requestMs(): number {
-    return this.limits.cost.requestMs;
+  /** Books the request's execution time now, as it starts executing. */
+  start(ticket: Ticket, executionMs: number): void {
+    ticket.start(executionMs);
   }
 
-  /** Waits out the execution time under --latency, then books it and frees the ticket's slot. */
+  /** Frees the slot of an admitted request that will not run (its client hung up mid-body). */
+  release(ticket: Ticket): void {
+    ticket.finish();
+  }
+
+  /** Waits out the execution time under --latency, then frees the ticket's slot. */
   async finish(ticket: Ticket, executionMs: number): Promise<void> {
-    if (this.latency && executionMs > 0) await sleep(executionMs);
-    ticket.finish(executionMs);
+    try {
+      if (this.latency && executionMs > 0) await sleep(executionMs);
+    } finally {
+      ticket.finish();
+    }
   }
 
   /** x-ms-dop-hint: the degree of parallelism the service suggests. */

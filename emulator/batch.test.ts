@@ -107,13 +107,55 @@ describe("parseBatch", () => {
     expect(get?.kind === "request" && [get.part.method, get.part.headers["accept"], get.part.body]).toEqual(["GET", "application/json", ""]);
   });
 
-  it("answers 400 0x80048d19 'Stream was not readable' when the frame uses LF only", () => {
-    const parsed = parseBatch('multipart/mixed; boundary="batch_22975cad"', documented.replaceAll("\r\n", "\n"));
-    expect(parsed.ok).toBe(false);
-    if (parsed.ok) return;
-    expect(parsed.status).toBe(400);
-    expect(parsed.code).toBe("0x80048d19");
-    expect(parsed.message).toContain("Stream was not readable");
+  it("reads LF framing when the body ends with two LFs, as web-api-client-errors advises", () => {
+    const lf = parseBatch('multipart/mixed; boundary="batch_22975cad"', `${documented.replaceAll("\r\n", "\n")}\n`);
+    const crlfParsed = parseBatch('multipart/mixed; boundary="batch_22975cad"', documented);
+    expect(lf.ok && !lf.truncated).toBe(true);
+    expect(lf).toEqual(crlfParsed);
+  });
+
+  // The documented example with its changeset last: a GET first, then the changeset of two creates.
+  const postLast = crlf([
+    ...part("GET", "/api/data/v9.2/tasks?$select=subject", "", undefined, "batch_22975cad"),
+    "--batch_22975cad",
+    'Content-Type: multipart/mixed; boundary="changeset_246e6bfe"',
+    "",
+    ...part("POST", "/api/data/v9.2/tasks", '{"subject":"Task 1 in batch"}', "1", "changeset_246e6bfe"),
+    ...part("POST", "/api/data/v9.2/tasks", '{"subject":"Task 2 in batch"}', "2", "changeset_246e6bfe"),
+    "--changeset_246e6bfe--",
+    "--batch_22975cad--",
+    "",
+  ]);
+
+  it.each([
+    ["CRLF framing whose last line has no CRLF", postLast.slice(0, -2)],
+    ["LF framing ending in a single LF", postLast.replaceAll("\r\n", "\n")],
+  ])("%s: the last operation's content cannot be read (400 0x80048d19 'Stream was not readable'), the ones before it run", (_name, body) => {
+    const parsed = parseBatch('multipart/mixed; boundary="batch_22975cad"', body);
+    expect(parsed.ok && parsed.truncated).toBe(true);
+    if (!parsed.ok) return;
+    const runner = fakeRunner();
+    const outcome = executeBatch(parsed.items, runner, false);
+    expect(outcome.status).toBe(400);
+    expect(runner.seen.map((s) => s.part.method)).toEqual(["GET", "POST"]); // the changeset's last create never ran
+    expect(runner.rows).toEqual([]); // and the changeset rolled back
+    const last = outcome.items[outcome.items.length - 1];
+    const error = last?.kind === "response" ? (JSON.parse(last.part.response.body ?? "{}") as { error: { code: string; message: string } }).error : undefined;
+    expect(error?.code).toBe("0x80048d19");
+    expect(error?.message).toMatch(/^Error identified in Payload provided by the user for Entity :'tasks', .*InnerException : System\.ArgumentException: Stream was not readable\.$/);
+  });
+
+  it("runs a truncated body in full when its last operation has no content to read (a GET)", () => {
+    const parsed = parseBatch('multipart/mixed; boundary="batch_22975cad"', documented.slice(0, -2));
+    expect(parsed.ok && parsed.truncated).toBe(true);
+    if (!parsed.ok) return;
+    const outcome = executeBatch(parsed.items, fakeRunner(), false);
+    expect(outcome.status).toBe(200);
+  });
+
+  it("refuses a changeset operation without Content-ID (OData: each MUST carry one) with 400 0x80060888", () => {
+    const body = crlf(["--batch_A", "Content-Type: multipart/mixed; boundary=changeset_B", "", ...part("POST", "tasks", "{}", undefined, "changeset_B"), "--changeset_B--", "--batch_A--", ""]);
+    expect(parseBatch("multipart/mixed; boundary=batch_A", body)).toMatchObject({ ok: false, status: 400, code: "0x80060888" });
   });
 
   it("refuses a GET inside a changeset", () => {
@@ -149,7 +191,7 @@ describe("parseBatch", () => {
 
 /** A batch (boundary batch_A) holding one changeset (boundary changeset_B) of the given parts. */
 function oneChangeset(parts: readonly string[][]): string {
-  return crlf(["--batch_A", "Content-Type: multipart/mixed; boundary=changeset_B", "", ...parts.flat(), "--changeset_B--", "--batch_A--"]);
+  return crlf(["--batch_A", "Content-Type: multipart/mixed; boundary=changeset_B", "", ...parts.flat(), "--changeset_B--", "--batch_A--", ""]);
 }
 
 describe("executeBatch", () => {
@@ -157,7 +199,7 @@ describe("executeBatch", () => {
     [1, 2, 3].flatMap((i) => part("POST", "/api/data/v9.2/tasks", i === fail ? '{"subject":"fail"}' : `{"subject":"${i}"}`));
 
   it("stops at the first failing part and answers with its status", () => {
-    const parsed = parseBatch("multipart/mixed; boundary=batch_A", crlf([...twoThenFail(2), "--batch_A--"]));
+    const parsed = parseBatch("multipart/mixed; boundary=batch_A", crlf([...twoThenFail(2), "--batch_A--", ""]));
     if (!parsed.ok) throw new Error("parse");
     const runner = fakeRunner();
     const outcome = executeBatch(parsed.items, runner, false);
@@ -168,7 +210,7 @@ describe("executeBatch", () => {
   });
 
   it("with continue-on-error runs every part and answers 200", () => {
-    const parsed = parseBatch("multipart/mixed; boundary=batch_A", crlf([...twoThenFail(2), "--batch_A--"]));
+    const parsed = parseBatch("multipart/mixed; boundary=batch_A", crlf([...twoThenFail(2), "--batch_A--", ""]));
     if (!parsed.ok) throw new Error("parse");
     const runner = fakeRunner();
     const outcome = executeBatch(parsed.items, runner, true);
@@ -202,6 +244,7 @@ describe("executeBatch", () => {
       ...part("POST", "accounts", '{"name":"x"}', "4", "changeset_C"),
       "--changeset_C--",
       "--batch_A--",
+      "",
     ]);
     const parsed = parseBatch("multipart/mixed; boundary=batch_A", body);
     if (!parsed.ok) throw new Error("parse");

@@ -1,7 +1,10 @@
-// The $batch framing, as LEARN/webapi/execute-batch-operations-using-web-api
-// describes it: multipart/mixed with CRLF line endings, application/http parts, changesets (nested
-// multipart/mixed) that are atomic, Content-ID and $n references, stop at the first error unless
-// `Prefer: odata.continue-on-error`. Parsing and formatting are pure; `executeBatch` drives a
+// The $batch framing, as LEARN/webapi/execute-batch-operations-using-web-api describes it:
+// multipart/mixed, application/http parts, changesets (nested multipart/mixed) that are atomic,
+// Content-ID and $n references, stop at the first error unless `Prefer: odata.continue-on-error`.
+// Line endings (web-api-client-errors, "Stream was not readable"): CRLF as documented, or LF, as
+// long as the body ends with a line ending after the close delimiter (CRLF, or two LFs as that page
+// advises); otherwise the last operation's content cannot be read and that operation fails with
+// 400 0x80048d19. Parsing and formatting are pure; `executeBatch` drives a
 // DataService-like callback so it can be tested without a server.
 import { randomUUID } from "node:crypto";
 import type { ServiceResponse } from "./types.js";
@@ -15,6 +18,8 @@ export interface BatchPart {
   readonly body: string;
   /** Content-ID of the MIME part, if any. */
   readonly contentId?: string;
+  /** The body ended before this (last) operation's content could be read (see BatchParse.truncated). */
+  readonly unreadable?: true;
 }
 
 export type BatchItem =
@@ -27,7 +32,17 @@ export interface BatchError {
   readonly message: string;
 }
 
-export type BatchParse = { readonly ok: true; readonly items: readonly BatchItem[] } | ({ readonly ok: false } & BatchError);
+export type BatchParse =
+  | {
+      readonly ok: true;
+      readonly items: readonly BatchItem[];
+      /**
+       * The body ends without the line ending the reader needs after the close delimiter, so the
+       * last operation's content cannot be read (web-api-client-errors: "Stream was not readable").
+       */
+      readonly truncated: boolean;
+    }
+  | ({ readonly ok: false } & BatchError);
 
 /** Documented limit: "Batch requests can contain up to 1000 individual requests". */
 export const MAX_BATCH_OPERATIONS = 1000;
@@ -60,52 +75,68 @@ function badBatch(message: string): BatchParse {
   return { ok: false, status: 400, code: "0x0", message };
 }
 
-/** Splits a multipart body into the raw texts of its parts (between delimiters). */
-function splitMultipart(body: string, boundary: string): string[] | undefined {
+/** Position of `delimiter` at or after `from` where it starts a line and is not the prefix of a longer word; -1 if none. */
+function findDelimiter(body: string, delimiter: string, from: number): number {
+  for (let i = body.indexOf(delimiter, from); i >= 0; i = body.indexOf(delimiter, i + 1)) {
+    if (i !== 0 && body[i - 1] !== "\n") continue;
+    const next = body[i + delimiter.length];
+    if (next === undefined || next === "-" || next === "\r" || next === "\n" || next === " " || next === "\t") return i;
+  }
+  return -1;
+}
+
+/** One line ending (CRLF or LF) removed from the end of `text`, if it has one. */
+function dropLineEnding(text: string): string {
+  return text.endsWith("\r\n") ? text.slice(0, -2) : text.endsWith("\n") ? text.slice(0, -1) : text;
+}
+
+/**
+ * Splits a multipart body into the raw texts of its parts (between delimiters) and the text after
+ * the close delimiter. Lines may end in CRLF or LF.
+ */
+function splitMultipart(body: string, boundary: string): { parts: string[]; epilogue: string } | undefined {
   const delimiter = `--${boundary}`;
   const parts: string[] = [];
-  // The body may start directly with the delimiter or with a preamble followed by CRLF.
-  let pos = 0;
-  if (!body.startsWith(delimiter)) {
-    const first = body.indexOf(`\r\n${delimiter}`);
-    if (first < 0) return undefined;
-    pos = first + 2;
-  }
+  // The body may start directly with the delimiter or with a preamble.
+  let pos = findDelimiter(body, delimiter, 0);
+  if (pos < 0) return undefined;
   for (;;) {
     const afterDelimiter = pos + delimiter.length;
-    if (body.startsWith("--", afterDelimiter)) return parts; // close delimiter; epilogue ignored
-    // Transport padding (spaces/tabs) then CRLF.
-    const lineEnd = body.indexOf("\r\n", afterDelimiter);
+    if (body.startsWith("--", afterDelimiter)) return { parts, epilogue: body.slice(afterDelimiter + 2) };
+    // Transport padding (spaces/tabs) then a line ending.
+    const lineEnd = body.indexOf("\n", afterDelimiter);
     if (lineEnd < 0) return undefined;
     if (body.slice(afterDelimiter, lineEnd).trim() !== "") return undefined;
-    const start = lineEnd + 2;
-    const next = body.indexOf(`\r\n${delimiter}`, start - 2);
+    const start = lineEnd + 1;
+    const next = findDelimiter(body, delimiter, start);
     if (next < 0) return undefined;
-    parts.push(next < start ? "" : body.slice(start, next));
-    pos = next + 2;
+    // The line ending before the next delimiter belongs to the delimiter.
+    parts.push(dropLineEnding(body.slice(start, next)));
+    pos = next;
   }
 }
 
-/** Splits "headers CRLF CRLF body"; header names lower-cased. */
+/** Splits "headers, empty line, body"; header names lower-cased. */
 function splitHeaders(text: string): { headers: Record<string, string>; body: string } | undefined {
   let headerText: string;
   let body: string;
-  if (text.startsWith("\r\n")) {
+  const leading = /^\r?\n/.exec(text);
+  if (leading !== null) {
     headerText = "";
-    body = text.slice(2);
+    body = text.slice(leading[0].length);
   } else {
-    const end = text.indexOf("\r\n\r\n");
-    if (end < 0) {
+    const end = /\r?\n\r?\n/.exec(text);
+    if (end === null) {
       headerText = text;
       body = "";
     } else {
-      headerText = text.slice(0, end);
-      body = text.slice(end + 4);
+      headerText = text.slice(0, end.index);
+      body = text.slice(end.index + end[0].length);
     }
   }
   const headers: Record<string, string> = {};
   if (headerText !== "") {
-    for (const line of headerText.split("\r\n")) {
+    for (const line of headerText.split(/\r?\n/)) {
       // A header block may end right at the next delimiter, leaving an empty last line.
       if (line === "") continue;
       const colon = line.indexOf(":");
@@ -117,16 +148,16 @@ function splitHeaders(text: string): { headers: Record<string, string>; body: st
 }
 
 function parseHttpPart(text: string, contentId: string | undefined): BatchPart | { error: string } {
-  const lineEnd = text.indexOf("\r\n");
-  const requestLine = lineEnd < 0 ? text : text.slice(0, lineEnd);
+  const lineEnd = /\r?\n/.exec(text);
+  const requestLine = lineEnd === null ? text : text.slice(0, lineEnd.index);
   const match = /^([A-Z]+) (\S+) HTTP\/1\.[01]$/.exec(requestLine.trim());
   if (match === null) return { error: "The request line of a batch part is not valid." };
-  const rest = lineEnd < 0 ? "" : text.slice(lineEnd + 2);
+  const rest = lineEnd === null ? "" : text.slice(lineEnd.index + lineEnd[0].length);
   const split = splitHeaders(rest === "" ? "\r\n" : rest);
   if (split === undefined) return { error: "The headers of a batch part are not valid." };
-  // A body ends where the next delimiter's CRLF begins; one trailing CRLF belongs to the framing
-  // in some writers' output, which JSON bodies tolerate either way.
-  const body = split.body.endsWith("\r\n") ? split.body.slice(0, -2) : split.body;
+  // A body ends where the next delimiter's line ending begins; one trailing line ending belongs to
+  // the framing in some writers' output, which JSON bodies tolerate either way.
+  const body = dropLineEnding(split.body);
   return {
     method: match[1] ?? "",
     url: match[2] ?? "",
@@ -142,14 +173,12 @@ export function parseBatch(contentType: string | undefined, body: string): Batch
   }
   const boundary = boundaryOf(contentType ?? "");
   if (boundary === undefined) return badBatch("The batch request must have a boundary specification in the Content-Type header.");
-  // Only the framing must be CRLF: the bodies inside parts are opaque (pretty-printed JSON with LF is fine).
-  if (!body.includes("\r\n") && body.includes("\n")) return notReadable();
-  const rawParts = splitMultipart(body, boundary);
-  if (rawParts === undefined) return notReadable();
+  const split = splitMultipart(body, boundary);
+  if (split === undefined) return notReadable();
 
   const items: BatchItem[] = [];
   let operations = 0;
-  for (const raw of rawParts) {
+  for (const raw of split.parts) {
     const mime = splitHeaders(raw);
     if (mime === undefined) return notReadable();
     const type = mime.headers["content-type"];
@@ -159,7 +188,7 @@ export function parseBatch(contentType: string | undefined, body: string): Batch
       const inner = splitMultipart(mime.body, changesetBoundary);
       if (inner === undefined) return notReadable();
       const parts: BatchPart[] = [];
-      for (const innerRaw of inner) {
+      for (const innerRaw of inner.parts) {
         const innerMime = splitHeaders(innerRaw);
         if (innerMime === undefined) return notReadable();
         if (isMultipartMixed(innerMime.headers["content-type"])) {
@@ -167,6 +196,12 @@ export function parseBatch(contentType: string | undefined, body: string): Batch
         }
         const part = parseHttpPart(innerMime.body, innerMime.headers["content-id"]);
         if ("error" in part) return badBatch(part.error);
+        if (part.contentId === undefined || part.contentId === "") {
+          // OData 4.0/4.01 (Multipart Batch Request Body): each operation of a change set MUST
+          // carry a Content-ID. Learn is silent; a Dataverse client's changelog reports this
+          // refusal as 0x80060888 "Content-ID header not present".
+          return { ok: false, status: 400, code: "0x80060888", message: "Content-ID header not present for a request in a change set." };
+        }
         if (part.method === "GET") {
           // The docs state GET is not allowed in a changeset but do not quote the error; this is
           // the OData library's wording for the case.
@@ -189,7 +224,36 @@ export function parseBatch(contentType: string | undefined, body: string): Batch
       );
     }
   }
-  return { ok: true, items };
+  // After the close delimiter the reader needs a line ending (CRLF, or two LFs) to finish the last
+  // operation's content; web-api-client-errors shows the failure and that remedy.
+  const truncated = !/^(\r\n|\n\r?\n)/.test(split.epilogue);
+  // What fails is reading the last operation's content ("deserialization error", Learn says; the
+  // reports are of a POST last), so an operation without a body, such as a GET, still runs.
+  const last = items[items.length - 1];
+  const lastPart = last === undefined ? undefined : last.kind === "request" ? last.part : last.parts[last.parts.length - 1];
+  if (truncated && last !== undefined && lastPart !== undefined && lastPart.body.trim() !== "") {
+    items[items.length - 1] =
+      last.kind === "request"
+        ? { kind: "request", part: { ...last.part, unreadable: true } }
+        : { kind: "changeset", parts: last.parts.map((p, i) => (i === last.parts.length - 1 ? { ...p, unreadable: true as const } : p)) };
+  }
+  return { ok: true, items, truncated };
+}
+
+/** The last operation's content when the body ends too early, as web-api-client-errors shows it. */
+export function streamNotReadable(part: BatchPart): ServiceResponse {
+  const path = part.url.replace(/^[a-z]+:\/\/[^/]+/i, "").replace(/^\/?api\/data\/v9\.[0-9]\//, "");
+  const entity = /^[A-Za-z_][A-Za-z0-9_]*/.exec(path)?.[0] ?? "";
+  return {
+    status: 400,
+    headers: { "content-type": "application/json; odata.metadata=minimal", "odata-version": "4.0" },
+    body: JSON.stringify({
+      error: {
+        code: PAYLOAD_ERROR,
+        message: `Error identified in Payload provided by the user for Entity :'${entity}', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : System.ArgumentException: Stream was not readable.`,
+      },
+    }),
+  };
 }
 
 const REASONS: Readonly<Record<number, string>> = {
@@ -347,7 +411,12 @@ function runChangeset(parts: readonly BatchPart[], runner: BatchRunner): PartRes
       const missing = [urlReference(part.url), ...bodyReferences(part.body)].find(
         (ref) => ref !== undefined && ref !== "$batch" && !refs.has(ref),
       );
-      const response = missing !== undefined ? referenceError(missing) : runner.run(part, refs);
+      const response =
+        part.unreadable === true
+          ? streamNotReadable(part)
+          : missing !== undefined
+            ? referenceError(missing)
+            : runner.run(part, refs);
       results.push({ response, ...(part.contentId === undefined ? {} : { contentId: part.contentId }) });
       if (failed(response)) return false;
       const uri = response.headers["odata-entityid"] ?? response.headers["location"];
@@ -358,6 +427,10 @@ function runChangeset(parts: readonly BatchPart[], runner: BatchRunner): PartRes
   return results;
 }
 
+/**
+ * Runs the items in order. An operation marked `unreadable` (a truncated body, see BatchParse) fails
+ * without running, after the operations before it ran as the reader reached them.
+ */
 export function executeBatch(items: readonly BatchItem[], runner: BatchRunner, continueOnError: boolean): BatchOutcome {
   const out: BatchResponseItem[] = [];
   const responses: ServiceResponse[] = [];
@@ -365,10 +438,14 @@ export function executeBatch(items: readonly BatchItem[], runner: BatchRunner, c
     if (item.kind === "request") {
       let response: ServiceResponse | undefined;
       const part = item.part;
-      runner.transaction(() => {
-        response = runner.run(part, undefined);
-        return !failed(response);
-      });
+      if (part.unreadable === true) {
+        response = streamNotReadable(part);
+      } else {
+        runner.transaction(() => {
+          response = runner.run(part, undefined);
+          return !failed(response);
+        });
+      }
       const r = response ?? referenceError("$");
       responses.push(r);
       const partResponse: PartResponse = { response: r, ...(part.contentId === undefined ? {} : { contentId: part.contentId }) };

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { startEmulator, type StartEmulatorOptions } from "./index.js";
 
 const USAGE =
-  "usage: dataverse-emulator [--port N] [--host 127.0.0.1] [--environment FILE] [--limits FILE|microsoft|scaled|off] [--faults FILE] [--token-lifetime SECONDS] [--latency] [--quiet]\n";
+  "usage: dataverse-emulator [--port N] [--host 127.0.0.1] [--environment FILE] [--limits FILE|microsoft|faithful|scaled|off] [--faults FILE] [--token-lifetime SECONDS] [--latency] [--quiet]\n";
 
 function fail(message: string): never {
   process.stderr.write(`dataverse-emulator: ${message}\n${USAGE}`);

@@ -70,3 +70,14 @@ describe("loadEnvironment", () => {
     expect(() => loadEnvironment("/nonexistent/env.json")).toThrow(/\$: cannot read the file \(ENOENT\)/);
   });
 });
+
+describe("plugins", () => {
+  it("reads synchronous plug-in steps per table and message, and names the JSON path of a bad one", () => {
+    const base = JSON.parse(JSON.stringify(defaultEnvironment())) as Record<string, unknown>;
+    const env = parseEnvironment({ ...base, plugins: [{ table: "contact", message: "Create", milliseconds: 30 }] });
+    expect(env.plugins).toEqual([{ table: "contact", message: "Create", milliseconds: 30 }]);
+    expect(() => parseEnvironment({ ...base, plugins: [{ table: "nosuch", message: "Create", milliseconds: 1 }] })).toThrow(/\$\.plugins\[0\]\.table/);
+    expect(() => parseEnvironment({ ...base, plugins: [{ table: "contact", message: "Retrieve", milliseconds: 1 }] })).toThrow(/\$\.plugins\[0\]\.message/);
+    expect(() => parseEnvironment({ ...base, plugins: [{ table: "contact", message: "Create", milliseconds: -1 }] })).toThrow(/\$\.plugins\[0\]\.milliseconds/);
+  });
+});

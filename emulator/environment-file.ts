@@ -3,7 +3,7 @@
 import { createPublicKey, X509Certificate, type JsonWebKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Environment } from "./types.js";
-import type { AppCertificate, AppRegistration, AppSecret, FederatedCredential, Privilege } from "./types.js";
+import type { AppCertificate, AppRegistration, AppSecret, FederatedCredential, PluginMessage, PluginStep, Privilege } from "./types.js";
 import type { FederationIssuer } from "./federation.js";
 import type {
   AttributeType,
@@ -31,6 +31,7 @@ const ATTRIBUTE_TYPES: readonly AttributeType[] = [
   "String", "Memo", "Integer", "BigInt", "Decimal", "Double", "Money", "Boolean", "DateTime", "Picklist",
   "MultiSelectPicklist", "State", "Status", "Lookup", "Customer", "Owner", "Uniqueidentifier", "EntityName",
 ];
+const PLUGIN_MESSAGES: readonly PluginMessage[] = ["Create", "Update", "Upsert", "Delete", "CreateMultiple", "UpdateMultiple", "UpsertMultiple"];
 const PRIVILEGES: readonly Privilege[] = ["create", "read", "write", "delete", "append", "appendto"];
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const NAME = /^[a-z][a-z0-9_]*$/;
@@ -105,7 +106,7 @@ export function parseEnvironmentFile(file: string): Environment {
 export function parseEnvironment(json: unknown, source = "environment"): Environment {
   const r = new Reader(source);
   const root = r.object(json, "$");
-  r.known(root, "$", ["tenantId", "organizationId", "businessUnitId", "baseLanguage", "apps", "federationIssuers", "tables", "rows"]);
+  r.known(root, "$", ["tenantId", "organizationId", "businessUnitId", "baseLanguage", "apps", "federationIssuers", "tables", "rows", "plugins"]);
   const tables = r.array(root["tables"], "$.tables").map((t, i) => table(r, t, `$.tables[${i}]`));
   const names = new Set<string>();
   const sets = new Set<string>();
@@ -136,6 +137,19 @@ export function parseEnvironment(json: unknown, source = "environment"): Environ
       rows[tableName] = r.array(list, `$.rows.${tableName}`).map((row, i) => r.object(row, `$.rows.${tableName}[${i}]`));
     }
   }
+  const plugins: PluginStep[] | undefined =
+    root["plugins"] === undefined
+      ? undefined
+      : r.array(root["plugins"], "$.plugins").map((v, i) => {
+          const p = `$.plugins[${i}]`;
+          const o = r.object(v, p);
+          r.known(o, p, ["table", "message", "milliseconds"]);
+          const tableName = r.string(o["table"], `${p}.table`);
+          if (!names.has(tableName)) r.fail(`${p}.table`, "names no table of this environment");
+          const milliseconds = r.number(o["milliseconds"], `${p}.milliseconds`);
+          if (milliseconds < 0) r.fail(`${p}.milliseconds`, "must not be negative");
+          return { table: tableName, message: r.oneOf(o["message"], `${p}.message`, PLUGIN_MESSAGES), milliseconds };
+        });
   return {
     tenantId: r.string(root["tenantId"], "$.tenantId", GUID, "a GUID"),
     organizationId: r.string(root["organizationId"], "$.organizationId", GUID, "a GUID"),
@@ -145,6 +159,7 @@ export function parseEnvironment(json: unknown, source = "environment"): Environ
     ...(federationIssuers !== undefined ? { federationIssuers } : {}),
     tables,
     ...(rows !== undefined ? { rows } : {}),
+    ...(plugins !== undefined ? { plugins } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { DataService } from "./types.js";
 import { createDataService, defaultEnvironment, loadEnvironment, type Environment } from "./environment.js";
 import { resolveLimits, type LimitsConfig } from "./limits.js";
+import { PluginTimes } from "./cost.js";
 import { loadFaultRules, type FaultController, type FaultRule } from "./faults.js";
 import { EmulatorServer } from "./server.js";
 import type { EmulatorStats } from "./stats.js";
@@ -24,7 +25,7 @@ export interface StartEmulatorOptions {
   readonly host?: string;
   /** A JSON file (see docs/emulator.md) or an Environment value; default: the embedded environment. */
   readonly environment?: string | Environment;
-  /** A preset name (microsoft, scaled, off), a JSON file, or a config; default "off". */
+  /** A preset name (microsoft, faithful, scaled, off), a JSON file, or a config; default "off". */
   readonly limits?: string | Partial<LimitsConfig>;
   /** A JSON file of fault rules or the rules themselves. */
   readonly faults?: string | readonly FaultRule[];
@@ -121,6 +122,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
     latency: options.latency ?? false,
     log,
+    plugins: new PluginTimes(environment.tables, environment.plugins ?? []),
   });
   await server.listen();
 

@@ -96,19 +96,20 @@ export function handleMetadata(source: MetadataSource, req: ServiceRequest, segm
       value = filterList(value, q.filterText, q, KEY_PROPS, "EntityKeyMetadata").map((k) => project(k, q.select, ["MetadataId"]));
       return json(200, { "@odata.context": `${entityCtx}/Keys${selectSuffix(q.select)}`, value });
     }
-    case "ManyToOneRelationships": {
+    case "ManyToOneRelationships":
+    case "OneToManyRelationships": {
       if (third) throw errors.resourceNotFound(third.name);
       checkSelect(q.select, M2O_PROPS, "OneToManyRelationshipMetadata");
-      const value = filterList(
-        manyToOneJson(source.models, model),
-        q.filterText,
-        q,
-        M2O_PROPS,
-        "OneToManyRelationshipMetadata",
-      ).map((r) => project(r, q.select, ["MetadataId"]));
-      return json(200, { "@odata.context": `${entityCtx}/ManyToOneRelationships${selectSuffix(q.select)}`, value });
+      // The same relationships seen from the referenced table: every lookup of any table that points
+      // here (query-metadata-web-api); the ones $ref and deep insert accept as collection-valued
+      // navigation properties (ReferencedEntityNavigationPropertyName).
+      const relationships =
+        second.name === "ManyToOneRelationships"
+          ? manyToOneJson(source.models, model)
+          : [...source.models.values()].flatMap((m) => manyToOneJson(source.models, m)).filter((r) => r["ReferencedEntity"] === model.logicalName);
+      const value = filterList(relationships, q.filterText, q, M2O_PROPS, "OneToManyRelationshipMetadata").map((r) => project(r, q.select, ["MetadataId"]));
+      return json(200, { "@odata.context": `${entityCtx}/${second.name}${selectSuffix(q.select)}`, value });
     }
-    case "OneToManyRelationships":
     case "ManyToManyRelationships":
       return json(200, { "@odata.context": `${entityCtx}/${second.name}`, value: [] });
     default:

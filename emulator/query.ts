@@ -56,11 +56,12 @@ export function parseQuery(raw: string): QueryOptions {
   };
   const select = take("$select");
   const filterText = take("$filter");
-  const orderBy = take("$orderby");
+  const orderByText = take("$orderby");
   const top = take("$top");
   const count = take("$count");
   const skipToken = take("$skiptoken");
-  // Parameter aliases (`$filter=name eq @p&@p='x'`), as in Learn's sdkmessagefilters probe.
+  // Parameter aliases (`$filter=name eq @p&@p='x'`, `$orderby=@p1 asc&@p1=jobtitle`), as in Learn's
+  // sdkmessagefilters probe and its query-data sample (webapi/query-data-web-api, "Use parameter aliases").
   const aliases = new Map<string, string>();
   for (const [name, value] of params) {
     if (name.startsWith("@")) {
@@ -68,6 +69,7 @@ export function parseQuery(raw: string): QueryOptions {
       other.delete(name);
     }
   }
+  const orderBy = orderByText?.includes("@") === true ? substituteAliases(orderByText, aliases) : orderByText;
   let filter: FilterNode | undefined;
   if (filterText !== undefined) {
     try {

@@ -49,7 +49,10 @@ export class Reads {
     if (mayAnswer304 && conditional(req.headers["if-none-match"]) === `W/"${row.version}"`) {
       return { status: 304, headers: { "odata-version": "4.0", etag: `W/"${row.version}"` } };
     }
-    return this.entityResponse(req, model, row, select, expand, prefs);
+    // web-api-conditional-operations-sample: "As in all record retrievals, the response includes an
+    // ETag header that identifies the current version", equal to the body's @odata.etag.
+    const response = this.entityResponse(req, model, row, select, expand, prefs);
+    return { ...response, headers: { ...response.headers, etag: `W/"${row.version}"` } };
   }
 
   /** One row as a retrieve answers it: context URL, the selected columns, the expansions. */

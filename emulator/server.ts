@@ -21,6 +21,7 @@ import { apiRootOf } from "./api-root.js";
 import { AdmissionControl, isWrite, sleep, withCost } from "./admission.js";
 import { BearerGate } from "./bearer.js";
 import { runBatch } from "./batch-run.js";
+import { workOf, type PluginTimes } from "./cost.js";
 import { type EmulatorStats, StatsCounter } from "./stats.js";
 import { EmulatorError, errorCause } from "./emulator-error.js";
 import { type Answer, MAX_BODY_BYTES, answerMalformed, keepParserOnStream, lowerHeaders, readBody, toAnswer, writeAnswer } from "./sockets.js";
@@ -48,6 +49,8 @@ export interface EmulatorServerOptions {
   /** Stderr logger; the server never writes stdout. */
   readonly log: (line: string) => void;
   readonly now?: () => number;
+  /** Synchronous plug-in time the environment declares, for the cost model. */
+  readonly plugins?: PluginTimes;
 }
 
 function errorAnswer(e: DataverseError, extra: Record<string, string> = {}): Answer {
@@ -187,19 +190,20 @@ export class EmulatorServer {
       this.#send(res, undefined, errorAnswer(errors.tooLarge()), undefined);
       return;
     }
-    const body = await readBody(req);
-    if (body === undefined) {
-      res.shouldKeepAlive = false;
-      this.#send(res, undefined, errorAnswer(errors.tooLarge()), undefined);
-      return;
-    }
     const queryAt = target.indexOf("?");
     const rawPath = queryAt < 0 ? target : target.slice(0, queryAt);
     const rawQuery = queryAt < 0 ? "" : target.slice(queryAt + 1);
 
     const apiRoot = apiRootOf(rawPath);
     if (apiRoot !== undefined) {
-      await this.#webApi(req, res, method, target, rawPath.slice(apiRoot.length), rawQuery, body, apiRoot);
+      // Admitted on its headers, before its body is read: an upload in progress holds its slot.
+      await this.#webApi(req, res, method, target, rawPath.slice(apiRoot.length), rawQuery, apiRoot);
+      return;
+    }
+    const body = await readBody(req);
+    if (body === undefined) {
+      res.shouldKeepAlive = false;
+      this.#send(res, undefined, errorAnswer(errors.tooLarge()), undefined);
       return;
     }
     await this.#entraRequest(req, res, method, target, rawPath, rawQuery, body);
@@ -282,7 +286,6 @@ export class EmulatorServer {
     target: string,
     path: string,
     query: string,
-    body: string,
     apiRoot: string,
   ): Promise<void> {
     const headers = lowerHeaders(req);
@@ -308,17 +311,39 @@ export class EmulatorServer {
       this.#send(res, clientId, errorAnswer(admitted.error, { "retry-after": String(admitted.retryAfterSeconds) }), undefined, resetRule);
       return;
     }
-    const { answer, executionMs } = this.#execute(method, path, query, headers, body, gate.caller, `${this.#origin}${apiRoot}`);
-    await this.#admission.finish(admitted.ticket, executionMs);
-    this.#stats.execution(gate.app.clientId, executionMs);
-    this.#send(res, clientId, answer, admitted.ticket, resetRule);
+    const ticket = admitted.ticket;
+    let outcome: { answer: Answer; executionMs: number };
+    try {
+      const body = await readBody(req);
+      if (body === undefined) {
+        res.shouldKeepAlive = false;
+        outcome = { answer: errorAnswer(errors.tooLarge()), executionMs: 0 };
+      } else {
+        outcome = this.#execute(method, path, query, headers, body, gate.caller, `${this.#origin}${apiRoot}`);
+      }
+    } catch (error) {
+      this.#admission.release(ticket);
+      throw error;
+    }
+    // The data service has just run it: its execution time is booked as it starts, so it counts
+    // against the window (and the headers) while --latency holds its answer.
+    this.#admission.start(ticket, outcome.executionMs);
+    this.#stats.execution(gate.app.clientId, outcome.executionMs);
+    await this.#admission.finish(ticket, outcome.executionMs);
+    this.#send(res, clientId, outcome.answer, ticket, resetRule);
   }
 
   /** Runs one admitted Web API request: a $batch or a single operation; a throw becomes a 500. */
   #execute(method: string, path: string, query: string, headers: Readonly<Record<string, string>>, body: string, caller: Caller, serviceRoot: string): { answer: Answer; executionMs: number } {
     try {
       if (method === "POST" && (path === "$batch" || path === "%24batch")) {
-        const outcome = runBatch({ service: this.#options.service, admission: this.#admission, log: this.#options.log }, headers, body, caller, serviceRoot);
+        const outcome = runBatch(
+          { service: this.#options.service, admission: this.#admission, log: this.#options.log, ...(this.#options.plugins === undefined ? {} : { plugins: this.#options.plugins }) },
+          headers,
+          body,
+          caller,
+          serviceRoot,
+        );
         this.#stats.records("batch", outcome.records);
         return outcome;
       }
@@ -327,10 +352,11 @@ export class EmulatorServer {
       if (response.status < 300 && isWrite(method) && response.cost !== undefined) {
         this.#stats.records(response.cost.bulk ? "bulk" : "single", response.cost.records);
       }
-      return { answer: toAnswer(response), executionMs: this.#admission.charge(response.cost) };
+      const work = workOf({ method, path, headers, response }, this.#options.plugins);
+      return { answer: toAnswer(response), executionMs: this.#admission.charge([work]) };
     } catch (error) {
       this.#options.log(`emulator: service failed on ${method} ${path.split("(")[0] ?? ""}: ${errorCause(error)}`);
-      return { answer: errorAnswer(errors.internal()), executionMs: this.#admission.requestMs };
+      return { answer: errorAnswer(errors.internal()), executionMs: this.#admission.charge([]) };
     }
   }
 

@@ -22,6 +22,14 @@ import { csdlDocument } from "./csdl.js";
 
 const BULK_ACTION_PREFIX = "Microsoft.Dynamics.CRM.";
 
+/** Resources Dataverse serves that the emulator does not: the feature each one is. */
+const NOT_EMULATED: Readonly<Record<string, string>> = {
+  RelationshipDefinitions: "RelationshipDefinitions (relationship metadata)",
+  GlobalOptionSetDefinitions: "GlobalOptionSetDefinitions (global choice metadata)",
+  RetrieveMetadataChanges: "The RetrieveMetadataChanges function",
+  RetrieveTotalRecordCount: "The RetrieveTotalRecordCount function",
+};
+
 export class DataverseService implements DataService {
   readonly #tables: Tables;
   readonly #reads: Reads;
@@ -76,6 +84,10 @@ export class DataverseService implements DataService {
   }
 
   private route(req: ServiceRequest): ServiceResponse {
+    // Known Dataverse resources the emulator does not implement answer 501 naming the feature, so
+    // a client does not read a 404 or 400 as its own mistake.
+    const notEmulated = NOT_EMULATED[/^[A-Za-z]+/.exec(req.path)?.[0] ?? ""];
+    if (notEmulated !== undefined) throw errors.notEmulated(`${notEmulated} is not supported by the emulator.`);
     const segments = parsePath(req.path);
     const first = segments[0];
     if (!first) return this.serviceDocument(req);
@@ -112,6 +124,10 @@ export class DataverseService implements DataService {
     }
     if (segments.length === 3 && second !== undefined && segments[2]?.name === "$value" && req.method === "GET") {
       return this.#references.rawValue(req, model, address, second.name);
+    }
+    if (segments.length === 3 && second !== undefined && segments[2]?.name === "$count" && tables.collectionNav(model, second.name) !== undefined) {
+      // count-rows: `<set>(id)/<collection nav>/$count`; reading such a collection is not emulated.
+      throw errors.notEmulated(`Counting the collection-valued navigation property '${second.name}' ($count) is not supported by the emulator.`);
     }
     if (segments.length > 2) throw errors.resourceNotFound(segments[2]?.name ?? "");
     if (second !== undefined) return this.#references.property(req, model, address, second.name);

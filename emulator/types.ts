@@ -9,17 +9,6 @@
 import type { TableDefinition } from "./schema.js";
 import type { FederationIssuer } from "./federation.js";
 
-/** A registered plug-in step that refuses rows whose column holds one value. */
-export interface PluginStep {
-  /** Table logical name. */
-  readonly table: string;
-  readonly message: "Create" | "Update";
-  readonly column: string;
-  readonly equals: string | number | boolean | null;
-  /** The InvalidPluginExecutionException's message, returned as the error message. */
-  readonly error: string;
-}
-
 export type Privilege = "create" | "read" | "write" | "delete" | "append" | "appendto";
 
 /** One secret of an app registration. */
@@ -84,8 +73,26 @@ export interface Environment {
   readonly rows?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
   /** External token issuers trusted for workload identity federation, with their signing keys. */
   readonly federationIssuers?: readonly FederationIssuer[];
-  /** Registered plug-in steps that refuse rows (0x80040265); see write-rules.ts. Not read from environment files. */
+  /** Synchronous plug-in steps: the execution time each adds, and for some a refusal (0x80040265). */
   readonly plugins?: readonly PluginStep[];
+}
+
+/** Messages a synchronous plug-in step can be registered on (bulk-operations: pipelines merged). */
+export type PluginMessage = "Create" | "Update" | "Upsert" | "Delete" | "CreateMultiple" | "UpdateMultiple" | "UpsertMultiple";
+
+/**
+ * A synchronous plug-in step an environment declares: the time it adds to each event it handles
+ * (environment files declare these), and optionally a refusal of rows whose column holds one value,
+ * thrown as InvalidPluginExecutionException (write-rules.ts; set by tests, not read from files).
+ */
+export interface PluginStep {
+  readonly table: string;
+  readonly message: PluginMessage;
+  readonly milliseconds?: number;
+  readonly column?: string;
+  readonly equals?: string | number | boolean | null;
+  /** The InvalidPluginExecutionException's message, returned as the error message. */
+  readonly error?: string;
 }
 
 /** Who is calling, after the bearer token was checked. */

@@ -45,8 +45,8 @@ export function writeRuleRefusal(w: WriteCheck): DataverseError | undefined {
 function pluginRefusal(w: WriteCheck): DataverseError | undefined {
   const message = w.creating ? "Create" : "Update";
   for (const step of w.env.plugins ?? []) {
-    if (step.table !== w.model.logicalName || step.message !== message) continue;
-    if ((w.values[step.column] ?? null) === step.equals) return new DataverseError(400, "0x80040265", step.error);
+    if (step.table !== w.model.logicalName || step.message !== message || step.column === undefined) continue;
+    if ((w.values[step.column] ?? null) === (step.equals ?? null)) return new DataverseError(400, "0x80040265", step.error ?? "");
   }
   return undefined;
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { LIMIT_PRESETS } from "../emulator/index.js";
 import { BENCH_LIMITS, DEFAULT_SCENARIOS, medianRun, repositoryRoot, runBench } from "../bench/bench.js";
 import { retriesFromLogs } from "../bench/scenarios.js";
-import type { ScenarioResult } from "../bench/report.js";
+import { comparisonWithPrevious, type ScenarioResult } from "../bench/report.js";
 import type { BenchOutcome } from "../bench/bench.js";
 import { airbyteMessages, expectedStates } from "../bench/generate.js";
 import { firstWindowAllowance, runCeiling, steadyStateCeiling } from "../bench/theory.js";
@@ -21,52 +21,53 @@ function params(config: typeof LIMIT_PRESETS.microsoft, latency = true): LimitPa
     maxExecutionMs: config.maxExecutionMs,
     maxConcurrent: config.maxConcurrent,
     requestMs: config.cost.requestMs,
-    bulkRecordMs: config.cost.bulkRecordMs,
+    bulkRecordMs: config.cost.upsertMultipleRecordMs,
     latency,
   };
 }
 
 describe("bench theory", () => {
-  it("given Microsoft's limits and 15 ms per bulk record, one user's steady ceiling is execution-bound near 4 s / 15 ms", () => {
+  it("given Microsoft's limits and 20 ms per UpsertMultiple record, one user's steady ceiling is execution-bound near 4 s / 20 ms", () => {
     const steady = steadyStateCeiling(params(LIMIT_PRESETS.microsoft), 1, 1000);
     expect(steady.binding).toBe("execution");
-    // 1,200,000 ms / 300 s / 15.02 ms per 1000-record request × 1000 records.
-    expect(steady.recordsPerSecond).toBeCloseTo(266.31, 1);
-    expect(steadyStateCeiling(params(LIMIT_PRESETS.microsoft), 3, 1000).recordsPerSecond).toBeCloseTo(3 * 266.31, 0);
+    // 1,200,000 ms / 300 s / 20,060 ms per 1000-record request × 1000 records.
+    expect(steady.recordsPerSecond).toBeCloseTo(199.4, 1);
+    expect(steadyStateCeiling(params(LIMIT_PRESETS.microsoft), 3, 1000).recordsPerSecond).toBeCloseTo(3 * 199.4, 0);
   });
 
-  it("given the bench limits, execution time binds and A counts the request that first exceeds E", () => {
+  it("given the bench limits (faithful), execution time binds at ten times Microsoft's ceiling and A counts the request that first exceeds E", () => {
     const p = params(BENCH_LIMITS);
     const steady = steadyStateCeiling(p, 1, 1000);
     expect(steady.binding).toBe("execution");
-    // 1,800 ms per 3 s / 150.2 ms per request × 1000 records.
-    expect(steady.recordsPerSecond).toBeCloseTo(3994.67, 1);
-    // 11 requests book 1,652.2 ms (≤ 1,800, admitted); the 12th is admitted too and exceeds it.
-    expect(firstWindowAllowance(p, 1000)).toBe(12_000);
+    // 120,000 ms per 30 s / 2,006 ms per request × 1000 records.
+    expect(steady.recordsPerSecond).toBeCloseTo(1994.02, 1);
+    expect(steady.recordsPerSecond).toBeCloseTo(10 * steadyStateCeiling(params(LIMIT_PRESETS.microsoft), 1, 1000).recordsPerSecond, 6);
+    // 59 requests book 118,354 ms (≤ 120,000, admitted); the 60th is admitted too and exceeds it.
+    expect(firstWindowAllowance(p, 1000)).toBe(60_000);
   });
 
   it("given a run of many windows, the run's ideal converges on the steady state; a short one beats it", () => {
     const p = params(BENCH_LIMITS);
-    const long = runCeiling(p, 10_000_000, 1, 1000);
+    const long = runCeiling(p, 100_000_000, 1, 1000);
     expect(long.recordsPerSecond / long.steady.recordsPerSecond).toBeGreaterThan(1);
     expect(long.recordsPerSecond / long.steady.recordsPerSecond).toBeLessThan(1.01);
-    const short = runCeiling(p, 60_000, 1, 1000);
-    // 0.1502 s + 48,000 / 3,994.67 records/s.
-    expect(short.idealSeconds).toBeCloseTo(0.1502 + 48_000 / 3994.67, 3);
+    const short = runCeiling(p, 120_000, 1, 1000);
+    // 2.006 s + 60,000 / 1,994.02 records/s.
+    expect(short.idealSeconds).toBeCloseTo(2.006 + 60_000 / 1994.017, 3);
   });
 
   it("given a pool whose users carry equal shares, the ideal scales exactly with the pool", () => {
     const p = params(BENCH_LIMITS);
-    const one = runCeiling(p, 60_000, 1, 1000);
-    const three = runCeiling(p, 180_000, 3, 1000);
+    const one = runCeiling(p, 120_000, 1, 1000);
+    const three = runCeiling(p, 360_000, 3, 1000);
     expect(three.recordsPerSecond / one.recordsPerSecond).toBeCloseTo(3, 9);
   });
 
-  it("given the request cap binds, the steady state is R / W requests of n records", () => {
-    const p: LimitParams = { ...params(LIMIT_PRESETS.scaled), latency: false };
+  it("given the request cap binds (R lowered to 30 per window), the steady state is R / W requests of n records", () => {
+    const p: LimitParams = { ...params(BENCH_LIMITS), maxRequests: 30, latency: false };
     const steady = steadyStateCeiling(p, 1, 1000);
     expect(steady.binding).toBe("requests");
-    expect(steady.recordsPerSecond).toBe(20_000);
+    expect(steady.recordsPerSecond).toBe(1000);
     expect(steady.perUser.concurrency).toBe(Infinity);
   });
 });
@@ -84,6 +85,27 @@ describe("bench input", () => {
 });
 
 describe("bench bookkeeping", () => {
+  it("given the report it replaces, shows each target beside its previous figure, matching reworded details", () => {
+    const previous = [
+      "# Benchmarks",
+      "- Command: `npm run bench -- --large`",
+      "- Date: 2026-11-26T10:29:37.591Z",
+      "## Targets",
+      "| target (issue 5 / issue 2) | measured | verdict |",
+      "|---|---|---|",
+      "| same, with the execution-time model as real latency (scaled preset's costs, limits off) | 8.98× (34,336 vs 3,823 records/s) | **met** |",
+      "## Scenarios",
+    ].join("\n");
+    const section = comparisonWithPrevious(previous, [
+      { target: "same, with the execution-time model as real latency (faithful preset's costs, limits off)", measured: "2.18×", verdict: "not met" },
+      { target: "a new target", measured: "1", verdict: "met" },
+    ]);
+    expect(section?.body).toContain("`npm run bench -- --large`, 2026-11-26T10:29:37.591Z");
+    expect(section?.body).toContain("| 8.98× (34,336 vs 3,823 records/s) (met) | 2.18× (not met) |");
+    expect(section?.body).toContain("| a new target | (not in the previous report) | 1 (met) |");
+    expect(comparisonWithPrevious("no targets here", [])).toBeUndefined();
+  });
+
   it("given the connector's per-stream summary lines, sums their retried counts; none reported → undefined", () => {
     const logs = [
       'summary: stream "a" → contact: read 10, upserted 10, rejected 0, retried 3, 1.0 s',
@@ -127,6 +149,7 @@ describe("bench harness", () => {
         largeRecords: 4000,
         stateEvery: 500,
         limitsRecords: 2000,
+        latencyRecords: 2000,
         limits: BENCH_LIMITS,
         batchSize: 1000,
         dwaConcurrency: 4,

@@ -165,6 +165,7 @@ describe("$batch as Learn's examples write it (webapi/execute-batch-operations-u
       "Accept: application/json",
       "",
       "--batch_AAA123--",
+      "", // Learn's examples end the body with a line ending (web-api-client-errors: without it the last operation cannot be read)
     ].join("\r\n");
     const r = await batch(body);
     expect(r.status).toBe(200);
@@ -198,6 +199,7 @@ describe("$batch as Learn's examples write it (webapi/execute-batch-operations-u
       ...part(5, "PATCH $1 HTTP/1.1", '{\n  "name":"IcM Account 2"\n}'),
       `--${cs}--`,
       "--batch_AAA123--",
+      "", // Learn's examples end the body with a line ending (web-api-client-errors: without it the last operation cannot be read)
     ].join("\r\n");
     const r = await batch(body);
     expect(r.status).toBe(200);
@@ -244,6 +246,7 @@ describe("$batch as Learn's examples write it (webapi/execute-batch-operations-u
       "",
       "--changeset_BBB456--",
       "--batch_AAA123--",
+      "", // Learn's examples end the body with a line ending (web-api-client-errors: without it the last operation cannot be read)
     ].join("\r\n");
     const r = await batch(body);
     expect(r.status).toBe(400);

@@ -326,12 +326,25 @@ describe("$batch", () => {
     expect(emu.stats().records.batch - recordsBefore).toBe(2);
   });
 
-  it("answers 400 0x80048d19 when the body uses LF line endings", async () => {
-    const body = crlf([...part("batch_T", "POST", "accounts", '{"name":"LF"}'), "--batch_T--", ""]).replaceAll("\r\n", "\n");
+  it("answers 400 0x80048d19 'Stream was not readable' for the last operation when the body ends without its line ending (web-api-client-errors)", async () => {
+    for (const body of [
+      crlf([...part("batch_T", "POST", "accounts", '{"name":"LF"}'), "--batch_T--", ""]).replaceAll("\r\n", "\n"),
+      crlf([...part("batch_T", "POST", "accounts", '{"name":"no final CRLF"}'), "--batch_T--"]),
+    ]) {
+      const reply = await send(body);
+      expect(reply.status).toBe(400);
+      expect(reply.text).toMatch(/HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(reply.text).toContain('"code":"0x80048d19"');
+      expect(reply.text).toContain("Error identified in Payload provided by the user for Entity :'accounts'");
+      expect(reply.text).toContain("InnerException : System.ArgumentException: Stream was not readable.");
+    }
+  });
+
+  it("runs an LF-framed body that ends with two LFs, as web-api-client-errors advises", async () => {
+    const body = `${crlf([...part("batch_T", "POST", "accounts", '{"name":"LF framed"}'), "--batch_T--", ""]).replaceAll("\r\n", "\n")}\n`;
     const reply = await send(body);
-    expect(reply.status).toBe(400);
-    expect(errorOf(reply).code).toBe("0x80048d19");
-    expect(errorOf(reply).message).toContain("Stream was not readable");
+    expect(reply.status).toBe(200);
+    expect(reply.text).toMatch(/HTTP\/1\.1 204 No Content\r\n/);
   });
 
   it("stops at the first failure with its status, or runs on with odata.continue-on-error", async () => {
