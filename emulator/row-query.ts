@@ -17,7 +17,7 @@ export function queryRows(tables: Tables, model: TableModel, q: QueryOptions): R
   if (filter) checkFilterTypes(filter, (p) => filterColumn(tables, model, p));
   for (const o of q.orderBy) readableColumn(model, o.property);
   let rows = [...table.rows.values()];
-  if (filter) rows = rows.filter((r) => evaluate(filter, (p) => pathScalar(tables, model, r, p)));
+  if (filter) rows = rows.filter((r) => evaluate(filter, (p) => pathScalar(tables, model, r, p), tables.collation.key));
   const order = q.orderBy;
   rows.sort((a, b) => {
     for (const o of order) {
