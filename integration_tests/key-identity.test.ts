@@ -85,10 +85,12 @@ describe("key identity in an English (1033, _CI_AI) environment", () => {
     expect(r.code).toBe(0);
     expect(stateSummary(r.states)).toEqual([[1, { recordCount: 2 }]]);
     const rows = await e.reader.rows("accounts", { filter: "startswith(accountnumber,'cat/1')", select: ["accountnumber", "name"] });
-    expect(rows.map((x) => [x["accountnumber"], x["name"]]).sort()).toEqual([
-      ["cat/1", "plain"],
-      ["cat/1\t", "tab"],
-    ]);
+    expect(rows.map((x) => [x["accountnumber"], x["name"]]).sort()).toEqual(
+      [
+        ["cat/1", "plain"],
+        ["cat/1\t", "tab"],
+      ].sort(),
+    );
   });
 
   it("deletes of ann+crm@corp.example and ANN+CRM@corp.example<TAB>: the row that exists is deleted, the other is absent", async () => {

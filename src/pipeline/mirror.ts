@@ -9,7 +9,7 @@
 import type { MirrorConfig } from "../config/types.js";
 import type { ColumnMeta, ColumnType } from "../model/table-meta.js";
 import { isGuid } from "../model/guid.js";
-import { keyIdentity } from "../model/key-identity.js";
+import { keyIdentity, tableCollation } from "../model/key-identity.js";
 import { lookupValueName, readName } from "../model/lookup.js";
 import type { WriteOptions, Writer } from "../model/writer.js";
 import type { Operation, RowRef } from "../model/operation.js";
@@ -66,7 +66,7 @@ export function refKey(plan: StreamPlan, ref: RowRef): string | undefined {
       return isGuid(ref.id) ? `id:${ref.id.toLowerCase()}` : undefined;
     case "key": {
       const types = new Map((keyColumns(plan) ?? []).map((c) => [c.name, c.type]));
-      const identity = keyIdentity(ref.values, (column) => types.get(column));
+      const identity = keyIdentity(ref.values, (column) => types.get(column), tableCollation(plan.table));
       return identity === undefined ? undefined : `key:${identity}`;
     }
   }
@@ -83,6 +83,7 @@ export function rowKey(plan: StreamPlan, row: Readonly<Record<string, unknown>>)
   const identity = keyIdentity(
     cols.map((c) => [c.name, row[c.name]] as const),
     (column) => types.get(column),
+    tableCollation(plan.table),
   );
   return identity === undefined ? undefined : `key:${identity}`;
 }
