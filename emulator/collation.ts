@@ -11,6 +11,8 @@ const ACCENT_SENSITIVE: readonly number[] = [
   1035, 1048, 1050, 1051, 1053, 1054, 1057, 1058, 1060, 1061, 1062, 1063, 1066, 1069, 1081, 1086, 1087, 1110, 2055, 2064, 2074, 3079, 3081,
 ];
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 export interface Collation {
   /** `_CI_AI` or `_CI_AS`. */
   readonly name: string;
@@ -34,6 +36,8 @@ export function collationFor(baseLanguage: number): Collation {
   return {
     name: accentSensitive ? "_CI_AS" : "_CI_AI",
     key(text: string): string {
+      // Printable ASCII has no accents, widths or compositions: only case and trailing spaces count.
+      if (PRINTABLE_ASCII.test(text)) return withoutTrailingSpaces(text).toUpperCase();
       const canonical = narrow(withoutTrailingSpaces(text)).normalize("NFD");
       // Accents are combining marks once decomposed; case folds through upper case, so "ß" is "SS".
       const folded = (accentSensitive ? canonical : canonical.replace(/\p{Mn}/gu, "")).toUpperCase();
