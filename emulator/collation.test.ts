@@ -16,5 +16,6 @@ describe("the environment's collation", () => {
     expect(collationFor(1035).key("café")).not.toBe(collationFor(1035).key("cafe"));
     expect(collationFor(1035).key("CAFÉ")).toBe(collationFor(1035).key("café"));
     expect(collationFor(1035).key("ＡＢＣ")).toBe(collationFor(1035).key("abc"));
+    expect(collationFor(1033).key("カナ")).toBe(collationFor(1033).key("かな"));
   });
 });

@@ -20,9 +20,14 @@ export interface Collation {
   key(text: string): string;
 }
 
-/** Halfwidth and fullwidth forms (U+FF01-FF5E) as their ASCII letters: width-insensitive. */
+/** Fullwidth forms (U+FF01-FF5E) as their ASCII letters: width-insensitive. */
 function narrow(text: string): string {
   return text.replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0));
+}
+
+/** Katakana as hiragana (U+30A1-30F6 → U+3041-3096): kana-insensitive. */
+function hiragana(text: string): string {
+  return text.replace(/[\u30a1-\u30f6]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0x60));
 }
 
 function withoutTrailingSpaces(text: string): string {
@@ -38,7 +43,7 @@ export function collationFor(baseLanguage: number): Collation {
     key(text: string): string {
       // Printable ASCII has no accents, widths or compositions: only case and trailing spaces count.
       if (PRINTABLE_ASCII.test(text)) return withoutTrailingSpaces(text).toUpperCase();
-      const canonical = narrow(withoutTrailingSpaces(text)).normalize("NFD");
+      const canonical = hiragana(narrow(withoutTrailingSpaces(text)).normalize("NFD"));
       // Accents are combining marks once decomposed; case folds through upper case, so "ß" is "SS".
       const folded = (accentSensitive ? canonical : canonical.replace(/\p{Mn}/gu, "")).toUpperCase();
       return folded.normalize("NFC");

@@ -52,6 +52,7 @@ describe("key text under the environment's collation", () => {
     ["a decomposed accent is the precomposed one", "cafe\u0301", "café", true],
     ["full width is narrow width", "ＡＢＣ", "abc", true],
     ["ß is ss", "Straße", "STRASSE", true],
+    ["katakana is hiragana", "カナ", "かな", true],
   ] as const)("%s (_CI_AI)", (_name, a, b, same) => {
     expect(collatedText(a, english) === collatedText(b, english)).toBe(same);
   });

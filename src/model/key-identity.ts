@@ -12,7 +12,8 @@
 // text so integers beyond 2^53 stay apart; an empty text is no key value at all.
 //
 // The text form below approximates the collation with Unicode's own tables (compatibility
-// decomposition, which folds widths and ligatures; marks dropped under _AI; full case folding).
+// decomposition, which folds widths and ligatures; katakana as hiragana; marks dropped under _AI;
+// full case folding).
 // Where it errs it errs coarse, taking as one a few values SQL Server tells apart: the writer
 // treats a row read back that matches several spellings, or a spelling matching several rows, as
 // not known and asks Dataverse about that spelling alone, so a coarse rule costs a query, never a row.
@@ -48,6 +49,7 @@ export function collationName(collation: KeyCollation): string {
 }
 
 const MARKS = /\p{M}+/gu;
+const KATAKANA = /[\u30a1-\u30f6]/g;
 const TRAILING_SPACES = / +$/u;
 const PLAIN = /^[\x20-\x7e]*$/; // printable ASCII: no decomposition, no marks, case folding is toLowerCase
 
@@ -55,7 +57,8 @@ const PLAIN = /^[\x20-\x7e]*$/; // printable ASCII: no decomposition, no marks, 
 export function collatedText(text: string, collation: KeyCollation): string {
   const trimmed = text.replace(TRAILING_SPACES, "");
   if (PLAIN.test(trimmed)) return trimmed.toLowerCase();
-  let folded = trimmed.normalize("NFKD");
+  // Katakana as hiragana (kana-insensitive), after the decomposition has made half-width kana full.
+  let folded = trimmed.normalize("NFKD").replace(KATAKANA, (c) => String.fromCharCode(c.charCodeAt(0) - 0x60));
   if (!collation.accentSensitive) folded = folded.replace(MARKS, "");
   // Upper then lower: full case folding ("ß" and "ss", "ǅ" and "dž" become one text).
   folded = folded.toUpperCase().toLowerCase();
