@@ -21,7 +21,12 @@ interface Env {
 }
 
 async function startEnv(baseLanguage?: number): Promise<Env> {
-  const env = mappingEnvironment();
+  const base = mappingEnvironment();
+  // A BigInt column on account (Dataverse's Edm.Int64), for the numbers beyond 2^53.
+  const env = {
+    ...base,
+    tables: base.tables.map((t) => (t.logicalName === "account" ? { ...t, columns: [...t.columns, { logicalName: "new_bigcount", type: "BigInt" as const }] } : t)),
+  };
   const emu = await startTestEmulator({ environment: baseLanguage === undefined ? env : { ...env, baseLanguage } });
   const reader = new WebApiReader(emu.connection);
   const seeder = new WebApiSeeder(emu.connection, () => reader.accessToken());
@@ -222,6 +227,23 @@ describe("integers beyond 2^53", () => {
       ["12345678901234567890", "ninety"],
       ["12345678901234567891", "ninety-one"],
     ]);
+  });
+
+  it("a BigInt column takes 9007199254740991 exactly and refuses 9007199254740993 (out_of_range), never writing a nearby value", async () => {
+    const r = await write(
+      e,
+      [accounts("ki_bigint")],
+      [{ name: "ki_bigint", mode: "append_dedup" }],
+      [
+        rawRecord("ki_bigint", { accountnumber: "BI-1", new_bigcount: "@A" }, { "@A": "9007199254740991" }),
+        rawRecord("ki_bigint", { accountnumber: "BI-2", new_bigcount: "@A" }, { "@A": "9007199254740993" }),
+        streamState("ki_bigint", 1),
+      ],
+    );
+    expect(r.code).toBe(0);
+    expect(stateSummary(r.states)).toEqual([[1, { recordCount: 1, rejectedRecordCount: 1 }]]);
+    const rows = await e.reader.rows("accounts", { filter: "startswith(accountnumber,'BI-')", select: ["accountnumber", "new_bigcount"] });
+    expect(rows.map((x) => [x["accountnumber"], x["new_bigcount"]])).toEqual([["BI-1", 9007199254740991]]);
   });
 
   it("deterministic GUIDs of 12345678901234567890 and 12345678901234567891 are two rows, named by the exact digits", async () => {
