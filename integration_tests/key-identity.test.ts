@@ -183,6 +183,10 @@ describe("key identity in a Finnish/Swedish (1035, _CI_AS) environment", () => {
     await stopEnv(e);
   });
 
+  it("the organization's languagecode is the environment's base language, which the connector reads to choose the collation", async () => {
+    expect(await e.reader.rows("organizations", { select: ["languagecode"] })).toEqual([expect.objectContaining({ languagecode: 1035 })]);
+  });
+
   it("café/2 and cafe/2 are two rows, each with its own record's values", async () => {
     const r = await write(
       e,
