@@ -1,7 +1,8 @@
 // Mirror mode: after a full-refresh overwrite stream completed, remove the rows
 // this connector wrote that were not in this sync. Destructive, so every choice here leans towards
-// leaving a row alone: keys compare case-insensitively (as Dataverse matches alternate keys), a row
-// whose key cannot be read is kept, a stream with records that mapping rejected (their keys are
+// leaving a row alone: keys compare as Dataverse matches alternate keys (model/key-identity.ts, under
+// the environment's collation; the looser _CI_AI when it is unknown), a row whose key cannot be read
+// is kept, a stream with records that mapping rejected (their keys are
 // unknown, so their rows cannot be told apart) is skipped, and a run that would remove more than
 // the configured share of the in-scope rows removes nothing and fails.
 //
