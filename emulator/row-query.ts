@@ -82,7 +82,8 @@ function scalar(model: TableModel, row: Row, property: string): Scalar {
   const v = row.values[c.logicalName];
   if (v === undefined || v === null) return null;
   if (isLookup(v)) return v.id;
-  return v;
+  // Int64 beyond 2^53 compares as the nearest double.
+  return typeof v === "bigint" ? Number(v) : v;
 }
 
 const OPERATOR_KIND = { eq: "Equal", ne: "NotEqual", lt: "LessThan", le: "LessThanOrEqual", gt: "GreaterThan", ge: "GreaterThanOrEqual" } as const;

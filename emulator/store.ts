@@ -8,7 +8,7 @@ export interface LookupValue {
   readonly table: string;
 }
 
-export type Value = string | number | boolean | LookupValue | null;
+export type Value = string | number | bigint | boolean | LookupValue | null;
 
 export interface Row {
   readonly id: string;
