@@ -2,6 +2,8 @@
 // keys that look alike but that Dataverse tells apart (a tab is part of a key value, a trailing
 // space is not), keys that Dataverse takes as one (case, accents under the environment's
 // collation), and integers beyond 2^53 that JSON.parse would round into one another.
+import { readFileSync } from "node:fs";
+import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uuidv5 } from "../src/mapping/uuid.js";
 import { startTestEmulator } from "./reliability/emulator.js";
@@ -57,6 +59,22 @@ function summary(r: CliRun, stream: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of (line ?? "").matchAll(/(read|created|updated|upserted|unchanged|deleted|deactivated|rejected) (\d+)/g)) out[m[1] as string] = Number(m[2]);
   return out;
+}
+
+/** A Web API GET's answer as text (its numbers unparsed). */
+async function rawGet(e: Env, path: string): Promise<string> {
+  const agent = new Agent({ connect: { ca: readFileSync(e.emu.connection.ca_file, "utf8") } });
+  try {
+    const res = await request(new URL(path, e.emu.connection.web_api_endpoint), {
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${await e.reader.accessToken()}`, accept: "application/json", "odata-version": "4.0", "odata-maxversion": "4.0" },
+    });
+    const text = await res.body.text();
+    expect(res.statusCode, text).toBe(200);
+    return text;
+  } finally {
+    await agent.close();
+  }
 }
 
 /** A RECORD line whose data holds raw JSON number literals (JSON.stringify could not write them). */
@@ -233,21 +251,29 @@ describe("integers beyond 2^53", () => {
     ]);
   });
 
-  it("a BigInt column takes 9007199254740991 exactly and refuses 9007199254740993 (out_of_range), never writing a nearby value", async () => {
+  it("a BigInt column takes 2^53+1 and 2^63-1 digit for digit, and refuses 2^63 (out_of_range) rather than write a nearby value", async () => {
     const r = await write(
       e,
       [accounts("ki_bigint")],
       [{ name: "ki_bigint", mode: "append_dedup" }],
       [
-        rawRecord("ki_bigint", { accountnumber: "BI-1", new_bigcount: "@A" }, { "@A": "9007199254740991" }),
-        rawRecord("ki_bigint", { accountnumber: "BI-2", new_bigcount: "@A" }, { "@A": "9007199254740993" }),
+        rawRecord("ki_bigint", { accountnumber: "BI-1", new_bigcount: "@A" }, { "@A": "9007199254740993" }),
+        rawRecord("ki_bigint", { accountnumber: "BI-2", new_bigcount: "@A" }, { "@A": "9223372036854775807" }),
+        rawRecord("ki_bigint", { accountnumber: "BI-3", new_bigcount: "@A" }, { "@A": "9223372036854775808" }),
+        rawRecord("ki_bigint", { accountnumber: "BI-4", new_bigcount: "@A" }, { "@A": "-9223372036854775808" }),
         streamState("ki_bigint", 1),
       ],
     );
     expect(r.code).toBe(0);
-    expect(stateSummary(r.states)).toEqual([[1, { recordCount: 1, rejectedRecordCount: 1 }]]);
-    const rows = await e.reader.rows("accounts", { filter: "startswith(accountnumber,'BI-')", select: ["accountnumber", "new_bigcount"] });
-    expect(rows.map((x) => [x["accountnumber"], x["new_bigcount"]])).toEqual([["BI-1", 9007199254740991]]);
+    expect(stateSummary(r.states)).toEqual([[1, { recordCount: 3, rejectedRecordCount: 1 }]]);
+    // JSON.parse would round the answer's numbers, so its text is read.
+    const text = await rawGet(e, "accounts?$select=accountnumber,new_bigcount&$filter=startswith(accountnumber,'BI-')&$orderby=accountnumber");
+    const pairs = [...text.matchAll(/"accountnumber":"(BI-\d)"[^}]*?"new_bigcount":(-?\d+)|"new_bigcount":(-?\d+)[^}]*?"accountnumber":"(BI-\d)"/g)].map((m) => [m[1] ?? m[4], m[2] ?? m[3]]);
+    expect(pairs).toEqual([
+      ["BI-1", "9007199254740993"],
+      ["BI-2", "9223372036854775807"],
+      ["BI-4", "-9223372036854775808"],
+    ]);
   });
 
   it("deterministic GUIDs of 12345678901234567890 and 12345678901234567891 are two rows, named by the exact digits", async () => {

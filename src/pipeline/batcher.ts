@@ -41,7 +41,7 @@ export function estimateBytes(op: Operation): number {
   let n = 256 + op.bindings.length * 96;
   for (const [name, value] of Object.entries(op.columns)) {
     n += name.length + 4;
-    n += typeof value === "string" ? value.length + 2 : typeof value === "number" ? 24 : 5;
+    n += typeof value === "string" ? value.length + 2 : typeof value === "number" || typeof value === "bigint" ? 24 : 5;
   }
   return n;
 }
