@@ -6,6 +6,7 @@ import type { Caller, Privilege } from "./types.js";
 import type { ColumnDefinition, KeyDefinition, TableDefinition } from "./schema.js";
 import { type TableModel, compileTables, isLookupType, keySignature } from "./model.js";
 import { type Row, Store, type TableStore, type Value, isLookup } from "./store.js";
+import { type Collation, collationFor } from "./collation.js";
 import { type DataverseError, errors } from "./errors.js";
 import { type PathSegment, assertUsableKeyValues, parsePath } from "./odata/path.js";
 import type { KeyPart, Literal } from "./odata/literal.js";
@@ -45,10 +46,14 @@ export class Tables {
   readonly bySet: ReadonlyMap<string, TableModel>;
   readonly store: Store;
 
-  constructor(tables: readonly TableDefinition[]) {
+  /** How the environment compares text: key uniqueness, addressing by key, `$filter`. */
+  readonly collation: Collation;
+
+  constructor(tables: readonly TableDefinition[], baseLanguage: number) {
     this.models = compileTables(tables);
     this.bySet = new Map([...this.models.values()].map((m) => [m.entitySetName, m]));
-    this.store = new Store(this.models.values());
+    this.collation = collationFor(baseLanguage);
+    this.store = new Store(this.models.values(), this.collation);
   }
 
   /** Row address from a key predicate. fromRequestPath: apply the IIS/ASP.NET path rules. */

@@ -8,6 +8,7 @@ import type { ServiceRequest, ServiceResponse } from "./types.js";
 import type { TableModel } from "./model.js";
 import type { Row } from "./store.js";
 import { errors } from "./errors.js";
+import { parseJsonWithInt64 } from "./int64.js";
 import { json, noContent } from "./responses.js";
 import { type RowAddress, keyBodyProperties } from "./addressing.js";
 import type { WriteContext, WriteMode, WriteResult } from "./row-engine.js";
@@ -104,7 +105,7 @@ export function handleBulk(rows: BulkRows, req: ServiceRequest, model: TableMode
 function parseTargets(text: string, model: TableModel): Record<string, unknown>[] {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseJsonWithInt64(text);
   } catch {
     throw errors.payload(model.entitySetName, "Invalid JSON. The payload could not be parsed.");
   }

@@ -181,8 +181,9 @@ export function attributeJson(m: TableModel, c: ColumnDefinition, lcid: number):
       out["Format"] = c.format ?? "None";
       break;
     case "BigInt":
-      out["MinValue"] = c.minValue ?? -9223372036854775808;
-      out["MaxValue"] = c.maxValue ?? 9223372036854775807;
+      // As bigints, so the answer carries Edm.Int64's bounds digit for digit (int64.ts).
+      out["MinValue"] = c.minValue ?? -(2n ** 63n);
+      out["MaxValue"] = c.maxValue ?? 2n ** 63n - 1n;
       break;
     case "Decimal":
     case "Double":

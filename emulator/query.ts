@@ -1,6 +1,7 @@
 // What one request asks for: system query options, Prefer preferences, conditional headers and
 // the JSON body.
 import { errors } from "./errors.js";
+import { parseJsonWithInt64 } from "./int64.js";
 import { type FilterNode, FilterSyntaxError, parseFilter } from "./odata/filter.js";
 
 export interface OrderBy {
@@ -151,7 +152,7 @@ export function parsePrefer(header: string | undefined): Preferences {
 export function parseBody(text: string, entitySet: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text === "" ? "{}" : text);
+    parsed = parseJsonWithInt64(text === "" ? "{}" : text);
   } catch {
     throw errors.payload(entitySet, "Invalid JSON. The payload could not be parsed.");
   }

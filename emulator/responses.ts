@@ -3,6 +3,7 @@
 import type { ServiceResponse } from "./types.js";
 import { type DataverseError, errorBody } from "./errors.js";
 import { HELP_LINK, INNER_ERROR_MESSAGE, annotationFilter } from "./annotations.js";
+import { stringifyWithInt64 } from "./int64.js";
 
 export const JSON_CONTENT_TYPE = "application/json; odata.metadata=minimal";
 
@@ -12,7 +13,7 @@ const JSON_HEADERS = {
 } as const;
 
 export function json(status: number, body: unknown, extra: Record<string, string> = {}): ServiceResponse {
-  return { status, headers: { ...JSON_HEADERS, ...extra }, body: JSON.stringify(body) };
+  return { status, headers: { ...JSON_HEADERS, ...extra }, body: stringifyWithInt64(body) };
 }
 
 /** 204: a write without data returned, or a null value read. */

@@ -17,7 +17,7 @@ export function queryRows(tables: Tables, model: TableModel, q: QueryOptions): R
   if (filter) checkFilterTypes(filter, (p) => filterColumn(tables, model, p));
   for (const o of q.orderBy) readableColumn(model, o.property);
   let rows = [...table.rows.values()];
-  if (filter) rows = rows.filter((r) => evaluate(filter, (p) => pathScalar(tables, model, r, p)));
+  if (filter) rows = rows.filter((r) => evaluate(filter, (p) => pathScalar(tables, model, r, p), tables.collation.key));
   const order = q.orderBy;
   rows.sort((a, b) => {
     for (const o of order) {
@@ -82,7 +82,8 @@ function scalar(model: TableModel, row: Row, property: string): Scalar {
   const v = row.values[c.logicalName];
   if (v === undefined || v === null) return null;
   if (isLookup(v)) return v.id;
-  return v;
+  // Int64 beyond 2^53 compares as the nearest double.
+  return typeof v === "bigint" ? Number(v) : v;
 }
 
 const OPERATOR_KIND = { eq: "Equal", ne: "NotEqual", lt: "LessThan", le: "LessThanOrEqual", gt: "GreaterThan", ge: "GreaterThanOrEqual" } as const;

@@ -19,6 +19,7 @@ import { handleMetadata } from "./metadata.js";
 import type { MetadataSource } from "./metadata-json.js";
 import { handleSdkMessageFilters, handleSdkMessages } from "./sdk-messages.js";
 import { csdlDocument } from "./csdl.js";
+import { handleOrganizations } from "./organization.js";
 
 const BULK_ACTION_PREFIX = "Microsoft.Dynamics.CRM.";
 
@@ -37,10 +38,12 @@ export class DataverseService implements DataService {
   readonly #references: References;
   readonly #bulkRows: BulkRows;
   readonly #metadata: MetadataSource;
+  readonly #env: Environment;
 
   /** Throws EnvironmentSeedError (naming `$.rows.<table>[i]`) when a seed row is refused. */
   constructor(env: Environment, now: () => Date) {
-    const tables = new Tables(env.tables);
+    this.#env = env;
+    const tables = new Tables(env.tables, env.baseLanguage);
     const engine = new RowEngine(tables, now, env);
     this.#tables = tables;
     this.#reads = new Reads(tables);
@@ -102,6 +105,7 @@ export class DataverseService implements DataService {
     if (first.name === "sdkmessagefilters" && !tables.bySet.has("sdkmessagefilters")) {
       return handleSdkMessageFilters(this.#metadata, req, segments);
     }
+    if (first.name === "organizations" && !tables.bySet.has("organizations")) return handleOrganizations(this.#env, req, segments);
     const model = tables.bySet.get(first.name);
     if (!model) throw errors.resourceNotFound(first.name);
     const second = segments[1];

@@ -1,5 +1,6 @@
 // Rows in memory: a Map by id per table, a Map per alternate key from value tuple to id, and an
 // undo log for transactions (rows are replaced, never mutated, so undo restores the old object).
+import type { Collation } from "./collation.js";
 import type { TableModel } from "./model.js";
 
 export interface LookupValue {
@@ -7,7 +8,7 @@ export interface LookupValue {
   readonly table: string;
 }
 
-export type Value = string | number | boolean | LookupValue | null;
+export type Value = string | number | bigint | boolean | LookupValue | null;
 
 export interface Row {
   readonly id: string;
@@ -30,14 +31,17 @@ export class TableStore {
   /** key logical name → tuple → row id */
   readonly keyIndexes = new Map<string, Map<string, string>>();
 
-  constructor(readonly model: TableModel) {
+  constructor(
+    readonly model: TableModel,
+    private readonly collation: Collation,
+  ) {
     for (const k of model.keys) this.keyIndexes.set(k.logicalName, new Map());
   }
 
   /** Which key (if any) another row already holds with the values of `values`. */
   findKeyConflict(values: Readonly<Record<string, Value>>, selfId: string): string | undefined {
     for (const k of this.model.keys) {
-      const tuple = keyTuple(k.attributes, values);
+      const tuple = keyTuple(k.attributes, values, this.collation);
       if (tuple === undefined) continue;
       const holder = this.keyIndexes.get(k.logicalName)?.get(tuple);
       if (holder !== undefined && holder !== selfId) return k.logicalName;
@@ -46,7 +50,7 @@ export class TableStore {
   }
 
   lookupByKey(keyName: string, values: Readonly<Record<string, Value>>, attributes: readonly string[]): string | undefined {
-    const tuple = keyTuple(attributes, values);
+    const tuple = keyTuple(attributes, values, this.collation);
     return tuple === undefined ? undefined : this.keyIndexes.get(keyName)?.get(tuple);
   }
 
@@ -63,14 +67,14 @@ export class TableStore {
 
   private index(row: Row): void {
     for (const k of this.model.keys) {
-      const tuple = keyTuple(k.attributes, row.values);
+      const tuple = keyTuple(k.attributes, row.values, this.collation);
       if (tuple !== undefined) this.keyIndexes.get(k.logicalName)?.set(tuple, row.id);
     }
   }
 
   private unindex(row: Row): void {
     for (const k of this.model.keys) {
-      const tuple = keyTuple(k.attributes, row.values);
+      const tuple = keyTuple(k.attributes, row.values, this.collation);
       if (tuple === undefined) continue;
       const index = this.keyIndexes.get(k.logicalName);
       if (index?.get(tuple) === row.id) index.delete(tuple);
@@ -78,15 +82,16 @@ export class TableStore {
   }
 }
 
-// Dataverse stores keys in SQL Server with a case- and accent-insensitive collation, so 'ABC'
-// and 'abc' collide and address the same row; we fold case (accents are left alone). A row with
-// a null key column is not in the index, as Dataverse's unique index ignores such rows.
-function keyTuple(attributes: readonly string[], values: Readonly<Record<string, Value>>): string | undefined {
+// Dataverse stores keys in SQL Server under the environment's collation (collation.ts), so 'ABC',
+// 'abc' and 'abc ' collide and address the same row, and so do 'café' and 'cafe' unless the base
+// language is accent-sensitive. A row with a null key column is not in the index, as Dataverse's
+// unique index ignores such rows.
+function keyTuple(attributes: readonly string[], values: Readonly<Record<string, Value>>, collation: Collation): string | undefined {
   let out = "";
   for (const a of attributes) {
     const v = values[a];
     if (v === undefined || v === null) return undefined;
-    const part = typeof v === "string" ? v.toLowerCase() : isLookup(v) ? v.id : String(v);
+    const part = typeof v === "string" ? collation.key(v) : isLookup(v) ? v.id : String(v);
     out += part.length + ":" + part + "|";
   }
   return out;
@@ -97,8 +102,8 @@ export class Store {
   private undo: UndoEntry[] | undefined;
   private version = 1_000_000;
 
-  constructor(models: Iterable<TableModel>) {
-    for (const m of models) this.tables.set(m.logicalName, new TableStore(m));
+  constructor(models: Iterable<TableModel>, collation: Collation) {
+    for (const m of models) this.tables.set(m.logicalName, new TableStore(m, collation));
   }
 
   table(logicalName: string): TableStore | undefined {

@@ -6,6 +6,8 @@ import type { TableModel } from "./model.js";
 import type { Value } from "./store.js";
 import { type DataverseError, errors } from "./errors.js";
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
 const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;
 // Learn type limits (reference note §9): Decimal ±1e11, precision 0-10; Double ±1e11, 0-5;
@@ -105,13 +107,23 @@ export function validateValue(table: TableModel, c: ColumnDefinition, raw: unkno
       return raw;
     case "Integer":
     case "BigInt": {
+      // Edm.Int64 beyond ±2^53: the body reader (int64.ts) kept the literal's digits as a bigint.
+      if (typeof raw === "bigint") {
+        if (c.type !== "BigInt") throw outOfRange(table, c, c.minValue ?? INT32_MIN, c.maxValue ?? INT32_MAX);
+        const min = c.minValue === undefined ? INT64_MIN : BigInt(c.minValue);
+        const max = c.maxValue === undefined ? INT64_MAX : BigInt(c.maxValue);
+        if (raw < min || raw > max) throw outOfRange(table, c, c.minValue ?? Number(INT64_MIN), c.maxValue ?? Number(INT64_MAX));
+        return raw;
+      }
       // create-entity-web-api's InitializeFrom sample posts "numberofemployees":"200": an integer
       // literal in a JSON string converts as ODataLib's reader converts it.
       const n = typeof raw === "string" && /^[+-]?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
       if (typeof n !== "number" || !Number.isInteger(n)) throw cannotConvert(table, c);
-      const min = c.minValue ?? (c.type === "Integer" ? INT32_MIN : Number.MIN_SAFE_INTEGER);
-      const max = c.maxValue ?? (c.type === "Integer" ? INT32_MAX : Number.MAX_SAFE_INTEGER);
+      const min = c.minValue ?? (c.type === "Integer" ? INT32_MIN : Number(INT64_MIN));
+      const max = c.maxValue ?? (c.type === "Integer" ? INT32_MAX : Number(INT64_MAX));
       if (n < min || n > max) throw outOfRange(table, c, min, max);
+      // A double beyond 2^53 names no one integer: only the literal's digits (a bigint above) do.
+      if (!Number.isSafeInteger(n)) throw outOfRange(table, c, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
       return n;
     }
     case "Decimal":

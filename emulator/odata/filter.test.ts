@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FilterSyntaxError, FilterTooDeepError, MAX_FILTER_DEPTH, type Scalar, evaluate, filterProperties, parseFilter } from "./filter.js";
+import { collationFor } from "../collation.js";
 
 const row: Record<string, Scalar> = {
   name: "Contoso Ltd",
@@ -12,6 +13,22 @@ const row: Record<string, Scalar> = {
 };
 const read = (p: string): Scalar => row[p] ?? null;
 const check = (f: string) => evaluate(parseFilter(f), read);
+
+describe("$filter string equality under the environment's collation", () => {
+  const english = collationFor(1033).key;
+  const finnish = collationFor(1035).key;
+  const on = (name: string) => (p: string): Scalar => (p === "name" ? name : null);
+  it.each([
+    ["ACC/2", "name eq 'acc/2 '", english, true],
+    ["ACC/2\t", "name eq 'ACC/2'", english, false],
+    ["Café", "name eq 'cafe'", english, true],
+    ["Café", "name eq 'cafe'", finnish, false],
+    ["Café", "name eq 'CAFÉ  '", finnish, true],
+    ["Café", "name ne 'cafe'", english, false],
+  ] as const)("%s: %s", (stored, filter, key, expected) => {
+    expect(evaluate(parseFilter(filter), on(stored), key)).toBe(expected);
+  });
+});
 
 describe("$filter", () => {
   it.each([

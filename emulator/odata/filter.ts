@@ -307,19 +307,25 @@ export function filterProperties(node: FilterNode, out: string[] = []): string[]
 
 export type Scalar = string | number | boolean | null;
 
+/** Text as a comparison sees it: equal forms for texts the collation finds equal. */
+export type TextKey = (text: string) => string;
+
+const caseInsensitive: TextKey = (text) => text.toLowerCase();
+
 /**
  * Evaluates the filter; `read` gives a property's comparable value (strings as stored, lookups
- * as their id, dates as ISO text). String comparison is case-insensitive, as on Dataverse
- * (SQL Server's default collation).
+ * as their id, dates as ISO text). Strings compare under `textKey`: for rows, the environment's
+ * collation (collation.ts); by default, case-insensitively.
  */
-export function evaluate(node: FilterNode, read: (property: string) => Scalar): boolean {
+export function evaluate(node: FilterNode, read: (property: string) => Scalar, textKey: TextKey = caseInsensitive): boolean {
+  const compare = (a: Scalar, op: CompareOp, b: Scalar): boolean => compareScalars(a, op, b, textKey);
   switch (node.kind) {
     case "and":
-      return evaluate(node.left, read) && evaluate(node.right, read);
+      return evaluate(node.left, read, textKey) && evaluate(node.right, read, textKey);
     case "or":
-      return evaluate(node.left, read) || evaluate(node.right, read);
+      return evaluate(node.left, read, textKey) || evaluate(node.right, read, textKey);
     case "not":
-      return !evaluate(node.operand, read);
+      return !evaluate(node.operand, read, textKey);
     case "function": {
       const v = read(node.property);
       if (typeof v !== "string" || node.literal.kind !== "string") return false;
@@ -359,7 +365,7 @@ function comparable(l: Literal): Scalar {
   }
 }
 
-function compare(a: Scalar, op: CompareOp, b: Scalar): boolean {
+function compareScalars(a: Scalar, op: CompareOp, b: Scalar, textKey: TextKey): boolean {
   if (a === null || b === null) {
     if (op === "eq") return a === b;
     if (op === "ne") return a !== b;
@@ -367,8 +373,8 @@ function compare(a: Scalar, op: CompareOp, b: Scalar): boolean {
   }
   let c: number;
   if (typeof a === "string" && typeof b === "string") {
-    const x = a.toLowerCase();
-    const y = b.toLowerCase();
+    const x = textKey(a);
+    const y = textKey(b);
     c = x < y ? -1 : x > y ? 1 : 0;
   } else if (typeof a === "number" && typeof b === "number") {
     c = a - b;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { RetryBudget } from "../http/retry.js";
 import { contactTable } from "../mapping/test-fixtures.js";
 import type { Operation, OperationKind, RowRef } from "../model/operation.js";
-import { batchPart, bulkAssemblerFor, bulkRequest, chunks } from "./assemble.js";
+import { batchPart, bodyJson, bulkAssemblerFor, bulkRequest, chunks } from "./assemble.js";
 import type { Item } from "./write-item.js";
 
 const GUID = "00000000-0000-0000-0000-0000000000a1";
@@ -55,5 +55,14 @@ describe("bulk actions", () => {
     const many = Array.from({ length: 5 }, () => item(op("upsert", byKey)));
     expect([...chunks(many, meta, undefined, { rows: 2, bytes: 1e6 })].map((c) => c.length)).toEqual([2, 2, 1]);
     expect([...chunks(many, meta, undefined, { rows: 100, bytes: 500 })].map((c) => c.length)).toEqual([2, 2, 1]);
+  });
+});
+
+describe("bodyJson", () => {
+  it("writes a bigint (Edm.Int64 beyond 2^53) as its digits, a body without one as JSON.stringify does", () => {
+    expect(bodyJson({ "@odata.type": "Microsoft.Dynamics.CRM.account", new_big: 9223372036854775807n, name: "x", n: null })).toBe(
+      '{"@odata.type":"Microsoft.Dynamics.CRM.account","new_big":9223372036854775807,"name":"x","n":null}',
+    );
+    expect(bodyJson({ a: 1, b: "t" })).toBe('{"a":1,"b":"t"}');
   });
 });

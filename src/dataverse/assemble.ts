@@ -23,6 +23,22 @@ export function rowBody(item: Item, odataType?: string): Record<string, unknown>
   return body;
 }
 
+/**
+ * A row body or bulk target as JSON. JSON.stringify cannot write a bigint (a BigInt column's value
+ * beyond ±2^53), so a body holding one is written member by member, the bigint as its digits:
+ * Edm.Int64 must be a JSON number (ODataLib refuses a string unless IEEE754Compatible is set).
+ */
+export function bodyJson(body: Readonly<Record<string, unknown>>): string {
+  let exact = false;
+  for (const k in body) if (typeof body[k] === "bigint") exact = true;
+  if (!exact) return JSON.stringify(body);
+  const members: string[] = [];
+  for (const [k, v] of Object.entries(body)) {
+    if (v !== undefined) members.push(`${JSON.stringify(k)}:${typeof v === "bigint" ? v.toString() : JSON.stringify(v)}`);
+  }
+  return `{${members.join(",")}}`;
+}
+
 function rowPath(item: Item): string {
   return item.path ?? entityPath(item.op.entitySet, item.op.ref);
 }
@@ -98,7 +114,7 @@ export function bulkAssemblerFor(op: Operation, meta: TableMeta | undefined, use
 export function bulkTarget(item: Item, meta: TableMeta, assembler: BulkAssembler): string {
   const target = rowBody(item, `Microsoft.Dynamics.CRM.${meta.logicalName}`);
   assembler.address(target, item, meta);
-  return JSON.stringify(target);
+  return bodyJson(target);
 }
 
 /** The bulk request for these items: its path, and its body as bytes (a retry resends the same bytes). */
@@ -123,14 +139,14 @@ export function bulkRequest(items: readonly Item[], meta: TableMeta, assembler: 
 type PartAssembler = (item: Item, root: string, headers: Readonly<Record<string, string>>) => BatchRequestPart;
 
 /** A create or upsert without a key: POST to the entity set. */
-const post: PartAssembler = (item, root, headers) => ({ method: "POST", url: `${root}${item.op.entitySet}`, headers: { ...headers }, body: JSON.stringify(rowBody(item)) });
+const post: PartAssembler = (item, root, headers) => ({ method: "POST", url: `${root}${item.op.entitySet}`, headers: { ...headers }, body: bodyJson(rowBody(item)) });
 
 /** If-Match: * turns PATCH into update-only: a missing row answers 404 instead of being created. */
 const updateOnly: PartAssembler = (item, root, headers) => ({
   method: "PATCH",
   url: `${root}${rowPath(item)}`,
   headers: { ...headers, "If-Match": "*" },
-  body: JSON.stringify(rowBody(item)),
+  body: bodyJson(rowBody(item)),
 });
 
 const PART_ASSEMBLERS: { readonly [K in OperationKind]: PartAssembler } = {
@@ -138,13 +154,13 @@ const PART_ASSEMBLERS: { readonly [K in OperationKind]: PartAssembler } = {
   deactivate: updateOnly,
   update: updateOnly,
   upsert: (item, root, headers) =>
-    item.op.ref.kind === "none" ? post(item, root, headers) : { method: "PATCH", url: `${root}${rowPath(item)}`, headers: { ...headers }, body: JSON.stringify(rowBody(item)) },
+    item.op.ref.kind === "none" ? post(item, root, headers) : { method: "PATCH", url: `${root}${rowPath(item)}`, headers: { ...headers }, body: bodyJson(rowBody(item)) },
   // Create with a known id or key: If-None-Match: * makes the PATCH create-only, so a replay after
   // a crash finds the row instead of creating a second one.
   create: (item, root, headers) =>
     item.op.ref.kind === "none"
       ? post(item, root, headers)
-      : { method: "PATCH", url: `${root}${rowPath(item)}`, headers: { ...headers, "If-None-Match": "*" }, body: JSON.stringify(rowBody(item)) },
+      : { method: "PATCH", url: `${root}${rowPath(item)}`, headers: { ...headers, "If-None-Match": "*" }, body: bodyJson(rowBody(item)) },
 };
 
 /** The $batch part for one operation; `root` is the service root's path (`/api/data/v9.2/`). */
@@ -165,7 +181,7 @@ export function* chunks(items: readonly Item[], meta: TableMeta | undefined, bul
       item.target = json;
       size = Buffer.byteLength(json) + 200;
     } else {
-      size = Buffer.byteLength(JSON.stringify(rowBody(item))) + 200;
+      size = Buffer.byteLength(bodyJson(rowBody(item))) + 200;
     }
     if (current.length > 0 && (current.length >= caps.rows || bytes + size > caps.bytes)) {
       yield current;

@@ -1,7 +1,7 @@
 // Keys Dataverse cannot take in a URL (a value holding "/", "&", "%"...): their rows and lookup
 // targets are found by $filter and rewritten to GUIDs before the operations are sent; a row that does
 // not exist yet is created with its key columns in the body instead.
-import { keyColumnType, keyIdentity } from "../model/key-identity.js";
+import { keyColumnType, keyIdentity, tableCollation } from "../model/key-identity.js";
 import { lookupOfValueName } from "../model/lookup.js";
 import type { ColumnValue, RowRef } from "../model/operation.js";
 import type { TableLookup, TableMeta } from "../model/table-meta.js";
@@ -21,24 +21,34 @@ const LOOKUP_CHUNK = 50;
 const LOOKUP_FILTER_CHARS = 8000;
 
 /**
- * GUIDs of rows found by key for one write call, by `entitySet|key identity`; null when a grouped
- * lookup showed the row does not exist. A ref absent from the map goes through the per-row lookup.
+ * GUIDs of rows found by key for one write call, by `entitySet|filter clause`: one entry per
+ * spelling of a key value, as the records wrote it; null when a grouped lookup showed that no row
+ * has that spelling's key. A spelling absent from the map goes through the per-row lookup.
  */
 type KnownIds = Map<string, string | null>;
 
 interface Wanted {
+  /** `entitySet|clause`: the spelling, exactly. */
   readonly key: string;
+  /** The key's identity under the environment's collation (model/key-identity.ts). */
+  readonly identity: string;
   readonly clause: string;
 }
 
-/** `entitySet|key identity` of key values in a table; undefined when a value can be no key. */
-function knownKeyOf(entitySet: string, meta: TableMeta, values: Iterable<readonly [string, unknown]>): string | undefined {
-  const identity = keyIdentity(values, (column) => keyColumnType(meta, column));
-  return identity === undefined ? undefined : `${entitySet}|${identity}`;
+/** Key identity of key values in a table, under the table's collation; undefined when a value can be no key. */
+function identityOf(meta: TableMeta, values: Iterable<readonly [string, unknown]>): string | undefined {
+  return keyIdentity(values, (column) => keyColumnType(meta, column), tableCollation(meta));
 }
 
-function knownKey(entitySet: string, meta: TableMeta, ref: RowRef): string | undefined {
-  return ref.kind === "key" ? knownKeyOf(entitySet, meta, ref.values) : undefined;
+/** `entitySet|filter clause` of a key ref: its spelling, exactly as the record wrote it. */
+function spellingKey(entitySet: string, ref: RowRef): string | undefined {
+  if (ref.kind !== "key") return undefined;
+  try {
+    return `${entitySet}|${keyFilter(ref)}`;
+  } catch (err) {
+    if (err instanceof KeyLiteralError) return undefined;
+    throw err;
+  }
 }
 
 export class KeyResolver {
@@ -60,9 +70,12 @@ export class KeyResolver {
 
   /**
    * Finds the GUIDs of all URL-unusable key refs of a write (rows and lookup targets) with one
-   * query per chunk of keys instead of one per ref. A chunk whose answer holds a row matching none
-   * of its keys (a comparison we got wrong) proves nothing about absence, so its unmatched keys are
-   * left to the per-row lookup; so is every key of a chunk whose query failed.
+   * query per chunk of keys instead of one per ref. Every spelling is asked about, and a spelling
+   * is only ever answered by the query that asked about it. Spellings that are one key under the
+   * collation (`ACC/2` and `acc/2 `) go in different chunks, so a row read back matches at most one
+   * spelling of its chunk. A chunk whose answer holds a row matching none of its keys, or two rows
+   * for one key (a comparison we got wrong), proves nothing, so all its spellings are left to the
+   * per-row lookup; so is every spelling of a chunk whose query failed.
    */
   async #prefetchIds(items: readonly Item[]): Promise<KnownIds> {
     const known: KnownIds = new Map();
@@ -71,15 +84,11 @@ export class KeyResolver {
       if (ref.kind !== "key" || isUrlAddressable(ref)) return;
       const meta = this.#tables(table);
       if (meta === undefined) return;
-      const key = knownKey(entitySet, meta, ref);
+      const identity = identityOf(meta, ref.values);
+      if (identity === undefined) return;
+      const key = spellingKey(entitySet, ref);
       if (key === undefined) return;
-      let clause: string;
-      try {
-        clause = `(${keyFilter(ref)})`;
-      } catch (err) {
-        if (err instanceof KeyLiteralError) return;
-        throw err;
-      }
+      const clause = `(${key.slice(entitySet.length + 1)})`;
       const columns = ref.values.map(([c]) => c).sort();
       const groupKey = `${entitySet}|${columns.join(",")}`;
       let g = groups.get(groupKey);
@@ -87,7 +96,7 @@ export class KeyResolver {
         g = { entitySet, meta, columns, wanted: new Map() };
         groups.set(groupKey, g);
       }
-      g.wanted.set(key, { key, clause });
+      g.wanted.set(key, { key, identity, clause });
     };
     for (const { op } of items) {
       want(op.entitySet, op.table, op.ref);
@@ -96,20 +105,30 @@ export class KeyResolver {
 
     const lookups: Promise<void>[] = [];
     for (const g of groups.values()) {
-      let chunk: Wanted[] = [];
-      let chars = 0;
-      const flush = (): void => {
-        if (chunk.length > 0) lookups.push(this.#lookupChunk(g.entitySet, g.meta, g.columns, chunk, known));
-        chunk = [];
-        chars = 0;
-      };
+      // Round n holds the n-th spelling of each key identity, so no chunk holds two of one key.
+      const rounds: Wanted[][] = [];
+      const seen = new Map<string, number>();
       for (const w of g.wanted.values()) {
-        const size = encodeQueryValue(w.clause).length + 4;
-        if (chunk.length >= LOOKUP_CHUNK || (chunk.length > 0 && chars + size > LOOKUP_FILTER_CHARS)) flush();
-        chunk.push(w);
-        chars += size;
+        const n = seen.get(w.identity) ?? 0;
+        seen.set(w.identity, n + 1);
+        (rounds[n] ??= []).push(w);
       }
-      flush();
+      for (const round of rounds) {
+        let chunk: Wanted[] = [];
+        let chars = 0;
+        const flush = (): void => {
+          if (chunk.length > 0) lookups.push(this.#lookupChunk(g.entitySet, g.meta, g.columns, chunk, known));
+          chunk = [];
+          chars = 0;
+        };
+        for (const w of round) {
+          const size = encodeQueryValue(w.clause).length + 4;
+          if (chunk.length >= LOOKUP_CHUNK || (chunk.length > 0 && chars + size > LOOKUP_FILTER_CHARS)) flush();
+          chunk.push(w);
+          chars += size;
+        }
+        flush();
+      }
     }
     await Promise.all(lookups);
     return known;
@@ -117,7 +136,7 @@ export class KeyResolver {
 
   async #lookupChunk(entitySet: string, meta: TableMeta, columns: readonly string[], chunk: readonly Wanted[], known: KnownIds): Promise<void> {
     const pid = meta.primaryIdAttribute;
-    const wanted = new Set(chunk.map((w) => w.key));
+    const byIdentity = new Map(chunk.map((w) => [w.identity, w]));
     let rows: Record<string, unknown>[];
     try {
       rows = await this.#pool.read(async (client) => {
@@ -130,23 +149,22 @@ export class KeyResolver {
       if (err instanceof DataverseError) return;
       throw err;
     }
-    let allMatched = true;
+    const found = new Map<string, string>();
     for (const row of rows) {
       const id = row[pid];
-      const key = knownKeyOf(entitySet, meta, columns.map((c) => [c, row[c]] as const));
-      if (typeof id !== "string" || key === undefined || !wanted.has(key)) {
-        allMatched = false;
-        continue;
-      }
-      if (!known.has(key)) known.set(key, id);
+      const identity = identityOf(meta, columns.map((c) => [c, row[c]] as const));
+      if (typeof id !== "string" || identity === undefined || !byIdentity.has(identity)) return;
+      const before = found.get(identity);
+      if (before !== undefined && before.toLowerCase() !== id.toLowerCase()) return;
+      found.set(identity, id);
     }
-    if (allMatched) for (const key of wanted) if (!known.has(key)) known.set(key, null);
+    for (const w of chunk) known.set(w.key, found.get(w.identity) ?? null);
   }
 
   async #findId(entitySet: string, table: string, ref: RowRef, known: KnownIds): Promise<string | undefined | "no-meta"> {
     const meta = this.#tables(table);
     if (meta === undefined) return "no-meta";
-    const key = knownKey(entitySet, meta, ref);
+    const key = spellingKey(entitySet, ref);
     const hit = key === undefined ? undefined : known.get(key);
     if (hit !== undefined) return hit ?? undefined;
     const page = await this.#pool.read(async (client) => {

@@ -20,6 +20,7 @@ import type {
   TableMeta,
 } from "../model/table-meta.js";
 import { encodeQueryValue, filterLiteral } from "./keys.js";
+import { collationForLanguage, DEFAULT_KEY_COLLATION, type KeyCollation } from "../model/key-identity.js";
 
 export class TableNotFoundError extends Error {
   override readonly name = "TableNotFoundError";
@@ -212,6 +213,7 @@ export class MetadataLoader {
   readonly #loading = new Map<string, Promise<TableMeta>>();
   readonly #loaded = new Map<string, TableMeta>();
   readonly #bySet = new Map<string, string>();
+  #collation: Promise<KeyCollation> | undefined;
 
   constructor(client: DataverseClient, options: MetadataLoaderOptions = {}) {
     this.#client = client;
@@ -278,6 +280,34 @@ export class MetadataLoader {
     return this.#client.whoAmI();
   }
 
+  /**
+   * How the environment compares key text: the collation its base language chose (the
+   * organization's `languagecode`), read once. An application user that may not read the
+   * organization table gets the default (_CI_AI, see model/key-identity.ts).
+   */
+  keyCollation(): Promise<KeyCollation> {
+    if (this.#collation === undefined) {
+      const read = this.#readCollation();
+      this.#collation = read;
+      read.catch(() => {
+        if (this.#collation === read) this.#collation = undefined;
+      });
+    }
+    return this.#collation;
+  }
+
+  async #readCollation(): Promise<KeyCollation> {
+    let body: unknown;
+    try {
+      body = await this.#get("organizations?$select=languagecode");
+    } catch (err) {
+      if (err instanceof DataverseError && (err.status === 403 || err.status === 404)) return DEFAULT_KEY_COLLATION;
+      throw err;
+    }
+    const language = rows(body)[0]?.languagecode;
+    return typeof language === "number" && Number.isInteger(language) ? collationForLanguage(language) : DEFAULT_KEY_COLLATION;
+  }
+
   async #get(path: string): Promise<unknown> {
     return (await this.#client.get(path, this.#headers)).body;
   }
@@ -295,7 +325,8 @@ export class MetadataLoader {
     }
     if (!isObject(entity)) throw new TableNotFoundError(name);
 
-    const [attributes, keys, manyToOne, bulk, ...casts] = await Promise.all([
+    const [keyCollation, attributes, keys, manyToOne, bulk, ...casts] = await Promise.all([
+      this.keyCollation(),
       this.#get(`${base}/Attributes?$select=LogicalName,SchemaName,AttributeType,AttributeTypeName,IsValidForCreate,IsValidForUpdate,RequiredLevel,IsPrimaryId,AttributeOf`),
       this.#get(`${base}/Keys?$select=SchemaName,LogicalName,KeyAttributes,EntityKeyIndexStatus`),
       this.#get(
@@ -359,6 +390,7 @@ export class MetadataLoader {
       keys: keyList,
       manyToOne: relationships,
       bulk,
+      keyCollation,
     };
   }
 

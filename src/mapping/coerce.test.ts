@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { coerceValue, type Coerced } from "./coerce.js";
+import type { ColumnMeta } from "../model/table-meta.js";
 import { contactTable } from "./test-fixtures.js";
 import { expandExponent, roundHalfAwayFromZero } from "./numbers.js";
 import { convertDateTime } from "./datetime.js";
@@ -119,7 +120,7 @@ describe("coerceValue: refused values name a code, never become null", () => {
     ["numberofchildren", Number.NaN, "not_a_number"],
     ["numberofchildren", Number.POSITIVE_INFINITY, "not_a_number"],
     ["contoso_legacyid", 2147483648, "out_of_range"],
-    ["contoso_views", "9007199254740993", "out_of_range"],
+    ["contoso_views", "9223372036854775808", "out_of_range"], // 2^63; up to 2^63-1 is taken exactly (issue 14)
     ["contoso_score", 1000.01, "out_of_range"],
     ["contoso_score", "12,5", "not_a_number"],
     ["annualincome", -0.01, "out_of_range"],
@@ -222,5 +223,26 @@ describe("convertDateTime without behaviour metadata", () => {
 
   it("keeps midnight for a TimeZoneIndependent date-only column", () => {
     expect(convertDateTime("2024-01-01T15:00:00", "TimeZoneIndependent", true)).toEqual({ ok: true, value: "2024-01-01T00:00:00Z" });
+  });
+});
+
+describe("BigInt beyond ±2^53 (issue 14)", () => {
+  const big: ColumnMeta = { logicalName: "new_big", schemaName: "new_Big", type: "BigInt", typeName: "BigIntType", requiredLevel: "None", validForCreate: true, validForUpdate: true, isPrimaryId: false };
+  it.each([
+    ["9007199254740993", 9007199254740993n],
+    ["9223372036854775807", 9223372036854775807n],
+    ["-9223372036854775808", -9223372036854775808n],
+    ["1234567890123456789.000", 1234567890123456789n],
+  ])("%s is taken digit for digit", (text, value) => {
+    expect(coerceValue(big, text, { truncateStrings: false })).toEqual({ ok: true, value, truncated: false });
+  });
+  it("a safe integer stays a number", () => {
+    expect(coerceValue(big, 9007199254740991, { truncateStrings: false })).toEqual({ ok: true, value: 9007199254740991, truncated: false });
+  });
+  it.each(["9223372036854775808", "-9223372036854775809"])("%s is out of range", (text) => {
+    expect(coerceValue(big, text, { truncateStrings: false })).toMatchObject({ ok: false, code: "out_of_range" });
+  });
+  it("the column's own bounds apply", () => {
+    expect(coerceValue({ ...big, maxValue: 1e16 }, "10000000000000001", { truncateStrings: false })).toMatchObject({ ok: false, code: "out_of_range" });
   });
 });

@@ -28,8 +28,8 @@ const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;
 export const DEFAULT_RANGE: Partial<Record<ColumnType, readonly [number, number]>> = {
   Integer: [INT_MIN, INT_MAX],
-  // What this connector can send exactly (a JSON number); Dataverse's BigInt goes to ±2^63.
-  BigInt: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  // Edm.Int64; beyond ±2^53 coerceInt64 checks the exact value.
+  BigInt: [-9223372036854775808, 9223372036854775807],
   Decimal: [-100_000_000_000, 100_000_000_000],
   Double: [-100_000_000_000, 100_000_000_000],
   Money: [-922_337_203_685_477, 922_337_203_685_477],
@@ -91,10 +91,7 @@ function coerceNumber(column: ColumnMeta, raw: unknown): Coerced {
     if (!isIntegerText(text)) return fail("not_an_integer", `Column '${col}' takes whole numbers.`);
     out = text.replace(/\.0*$/, "");
     const n = Number(out);
-    if (type === "BigInt" && !Number.isSafeInteger(n)) {
-      // Beyond 2^53 a JSON number loses digits in JavaScript; refuse rather than write a nearby value.
-      return fail("out_of_range", `Column '${col}' value is outside the range this connector can send exactly (±2^53).`);
-    }
+    if (type === "BigInt" && !Number.isSafeInteger(n)) return coerceInt64(column, out);
   } else if (column.precision !== undefined && decimalPlaces(text) > column.precision) {
     // More decimals than the column keeps: round half away from zero (the SQL Server and .NET
     // MidpointRounding.AwayFromZero convention). Microsoft's docs do not say what the platform
@@ -112,6 +109,24 @@ function coerceNumber(column: ColumnMeta, raw: unknown): Coerced {
     return fail("out_of_range", `Column '${col}' value has more significant digits than this connector can send exactly (about 15).`);
   }
   return ok(n);
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A BigInt value beyond ±2^53 as a bigint, which the writer sends digit for digit (a double would
+ * change it). The column's own bounds came through JSON.parse, so they are only trusted inside
+ * Edm.Int64's range.
+ */
+function coerceInt64(column: ColumnMeta, digits: string): Coerced {
+  const big = BigInt(digits);
+  const bound = (v: number | undefined, fallback: bigint, pick: (a: bigint, b: bigint) => bigint): bigint =>
+    v !== undefined && Number.isFinite(v) ? pick(BigInt(Math.trunc(v)), fallback) : fallback;
+  const min = bound(column.minValue, INT64_MIN, (a, b) => (a > b ? a : b));
+  const max = bound(column.maxValue, INT64_MAX, (a, b) => (a < b ? a : b));
+  if (big < min || big > max) return fail("out_of_range", `Column '${column.logicalName}' takes values from ${min} to ${max}.`);
+  return ok(big);
 }
 
 function coerceBoolean(column: ColumnMeta, raw: unknown): Coerced {

@@ -26,6 +26,8 @@ function sameValue(ours: ColumnValue, theirs: unknown, column: ColumnMeta | unde
   // $select returns null for empty columns; a column absent from the row is empty as well.
   if (ours === null) return theirs === null || theirs === undefined;
   if (theirs === null || theirs === undefined) return false;
+  // The row was read through JSON.parse, so beyond 2^53 its value is the nearest double at best.
+  if (typeof ours === "bigint") return typeof theirs === "number" ? Number(ours) === theirs : String(ours) === String(theirs);
   if (typeof ours === "number") {
     const t = typeof theirs === "number" ? theirs : typeof theirs === "string" ? Number(theirs) : Number.NaN;
     return t === ours;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decimalText, keyIdentity, keyValueIdentity } from "./key-identity.js";
+import { collatedText, collationForLanguage, collationName, DEFAULT_KEY_COLLATION, decimalText, keyIdentity, keyValueIdentity } from "./key-identity.js";
 
 describe("keyValueIdentity", () => {
   it("matches text without trailing blanks and in lower case", () => {
@@ -31,6 +31,37 @@ describe("keyValueIdentity", () => {
     expect(keyValueIdentity(true, "String")).toBeUndefined();
     expect(keyValueIdentity(Number.NaN, undefined)).toBeUndefined();
     expect(keyValueIdentity(null, "String")).toBeUndefined();
+  });
+});
+
+describe("key text under the environment's collation", () => {
+  const english = collationForLanguage(1033);
+  const finnish = collationForLanguage(1035);
+  it("takes the collation from the base language as Learn's table lists it; unknown languages get _CI_AI", () => {
+    expect([1033, 1031, 1036, 3082].map((l) => collationName(collationForLanguage(l)))).toEqual(["_CI_AI", "_CI_AI", "_CI_AI", "_CI_AI"]);
+    expect([1035, 1048, 1050, 1054, 3081].map((l) => collationName(collationForLanguage(l)))).toEqual(["_CI_AS", "_CI_AS", "_CI_AS", "_CI_AS", "_CI_AS"]);
+    expect(collationName(collationForLanguage(9999))).toBe("_CI_AI");
+    expect(collationName(DEFAULT_KEY_COLLATION)).toBe("_CI_AI");
+  });
+  it.each([
+    ["trailing spaces do not count", "cat/1  ", "CAT/1", true],
+    ["a trailing tab does", "cat/1\t", "cat/1", false],
+    ["a trailing no-break space does", "cat/1\u00a0", "cat/1", false],
+    ["a leading space does", " cat/1", "cat/1", false],
+    ["accents do not count under _CI_AI", "Café", "CAFE", true],
+    ["a decomposed accent is the precomposed one", "cafe\u0301", "café", true],
+    ["full width is narrow width", "ＡＢＣ", "abc", true],
+    ["ß is ss", "Straße", "STRASSE", true],
+    ["katakana is hiragana", "カナ", "かな", true],
+  ] as const)("%s (_CI_AI)", (_name, a, b, same) => {
+    expect(collatedText(a, english) === collatedText(b, english)).toBe(same);
+  });
+  it("under _CI_AS accents count, case and trailing spaces still do not", () => {
+    expect(collatedText("café", finnish)).not.toBe(collatedText("cafe", finnish));
+    expect(collatedText("CAFÉ ", finnish)).toBe(collatedText("café", finnish));
+    expect(collatedText("cafe\u0301", finnish)).toBe(collatedText("café", finnish));
+    expect(keyValueIdentity("Zoë", "String", finnish)).not.toBe(keyValueIdentity("Zoe", "String", finnish));
+    expect(keyValueIdentity("Zoë", "String", english)).toBe(keyValueIdentity("Zoe", "String", english));
   });
 });
 

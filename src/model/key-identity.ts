@@ -1,11 +1,69 @@
 // When two alternate-key values name the same row: the one rule the writer (matching rows read
-// back to the refs that asked for them) and mirror (rows in the sync or not) share. Dataverse's key
-// index compares text as SQL Server's default collation does, so text matches without trailing
-// blanks and in lower case; numbers match by value, compared as exact decimal text so integers
-// beyond 2^53 stay apart; an empty text is no key value at all. Change the rule here only.
+// back to the spellings that asked for them), the pipeline (which records claim one row, so they
+// go out in order) and mirror (rows in the sync or not) share. Change the rule here only.
+//
+// Dataverse keeps rows in SQL Server, and an alternate key is a unique index compared under the
+// environment's collation, which the base language chose when the environment was created (Learn,
+// Power Platform admin, "Dataverse language collations"): every language is case-insensitive
+// (_CI); most are accent-insensitive (_AI: "cafe" and "café" are one word), some accent-sensitive
+// (_AS). The collations name no kana or width sensitivity, so those are insensitive too. SQL
+// Server's `=` pads the shorter text with spaces, so trailing U+0020 spaces do not count; a tab,
+// a no-break space or a leading space does. Numbers match by value, compared as exact decimal
+// text so integers beyond 2^53 stay apart; an empty text is no key value at all.
+//
+// The text form below approximates the collation with Unicode's own tables (compatibility
+// decomposition, which folds widths and ligatures; katakana as hiragana; marks dropped under _AI;
+// full case folding).
+// Where it errs it errs coarse, taking as one a few values SQL Server tells apart: the writer
+// treats a row read back that matches several spellings, or a spelling matching several rows, as
+// not known and asks Dataverse about that spelling alone, so a coarse rule costs a query, never a row.
 import { isGuid } from "./guid.js";
 import { isLookupType, lookupOfValueName } from "./lookup.js";
-import type { ColumnType, TableMeta } from "./table-meta.js";
+import type { ColumnType, KeyCollation, TableMeta } from "./table-meta.js";
+
+export type { KeyCollation } from "./table-meta.js";
+
+/**
+ * Base languages whose collation is accent-sensitive (_CI_AS), from Learn's table; every other
+ * language in it is _CI_AI. (The page lists English (UK) as 3081 beside English (Australia).)
+ */
+const ACCENT_SENSITIVE_LANGUAGES: ReadonlySet<number> = new Set([
+  1035, 1048, 1050, 1051, 1053, 1054, 1057, 1058, 1060, 1061, 1062, 1063, 1066, 1069, 1081, 1086, 1087, 1110, 2055, 2064, 2074, 3079, 3081,
+]);
+
+/**
+ * The collation when the base language is unknown: _CI_AI, 1033 English's. It is also the safe
+ * guess: taking two values as one when Dataverse tells them apart costs a query (see above),
+ * while telling apart two values Dataverse takes as one would create a second row for one key.
+ */
+export const DEFAULT_KEY_COLLATION: KeyCollation = { language: undefined, accentSensitive: false };
+
+/** The collation Dataverse chose for an environment of this base language (an LCID). */
+export function collationForLanguage(language: number): KeyCollation {
+  return { language, accentSensitive: ACCENT_SENSITIVE_LANGUAGES.has(language) };
+}
+
+/** `_CI_AI` or `_CI_AS`, as Learn names them. */
+export function collationName(collation: KeyCollation): string {
+  return collation.accentSensitive ? "_CI_AS" : "_CI_AI";
+}
+
+const MARKS = /\p{M}+/gu;
+const KATAKANA = /[\u30a1-\u30f6]/g;
+const TRAILING_SPACES = / +$/u;
+const PLAIN = /^[\x20-\x7e]*$/; // printable ASCII: no decomposition, no marks, case folding is toLowerCase
+
+/** Text as the collation compares it: equal strings for text SQL Server's `=` finds equal. */
+export function collatedText(text: string, collation: KeyCollation): string {
+  const trimmed = text.replace(TRAILING_SPACES, "");
+  if (PLAIN.test(trimmed)) return trimmed.toLowerCase();
+  // Katakana as hiragana (kana-insensitive), after the decomposition has made half-width kana full.
+  let folded = trimmed.normalize("NFKD").replace(KATAKANA, (c) => String.fromCharCode(c.charCodeAt(0) - 0x60));
+  if (!collation.accentSensitive) folded = folded.replace(MARKS, "");
+  // Upper then lower: full case folding ("ß" and "ss", "ǅ" and "dž" become one text).
+  folded = folded.toUpperCase().toLowerCase();
+  return collation.accentSensitive ? folded.normalize("NFC") : folded;
+}
 
 const NUMERIC_TYPES: ReadonlySet<ColumnType> = new Set<ColumnType>(["Integer", "BigInt", "Decimal", "Double", "Money", "Picklist", "State", "Status"]);
 
@@ -14,22 +72,27 @@ const NUMERIC_TYPES: ReadonlySet<ColumnType> = new Set<ColumnType>(["Integer", "
  * value that can be no key (empty text, null, a non-number under a numeric column, a lookup value
  * that is not a GUID).
  */
-export function keyValueIdentity(value: unknown, type: ColumnType | undefined): string | undefined {
+export function keyValueIdentity(value: unknown, type: ColumnType | undefined, collation: KeyCollation = DEFAULT_KEY_COLLATION): string | undefined {
   if (type !== undefined && isLookupType(type)) return typeof value === "string" && isGuid(value) ? `g:${value.toLowerCase()}` : undefined;
-  if (typeof value === "number" || (typeof value === "string" && type !== undefined && NUMERIC_TYPES.has(type))) {
-    const text = decimalText(value);
+  if (typeof value === "number" || typeof value === "bigint" || (typeof value === "string" && type !== undefined && NUMERIC_TYPES.has(type))) {
+    const text = decimalText(typeof value === "bigint" ? value.toString() : value);
     return text === undefined ? undefined : `n:${text}`;
   }
   if (typeof value !== "string") return undefined;
-  const text = value.replace(/\s+$/u, "").toLowerCase();
+  const text = collatedText(value, collation);
+  // Only spaces (or nothing): SQL Server compares it equal to '', which Dataverse keeps as no value.
   return text === "" ? undefined : `s:${text}`;
 }
 
 /** The identity of a whole key (column order does not matter); undefined when one value has none. */
-export function keyIdentity(values: Iterable<readonly [column: string, value: unknown]>, typeOf: (column: string) => ColumnType | undefined): string | undefined {
+export function keyIdentity(
+  values: Iterable<readonly [column: string, value: unknown]>,
+  typeOf: (column: string) => ColumnType | undefined,
+  collation: KeyCollation = DEFAULT_KEY_COLLATION,
+): string | undefined {
   const parts: [string, string][] = [];
   for (const [column, value] of values) {
-    const v = keyValueIdentity(value, typeOf(column));
+    const v = keyValueIdentity(value, typeOf(column), collation);
     if (v === undefined) return undefined;
     parts.push([column, v]);
   }
@@ -41,6 +104,11 @@ export function keyIdentity(values: Iterable<readonly [column: string, value: un
 export function keyColumnType(table: TableMeta, name: string): ColumnType | undefined {
   const lookup = lookupOfValueName(name);
   return (lookup === undefined ? undefined : table.columns.get(lookup)?.type) ?? table.columns.get(name)?.type;
+}
+
+/** A table's key collation: the environment's, or the default when the metadata did not say. */
+export function tableCollation(table: TableMeta | undefined): KeyCollation {
+  return table?.keyCollation ?? DEFAULT_KEY_COLLATION;
 }
 
 /**

@@ -1,8 +1,12 @@
 // What mapping hands to the writer: one Dataverse row operation, in our vocabulary.
 // The writer (dataverse/) turns it into a URL, a $batch part or a bulk-action target.
 
-/** A scalar value ready for the JSON body (already coerced to the column's type). */
-export type ColumnValue = string | number | boolean | null;
+/**
+ * A scalar value ready for the JSON body (already coerced to the column's type). A bigint is a
+ * BigInt column's value beyond ±2^53, which a JSON number of JavaScript's cannot carry: the writer
+ * writes its digits as the number literal.
+ */
+export type ColumnValue = string | number | bigint | boolean | null;
 
 /** How a row is addressed. */
 export type RowRef =

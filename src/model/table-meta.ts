@@ -96,6 +96,18 @@ export interface TableMeta {
   readonly keys: readonly KeyMeta[];
   readonly manyToOne: readonly ManyToOneMeta[];
   readonly bulk: BulkSupport;
+  /**
+   * How the environment compares this table's key text (its SQL collation, from the organization's
+   * base language; see key-identity.ts). Absent: the default, _CI_AI.
+   */
+  readonly keyCollation?: KeyCollation;
+}
+
+/** How the environment's SQL collation compares text (all Dataverse collations are case-insensitive). */
+export interface KeyCollation {
+  /** The LCID of the base language it came from; undefined when unknown (the default applies). */
+  readonly language: number | undefined;
+  readonly accentSensitive: boolean;
 }
 
 /** Resolves a related table's metadata (lookup targets); implemented by the metadata cache. */

@@ -1,5 +1,7 @@
 // A stream's pending operations, capped by rows and by bytes as they are added.
+import { keyColumnType, keyIdentity, tableCollation } from "../model/key-identity.js";
 import type { Operation } from "../model/operation.js";
+import type { ColumnType, TableMeta } from "../model/table-meta.js";
 import type { JsonObject } from "../protocol/airbyte.js";
 import type { Ticket } from "./ledger.js";
 
@@ -17,14 +19,17 @@ export interface PendingOp {
 
 /**
  * Which row an operation addresses, so that two writes of the same row are never in one request
- * or in flight at once (their order would be lost). Alternate-key strings compare
- * case-insensitively, as Dataverse matches them.
+ * or in flight at once (their order would be lost). Alternate keys are one row when Dataverse
+ * would match them as one (model/key-identity.ts: the environment's collation, from `table`).
  */
-export function rowIdentity(op: Operation): string | undefined {
+export function rowIdentity(op: Operation, table?: TableMeta): string | undefined {
   const ref = op.ref;
   if (ref.kind === "id") return `${op.table}|id|${ref.id.toLowerCase()}`;
-  if (ref.kind === "key") return `${op.table}|key|${JSON.stringify(ref.values.map(([c, v]) => [c, typeof v === "string" ? v.toLowerCase() : v]))}`;
-  return undefined;
+  if (ref.kind !== "key") return undefined;
+  const typeOf = (column: string): ColumnType | undefined => (table === undefined ? undefined : keyColumnType(table, column));
+  const identity = keyIdentity(ref.values, typeOf, tableCollation(table));
+  // A value that can be no key is refused later; until then it is its own row.
+  return identity === undefined ? `${op.table}|raw|${JSON.stringify(ref.values)}` : `${op.table}|key|${identity}`;
 }
 
 /**
@@ -36,7 +41,7 @@ export function estimateBytes(op: Operation): number {
   let n = 256 + op.bindings.length * 96;
   for (const [name, value] of Object.entries(op.columns)) {
     n += name.length + 4;
-    n += typeof value === "string" ? value.length + 2 : typeof value === "number" ? 24 : 5;
+    n += typeof value === "string" ? value.length + 2 : typeof value === "number" || typeof value === "bigint" ? 24 : 5;
   }
   return n;
 }

@@ -81,7 +81,17 @@ describe("mirror keys", () => {
     const m = mapRecord(p, { firstname: "Zoë", emailaddress1: "Z@Example.org " });
     if (!m.ok) throw new Error("mapping failed");
     expect(refKey(p, m.operation.ref)).toBe(rowKey(p, { emailaddress1: "z@example.org", firstname: "ZOË", contactid: id(1) }));
-    expect(refKey(p, m.operation.ref)).not.toBe(rowKey(p, { emailaddress1: "z@example.org", firstname: "Zoe", contactid: id(1) }));
+    // Issue 14: accents count only where the environment's collation is accent-sensitive (_CI_AS).
+    const sensitive: StreamPlan = { ...p, table: { ...p.table, keyCollation: { language: 1035, accentSensitive: true } } };
+    expect(refKey(sensitive, m.operation.ref)).not.toBe(rowKey(sensitive, { emailaddress1: "z@example.org", firstname: "Zoe", contactid: id(1) }));
+  });
+
+  it("under the default collation (_CI_AI, English) accents do not count, and neither do trailing spaces; a tab does", () => {
+    const p = plan({ key: { kind: "columns", columns: ["firstname", "emailaddress1"] } });
+    const m = mapRecord(p, { firstname: "Zoë", emailaddress1: "Z@Example.org " });
+    if (!m.ok) throw new Error("mapping failed");
+    expect(refKey(p, m.operation.ref)).toBe(rowKey(p, { emailaddress1: "z@example.org", firstname: "Zoe", contactid: id(1) }));
+    expect(refKey(p, m.operation.ref)).not.toBe(rowKey(p, { emailaddress1: "z@example.org\t", firstname: "Zoe", contactid: id(1) }));
   });
 
   it('composite values cannot run together: ["a,b"] is not ["a","b"]', () => {

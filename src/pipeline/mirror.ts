@@ -1,7 +1,8 @@
 // Mirror mode: after a full-refresh overwrite stream completed, remove the rows
 // this connector wrote that were not in this sync. Destructive, so every choice here leans towards
-// leaving a row alone: keys compare case-insensitively (as Dataverse matches alternate keys), a row
-// whose key cannot be read is kept, a stream with records that mapping rejected (their keys are
+// leaving a row alone: keys compare as Dataverse matches alternate keys (model/key-identity.ts, under
+// the environment's collation; the looser _CI_AI when it is unknown), a row whose key cannot be read
+// is kept, a stream with records that mapping rejected (their keys are
 // unknown, so their rows cannot be told apart) is skipped, and a run that would remove more than
 // the configured share of the in-scope rows removes nothing and fails.
 //
@@ -9,7 +10,7 @@
 import type { MirrorConfig } from "../config/types.js";
 import type { ColumnMeta, ColumnType } from "../model/table-meta.js";
 import { isGuid } from "../model/guid.js";
-import { keyIdentity } from "../model/key-identity.js";
+import { keyIdentity, tableCollation } from "../model/key-identity.js";
 import { lookupValueName, readName } from "../model/lookup.js";
 import type { WriteOptions, Writer } from "../model/writer.js";
 import type { Operation, RowRef } from "../model/operation.js";
@@ -66,7 +67,7 @@ export function refKey(plan: StreamPlan, ref: RowRef): string | undefined {
       return isGuid(ref.id) ? `id:${ref.id.toLowerCase()}` : undefined;
     case "key": {
       const types = new Map((keyColumns(plan) ?? []).map((c) => [c.name, c.type]));
-      const identity = keyIdentity(ref.values, (column) => types.get(column));
+      const identity = keyIdentity(ref.values, (column) => types.get(column), tableCollation(plan.table));
       return identity === undefined ? undefined : `key:${identity}`;
     }
   }
@@ -83,6 +84,7 @@ export function rowKey(plan: StreamPlan, row: Readonly<Record<string, unknown>>)
   const identity = keyIdentity(
     cols.map((c) => [c.name, row[c.name]] as const),
     (column) => types.get(column),
+    tableCollation(plan.table),
   );
   return identity === undefined ? undefined : `key:${identity}`;
 }

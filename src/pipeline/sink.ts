@@ -153,7 +153,7 @@ export class Sink {
     if (result.truncated.length > 0) this.counts.truncated += 1;
     const operation = result.operation;
     // One object literal, no conditional spreads: this runs once per record.
-    return { operation, rowKey: rowIdentity(operation), ticket, line, record: keepRecord ? data : undefined, bytes: estimateBytes(operation), attempt: 0 };
+    return { operation, rowKey: rowIdentity(operation, this.plan.table), ticket, line, record: keepRecord ? data : undefined, bytes: estimateBytes(operation), attempt: 0 };
   }
 
   /** Whether the pending batch must go out before this item joins: it is full, or already holds the item's row. */

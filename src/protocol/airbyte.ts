@@ -1,5 +1,6 @@
 // Airbyte protocol v0 messages, in the shapes this destination reads and writes.
 // Field names mix cases exactly as the protocol YAML does (connectionStatus, destination_catalog).
+import { exactNumbersAsText, mayHoldInexactNumber } from "./exact-numbers.js";
 import { ProtocolError, streamContext } from "./errors.js";
 import type { FailureType } from "./errors.js";
 
@@ -81,6 +82,18 @@ export function parseJsonLine(text: string, line: number): unknown {
   }
 }
 
+/**
+ * A RECORD message read again with every number a double cannot hold as its exact decimal text
+ * (exact-numbers.ts) when its line may hold one; otherwise the message as JSON.parse read it.
+ */
+export function exactRecordMessage(text: string, msg: JsonObject, line: number): JsonObject {
+  if (!mayHoldInexactNumber(text)) return msg;
+  const exact = exactNumbersAsText(text);
+  if (exact === text) return msg;
+  const again = parseJsonLine(exact, line);
+  return isJsonObject(again) ? again : msg;
+}
+
 function descriptor(value: unknown, line: number, where: string): StreamDescriptor {
   if (!isJsonObject(value) || typeof value["name"] !== "string") {
     throw new ProtocolError("invalid_message", `${where} has no stream name`, { line });
@@ -102,7 +115,7 @@ export function parseAirbyteMessage(text: string, line: number): InputMessage {
   if (!KNOWN_TYPES.has(type)) throw new ProtocolError("unknown_message_type", "The message type is not an Airbyte message type", { line });
   switch (type) {
     case "RECORD": {
-      const record = msg["record"];
+      const record = exactRecordMessage(text, msg, line)["record"];
       if (!isJsonObject(record)) throw new ProtocolError("invalid_message", "RECORD has no record object", { line });
       if (typeof record["stream"] !== "string") throw new ProtocolError("invalid_message", "RECORD has no stream name", { line });
       const stream: StreamDescriptor =

@@ -1,6 +1,6 @@
 // Singer spec v0.3 messages (plus the ACTIVATE_VERSION and BATCH extensions of the Meltano SDK).
 import { ProtocolError } from "./errors.js";
-import { isJsonObject, parseJsonLine } from "./airbyte.js";
+import { exactRecordMessage, isJsonObject, parseJsonLine } from "./airbyte.js";
 import type { JsonObject } from "./airbyte.js";
 
 export type SingerMessage =
@@ -30,7 +30,7 @@ export function parseSingerMessage(text: string, line: number): SingerMessage {
     }
     case "RECORD": {
       if (typeof stream !== "string") throw new ProtocolError("invalid_message", "RECORD has no stream name", { line });
-      const record = msg["record"];
+      const record = exactRecordMessage(text, msg, line)["record"];
       if (!isJsonObject(record)) throw new ProtocolError("non_object_data", "RECORD record is not a JSON object", { line, stream, field: "/record" });
       return { kind: "record", stream, data: record };
     }
