@@ -15,7 +15,7 @@ import { PipelineError } from "./errors.js";
 import { toConnectorError } from "./failures.js";
 import type { FailureHints } from "./failures.js";
 import { CheckpointLedger } from "./ledger.js";
-import type { HeldState, Ticket } from "./ledger.js";
+import type { HeldState, StateStreams, Ticket } from "./ledger.js";
 import { runMirrors } from "./mirror-run.js";
 import type { SyncOptions } from "./options.js";
 import { refusalMessage } from "./refusals.js";
@@ -154,7 +154,7 @@ export class Sync {
   /** Holds the state until every record read before it is settled. */
   state(held: HeldState): void {
     this.throwIfFailed();
-    this.#ledger.addState(held);
+    this.#ledger.addState(held, this.#streamKeysOf(held));
     this.#emitSafeStates();
   }
 
@@ -285,7 +285,7 @@ export class Sync {
     this.#track(undefined, run());
   }
 
-  #streamKeysOf = (held: HeldState): readonly string[] | "all" => {
+  #streamKeysOf = (held: HeldState): StateStreams => {
     if (held.protocol === "singer" || held.state.stateType !== "STREAM") return "all";
     return held.state.streams.map((d) => this.#find(d)?.key ?? streamKey(d));
   };
@@ -294,7 +294,7 @@ export class Sync {
   #emitSafeStates(): void {
     this.#emitting = this.#emitting
       .then(async () => {
-        for (const released of this.#ledger.release(this.#streamKeysOf)) {
+        for (const released of this.#ledger.release()) {
           const held = released.held;
           if (held.protocol === "airbyte") await this.#options.output.state(stateWithStats(held.state.raw, released.recordCount, released.rejectedRecordCount), held.state.envelope);
           else await this.#options.output.state(held.value);

@@ -175,6 +175,24 @@ export function stateWithStats(raw: JsonObject, recordCount: number, rejectedRec
   return { ...raw, destinationStats: stats };
 }
 
+/**
+ * A state that stands for several (the latest of a run of states coalesced while they waited): the
+ * newer state whole, with the source's counts of both added up, so that its sourceStats still
+ * match the records it reports.
+ */
+export function mergeSourceStats(older: JsonObject, newer: JsonObject): JsonObject {
+  const a = older["sourceStats"];
+  const b = newer["sourceStats"];
+  if (!isJsonObject(a) && !isJsonObject(b)) return newer;
+  const sum: JsonObject = { ...(isJsonObject(a) ? a : {}), ...(isJsonObject(b) ? b : {}) };
+  for (const field of ["recordCount", "rejectedRecordCount"]) {
+    const x = isJsonObject(a) ? a[field] : undefined;
+    const y = isJsonObject(b) ? b[field] : undefined;
+    if (typeof x === "number" || typeof y === "number") sum[field] = (typeof x === "number" ? x : 0) + (typeof y === "number" ? y : 0);
+  }
+  return { ...newer, sourceStats: sum };
+}
+
 export function streamKey(d: StreamDescriptor): string {
   return d.namespace === undefined ? d.name : `${d.namespace}.${d.name}`;
 }
