@@ -69,3 +69,17 @@ describe("item 4: states held behind one pending record", () => {
     expect(total).toBe(1);
   }, 150_000);
 });
+
+describe("item 3: a line that would parse past the heap", () => {
+  it("30 MB of {},{},… on one line is refused with its line number, no V8 abort; the state before it goes out", async () => {
+    const huge = `{"type":"RECORD","record":{"stream":"contacts","data":{"emailaddress1":"huge@hardening.example","x":[${"{},".repeat(10_000_000)}{}]},"emitted_at":1}}`;
+    const r = await write([record("contacts", { emailaddress1: "before-huge@hardening.example" }), state(1, 1), huge, state(2, 1)], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.signal).toBeNull();
+    expect(r.states.map((s) => s["id"])).toEqual([1]);
+    expect(r.traces).toHaveLength(1);
+    const error = (r.traces[0] as Json)["error"] as Json;
+    expect(error["message"]).toMatch(/line 3/);
+    expect(error["message"]).toMatch(/more than 1,000,000 JSON values/);
+  }, 150_000);
+});

@@ -1,6 +1,7 @@
 // Airbyte protocol v0 messages, in the shapes this destination reads and writes.
 // Field names mix cases exactly as the protocol YAML does (connectionStatus, destination_catalog).
 import { ProtocolError, streamContext } from "./errors.js";
+import { countJsonValues, MAX_VALUES_PER_LINE } from "./json-budget.js";
 import type { FailureType } from "./errors.js";
 
 export type JsonObject = { [key: string]: unknown };
@@ -74,6 +75,13 @@ export function isJsonObject(value: unknown): value is JsonObject {
 }
 
 export function parseJsonLine(text: string, line: number): unknown {
+  if (countJsonValues(text) > MAX_VALUES_PER_LINE) {
+    throw new ProtocolError(
+      "line_too_complex",
+      `The line holds more than ${MAX_VALUES_PER_LINE.toLocaleString("en-US")} JSON values (objects, arrays and their elements), more than one message may carry within the connector's memory; the source sent a message this destination cannot take`,
+      { line },
+    );
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
