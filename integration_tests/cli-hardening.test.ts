@@ -1,5 +1,8 @@
 // Issue 14 items 3 to 14, through the built CLI against the emulator over real HTTPS: bounded
 // memory, safe files and hosts, and messages that say what is wrong and where.
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestEmulator } from "./reliability/emulator.js";
 import type { TestEmulator } from "./reliability/emulator.js";
@@ -82,4 +85,56 @@ describe("item 3: a line that would parse past the heap", () => {
     expect(error["message"]).toMatch(/line 3/);
     expect(error["message"]).toMatch(/more than 1,000,000 JSON values/);
   }, 150_000);
+});
+
+function errorOf(r: { traces: Json[] }): Json {
+  expect(r.traces).toHaveLength(1);
+  return (r.traces[0] as Json)["error"] as Json;
+}
+
+function check(extra: Json) {
+  return runCli({ args: ["check", "--config", "{file:config.json}"], files: { "config.json": { ...config, ...extra } }, secrets });
+}
+
+function statusOf(r: { messages: Json[] }): Json {
+  const m = r.messages.find((x) => x["type"] === "CONNECTION_STATUS");
+  return (m?.["connectionStatus"] ?? {}) as Json;
+}
+
+describe("item 7: the dead-letter file", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "hardening-dl-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const tooLong = () => record("contacts", { emailaddress1: `dl-${Math.random()}@hardening.example`, firstname: "x".repeat(500) });
+
+  it("is created 0600 at the start and holds the rejected record", async () => {
+    const path = join(tmp, "dead.jsonl");
+    const r = await write([tooLong(), state(1, 1)], { config: { dead_letter_path: path } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readFileSync(path, "utf8").trim().split("\n")).toHaveLength(1);
+  });
+
+  it("a folder is a config error before anything is written (write), a FAILED status (check)", async () => {
+    const email = "dl-dir@hardening.example";
+    const r = await write([record("contacts", { emailaddress1: email }), state(1, 1)], { config: { dead_letter_path: tmp } });
+    expect(r.code).toBe(1);
+    expect(r.states).toEqual([]);
+    const e = errorOf(r);
+    expect(e["failure_type"]).toBe("config_error");
+    expect(e["message"]).toContain(`dead_letter_path "${tmp}" cannot be used: it is a folder`);
+    expect(await reader.rows("contacts", { filter: `emailaddress1 eq '${email}'`, select: ["emailaddress1"] })).toEqual([]);
+    const c = await check({ dead_letter_path: join(tmp, "missing", "dead.jsonl") });
+    expect(statusOf(c)).toMatchObject({ status: "FAILED", message: expect.stringContaining("its folder does not exist") });
+  });
+
+  it("a symbolic link is never followed", async () => {
+    const target = join(tmp, "elsewhere");
+    writeFileSync(target, "");
+    const link = join(tmp, "link.jsonl");
+    symlinkSync(target, link);
+    const r = await write([tooLong(), state(1, 1)], { config: { dead_letter_path: link } });
+    expect(r.code).toBe(1);
+    expect(errorOf(r)).toMatchObject({ failure_type: "config_error", message: expect.stringContaining("symbolic link") });
+    expect(readFileSync(target, "utf8")).toBe("");
+  });
 });

@@ -11,6 +11,7 @@ import { planStream } from "../mapping/plan.js";
 import type { LineSink, Output } from "../protocol/emit.js";
 import { toConnectorError } from "../pipeline/failures.js";
 import { mirrorSettingIssues } from "../pipeline/mirror.js";
+import { openDeadLetterFile } from "../pipeline/deadletter.js";
 import { connect, readConfig } from "./connect.js";
 import type { Connection } from "./connect.js";
 import type { CommandIO } from "./io.js";
@@ -178,6 +179,17 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
   } catch (err) {
     if (await failedOnConfig(err)) return 0;
     throw err;
+  }
+  // The dead-letter file is opened as a sync would open it (created 0600 if missing), so a
+  // folder, a missing parent or a symbolic link fails the check rather than the first rejection.
+  const deadLetterPath = loaded.config.write.deadLetterPath;
+  if (deadLetterPath !== undefined) {
+    try {
+      await (await openDeadLetterFile(deadLetterPath)).close();
+    } catch (err) {
+      if (await failedOnConfig(err)) return 0;
+      throw err;
+    }
   }
   const endpoint = loaded.config.webApiEndpoint;
   let conn: Connection;
