@@ -138,3 +138,23 @@ describe("item 7: the dead-letter file", () => {
     expect(readFileSync(target, "utf8")).toBe("");
   });
 });
+
+describe("item 9: where the credential goes", () => {
+  it("user-info in authority_host or web_api_endpoint is a config error, nothing sent", async () => {
+    const authority = new URL(emu.connection.authority_host);
+    const c = await check({ authority_host: `https://login.microsoftonline.com@${authority.host}` });
+    expect(statusOf(c)).toMatchObject({ status: "FAILED", message: expect.stringContaining("/authority_host must not hold a user name or password before an @") });
+    const endpoint = new URL(emu.connection.web_api_endpoint);
+    const w = await write([], { config: { web_api_endpoint: `https://contoso.crm.dynamics.com@${endpoint.host}${endpoint.pathname}` } });
+    expect(w.code).toBe(1);
+    expect(errorOf(w)).toMatchObject({ failure_type: "config_error", message: expect.stringContaining("/web_api_endpoint must not hold a user name or password") });
+  });
+
+  it("a sign-in host that is not Microsoft's needs allow_custom_authority_host; check names the host the credential went to", async () => {
+    const host = new URL(emu.connection.authority_host).host;
+    const refused = await check({ allow_custom_authority_host: false });
+    expect(statusOf(refused)).toMatchObject({ status: "FAILED", message: expect.stringContaining(`/authority_host names ${host}, which is not a Microsoft Entra ID sign-in host`) });
+    const allowed = await check({});
+    expect(statusOf(allowed)).toMatchObject({ status: "SUCCEEDED", message: expect.stringContaining(`the credential was sent to ${host}, which is not a Microsoft sign-in host (allow_custom_authority_host is true)`) });
+  });
+});

@@ -1,6 +1,7 @@
 // `check`: token → WhoAmI → every configured mapping planned against live metadata, with a read
 // probe per table. One CONNECTION_STATUS; each problem says what to change.
 import { ConfigError } from "../config/errors.js";
+import { isMicrosoftSignInHost } from "../config/hosts.js";
 import type { LoadedConfig } from "../config/load.js";
 import { AuthError } from "../dataverse/auth.js";
 import { DataverseError } from "../dataverse/errors.js";
@@ -97,6 +98,13 @@ function signedInWith(conn: Connection): string {
   if (s === undefined) return "";
   const expiry = s.expiresAt !== undefined ? `, which expires on ${s.expiresAt.toISOString().slice(0, 10)}` : s.method === "client_secret" ? " (Entra ID does not tell when a secret expires)" : "";
   return `, signed in with ${s.index === 1 ? "the standby credential, " : ""}${s.description}${expiry}`;
+}
+
+/** Where the credential went: the host a user must trust with the secret. */
+function signInHost(authority: URL): string {
+  return isMicrosoftSignInHost(authority)
+    ? `the credential was sent to the Microsoft sign-in host ${authority.host}`
+    : `the credential was sent to ${authority.host}, which is not a Microsoft sign-in host (allow_custom_authority_host is true)`;
 }
 
 async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<string[]> {
@@ -234,7 +242,10 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
       await output.connectionStatus("FAILED", `Connected as application user ${userId}, but the mapping has problems: ${problems.join("; ")}`);
       return 0;
     }
-    await output.connectionStatus("SUCCEEDED", `Connected to ${endpoint.host} as application user ${userId}${signedInWith(conn)}; ${loaded.config.streams.length} stream mapping(s) checked`);
+    await output.connectionStatus(
+      "SUCCEEDED",
+      `Connected to ${endpoint.host} as application user ${userId}${signedInWith(conn)}; ${signInHost(loaded.config.authorityHost)}; ${loaded.config.streams.length} stream mapping(s) checked`,
+    );
     return 0;
   } finally {
     await conn.close();
