@@ -158,3 +158,31 @@ describe("item 9: where the credential goes", () => {
     expect(statusOf(allowed)).toMatchObject({ status: "SUCCEEDED", message: expect.stringContaining(`the credential was sent to ${host}, which is not a Microsoft sign-in host (allow_custom_authority_host is true)`) });
   });
 });
+
+describe("item 8: --input naming a missing file or a folder", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "hardening-input-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  for (const [what, path, reason] of [
+    ["a missing file", join(tmp, "missing.jsonl"), "no such file"],
+    ["a folder", tmp, "it is a folder; give the path of a file"],
+  ] as const) {
+    it(`${what}: a TRACE (Airbyte) naming the path and the reason`, async () => {
+      const r = await runCli({
+        args: ["write", "--config", "{file:config.json}", "--catalog", "{file:catalog.json}", "--input", path],
+        files: { "config.json": config, "catalog.json": catalog },
+        secrets,
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).not.toMatch(/Unhandled 'error' event|Internal error/);
+      expect(errorOf(r)).toMatchObject({ failure_type: "config_error", message: `--input ${JSON.stringify(path)} cannot be read: ${reason}` });
+    });
+
+    it(`${what}: a FATAL line (Singer) naming the path and the reason`, async () => {
+      const r = await runCli({ args: ["--config", "{file:config.json}", "--input", path], files: { "config.json": config }, secrets, protocol: "singer" });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toEqual([]);
+      expect(r.stderr).toContain(`FATAL config_error: --input ${JSON.stringify(path)} cannot be read: ${reason}`);
+    });
+  }
+});

@@ -20,7 +20,7 @@ function io(argv: string[], files: Record<string, string> = {}, env: Record<stri
     now: () => 1000,
     version: "9.9.9",
     readFile: (p) => (p in files ? Promise.resolve(files[p] as string) : Promise.reject(new Error("ENOENT"))),
-    openInput: () => Readable.from([]),
+    openInput: () => Promise.resolve(Readable.from([])),
   };
   return { value, out: () => out, err: () => err };
 }

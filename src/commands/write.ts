@@ -43,7 +43,7 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
     command.catalog !== undefined
       ? resolveAirbyteStreams(loaded, parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog")), { overwriteReplaces: !command.dryRun })
       : undefined;
-  const input: Readable = command.input !== undefined ? io.openInput(command.input) : io.stdin;
+  const input: Readable = command.input !== undefined ? await io.openInput(command.input) : io.stdin;
   // Opened before anything is signed in or written: a wrong path is a config error at the start.
   const settings = loaded.config.write;
   const deadLetter = !command.dryRun && settings.deadLetterPath !== undefined ? await openDeadLetterFile(settings.deadLetterPath) : undefined;
