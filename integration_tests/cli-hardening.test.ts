@@ -186,3 +186,24 @@ describe("item 8: --input naming a missing file or a folder", () => {
     });
   }
 });
+
+describe("item 5: a 503 with Retry-After: 0", () => {
+  it("is retried with a floor and jitter: within a 5 s budget, tens of attempts, not a hundred in half a second", async () => {
+    const rules = ["POST", "PATCH"].map((method) => ({ fault: "status" as const, status: 503, retryAfterSeconds: 0, method, path: "/api/data/" }));
+    emu.emulator.faults.add(...rules);
+    try {
+      const started = Date.now();
+      const r = await write([record("contacts", { emailaddress1: "retry-after-zero@hardening.example" }), state(1, 1)], { config: { retry_budget_seconds: 5 } });
+      const elapsed = Date.now() - started;
+      const fired = emu.emulator.faults.fired().reduce((n, f) => n + f.fired, 0);
+      expect(r.code).toBe(1);
+      expect(errorOf(r)).toMatchObject({ failure_type: "transient_error" });
+      // 250 ms floor plus up to 250 ms jitter per wait: 5 s of budget holds 10 to 20 waits.
+      expect(fired).toBeGreaterThanOrEqual(10);
+      expect(fired).toBeLessThanOrEqual(21);
+      expect(elapsed).toBeGreaterThan(4_000);
+    } finally {
+      emu.emulator.faults.clear();
+    }
+  });
+});
