@@ -2,7 +2,7 @@
 // actionable message. Messages are rebuilt from codes and table names: a DataverseError's path
 // can hold an alternate-key value, and Dataverse's own message can quote record values.
 import { AuthError } from "../dataverse/auth.js";
-import { DataverseError } from "../dataverse/errors.js";
+import { DataverseError, ForeignHostError } from "../dataverse/errors.js";
 import { TransportError } from "../http/transport.js";
 import { RetryBudgetExhaustedError } from "../http/retry.js";
 import { ConnectorError } from "../protocol/errors.js";
@@ -95,6 +95,15 @@ export function toConnectorError(err: unknown, context: ErrorContext = {}, hints
   }
   if (err instanceof TransportError) {
     return new PipelineError(`transport_${err.code.toLowerCase()}`, `${err.method} ${resourceOf(err.path)}: ${err.message.replace(/^.*?: /, "")}`, err.retryable ? "transient_error" : "config_error", context, { cause: err });
+  }
+  if (err instanceof ForeignHostError) {
+    return new PipelineError(
+      "dataverse_foreign_host",
+      `Dataverse answered with a link to ${err.host}, another host than web_api_endpoint's (${err.endpointHost}); the connector does not send its access token there. Set web_api_endpoint to the host the environment's own links use (Power Apps → Settings → Developer resources), or check what proxy or gateway rewrites them`,
+      "config_error",
+      context,
+      { cause: err },
+    );
   }
   if (err instanceof RetryBudgetExhaustedError) {
     return new PipelineError("retry_budget_spent", `Dataverse stayed throttled or unavailable until the retry budget (retry_budget_seconds) was spent`, "transient_error", context, { cause: err });
