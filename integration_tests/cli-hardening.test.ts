@@ -207,3 +207,35 @@ describe("item 5: a 503 with Retry-After: 0", () => {
     }
   });
 });
+
+describe("item 14: Singer keys, and no arguments", () => {
+  const singer = (input: string[], extra: Json = {}) =>
+    runCli({ args: ["--config", "{file:config.json}"], files: { "config.json": { ...config, ...extra } }, input, secrets, protocol: "singer" });
+  const schema = (stream: string, keys: string[]) => JSON.stringify({ type: "SCHEMA", stream, schema: { type: "object" }, key_properties: keys });
+  const rec = (stream: string, data: Json) => JSON.stringify({ type: "RECORD", stream, record: data });
+  const singerState = (n: number) => JSON.stringify({ type: "STATE", value: { n } });
+
+  it("a record missing its key property fails the run (MissingKeyPropertiesError), naming line and stream; the state before it goes out", async () => {
+    const r = await singer([schema("contacts", ["emailaddress1"]), rec("contacts", { emailaddress1: "mkp-ok@hardening.example" }), singerState(1), rec("contacts", { firstname: "No key" }), singerState(2)]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toEqual([JSON.stringify({ n: 1 })]);
+    expect(r.stderr).toMatch(/FATAL \w+: line 4, stream "contacts": RECORD is missing key property "emailaddress1" of its stream's SCHEMA key_properties \("emailaddress1"\) \(MissingKeyPropertiesError\)/);
+  });
+
+  it("a stream with no key warns once, before its first record, that every run creates new rows", async () => {
+    const extra = { streams: [{ name: "keyless", table: "contact" }] };
+    const r = await singer([schema("keyless", []), rec("keyless", { emailaddress1: "keyless-1@hardening.example" }), schema("keyless", []), rec("keyless", { emailaddress1: "keyless-2@hardening.example" }), singerState(1)], extra);
+    expect(r.code, r.stderr).toBe(0);
+    const warnings = r.stderr.split("\n").filter((l) => l.includes('stream "keyless" has no key'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/every run creates new rows/);
+  });
+
+  it("no arguments at all exits 2 with the usage on stderr", async () => {
+    const r = await runCli({ args: [], secrets, protocol: "singer" });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toEqual([]);
+    expect(r.stderr).toMatch(/no command given/);
+    expect(r.stderr).toMatch(/destination-dynamics365 write --config CONFIG/);
+  });
+});
