@@ -239,3 +239,29 @@ describe("item 14: Singer keys, and no arguments", () => {
     expect(r.stderr).toMatch(/destination-dynamics365 write --config CONFIG/);
   });
 });
+
+describe("item 10: config file errors say where", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "hardening-config-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it("a trailing comma names the file, line and column (write: TRACE; check: FAILED), never the file's text", async () => {
+    const path = join(tmp, "config.json");
+    const text = JSON.stringify(config, null, 2).replace(/\n}$/, ",\n}");
+    writeFileSync(path, text);
+    const line = text.split("\n").length;
+    const w = await runCli({ args: ["write", "--config", path, "--catalog", "{file:catalog.json}"], files: { "catalog.json": catalog }, secrets });
+    expect(w.code).toBe(1);
+    expect(errorOf(w)).toMatchObject({ failure_type: "config_error", message: `The config file ${JSON.stringify(path)} is not valid JSON at line ${line}, column 1 (a trailing comma: JSON allows no comma before } or ])` });
+    const c = await runCli({ args: ["check", "--config", path], secrets });
+    expect(statusOf(c)).toMatchObject({ status: "FAILED", message: expect.stringContaining(`is not valid JSON at line ${line}, column 1`) });
+  });
+
+  it("a wrong path names the path and the reason", async () => {
+    const path = join(tmp, "nope", "config.json");
+    const w = await runCli({ args: ["write", "--config", path, "--catalog", "{file:catalog.json}"], files: { "catalog.json": catalog }, secrets });
+    expect(w.code).toBe(1);
+    expect(errorOf(w)).toMatchObject({ failure_type: "config_error", message: `The config file ${JSON.stringify(path)} cannot be read: no such file` });
+    const folder = await runCli({ args: ["write", "--config", tmp, "--catalog", "{file:catalog.json}"], files: { "catalog.json": catalog }, secrets });
+    expect(errorOf(folder)).toMatchObject({ message: `The config file ${JSON.stringify(tmp)} cannot be read: it is a folder; give the path of a file` });
+  });
+});
