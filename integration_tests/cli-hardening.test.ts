@@ -265,3 +265,25 @@ describe("item 10: config file errors say where", () => {
     expect(errorOf(folder)).toMatchObject({ message: `The config file ${JSON.stringify(tmp)} cannot be read: it is a folder; give the path of a file` });
   });
 });
+
+describe("item 11: bad input from the source says so, the same way in both modes", () => {
+  const singer = (input: string[]) => runCli({ args: ["--config", "{file:config.json}"], files: { "config.json": config }, input, secrets, protocol: "singer" });
+
+  it("a malformed line: system_error naming the line and the source, in both modes", async () => {
+    const a = await write([state(1, 0), '{"type":"RECORD", oops']);
+    expect(a.code).toBe(1);
+    expect(errorOf(a)).toMatchObject({ failure_type: "system_error", message: "line 2: The line is not valid JSON; the source sent input this destination cannot take; fix the source (or report it to its maintainers), then rerun from the last state" });
+    const s = await singer(['{"type":"STATE","value":{}}', '{"type":"RECORD", oops']);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toContain("FATAL system_error: line 2: The line is not valid JSON; the source sent input this destination cannot take");
+  });
+
+  it("an unknown stream: config_error naming the line and the stream, in both modes", async () => {
+    const a = await write([state(1, 0), record("nope", { a: 1 })]);
+    expect(a.code).toBe(1);
+    expect(errorOf(a)).toMatchObject({ failure_type: "config_error", stream_descriptor: { name: "nope" }, message: expect.stringMatching(/^line 2, stream "nope": the source sent a RECORD for a stream the configured catalog does not list/) });
+    const s = await singer([JSON.stringify({ type: "SCHEMA", stream: "nope", schema: { type: "object" }, key_properties: [] }), JSON.stringify({ type: "RECORD", stream: "nope", record: { a: 1 } })]);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/FATAL config_error: line 1: the source sent stream "nope", which no entry of the configuration's streams maps to a table/);
+  });
+});

@@ -8,7 +8,7 @@ import type { RecordIssue } from "../model/operation.js";
 import type { WriteOutcome } from "../model/writer.js";
 import { stateWithStats, streamKey } from "../protocol/airbyte.js";
 import type { JsonObject, StreamDescriptor, StreamStatus } from "../protocol/airbyte.js";
-import { ConnectorError, ProtocolError, streamContext } from "../protocol/errors.js";
+import { ConnectorError, streamContext, UnknownStreamError } from "../protocol/errors.js";
 import type { ErrorContext } from "../protocol/errors.js";
 import type { PendingOp } from "./batcher.js";
 import { PipelineError } from "./errors.js";
@@ -126,7 +126,13 @@ export class Sync {
   record(d: StreamDescriptor, data: JsonObject, line: number): Promise<void> | undefined {
     this.throwIfFailed();
     const sink = this.#find(d);
-    if (sink === undefined) throw new ProtocolError("unknown_stream", "RECORD for a stream that is not in the catalog or the configuration", { line, ...streamContext(d) });
+    if (sink === undefined) {
+      throw new UnknownStreamError(
+        "unknown_stream",
+        "the source sent a RECORD for a stream the configured catalog does not list; select the stream in the connection (or refresh the source's schema), or have the source stop sending it",
+        { line, ...streamContext(d) },
+      );
+    }
     sink.tallyRead(this.#options.timers);
     const ticket = this.#ledger.open(sink.key);
     const ignored = sink.newIgnoredFields(data);

@@ -78,7 +78,7 @@ export function parseJsonLine(text: string, line: number): unknown {
   if (countJsonValues(text) > MAX_VALUES_PER_LINE) {
     throw new ProtocolError(
       "line_too_complex",
-      `The line holds more than ${MAX_VALUES_PER_LINE.toLocaleString("en-US")} JSON values (objects, arrays and their elements), more than one message may carry within the connector's memory; the source sent a message this destination cannot take`,
+      `The line holds more than ${MAX_VALUES_PER_LINE.toLocaleString("en-US")} JSON values (objects, arrays and their elements), more than one message may carry within the connector's memory`,
       { line },
     );
   }
