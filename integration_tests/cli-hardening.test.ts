@@ -287,3 +287,19 @@ describe("item 11: bad input from the source says so, the same way in both modes
     expect(s.stderr).toMatch(/FATAL config_error: line 1: the source sent stream "nope", which no entry of the configuration's streams maps to a table/);
   });
 });
+
+describe("item 12: a Dataverse refusal says what its code means and what to do", () => {
+  it("an update of a row that does not exist: the warning explains the code, once", async () => {
+    const r = await runCli({
+      args: ["write", "--config", "{file:config.json}", "--catalog", "{file:catalog.json}"],
+      files: { "config.json": { ...config, max_rejected_share: 1 }, "catalog.json": configuredCatalog([{ name: "contacts", mode: "update" }]) },
+      input: [record("contacts", { emailaddress1: "no-such-row@hardening.example", firstname: "Ghost" }), state(1, 1)],
+      secrets,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const warning = r.logs.find((l) => l.includes("rejected"));
+    expect(warning).toMatch(/Dataverse refused the row \(HTTP 404\): a row (with the given key values|the request names) does not exist .*; sync the lookup target's stream first or in the same run, or use upsert mode to create missing rows \((0x[0-9a-f]{8}|http_404)\)/);
+    expect(warning).not.toMatch(/(0x[0-9a-f]{8})\) \(\1\)/);
+    expect(r.states[0]).toMatchObject({ destinationStats: { recordCount: 0, rejectedRecordCount: 1 } });
+  });
+});
