@@ -303,3 +303,26 @@ describe("item 12: a Dataverse refusal says what its code means and what to do",
     expect(r.states[0]).toMatchObject({ destinationStats: { recordCount: 0, rejectedRecordCount: 1 } });
   });
 });
+
+describe("item 13: messages a new user can act on", () => {
+  it("a table given by its entity-set name gets 'did you mean `contact`' (check and write)", async () => {
+    const streams = [{ name: "contacts", table: "contacts", key: { columns: ["emailaddress1"] } }];
+    const c = await check({ streams });
+    expect(statusOf(c)).toMatchObject({ status: "FAILED", message: expect.stringContaining('table "contacts" does not exist in this environment; did you mean `contact` (its logical name)?') });
+    const w = await write([record("contacts", { emailaddress1: "dym@hardening.example" })], { config: { streams } });
+    expect(w.code).toBe(1);
+    expect(errorOf(w)).toMatchObject({ failure_type: "config_error", message: expect.stringContaining("did you mean `contact` (its logical name)?") });
+  });
+
+  it("an untrusted certificate names ca_file and TLS-inspecting proxies", async () => {
+    const { ca_file: _ca, ...withoutCa } = config as Json & { ca_file?: string };
+    const c = await runCli({ args: ["check", "--config", "{file:config.json}"], files: { "config.json": withoutCa }, secrets });
+    expect(statusOf(c)).toMatchObject({ status: "FAILED", message: expect.stringMatching(/CERT_UNTRUSTED; a private CA, or a proxy that inspects TLS, signs it: give that CA's certificate \(PEM\) as ca_file/) });
+  });
+
+  it("a secret with whitespace around it is named as such, before any sign-in", async () => {
+    const secret = emu.connection.client_secret;
+    const c = await check({ client_secret: `${secret}\n` });
+    expect(statusOf(c)).toMatchObject({ status: "FAILED", message: expect.stringContaining("/credentials/client_secret has whitespace before or after it") });
+  });
+});

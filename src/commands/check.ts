@@ -3,8 +3,9 @@
 import { ConfigError } from "../config/errors.js";
 import { isMicrosoftSignInHost } from "../config/hosts.js";
 import type { LoadedConfig } from "../config/load.js";
-import { AuthError } from "../dataverse/auth.js";
+import { AuthError, UNTRUSTED_HINT } from "../dataverse/auth.js";
 import { DataverseError } from "../dataverse/errors.js";
+import { didYouMean, TableNotFoundError } from "../dataverse/metadata.js";
 import type { TableMeta } from "../model/table-meta.js";
 import { writeHeaders } from "../dataverse/writer.js";
 import { TransportError } from "../http/transport.js";
@@ -70,7 +71,7 @@ function explain(err: unknown, endpoint: URL): string {
       case "ECONNREFUSED":
         return `Cannot reach ${host}: the connection was refused; check web_api_endpoint's host and port`;
       case "CERT_UNTRUSTED":
-        return `The certificate of ${host} is not trusted; set ca_file if a private CA signs it`;
+        return `The certificate of ${host} is not trusted; ${UNTRUSTED_HINT}`;
       case "CERT_INVALID":
         return `The certificate of ${host} is invalid for that host or expired; check web_api_endpoint`;
       default:
@@ -114,7 +115,7 @@ async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<str
     try {
       table = await conn.metadata.loadTable(mapping.table);
     } catch (err) {
-      if (err instanceof Error && err.name === "TableNotFoundError") problems.push(`stream "${mapping.name}": table "${mapping.table}" does not exist in this environment`);
+      if (err instanceof TableNotFoundError) problems.push(`stream "${mapping.name}": table "${mapping.table}" does not exist in this environment${didYouMean(err.suggestion)}`);
       else problems.push(`stream "${mapping.name}": ${explain(err, conn.client.endpoint)}`);
       continue;
     }

@@ -36,3 +36,13 @@ describe("the hosts the credential and the data go to", () => {
     expect(loaded.notices).toContain("authority_host 127.0.0.1:8443 is not a Microsoft Entra ID sign-in host; the credential is sent there because allow_custom_authority_host is true");
   });
 });
+
+describe("a secret pasted with whitespace around it", () => {
+  it("is named by its path, never shown", () => {
+    const message = problem({ credentials: { auth_type: "client_secret", client_secret: " s3cret-value\n" } });
+    expect(message).toContain("/credentials/client_secret has whitespace before or after it (a space or a line break copied with it)");
+    expect(message).not.toContain("s3cret-value");
+    expect(problem({ credentials: undefined, client_secret: "s3cret-value " })).toMatch(/\/credentials\/client_secret has whitespace/);
+    expect(problem({})).toBe("");
+  });
+});

@@ -2,6 +2,7 @@
 import { createAjv, violations } from "./ajv.js";
 import type { Violation } from "./ajv.js";
 import { hostProblems } from "./hosts.js";
+import { secretShapeProblems } from "./secret-shape.js";
 import { ConfigError, describeViolations } from "./errors.js";
 import { connectionSpecification } from "./spec.js";
 import { unknownSettings } from "./unknown.js";
@@ -89,8 +90,9 @@ export function loadConfig(raw: unknown, env: Readonly<Record<string, string | u
   const check = validate();
   const valid = check(merged);
   const hosts = hostProblems(merged);
-  if (!valid || problems.length > 0 || hosts.problems.length > 0) {
-    const list = [...violations(chosenBranchErrors(check.errors, merged)).map(friendlier), ...problems, ...hosts.problems];
+  const secrets = secretShapeProblems(merged);
+  if (!valid || problems.length > 0 || hosts.problems.length > 0 || secrets.length > 0) {
+    const list = [...violations(chosenBranchErrors(check.errors, merged)).map(friendlier), ...problems, ...hosts.problems, ...secrets];
     throw new ConfigError("config_invalid", describeViolations("The configuration is invalid", list), list);
   }
   const notices = [...upgraded.notices, ...unknown.map((p) => `Unknown setting ${p} is ignored: the specification has no setting of that name (check its spelling)`), ...hosts.notices];

@@ -27,9 +27,16 @@ export class TableNotFoundError extends Error {
   constructor(
     readonly table: string,
     cause?: unknown,
+    /** The logical name of a table whose entity set, schema or display name is `table`. */
+    readonly suggestion?: string,
   ) {
-    super(`table '${table}' does not exist in this Dataverse environment (logical names are lower case, e.g. 'contact')`, cause === undefined ? undefined : { cause });
+    super(`table '${table}' does not exist in this Dataverse environment (logical names are lower case, e.g. 'contact')${didYouMean(suggestion)}`, cause === undefined ? undefined : { cause });
   }
+}
+
+/** "; did you mean `contact`?" when there is a suggestion. */
+export function didYouMean(suggestion: string | undefined): string {
+  return suggestion === undefined ? "" : `; did you mean \`${suggestion}\` (its logical name)?`;
 }
 
 export interface TableSummary {
@@ -278,6 +285,25 @@ export class MetadataLoader {
     return this.#client.whoAmI();
   }
 
+  /**
+   * The table a name that is not a logical name most likely meant: one whose entity set name
+   * (`contacts`), schema name or display name (`Sales Order`) it is. Best effort: a failed listing
+   * gives no suggestion.
+   */
+  async #suggest(name: string): Promise<string | undefined> {
+    const wanted = name.trim().toLowerCase();
+    try {
+      const tables = await this.listTables();
+      const hit =
+        tables.find((t) => t.entitySetName.toLowerCase() === wanted) ??
+        tables.find((t) => t.schemaName.toLowerCase() === wanted) ??
+        tables.find((t) => t.displayName?.toLowerCase() === wanted);
+      return hit !== undefined && hit.logicalName !== name ? hit.logicalName : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async #get(path: string): Promise<unknown> {
     return (await this.#client.get(path, this.#headers)).body;
   }
@@ -290,10 +316,10 @@ export class MetadataLoader {
         `${base}?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ObjectTypeCode,TableType`,
       );
     } catch (err) {
-      if (err instanceof DataverseError && err.status === 404) throw new TableNotFoundError(name, err);
+      if (err instanceof DataverseError && err.status === 404) throw new TableNotFoundError(name, err, await this.#suggest(name));
       throw err;
     }
-    if (!isObject(entity)) throw new TableNotFoundError(name);
+    if (!isObject(entity)) throw new TableNotFoundError(name, undefined, await this.#suggest(name));
 
     const [attributes, keys, manyToOne, bulk, ...casts] = await Promise.all([
       this.#get(`${base}/Attributes?$select=LogicalName,SchemaName,AttributeType,AttributeTypeName,IsValidForCreate,IsValidForUpdate,RequiredLevel,IsPrimaryId,AttributeOf`),
