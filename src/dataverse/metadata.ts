@@ -281,10 +281,6 @@ export class MetadataLoader {
       .filter((t) => t.logicalName !== "" && t.entitySetName !== "");
   }
 
-  whoAmI(): Promise<WhoAmI> {
-    return this.#client.whoAmI();
-  }
-
   /**
    * The table a name that is not a logical name most likely meant: one whose entity set name
    * (`contacts`), schema name or display name (`Sales Order`) it is. Best effort: a failed listing
@@ -304,6 +300,10 @@ export class MetadataLoader {
     }
   }
 
+  whoAmI(): Promise<WhoAmI> {
+    return this.#client.whoAmI();
+  }
+
   async #get(path: string): Promise<unknown> {
     return (await this.#client.get(path, this.#headers)).body;
   }
@@ -319,7 +319,7 @@ export class MetadataLoader {
       if (err instanceof DataverseError && err.status === 404) throw new TableNotFoundError(name, err, await this.#suggest(name));
       throw err;
     }
-    if (!isObject(entity)) throw new TableNotFoundError(name, undefined, await this.#suggest(name));
+    if (!isObject(entity)) throw new TableNotFoundError(name);
 
     const [attributes, keys, manyToOne, bulk, ...casts] = await Promise.all([
       this.#get(`${base}/Attributes?$select=LogicalName,SchemaName,AttributeType,AttributeTypeName,IsValidForCreate,IsValidForUpdate,RequiredLevel,IsPrimaryId,AttributeOf`),
