@@ -137,6 +137,7 @@ export function connectorConfig(
 ): Record<string, unknown> {
   return {
     ...emulator.config,
+    allow_custom_authority_host: true,
     ...(extraUsers.length > 0
       ? { additional_app_users: extraUsers.map((u) => ({ client_id: u.clientId, client_secret: u.clientSecret })) }
       : {}),

@@ -20,6 +20,8 @@ let exitCode = 0;
 try {
   const config = {
     ...emulator.config,
+    // The emulator's sign-in host is local: the connector takes it only when told so.
+    allow_custom_authority_host: true,
     streams: [
       { name: "accounts", table: "account", key: { columns: ["accountnumber"] } },
       {

@@ -7,10 +7,11 @@
 // stays near 30 MB (batches, in-flight requests and lines are all capped). A 512 MB heap makes it
 // collect at ~150 MB and stay flat from 100k to 1M records, for ~10% more CPU; 512 MB still leaves
 // room for the largest line the reader accepts. Run as `node main.js`, pass the flag yourself.
-import { createReadStream, readFileSync, writeSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseCommand } from "./commands/cli.js";
+import { openInputFile } from "./commands/input.js";
 import { run } from "./commands/run.js";
 
 function packageVersion(): string {
@@ -72,7 +73,7 @@ const code = await run({
   now: () => Date.now(),
   version: packageVersion(),
   readFile: (p) => readFile(p, "utf8"),
-  openInput: (p) => createReadStream(p),
+  openInput: openInputFile,
   stderrIsTTY: process.stderr.isTTY === true,
   stdoutIsTTY: process.stdout.isTTY === true,
 });

@@ -54,6 +54,8 @@ export async function startTestEmulator(options: StartOptions = {}): Promise<Tes
     connection: {
       web_api_endpoint: c.web_api_endpoint,
       authority_host: c.authority_host,
+      // The emulator signs in at a local host, which the connector takes only when told so.
+      allow_custom_authority_host: true,
       tenant_id: c.tenant_id,
       client_id: c.client_id,
       client_secret: c.client_secret,

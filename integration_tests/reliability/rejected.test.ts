@@ -155,7 +155,7 @@ describe("rejected records", () => {
     expect(letters).toHaveLength(50);
     for (const letter of letters) {
       expect(letter.raw).toMatchObject({ code: "0x80040333", status: 412 });
-      expect(letter.message).toBe("Dataverse refused the row (HTTP 412 0x80040333): a duplicate-detection rule matched an existing row.");
+      expect(letter.message).toBe("Dataverse refused the row (HTTP 412 0x80040333): a duplicate-detection rule matched an existing row; set duplicate_detection to false, or change the table's duplicate-detection rule.");
     }
   });
 

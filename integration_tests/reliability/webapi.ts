@@ -11,6 +11,8 @@ export interface EmulatorConnection {
   readonly client_id: string;
   readonly client_secret: string;
   readonly ca_file: string;
+  /** Set for the connector: the emulator's sign-in host is not Microsoft's. */
+  readonly allow_custom_authority_host?: true;
 }
 
 export type Row = Readonly<Record<string, unknown>>;

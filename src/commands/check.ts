@@ -1,9 +1,11 @@
 // `check`: token → WhoAmI → every configured mapping planned against live metadata, with a read
 // probe per table. One CONNECTION_STATUS; each problem says what to change.
 import { ConfigError } from "../config/errors.js";
+import { isMicrosoftSignInHost } from "../config/hosts.js";
 import type { LoadedConfig } from "../config/load.js";
-import { AuthError } from "../dataverse/auth.js";
+import { AuthError, UNTRUSTED_HINT } from "../dataverse/auth.js";
 import { DataverseError } from "../dataverse/errors.js";
+import { didYouMean, TableNotFoundError } from "../dataverse/metadata.js";
 import type { TableMeta } from "../model/table-meta.js";
 import { writeHeaders } from "../dataverse/writer.js";
 import { TransportError } from "../http/transport.js";
@@ -11,6 +13,7 @@ import { planStream } from "../mapping/plan.js";
 import type { LineSink, Output } from "../protocol/emit.js";
 import { toConnectorError } from "../pipeline/failures.js";
 import { mirrorSettingIssues } from "../pipeline/mirror.js";
+import { openDeadLetterFile } from "../pipeline/deadletter.js";
 import { connect, readConfig } from "./connect.js";
 import type { Connection } from "./connect.js";
 import type { CommandIO } from "./io.js";
@@ -68,7 +71,7 @@ function explain(err: unknown, endpoint: URL): string {
       case "ECONNREFUSED":
         return `Cannot reach ${host}: the connection was refused; check web_api_endpoint's host and port`;
       case "CERT_UNTRUSTED":
-        return `The certificate of ${host} is not trusted; set ca_file if a private CA signs it`;
+        return `The certificate of ${host} is not trusted; ${UNTRUSTED_HINT}`;
       case "CERT_INVALID":
         return `The certificate of ${host} is invalid for that host or expired; check web_api_endpoint`;
       default:
@@ -98,6 +101,13 @@ function signedInWith(conn: Connection): string {
   return `, signed in with ${s.index === 1 ? "the standby credential, " : ""}${s.description}${expiry}`;
 }
 
+/** Where the credential went: the host a user must trust with the secret. */
+function signInHost(authority: URL): string {
+  return isMicrosoftSignInHost(authority)
+    ? `the credential was sent to the Microsoft sign-in host ${authority.host}`
+    : `the credential was sent to ${authority.host}, which is not a Microsoft sign-in host (allow_custom_authority_host is true)`;
+}
+
 async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<string[]> {
   const problems: string[] = [];
   for (const mapping of loaded.config.streams) {
@@ -105,7 +115,7 @@ async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<str
     try {
       table = await conn.metadata.loadTable(mapping.table);
     } catch (err) {
-      if (err instanceof Error && err.name === "TableNotFoundError") problems.push(`stream "${mapping.name}": table "${mapping.table}" does not exist in this environment`);
+      if (err instanceof TableNotFoundError) problems.push(`stream "${mapping.name}": table "${mapping.table}" does not exist in this environment${didYouMean(err.suggestion)}`);
       else problems.push(`stream "${mapping.name}": ${explain(err, conn.client.endpoint)}`);
       continue;
     }
@@ -179,6 +189,17 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
     if (await failedOnConfig(err)) return 0;
     throw err;
   }
+  // The dead-letter file is opened as a sync would open it (created 0600 if missing), so a
+  // folder, a missing parent or a symbolic link fails the check rather than the first rejection.
+  const deadLetterPath = loaded.config.write.deadLetterPath;
+  if (deadLetterPath !== undefined) {
+    try {
+      await (await openDeadLetterFile(deadLetterPath)).close();
+    } catch (err) {
+      if (await failedOnConfig(err)) return 0;
+      throw err;
+    }
+  }
   const endpoint = loaded.config.webApiEndpoint;
   let conn: Connection;
   try {
@@ -222,7 +243,10 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
       await output.connectionStatus("FAILED", `Connected as application user ${userId}, but the mapping has problems: ${problems.join("; ")}`);
       return 0;
     }
-    await output.connectionStatus("SUCCEEDED", `Connected to ${endpoint.host} as application user ${userId}${signedInWith(conn)}; ${loaded.config.streams.length} stream mapping(s) checked`);
+    await output.connectionStatus(
+      "SUCCEEDED",
+      `Connected to ${endpoint.host} as application user ${userId}${signedInWith(conn)}; ${signInHost(loaded.config.authorityHost)}; ${loaded.config.streams.length} stream mapping(s) checked`,
+    );
     return 0;
   } finally {
     await conn.close();

@@ -11,11 +11,11 @@ describe("parseCommand", () => {
     [["--config", "c"], { name: "write", config: "c", dryRun: false }],
     [["--about", "--format", "json"], { name: "about", format: "json" }],
     [["--version"], { name: "version" }],
-    [[], { name: "help" }],
+    [["--help"], { name: "help" }],
   ])("%j", (argv, expected) => {
     expect(parseCommand(argv)).toEqual(expected);
   });
-  it.each([[["check"]], [["bogus"]], [["spec", "--nope"]], [["--about", "--format", "xml"]]])("%j is a usage error", (argv) => {
+  it.each([[[]], [["--dry-run"]], [["check"]], [["bogus"]], [["spec", "--nope"]], [["--about", "--format", "xml"]]])("%j is a usage error", (argv) => {
     expect(() => parseCommand(argv)).toThrow(UsageError);
   });
 });

@@ -75,7 +75,8 @@ export function parseCommand(argv: readonly string[]): Command {
       const input = str("input");
       return { name: "write", config, dryRun: values["dry-run"] === true, ...(input !== undefined ? { input } : {}) };
     }
-    return { name: "help" };
+    // Nothing to run is a command line it cannot use: exit 2 with the usage, as the README says.
+    throw new UsageError("no command given (and no --config for the Singer form)");
   }
   if (!SUBCOMMANDS.has(sub)) throw new UsageError(`unknown command: ${sub}`);
   if (sub === "spec") return { name: "spec" };

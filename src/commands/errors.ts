@@ -27,19 +27,50 @@ export function errorTrace(err: unknown): ErrorTrace {
   };
 }
 
+const READ_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: "no such file",
+  ENOTDIR: "a part of the path is not a folder",
+  EISDIR: "it is a folder; give the path of a file",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ELOOP: "too many symbolic links",
+};
+
+/** Where a JSON.parse failure happened, as line and column (1-based), and what is there when it is telling. */
+export function jsonErrorLocation(text: string, cause: unknown): string {
+  // Only the position is taken from JSON.parse's message: the rest can quote the file, secrets included.
+  const m = cause instanceof Error ? /at position (\d+)/.exec(cause.message) : null;
+  const position = m !== null ? Math.min(Number(m[1]), text.length) : text.length;
+  const before = text.slice(0, position);
+  const line = before.split("\n").length;
+  const column = position - (before.lastIndexOf("\n") + 1) + 1;
+  const at = text[position];
+  const previous = before.trimEnd().at(-1);
+  const hint =
+    position >= text.length
+      ? " (the text ends early: a closing } or ] or a quote is missing)"
+      : (at === "}" || at === "]" || /\s/.test(at ?? "")) && previous === ","
+        ? " (a trailing comma: JSON allows no comma before } or ])"
+        : "";
+  return `line ${line}, column ${column}${hint}`;
+}
+
 /** Reads and parses a JSON file named on the command line. */
 export async function readJsonFile(readFile: (p: string) => Promise<string>, path: string, what: "config" | "catalog"): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path);
   } catch (cause) {
-    throw new ConnectorError(`${what}_unreadable`, `The ${what} file cannot be read`, "config_error", {}, { cause });
+    const code = typeof cause === "object" && cause !== null && typeof (cause as { code?: unknown }).code === "string" ? (cause as { code: string }).code : undefined;
+    const reason = code !== undefined ? (READ_REASONS[code] ?? code) : cause instanceof Error ? cause.message.replace(/[^\w -]/g, "").slice(0, 40) : "unknown error";
+    throw new ConnectorError(`${what}_unreadable`, `The ${what} file ${JSON.stringify(path)} cannot be read: ${reason}`, "config_error", {}, { cause });
   }
+  // Windows editors (Notepad) save UTF-8 with a byte order mark; RFC 8259 §8.1 lets a parser
+  // ignore it, and JSON.parse does not.
+  const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
   try {
-    // Windows editors (Notepad) save UTF-8 with a byte order mark; RFC 8259 §8.1 lets a parser
-    // ignore it, and JSON.parse does not.
-    return JSON.parse(text.startsWith("\uFEFF") ? text.slice(1) : text) as unknown;
+    return JSON.parse(body) as unknown;
   } catch (cause) {
-    throw new ConnectorError(`${what}_malformed`, `The ${what} file is not valid JSON`, "config_error", {}, { cause });
+    throw new ConnectorError(`${what}_malformed`, `The ${what} file ${JSON.stringify(path)} is not valid JSON at ${jsonErrorLocation(body, cause)}`, "config_error", {}, { cause });
   }
 }

@@ -10,7 +10,8 @@ export interface CommandIO {
   readonly now: () => number;
   readonly version: string;
   readonly readFile: (path: string) => Promise<string>;
-  readonly openInput: (path: string) => Readable;
+  /** Opens the file named by --input; rejects with an error naming the path (commands/input.ts). */
+  readonly openInput: (path: string) => Promise<Readable>;
   /** stderr is a terminal: show a live progress line and a summary table there. */
   readonly stderrIsTTY?: boolean;
   /** stdout is the same kind of terminal: its lines are written above the progress line. */

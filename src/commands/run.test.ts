@@ -20,7 +20,7 @@ function io(argv: string[], files: Record<string, string> = {}, env: Record<stri
     now: () => 1000,
     version: "9.9.9",
     readFile: (p) => (p in files ? Promise.resolve(files[p] as string) : Promise.reject(new Error("ENOENT"))),
-    openInput: () => Readable.from([]),
+    openInput: () => Promise.resolve(Readable.from([])),
   };
   return { value, out: () => out, err: () => err };
 }
@@ -44,7 +44,14 @@ describe("run", () => {
   it("an unreadable config is a config_error TRACE and exit 1", async () => {
     const x = io(["write", "--config", "missing.json", "--catalog", "c.json"]);
     expect(await run(x.value)).toBe(1);
-    expect(JSON.parse(x.out().trim())).toMatchObject({ type: "TRACE", trace: { type: "ERROR", emitted_at: 1000, error: { failure_type: "config_error", message: "The config file cannot be read" } } });
+    expect(JSON.parse(x.out().trim())).toMatchObject({ type: "TRACE", trace: { type: "ERROR", emitted_at: 1000, error: { failure_type: "config_error", message: 'The config file "missing.json" cannot be read: ENOENT' } } });
+  });
+
+  it("a trailing comma names the file, line and column, and never quotes the file", async () => {
+    const x = io(["write", "--config", "c.json", "--catalog", "k.json"], { "c.json": '{\n  "client_secret": "very-secret-value-42",\n}\n' });
+    expect(await run(x.value)).toBe(1);
+    expect(x.out()).toContain('The config file \\"c.json\\" is not valid JSON at line 3, column 1 (a trailing comma: JSON allows no comma before } or ])');
+    expect(x.out()).not.toContain("very-secret-value-42");
   });
 
   it("a config file saved with a UTF-8 byte order mark is read (Notepad writes one)", async () => {
@@ -68,7 +75,7 @@ describe("run", () => {
     const x = io(["--config", "missing.json"]);
     expect(await run(x.value)).toBe(1);
     expect(x.out()).toBe("");
-    expect(x.err()).toMatch(/^FATAL config_error: The config file cannot be read/);
+    expect(x.err()).toMatch(/^FATAL config_error: The config file "missing.json" cannot be read/);
   });
 });
 

@@ -6,6 +6,8 @@ import type { LineSink, Output } from "../protocol/emit.js";
 import { readLineBatches } from "../protocol/lines.js";
 import { openDeadLetterFile } from "../pipeline/deadletter.js";
 import type { DeadLetterSink } from "../pipeline/deadletter.js";
+import type { LoadedConfig } from "../config/load.js";
+import type { ResolvedStream } from "../config/catalog.js";
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
 import { Sync } from "../pipeline/sync.js";
 import type { Timers } from "../pipeline/options.js";
@@ -41,15 +43,33 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
     command.catalog !== undefined
       ? resolveAirbyteStreams(loaded, parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog")), { overwriteReplaces: !command.dryRun })
       : undefined;
-  const input: Readable = command.input !== undefined ? io.openInput(command.input) : io.stdin;
+  const input: Readable = command.input !== undefined ? await io.openInput(command.input) : io.stdin;
+  // Opened before anything is signed in or written: a wrong path is a config error at the start.
+  const settings = loaded.config.write;
+  const deadLetter = !command.dryRun && settings.deadLetterPath !== undefined ? await openDeadLetterFile(settings.deadLetterPath) : undefined;
+  try {
+    return await writeWith(command, io, output, loaded, resolved, input, deadLetter, terminal);
+  } finally {
+    await deadLetter?.close();
+  }
+}
+
+async function writeWith(
+  command: WriteCommand,
+  io: CommandIO,
+  output: Output,
+  loaded: LoadedConfig,
+  resolved: readonly ResolvedStream[] | undefined,
+  input: Readable,
+  deadLetter: DeadLetterSink | undefined,
+  terminal: TerminalStatus | undefined,
+): Promise<number> {
+  const settings = loaded.config.write;
   const conn = await connectForWrite(loaded.config, io, (message) => void output.log("WARN", message));
   try {
     if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output, timers: realTimers(io.now), ...(terminal !== undefined ? { terminal } : {}) });
     const writer = conn.writer;
-    const settings = loaded.config.write;
     const users = 1 + loaded.config.additionalUsers.length;
-    let deadLetter: DeadLetterSink | undefined;
-    if (settings.deadLetterPath !== undefined) deadLetter = openDeadLetterFile(settings.deadLetterPath);
     const sync = new Sync({
       output,
       writer,
@@ -78,7 +98,6 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
       }
     } finally {
       await sync.abort();
-      await deadLetter?.close();
     }
     return 0;
   } finally {

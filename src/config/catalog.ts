@@ -2,6 +2,7 @@
 // its catalog entry (data activation: destination_object_name + primary_key) or through a
 // config `streams` entry, which overrides and complements the catalog.
 import { ConfigError, describeViolations } from "./errors.js";
+import { UnknownStreamError } from "../protocol/errors.js";
 import type { Violation } from "./ajv.js";
 import { completeEntry, defaultEntry, defaultMirror, defaultMode } from "./load.js";
 import type { LoadedConfig, StreamEntry } from "./load.js";
@@ -160,7 +161,11 @@ export function resolveSingerStream(loaded: LoadedConfig, name: string, keyPrope
   const d: StreamDescriptor = { name };
   const entry = findEntry(loaded.entries, d);
   if (entry?.table === undefined) {
-    throw new ConfigError("stream_unmapped", `line ${line}: stream "${name}" has no entry with a table in the configuration's streams`, [], { stream: name });
+    throw new UnknownStreamError(
+      "stream_unmapped",
+      `line ${line}: the source sent stream "${name}", which no entry of the configuration's streams maps to a table; add an entry for it (name and table), or have the source stop sending it`,
+      { line, stream: name },
+    );
   }
   const key = keyColumns(entry, keyProperties.length > 0 ? { kind: "columns", columns: keyProperties } : undefined);
   const mode = entry.mode ?? defaultMode(entry.key ?? key);

@@ -1,6 +1,8 @@
 // Config JSON (+ TARGET_DYNAMICS365_* environment variables) → validated, readonly ConnectorConfig.
 import { createAjv, violations } from "./ajv.js";
 import type { Violation } from "./ajv.js";
+import { hostProblems } from "./hosts.js";
+import { secretShapeProblems } from "./secret-shape.js";
 import { ConfigError, describeViolations } from "./errors.js";
 import { connectionSpecification } from "./spec.js";
 import { unknownSettings } from "./unknown.js";
@@ -89,11 +91,14 @@ export function loadConfig(raw: unknown, env: Readonly<Record<string, string | u
   const { config: merged, problems } = withCredentials(structuredClone(upgraded.config), env);
   const unknown = unknownSettings(merged, connectionSpecification());
   const check = validate();
-  if (!check(merged) || problems.length > 0) {
-    const list = [...violations(chosenBranchErrors(check.errors, merged)).map(friendlier), ...problems];
+  const valid = check(merged);
+  const hosts = hostProblems(merged);
+  const secrets = secretShapeProblems(merged);
+  if (!valid || problems.length > 0 || hosts.problems.length > 0 || secrets.length > 0) {
+    const list = [...violations(chosenBranchErrors(check.errors, merged)).map(friendlier), ...problems, ...hosts.problems, ...secrets];
     throw new ConfigError("config_invalid", describeViolations("The configuration is invalid", list), list);
   }
-  const notices = [...upgraded.notices, ...unknown.map((p) => `Unknown setting ${p} is ignored: the specification has no setting of that name (check its spelling)`)];
+  const notices = [...upgraded.notices, ...unknown.map((p) => `Unknown setting ${p} is ignored: the specification has no setting of that name (check its spelling)`), ...hosts.notices];
   return { ...build(merged, upgraded.mirrorRequested), notices };
 }
 

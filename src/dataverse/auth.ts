@@ -30,6 +30,10 @@ export function scopeFor(webApiEndpoint: URL): string {
   return `https://${webApiEndpoint.host}/.default`;
 }
 
+/** What an untrusted certificate usually means, and the fix (no setting switches the check off). */
+export const UNTRUSTED_HINT =
+  "a private CA, or a proxy that inspects TLS, signs it: give that CA's certificate (PEM) as ca_file, which is trusted beside the system's CAs";
+
 const AADSTS_MAP: Record<string, { code: AuthErrorCode; field: AuthField; says: string }> = {
   "7000215": { code: "INVALID_SECRET", field: "client_secret", says: "the client secret is wrong (use the secret's Value, not its ID)" },
   "7000222": { code: "SECRET_EXPIRED", field: "client_secret", says: "the client secret has expired; create a new one in the app registration" },
@@ -103,7 +107,7 @@ export function toAuthError(err: unknown, clientId: string, context: AuthErrorCo
       "AUTHORITY_UNREACHABLE",
       "",
       "authority_host",
-      `cannot reach the sign-in host ${host} (authority_host)${net !== undefined ? `: ${net.code}` : ": its OpenID configuration could not be read"}`,
+      `cannot reach the sign-in host ${host} (authority_host)${net !== undefined ? `: ${net.code}` : ": its OpenID configuration could not be read"}${net?.code === "CERT_UNTRUSTED" ? `; ${UNTRUSTED_HINT}` : ""}`,
       net?.retryable ?? false,
       err,
     );

@@ -10,7 +10,7 @@ import type { HttpResponse, Transport } from "../http/transport.js";
 import { TransportError } from "../http/transport.js";
 import { retryAfterMs } from "./answer.js";
 import { AuthError, type TokenProvider } from "./auth.js";
-import { DataverseError, errorFromResponse, isObject, pathOf } from "./errors.js";
+import { DataverseError, errorFromResponse, ForeignHostError, isObject, pathOf } from "./errors.js";
 import { encodeQueryValue } from "./keys.js";
 import { DATAVERSE_RETRY_RULE, userThrottle } from "./limits.js";
 import { bearerToken, counting, webApiHeaders, type ClientCounters, type TagCounters, type WebApiRequest } from "./request-path.js";
@@ -130,7 +130,7 @@ export class DataverseClient {
     if (/^https:\/\//i.test(path)) {
       const u = new URL(path);
       // Never send the bearer token to another host (a nextLink or OData-EntityId is data we got).
-      if (u.host !== this.endpoint.host) throw new TypeError("refusing to follow a URL on another host");
+      if (u.host !== this.endpoint.host) throw new ForeignHostError(u.host, this.endpoint.host);
       return u.href;
     }
     return `${this.endpoint.href}${path.replace(/^\/+/, "")}`;

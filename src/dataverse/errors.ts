@@ -164,3 +164,20 @@ export function errorFromResponse(
 export function isRunLevel(status: number, code: string): boolean {
   return status === 401 || code === NOT_MEMBER_CODE || (status === 403 && (PRIVILEGE_CODES.has(code) || code === ""));
 }
+
+/**
+ * Dataverse handed back a URL (an @odata.nextLink, an OData-EntityId) on another host than
+ * web_api_endpoint's. The bearer token is never sent there; the run stops instead.
+ */
+export class ForeignHostError extends Error {
+  override readonly name = "ForeignHostError";
+  readonly code = "foreign_host";
+  constructor(
+    /** The host the link names (a host, never a path or query, which could hold key values). */
+    readonly host: string,
+    /** web_api_endpoint's host. */
+    readonly endpointHost: string,
+  ) {
+    super(`refusing to follow a link to ${host}: only ${endpointHost} (web_api_endpoint) gets the access token`);
+  }
+}

@@ -28,9 +28,16 @@ export class TableNotFoundError extends Error {
   constructor(
     readonly table: string,
     cause?: unknown,
+    /** The logical name of a table whose entity set, schema or display name is `table`. */
+    readonly suggestion?: string,
   ) {
-    super(`table '${table}' does not exist in this Dataverse environment (logical names are lower case, e.g. 'contact')`, cause === undefined ? undefined : { cause });
+    super(`table '${table}' does not exist in this Dataverse environment (logical names are lower case, e.g. 'contact')${didYouMean(suggestion)}`, cause === undefined ? undefined : { cause });
   }
+}
+
+/** "; did you mean `contact`?" when there is a suggestion. */
+export function didYouMean(suggestion: string | undefined): string {
+  return suggestion === undefined ? "" : `; did you mean \`${suggestion}\` (its logical name)?`;
 }
 
 export interface TableSummary {
@@ -276,6 +283,25 @@ export class MetadataLoader {
       .filter((t) => t.logicalName !== "" && t.entitySetName !== "");
   }
 
+  /**
+   * The table a name that is not a logical name most likely meant: one whose entity set name
+   * (`contacts`), schema name or display name (`Sales Order`) it is. Best effort: a failed listing
+   * gives no suggestion.
+   */
+  async #suggest(name: string): Promise<string | undefined> {
+    const wanted = name.trim().toLowerCase();
+    try {
+      const tables = await this.listTables();
+      const hit =
+        tables.find((t) => t.entitySetName.toLowerCase() === wanted) ??
+        tables.find((t) => t.schemaName.toLowerCase() === wanted) ??
+        tables.find((t) => t.displayName?.toLowerCase() === wanted);
+      return hit !== undefined && hit.logicalName !== name ? hit.logicalName : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   whoAmI(): Promise<WhoAmI> {
     return this.#client.whoAmI();
   }
@@ -320,7 +346,7 @@ export class MetadataLoader {
         `${base}?$select=LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,ObjectTypeCode,TableType`,
       );
     } catch (err) {
-      if (err instanceof DataverseError && err.status === 404) throw new TableNotFoundError(name, err);
+      if (err instanceof DataverseError && err.status === 404) throw new TableNotFoundError(name, err, await this.#suggest(name));
       throw err;
     }
     if (!isObject(entity)) throw new TableNotFoundError(name);

@@ -11,7 +11,7 @@ import type { TableLookup } from "../model/table-meta.js";
 import { fixtureTables } from "../mapping/test-fixtures.js";
 import { boundaryOf } from "./batch.js";
 import { DataverseClient } from "./client.js";
-import { DataverseError } from "./errors.js";
+import { DataverseError, ForeignHostError } from "./errors.js";
 import { createWriter } from "./writer.js";
 
 const ROOT = "https://org.example/api/data/v9.2/";
@@ -233,7 +233,8 @@ describe("client: what it reads back", () => {
     const err = await (async () => {
       for await (const page of clientOver(transport).query("contacts")) pages.push(page);
     })().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TypeError);
+    expect(err).toBeInstanceOf(ForeignHostError);
+    expect(err).toMatchObject({ host: "attacker.example", endpointHost: "org.example" });
     expect(pages).toEqual([[{ contactid: GUID }]]);
     expect(seen.map((s) => new URL(s.url).host)).toEqual(["org.example"]);
   });

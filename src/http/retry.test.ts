@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "./clock.js";
-import { classifyStatus, nextDelay, parseRetryAfter, RetryBudget, RetryBudgetExhaustedError, withRetry } from "./retry.js";
+import { classifyStatus, defaultBackoff, nextDelay, parseRetryAfter, RetryBudget, RetryBudgetExhaustedError, withRetry } from "./retry.js";
 
 describe("parseRetryAfter", () => {
   it.each([
@@ -29,8 +29,19 @@ describe("classifyStatus", () => {
 });
 
 describe("nextDelay", () => {
-  it("uses Retry-After exactly, without jitter", () => {
-    expect(nextDelay(5, { retryable: true, retryAfterMs: 2000 }, { baseDelayMs: 100, maxDelayMs: 1000, random: () => 0.99 })).toBe(2000);
+  it("honours Retry-After in full, with a jitter of up to a tenth on top (issue 14 item 5: no longer exactly)", () => {
+    const b = { baseDelayMs: 100, maxDelayMs: 1000, random: () => 0.99 };
+    expect(nextDelay(5, { retryable: true, retryAfterMs: 2000 }, b)).toBe(2198);
+    expect(nextDelay(5, { retryable: true, retryAfterMs: 2000 }, { ...b, random: () => 0 })).toBe(2000);
+  });
+  it("given Retry-After: 0 again and again, waits at least the floor plus jitter each time, so 100 retries take more than 25 s", () => {
+    const waits = Array.from({ length: 100 }, (_, i) => nextDelay(i + 1, { retryable: true, retryAfterMs: 0 }, { ...defaultBackoff, random: () => 0.5 }));
+    for (const w of waits) expect(w).toBe(375);
+    expect(waits.reduce((a, b) => a + b, 0)).toBeGreaterThan(25_000);
+    expect(nextDelay(1, { retryable: true, retryAfterMs: 0 }, { ...defaultBackoff, random: () => 0 })).toBe(250);
+  });
+  it("never waits under the floor without server timing either", () => {
+    expect(nextDelay(1, { retryable: true }, { baseDelayMs: 10, maxDelayMs: 20, minDelayMs: 250, random: () => 0 })).toBe(250);
   });
   it("grows exponentially with equal jitter when the server gave no timing", () => {
     const b = { baseDelayMs: 100, maxDelayMs: 1000, random: () => 0 };
@@ -51,7 +62,7 @@ describe("withRetry", () => {
         return answers.shift() ?? { status: 500, headers: {} };
       },
       (o) => (o.ok ? classifyStatus(o.value.status, o.value.headers) : { retryable: false }),
-      { clock, budget: new RetryBudget(60_000) },
+      { clock, budget: new RetryBudget(60_000), backoff: { ...defaultBackoff, random: () => 0 } },
     );
     await clock.advance(1999);
     expect(sentAt).toEqual([0]);
@@ -69,7 +80,7 @@ describe("withRetry", () => {
         return { status: 429, headers: { "retry-after": "30" } };
       },
       (o) => (o.ok ? classifyStatus(o.value.status, o.value.headers) : { retryable: false }),
-      { clock, budget: new RetryBudget(45_000) },
+      { clock, budget: new RetryBudget(45_000), backoff: { ...defaultBackoff, random: () => 0 } },
     );
     const settled = p.catch((e: unknown) => e);
     await clock.advance(30_000);

@@ -64,21 +64,32 @@ export interface BackoffOptions {
   readonly baseDelayMs: number;
   /** Largest single wait when the server gave no timing. */
   readonly maxDelayMs: number;
+  /**
+   * The shortest wait before any retry, whatever the server said (0 when absent): a server that
+   * answers `Retry-After: 0` again and again would otherwise be hit as fast as the network allows.
+   */
+  readonly minDelayMs?: number;
   /** Uniform in [0, 1); injected so tests are deterministic. */
   readonly random: () => number;
 }
 
-export const defaultBackoff: BackoffOptions = { baseDelayMs: 500, maxDelayMs: 30_000, random: Math.random };
+export const defaultBackoff: BackoffOptions = { baseDelayMs: 500, maxDelayMs: 30_000, minDelayMs: 250, random: Math.random };
 
 /**
- * The wait before attempt `attempt + 1` (attempt counts from 1). A server-given Retry-After is used
- * exactly, without jitter (it already tells every client when to come back). Otherwise exponential
- * backoff with "equal jitter": half fixed, half random, so clients that failed together spread out.
+ * The wait before attempt `attempt + 1` (attempt counts from 1). A server-given Retry-After is
+ * honoured in full, never less, raised to the floor (minDelayMs), plus a jitter of up to a tenth of
+ * the wait (at least the floor), so clients the server sent back at the same instant do not all
+ * return at that instant. Otherwise exponential backoff with "equal jitter": half fixed, half
+ * random, so clients that failed together spread out, and never under the floor.
  */
 export function nextDelay(attempt: number, decision: RetryDecision, backoff: BackoffOptions = defaultBackoff): number {
-  if (decision.retryAfterMs !== undefined) return decision.retryAfterMs;
+  const floor = backoff.minDelayMs ?? 0;
+  if (decision.retryAfterMs !== undefined) {
+    const wait = Math.max(floor, decision.retryAfterMs);
+    return Math.round(wait + Math.max(floor, wait / 10) * backoff.random());
+  }
   const exp = Math.min(backoff.maxDelayMs, backoff.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + (exp / 2) * backoff.random());
+  return Math.max(floor, Math.round(exp / 2 + (exp / 2) * backoff.random()));
 }
 
 /** The total waiting time one operation may spend across all its retries. */

@@ -68,7 +68,7 @@ function describe(code: TransportErrorCode): string {
     case "ENOTFOUND":
       return "host not found (check the URL's host name)";
     case "CERT_UNTRUSTED":
-      return "server certificate is not trusted (set ca_file for a private CA)";
+      return "server certificate is not trusted (a private CA or a TLS-inspecting proxy signs it: give that CA's certificate as ca_file)";
     case "CERT_INVALID":
       return "server certificate is invalid for this host or expired";
     case "ABORTED":

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AuthError } from "../dataverse/auth.js";
-import { DataverseError } from "../dataverse/errors.js";
+import { DataverseError, ForeignHostError } from "../dataverse/errors.js";
 import { TransportError } from "../http/transport.js";
 import { missingPrivilege, resourceOf, toConnectorError } from "./failures.js";
 
@@ -17,6 +17,7 @@ describe("toConnectorError", () => {
     [new TransportError("ENOTFOUND", "GET", "https://nope.example.org/api/data/v9.2/WhoAmI"), "config_error", /host not found/],
     [new TransportError("ECONNRESET", "POST", "https://org/api/data/v9.2/$batch"), "transient_error", /reset/],
     [new AuthError("INVALID_SECRET", "AADSTS7000215", "client_secret", "the client secret is wrong", false), "config_error", /client secret/],
+    [new ForeignHostError("attacker.example", "org.example"), "config_error", /a link to attacker\.example, another host than web_api_endpoint's \(org\.example\); the connector does not send its access token there/],
   ])("%s → %s", (err, failureType, message) => {
     const e = toConnectorError(err);
     expect(e.failureType).toBe(failureType);

@@ -2,7 +2,8 @@
 // actionable message. Messages are rebuilt from codes and table names: a DataverseError's path
 // can hold an alternate-key value, and Dataverse's own message can quote record values.
 import { AuthError } from "../dataverse/auth.js";
-import { DataverseError } from "../dataverse/errors.js";
+import { DataverseError, ForeignHostError } from "../dataverse/errors.js";
+import { explainCode } from "../dataverse/refusal-codes.js";
 import { TransportError } from "../http/transport.js";
 import { RetryBudgetExhaustedError } from "../http/retry.js";
 import { ConnectorError } from "../protocol/errors.js";
@@ -64,6 +65,12 @@ function privilegeMessage(err: DataverseError, where: string, http: string, hint
   return { code: "dataverse_privilege", message: `The application user lacks a privilege for ${where} (${http}); give its security role the missing privilege on that table${also}` };
 }
 
+/** ": <meaning>; <fix>" for a code the connector knows. */
+function explained(code: string): string {
+  const text = explainCode(code);
+  return text === undefined ? "" : `: ${text}`;
+}
+
 export function toConnectorError(err: unknown, context: ErrorContext = {}, hints: FailureHints = {}): ConnectorError {
   if (err instanceof ConnectorError) return err;
   if (err instanceof AuthError) {
@@ -90,11 +97,20 @@ export function toConnectorError(err: unknown, context: ErrorContext = {}, hints
       case "transient":
         return new PipelineError("dataverse_unavailable", `Dataverse stayed throttled or unavailable for ${where} until the retry budget was spent (${http})`, "transient_error", ctx, { cause: err });
       case "unexpected":
-        return new PipelineError("dataverse_unexpected", `Dataverse gave an unexpected answer for ${where} (${http})`, "system_error", ctx, { cause: err });
+        return new PipelineError("dataverse_unexpected", `Dataverse gave an unexpected answer for ${where} (${http})${explained(err.code)}`, "system_error", ctx, { cause: err });
     }
   }
   if (err instanceof TransportError) {
     return new PipelineError(`transport_${err.code.toLowerCase()}`, `${err.method} ${resourceOf(err.path)}: ${err.message.replace(/^.*?: /, "")}`, err.retryable ? "transient_error" : "config_error", context, { cause: err });
+  }
+  if (err instanceof ForeignHostError) {
+    return new PipelineError(
+      "dataverse_foreign_host",
+      `Dataverse answered with a link to ${err.host}, another host than web_api_endpoint's (${err.endpointHost}); the connector does not send its access token there. Set web_api_endpoint to the host the environment's own links use (Power Apps → Settings → Developer resources), or check what proxy or gateway rewrites them`,
+      "config_error",
+      context,
+      { cause: err },
+    );
   }
   if (err instanceof RetryBudgetExhaustedError) {
     return new PipelineError("retry_budget_spent", `Dataverse stayed throttled or unavailable until the retry budget (retry_budget_seconds) was spent`, "transient_error", context, { cause: err });

@@ -29,7 +29,17 @@ export async function runSync(lines: AsyncIterable<readonly Line[]>, input: Inpu
           sync.streamStatus(msg.stream, msg.status);
           break;
         case "declare":
-          if (!sync.hasStream(msg.stream)) await sync.addStreams([msg.resolve()]);
+          if (!sync.hasStream(msg.stream)) {
+            const resolved = msg.resolve();
+            const m = resolved.mapping;
+            if (m.mode === "create" && m.key.kind === "none") {
+              await output.log(
+                "WARN",
+                `stream "${m.name}" has no key (its SCHEMA's key_properties is empty and its configuration entry gives none): every run creates new rows, also for records written before; give key_properties or a key in the configuration to update rows instead`,
+              );
+            }
+            await sync.addStreams([resolved]);
+          }
           break;
         case "ignored":
           if (!ignored.has(msg.type)) {

@@ -46,7 +46,11 @@ describe("Singer lines as sync messages", () => {
     expect(declared).toMatchObject({ kind: "declare", stream: { name: "people" } });
     if (declared.kind !== "declare") throw new Error("not a declaration");
     expect(declared.resolve()).toMatchObject({ stream: { name: "people" }, mapping: { table: "contact" } });
-    expect(input.decode(JSON.stringify({ type: "RECORD", stream: "people", record: { a: 1 } }), 2)).toEqual({ kind: "record", stream: { name: "people" }, data: { a: 1 } });
+    expect(input.decode(JSON.stringify({ type: "RECORD", stream: "people", record: { emailaddress1: "a@x.org", a: 1 } }), 2)).toEqual({ kind: "record", stream: { name: "people" }, data: { emailaddress1: "a@x.org", a: 1 } });
+    // Issue 14 item 14: a record without its key properties fails the run, as the Meltano SDK's sinks do.
+    expect(() => input.decode(JSON.stringify({ type: "RECORD", stream: "people", record: { a: 1 } }), 4)).toThrow(
+      expect.objectContaining({ name: "MissingKeyPropertiesError", code: "missing_key_properties", context: { line: 4, stream: "people" } }),
+    );
     expect(input.decode(JSON.stringify({ type: "STATE", value: { b: 2 } }), 3)).toEqual({ kind: "state", held: { protocol: "singer", value: { b: 2 } } });
   });
 

@@ -18,6 +18,17 @@ export type SyncMessage =
   /** A message a destination does not act on; the loop logs `note` once per type. */
   | { readonly kind: "ignored"; readonly type: string; readonly level: LogLevel; readonly note: string };
 
+/** A Singer RECORD without one of its stream's key_properties (the Meltano SDK's MissingKeyPropertiesError). */
+export class MissingKeyPropertiesError extends ProtocolError {
+  constructor(stream: string, line: number, missing: readonly string[], keys: readonly string[]) {
+    super(
+      "missing_key_properties",
+      `RECORD is missing key propert${missing.length === 1 ? "y" : "ies"} ${missing.map((k) => JSON.stringify(k)).join(", ")} of its stream's SCHEMA key_properties (${keys.map((k) => JSON.stringify(k)).join(", ")}) (MissingKeyPropertiesError)`,
+      { line, stream },
+    );
+  }
+}
+
 export interface InputProtocol {
   /** One non-blank line → one message; throws a ProtocolError naming the line when it is not one. */
   decode(text: string, line: number): SyncMessage;
@@ -46,17 +57,24 @@ export function airbyteInput(): InputProtocol {
  * before its stream's SCHEMA is an error. A repeated SCHEMA (taps resend it) keeps the first plan.
  */
 export function singerInput(loaded: LoadedConfig): InputProtocol {
-  const declared = new Set<string>();
+  /** Each declared stream's key_properties, from its latest SCHEMA. */
+  const declared = new Map<string, readonly string[]>();
   return {
     decode(text, line) {
       const msg = parseSingerMessage(text, line);
       switch (msg.kind) {
         case "schema":
-          declared.add(msg.stream);
+          declared.set(msg.stream, msg.keyProperties);
           return { kind: "declare", stream: { name: msg.stream }, resolve: () => resolveSingerStream(loaded, msg.stream, msg.keyProperties, line) };
-        case "record":
-          if (!declared.has(msg.stream)) throw new ProtocolError("record_before_schema", "RECORD before the SCHEMA of its stream", { line, stream: msg.stream });
+        case "record": {
+          const keys = declared.get(msg.stream);
+          if (keys === undefined) throw new ProtocolError("record_before_schema", "RECORD before the SCHEMA of its stream", { line, stream: msg.stream });
+          // As the Meltano SDK's sinks do (MissingKeyPropertiesError): a record without its key
+          // properties fails the run, since no row can be matched for it.
+          const missing = keys.filter((k) => !Object.hasOwn(msg.data, k));
+          if (missing.length > 0) throw new MissingKeyPropertiesError(msg.stream, line, missing, keys);
           return { kind: "record", stream: { name: msg.stream }, data: msg.data };
+        }
         case "state":
           return { kind: "state", held: { protocol: "singer", value: msg.value } };
         case "ignored":

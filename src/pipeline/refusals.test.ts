@@ -10,7 +10,7 @@ describe("refusalMessage", () => {
 
   it("without the record, a message of ours by code, so no value Dataverse quoted gets in", () => {
     const m = refusalMessage(duplicate, false);
-    expect(m).toBe("Dataverse refused the row (HTTP 412 0x80060892): a row with the same alternate key values already exists.");
+    expect(m).toBe("Dataverse refused the row (HTTP 412 0x80060892): a row with the same alternate key values already exists; write the stream in upsert mode (append_dedup) to update that row, or remove the duplicate key value in the source.");
     expect(m).not.toContain("jane");
     const unknown = refusalMessage({ status: 400, code: "0x80049999", message: "Value 'secret-ish' is bad" }, false);
     expect(unknown).toMatch(/^Dataverse refused the row \(HTTP 400 0x80049999\): Dataverse's own message is left out/);

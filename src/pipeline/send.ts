@@ -8,6 +8,7 @@ import type { ErrorContext } from "../protocol/errors.js";
 import { streamContext } from "../protocol/errors.js";
 import type { PendingOp } from "./batcher.js";
 import { PipelineError } from "./errors.js";
+import { refusalSummary } from "./refusals.js";
 import type { Sink } from "./sink.js";
 import type { Slots } from "./slots.js";
 
@@ -133,7 +134,7 @@ export class Sender {
         retry.push({ ...item, attempt: 1 });
       } else {
         const code = outcome.code === "" ? `http_${outcome.status}` : outcome.code;
-        await host.rejected(sink, item, [{ field: "", code, message: `Dataverse refused the row (HTTP ${outcome.status}${outcome.code === "" ? "" : ` ${outcome.code}`})` }], outcome);
+        await host.rejected(sink, item, [{ field: "", code, message: refusalSummary(outcome) }], outcome);
       }
     }
     host.settled();

@@ -29,7 +29,8 @@ async function load(tables: TableSource, names: readonly string[]): Promise<void
     const name = names[index] ?? "";
     const reason: unknown = failure.reason;
     if (reason instanceof Error && reason.name === "TableNotFoundError") {
-      throw new ConfigError("table_not_found", `Table "${name}" does not exist in this environment (check the logical name)`, [], {});
+      const suggestion = (reason as { suggestion?: unknown }).suggestion;
+      throw new ConfigError("table_not_found", `Table "${name}" does not exist in this environment (check the logical name)${typeof suggestion === "string" ? `; did you mean \`${suggestion}\` (its logical name)?` : ""}`, [], {});
     }
     throw toConnectorError(reason);
   }

@@ -8,14 +8,14 @@ import type { RecordIssue } from "../model/operation.js";
 import type { WriteOutcome } from "../model/writer.js";
 import { stateWithStats, streamKey } from "../protocol/airbyte.js";
 import type { JsonObject, StreamDescriptor, StreamStatus } from "../protocol/airbyte.js";
-import { ConnectorError, ProtocolError, streamContext } from "../protocol/errors.js";
+import { ConnectorError, streamContext, UnknownStreamError } from "../protocol/errors.js";
 import type { ErrorContext } from "../protocol/errors.js";
 import type { PendingOp } from "./batcher.js";
 import { PipelineError } from "./errors.js";
 import { toConnectorError } from "./failures.js";
 import type { FailureHints } from "./failures.js";
 import { CheckpointLedger } from "./ledger.js";
-import type { HeldState, Ticket } from "./ledger.js";
+import type { HeldState, StateStreams, Ticket } from "./ledger.js";
 import { runMirrors } from "./mirror-run.js";
 import type { SyncOptions } from "./options.js";
 import { refusalMessage } from "./refusals.js";
@@ -126,7 +126,13 @@ export class Sync {
   record(d: StreamDescriptor, data: JsonObject, line: number): Promise<void> | undefined {
     this.throwIfFailed();
     const sink = this.#find(d);
-    if (sink === undefined) throw new ProtocolError("unknown_stream", "RECORD for a stream that is not in the catalog or the configuration", { line, ...streamContext(d) });
+    if (sink === undefined) {
+      throw new UnknownStreamError(
+        "unknown_stream",
+        "the source sent a RECORD for a stream the configured catalog does not list; select the stream in the connection (or refresh the source's schema), or have the source stop sending it",
+        { line, ...streamContext(d) },
+      );
+    }
     sink.tallyRead(this.#options.timers);
     const ticket = this.#ledger.open(sink.key);
     const ignored = sink.newIgnoredFields(data);
@@ -154,7 +160,7 @@ export class Sync {
   /** Holds the state until every record read before it is settled. */
   state(held: HeldState): void {
     this.throwIfFailed();
-    this.#ledger.addState(held);
+    this.#ledger.addState(held, this.#streamKeysOf(held));
     this.#emitSafeStates();
   }
 
@@ -285,7 +291,7 @@ export class Sync {
     this.#track(undefined, run());
   }
 
-  #streamKeysOf = (held: HeldState): readonly string[] | "all" => {
+  #streamKeysOf = (held: HeldState): StateStreams => {
     if (held.protocol === "singer" || held.state.stateType !== "STREAM") return "all";
     return held.state.streams.map((d) => this.#find(d)?.key ?? streamKey(d));
   };
@@ -294,7 +300,7 @@ export class Sync {
   #emitSafeStates(): void {
     this.#emitting = this.#emitting
       .then(async () => {
-        for (const released of this.#ledger.release(this.#streamKeysOf)) {
+        for (const released of this.#ledger.release()) {
           const held = released.held;
           if (held.protocol === "airbyte") await this.#options.output.state(stateWithStats(held.state.raw, released.recordCount, released.rejectedRecordCount), held.state.envelope);
           else await this.#options.output.state(held.value);

@@ -2,6 +2,7 @@
 // Field names mix cases exactly as the protocol YAML does (connectionStatus, destination_catalog).
 import { exactNumbersAsText, mayHoldInexactNumber } from "./exact-numbers.js";
 import { ProtocolError, streamContext } from "./errors.js";
+import { countJsonValues, MAX_VALUES_PER_LINE } from "./json-budget.js";
 import type { FailureType } from "./errors.js";
 
 export type JsonObject = { [key: string]: unknown };
@@ -75,6 +76,13 @@ export function isJsonObject(value: unknown): value is JsonObject {
 }
 
 export function parseJsonLine(text: string, line: number): unknown {
+  if (countJsonValues(text) > MAX_VALUES_PER_LINE) {
+    throw new ProtocolError(
+      "line_too_complex",
+      `The line holds more than ${MAX_VALUES_PER_LINE.toLocaleString("en-US")} JSON values (objects, arrays and their elements), more than one message may carry within the connector's memory`,
+      { line },
+    );
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
@@ -186,6 +194,24 @@ export function stateWithStats(raw: JsonObject, recordCount: number, rejectedRec
   if (rejectedRecordCount > 0) stats["rejectedRecordCount"] = rejectedRecordCount;
   else delete stats["rejectedRecordCount"];
   return { ...raw, destinationStats: stats };
+}
+
+/**
+ * A state that stands for several (the latest of a run of states coalesced while they waited): the
+ * newer state whole, with the source's counts of both added up, so that its sourceStats still
+ * match the records it reports.
+ */
+export function mergeSourceStats(older: JsonObject, newer: JsonObject): JsonObject {
+  const a = older["sourceStats"];
+  const b = newer["sourceStats"];
+  if (!isJsonObject(a) && !isJsonObject(b)) return newer;
+  const sum: JsonObject = { ...(isJsonObject(a) ? a : {}), ...(isJsonObject(b) ? b : {}) };
+  for (const field of ["recordCount", "rejectedRecordCount"]) {
+    const x = isJsonObject(a) ? a[field] : undefined;
+    const y = isJsonObject(b) ? b[field] : undefined;
+    if (typeof x === "number" || typeof y === "number") sum[field] = (typeof x === "number" ? x : 0) + (typeof y === "number" ? y : 0);
+  }
+  return { ...newer, sourceStats: sum };
 }
 
 export function streamKey(d: StreamDescriptor): string {

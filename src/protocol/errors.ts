@@ -27,14 +27,29 @@ export class ConnectorError extends Error {
   }
 }
 
+/** What every ProtocolError's message ends with: whose input it was, and what to do. */
+export const SOURCE_INPUT = "the source sent input this destination cannot take; fix the source (or report it to its maintainers), then rerun from the last state";
+
 /**
- * Input that is not a valid message stream: malformed JSON, unknown type, record for an unknown
- * stream… The messages come from the platform and the source, not from the user's settings, so it is
- * a system_error (Airbyte's config_error is "caused by the user"): nothing in the config can fix it.
+ * Input that is not a valid message stream: malformed JSON, unknown type, a line too long… The
+ * messages come from the platform and the source, not from the user's settings, so it is a
+ * system_error (Airbyte's config_error is "caused by the user"): nothing in the config can fix it.
+ * It is not a bug of this connector, and the message says so: the source sent it, at this line.
  */
 export class ProtocolError extends ConnectorError {
   constructor(code: string, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
-    super(code, message, "system_error", context, options);
+    super(code, `${message}; ${SOURCE_INPUT}`, "system_error", context, options);
+  }
+}
+
+/**
+ * A record for a stream the connector was not set up to write: not in Airbyte's configured
+ * catalog, or (Singer) without an entry in the configuration's streams. Either way the user decides
+ * which streams go where, so both modes report it as a config_error, naming the line.
+ */
+export class UnknownStreamError extends ConnectorError {
+  constructor(code: string, message: string, context: ErrorContext) {
+    super(code, message, "config_error", context);
   }
 }
 
