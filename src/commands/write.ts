@@ -1,13 +1,17 @@
 // `write`: Airbyte (with --catalog) or Singer (without). Everything is checked before the first
 // record: config, catalog, credentials, every stream's table metadata and plan.
 import type { Readable } from "node:stream";
-import { parseCatalog, resolveAirbyteStreams } from "../config/catalog.js";
+import { parseCatalog, resolveAirbyteStreams, resolveRelationStreams, type ResolvedRelation } from "../config/catalog.js";
 import type { LineSink, Output } from "../protocol/emit.js";
 import { readLineBatches } from "../protocol/lines.js";
 import { openDeadLetterFile } from "../pipeline/deadletter.js";
 import type { DeadLetterSink } from "../pipeline/deadletter.js";
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
 import { Sync } from "../pipeline/sync.js";
+import { Relations } from "../pipeline/relations.js";
+import { RelationsApi } from "../dataverse/relations.js";
+import { writeHeaders } from "../dataverse/writer.js";
+import { systemClock } from "../http/clock.js";
 import type { Timers } from "../pipeline/options.js";
 import { connectForWrite, readConfig } from "./connect.js";
 import { readJsonFile } from "./errors.js";
@@ -37,10 +41,13 @@ function realTimers(now: () => number): Timers {
 
 export async function runWrite(command: WriteCommand, io: CommandIO, output: Output, sinks: readonly LineSink[], terminal?: TerminalStatus): Promise<number> {
   const loaded = await readConfig(io, command.config, sinks, output);
-  const resolved =
-    command.catalog !== undefined
-      ? resolveAirbyteStreams(loaded, parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog")), { overwriteReplaces: !command.dryRun })
-      : undefined;
+  const catalog = command.catalog !== undefined ? parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog")) : undefined;
+  const resolved = catalog !== undefined ? resolveAirbyteStreams(loaded, catalog, { overwriteReplaces: !command.dryRun }) : undefined;
+  // Relationship streams (membership, many-to-many): Airbyte's from the catalog, Singer's from the config.
+  const relationStreams: ResolvedRelation[] =
+    catalog !== undefined
+      ? resolveRelationStreams(loaded, catalog)
+      : loaded.entries.flatMap((e) => (e.relation !== undefined ? [{ stream: { name: e.name }, relation: e.relation }] : []));
   const input: Readable = command.input !== undefined ? io.openInput(command.input) : io.stdin;
   const conn = await connectForWrite(loaded.config, io, (message) => void output.log("WARN", message));
   try {
@@ -69,6 +76,14 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
       },
     });
     try {
+      if (relationStreams.length > 0) {
+        const api = new RelationsApi({ client: conn.clients[0] as DataverseClient, clock: systemClock, headers: writeHeaders(settings) });
+        const relations = await Relations.open(
+          { api, tables: conn.metadata, output, settings, open: (d) => sync.openExternal(d), ...(deadLetter !== undefined ? { deadLetter } : {}) },
+          relationStreams,
+        );
+        sync.addRelations(relations);
+      }
       const lines = readLineBatches(input);
       if (resolved !== undefined) {
         await sync.addStreams(resolved);
