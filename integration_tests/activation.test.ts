@@ -138,6 +138,22 @@ describe("a segment becomes a marketing list's membership (issue 17)", () => {
     expect(await relatedEmails(listPath)).toEqual(new Set(range(200, 10_300).map(email)));
   }, 240_000);
 
+  it("check plans membership streams without writing: a new list is fine (and not created), a list of another member type is not", async () => {
+    const check = (streams: Json[]) => runCli({ args: ["check", "--config", "{file:config.json}"], files: { "config.json": { ...emu.connection, streams } }, secrets });
+    const fresh = await check([{ name: "s", membership: { list: "Not created by check", member_table: "lead", key: { columns: ["emailaddress1"] } } }]);
+    expect(JSON.stringify(fresh.messages)).toContain('"status":"SUCCEEDED"');
+    const { body } = await reader.get("lists?$select=listid&$filter=listname eq 'Not created by check'");
+    expect(isObject(body) ? body["value"] : undefined).toEqual([]);
+    const wrong = await check([
+      { name: "s", membership: { list: "VIP customers", member_table: "lead", key: { columns: ["emailaddress1"] } } },
+      { name: "r", relationship: { name: "no_such_relationship", from: { table: "contact", key: { columns: ["emailaddress1"] } }, to: { table: "new_interest", key: { columns: ["new_code"] } } } },
+    ]);
+    const text = JSON.stringify(wrong.messages);
+    expect(text).toContain('"status":"FAILED"');
+    expect(text).toContain("holds contact members, not lead");
+    expect(text).toContain("no many-to-many relationship named no_such_relationship");
+  }, 120_000);
+
   it("refuses a list of another member type, and a run that would remove more than max_remove_share", async () => {
     const wrongType = await write(
       [{ name: "leads_list", membership: { list: "VIP customers", member_table: "lead", key: { columns: ["emailaddress1"] } } }],

@@ -11,6 +11,9 @@ import { planStream } from "../mapping/plan.js";
 import type { LineSink, Output } from "../protocol/emit.js";
 import { toConnectorError } from "../pipeline/failures.js";
 import { mirrorSettingIssues } from "../pipeline/mirror.js";
+import { checkRelations } from "../pipeline/relations.js";
+import { RelationsApi } from "../dataverse/relations.js";
+import { systemClock } from "../http/clock.js";
 import { connect, readConfig } from "./connect.js";
 import type { Connection } from "./connect.js";
 import type { CommandIO } from "./io.js";
@@ -98,8 +101,13 @@ function signedInWith(conn: Connection): string {
   return `, signed in with ${s.index === 1 ? "the standby credential, " : ""}${s.description}${expiry}`;
 }
 
-async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<string[]> {
+async function checkStreams(conn: Connection, loaded: LoadedConfig, output: Output): Promise<string[]> {
   const problems: string[] = [];
+  // Relationship streams (membership, many-to-many): the list and the relationship as a sync finds them.
+  const relations = loaded.entries.flatMap((e) => (e.relation !== undefined ? [{ stream: { name: e.name }, relation: e.relation }] : []));
+  if (relations.length > 0) {
+    problems.push(...(await checkRelations({ api: new RelationsApi({ client: conn.client, clock: systemClock }), tables: conn.metadata, output }, relations)));
+  }
   for (const mapping of loaded.config.streams) {
     let table: TableMeta;
     try {
@@ -217,7 +225,7 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
       }
     }
     problems.push(...(await checkOptionPrivileges(conn, loaded)));
-    problems.push(...(await checkStreams(conn, loaded)));
+    problems.push(...(await checkStreams(conn, loaded, output)));
     if (problems.length > 0) {
       await output.connectionStatus("FAILED", `Connected as application user ${userId}, but the mapping has problems: ${problems.join("; ")}`);
       return 0;

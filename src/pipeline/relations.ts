@@ -42,7 +42,7 @@ async function plannedSide(o: RelationsOptions, stream: string, side: Pick<Relat
 }
 
 /** The list a membership stream keeps: found by id or name (created when the name is new), checked usable. */
-async function planList(o: RelationsOptions, stream: string, relation: Extract<RelationConfig, { kind: "membership" }>): Promise<ListInfo> {
+async function planList(o: RelationsOptions, stream: string, relation: Extract<RelationConfig, { kind: "membership" }>, create = true): Promise<ListInfo> {
   const wanted = relation.memberTable === undefined ? undefined : LIST_MEMBER_TYPES[relation.memberTable];
   let list: ListInfo | undefined;
   if (relation.list.kind === "id") {
@@ -55,6 +55,8 @@ async function planList(o: RelationsOptions, stream: string, relation: Extract<R
     list = found[0];
     if (list === undefined) {
       if (wanted === undefined) throw fail(stream, `no marketing list is named "${name}"; give member_table (account, contact or lead) to have it created`);
+      // check: the list a sync would create, as it would be.
+      if (!create) return { id: "", name, dynamic: false, locked: false, memberTypeCode: wanted, active: true };
       list = await o.api.createList(name, wanted);
       await o.output.log("INFO", `stream "${stream}": created the static marketing list "${name}" of ${relation.memberTable ?? ""} members`);
     }
@@ -69,11 +71,11 @@ async function planList(o: RelationsOptions, stream: string, relation: Extract<R
   return list;
 }
 
-async function plan(o: RelationsOptions, r: ResolvedRelation): Promise<RelationPlan> {
+async function plan(o: RelationsOptions, r: ResolvedRelation, create = true): Promise<RelationPlan> {
   const stream = r.stream.name;
   const relation = r.relation;
   if (relation.kind === "membership") {
-    const list = await planList(o, stream, relation);
+    const list = await planList(o, stream, relation, create);
     const memberTable = Object.entries(LIST_MEMBER_TYPES).find(([, code]) => code === list.memberTypeCode)?.[0];
     if (memberTable === undefined) throw fail(stream, `the marketing list "${list.name}" has an unknown member type ${list.memberTypeCode}`);
     const nav = (await o.api.manyToMany("list")).find((m) => m.entity1 === "list" && m.entity2 === memberTable);
@@ -92,6 +94,25 @@ async function plan(o: RelationsOptions, r: ResolvedRelation): Promise<RelationP
     to: await plannedSide(o, stream, relation.to, relation.to.table),
     nav: fromIs1 ? meta.entity1Nav : meta.entity2Nav,
   };
+}
+
+/**
+ * `check`: plans each relationship stream as a sync would, writing nothing (a list that does not
+ * exist yet is reported as to be created); the problems, one sentence each.
+ */
+export async function checkRelations(o: Pick<RelationsOptions, "api" | "tables" | "output">, resolved: readonly ResolvedRelation[]): Promise<string[]> {
+  const problems: string[] = [];
+  const options: RelationsOptions = { ...o, settings: {} as WriteSettings, open: () => () => undefined };
+  for (const r of resolved) {
+    try {
+      await plan(options, r, false);
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(err.message);
+      else if (err instanceof Error && err.name === "TableNotFoundError") problems.push(`stream "${r.stream.name}": ${err.message}`);
+      else throw err;
+    }
+  }
+  return problems;
 }
 
 export class Relations {
