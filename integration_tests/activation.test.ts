@@ -170,6 +170,18 @@ describe("a segment becomes a marketing list's membership (issue 17)", () => {
     expect(list["membercount"]).toBe(10_100);
   }, 120_000);
 
+  it("a dry run passes a membership stream's records over and changes nothing", async () => {
+    const dry = await runCli({
+      args: ["write", "--dry-run", "--config", "{file:config.json}", "--catalog", "{file:catalog.json}"],
+      files: { "config.json": { ...emu.connection, streams: [membership(true)] }, "catalog.json": configuredCatalog(catalog) },
+      input: segment("vip_customers", range(0, 10)),
+      secrets,
+    });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.logs.some((l) => l.includes("are not previewed"))).toBe(true);
+    expect((await listNamed("VIP customers"))["membercount"]).toBe(10_100);
+  }, 60_000);
+
   it("discover offers the static lists as destination objects, and a catalog that names one adds its members", async () => {
     const discovered = await runCli({ args: ["discover", "--config", "{file:config.json}"], files: { "config.json": emu.connection }, secrets });
     expect(discovered.code, discovered.stderr).toBe(0);

@@ -51,7 +51,9 @@ export async function runWrite(command: WriteCommand, io: CommandIO, output: Out
   const input: Readable = command.input !== undefined ? io.openInput(command.input) : io.stdin;
   const conn = await connectForWrite(loaded.config, io, (message) => void output.log("WARN", message));
   try {
-    if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output, timers: realTimers(io.now), ...(terminal !== undefined ? { terminal } : {}) });
+    if (command.dryRun) {
+      return await runDryRun({ conn, loaded, resolved, relations: relationStreams.map((r) => r.stream), input, output, timers: realTimers(io.now), ...(terminal !== undefined ? { terminal } : {}) });
+    }
     const writer = conn.writer;
     const settings = loaded.config.write;
     const users = 1 + loaded.config.additionalUsers.length;

@@ -115,7 +115,28 @@ export async function checkRelations(o: Pick<RelationsOptions, "api" | "tables" 
   return problems;
 }
 
-export class Relations {
+/** What the router (sync.ts) asks of the relationship streams. */
+export interface RelationStreams {
+  has(d: StreamDescriptor): boolean;
+  record(d: StreamDescriptor, data: JsonObject, line: number): Promise<void> | undefined;
+  flush(): Promise<void>;
+  streamStatus(d: StreamDescriptor, status: StreamStatus): void;
+  finish(): Promise<void>;
+}
+
+/** A dry run previews rows, not relationships: the relationship streams' records are passed over. */
+export function skippedRelations(streams: readonly StreamDescriptor[]): RelationStreams {
+  const keys = new Set(streams.map(streamKey));
+  return {
+    has: (d) => keys.has(streamKey(d)),
+    record: () => undefined,
+    flush: () => Promise.resolve(),
+    streamStatus: () => undefined,
+    finish: () => Promise.resolve(),
+  };
+}
+
+export class Relations implements RelationStreams {
   readonly #o: RelationsOptions;
   readonly #sinks = new Map<string, RelationSink>();
   readonly #codesSeen = new Set<string>();

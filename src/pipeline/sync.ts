@@ -24,7 +24,7 @@ import { Sender } from "./send.js";
 import type { Sink, StreamStats, RejectedRecord } from "./sink.js";
 import { Slots } from "./slots.js";
 import { openSinks, orderSinks } from "./streams.js";
-import type { Relations } from "./relations.js";
+import type { RelationStreams } from "./relations.js";
 import { Reporter, totals } from "./summary.js";
 
 export interface SyncSummary {
@@ -36,7 +36,7 @@ export class Sync {
   readonly #options: SyncOptions;
   readonly #sinks = new Map<string, Sink>();
   /** The relationship streams (membership, many-to-many): a sink kind of their own. */
-  #relations: Relations | undefined;
+  #relations: RelationStreams | undefined;
   readonly #ledger = new CheckpointLedger();
   readonly #sender: Sender;
   readonly #reporter: Reporter;
@@ -169,7 +169,7 @@ export class Sync {
   }
 
   /** The relationship streams' sinks (relations.ts), planned after the Sync was made. */
-  addRelations(relations: Relations): void {
+  addRelations(relations: RelationStreams): void {
     this.#relations = relations;
   }
 
