@@ -160,7 +160,7 @@ export function membershipSection(runs: readonly MembershipRun[]): { title: stri
       "A segment becomes a static list's membership through the built connector, under the `microsoft` limits preset",
       "(6,000 requests and 1,200 s of execution per 300 s per user). Requests include the token, metadata, the list's",
       "members read at the start and the `$batch`es that find members by key; execution time is the emulator's model",
-      "(`AddListMembersList` is costed as a bulk action per member, `RemoveMemberList` one record each).",
+      "(`AddListMembersList` is costed as CreateMultiple per member, `RemoveMemberList` as a single delete, reads per row returned).",
       "",
       "| run | added | removed | requests | requests per 1,000 members | execution (model) | execution per member | 429s | wall |",
       "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
