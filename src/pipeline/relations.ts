@@ -26,11 +26,14 @@ export interface RelationsOptions {
   readonly deadLetter?: DeadLetterSink;
 }
 
+/** What planning needs: reads, and a list created when a sync (not check) finds none. */
+type PlanDeps = Pick<RelationsOptions, "api" | "tables" | "output">;
+
 function fail(stream: string, message: string): ConfigError {
   return new ConfigError("relation_invalid", `stream "${stream}": ${message}`, [], { stream });
 }
 
-async function plannedSide(o: RelationsOptions, stream: string, side: Pick<RelationSide, "key" | "sourceFields">, tableName: string): Promise<PlannedSide> {
+async function plannedSide(o: PlanDeps, stream: string, side: Pick<RelationSide, "key" | "sourceFields">, tableName: string): Promise<PlannedSide> {
   const table = await o.tables.loadTable(tableName);
   const columns = sideKeyColumns(side, table);
   if (side.key.kind === "alternate_key" && columns === undefined) throw fail(stream, `table ${tableName} has no alternate key named ${side.key.name}`);
@@ -42,7 +45,7 @@ async function plannedSide(o: RelationsOptions, stream: string, side: Pick<Relat
 }
 
 /** The list a membership stream keeps: found by id or name (created when the name is new), checked usable. */
-async function planList(o: RelationsOptions, stream: string, relation: Extract<RelationConfig, { kind: "membership" }>, create = true): Promise<ListInfo> {
+async function planList(o: PlanDeps, stream: string, relation: Extract<RelationConfig, { kind: "membership" }>, create = true): Promise<ListInfo> {
   const wanted = relation.memberTable === undefined ? undefined : LIST_MEMBER_TYPES[relation.memberTable];
   let list: ListInfo | undefined;
   if (relation.list.kind === "id") {
@@ -71,7 +74,7 @@ async function planList(o: RelationsOptions, stream: string, relation: Extract<R
   return list;
 }
 
-async function plan(o: RelationsOptions, r: ResolvedRelation, create = true): Promise<RelationPlan> {
+async function plan(o: PlanDeps, r: ResolvedRelation, create = true): Promise<RelationPlan> {
   const stream = r.stream.name;
   const relation = r.relation;
   if (relation.kind === "membership") {
@@ -100,12 +103,11 @@ async function plan(o: RelationsOptions, r: ResolvedRelation, create = true): Pr
  * `check`: plans each relationship stream as a sync would, writing nothing (a list that does not
  * exist yet is reported as to be created); the problems, one sentence each.
  */
-export async function checkRelations(o: Pick<RelationsOptions, "api" | "tables" | "output">, resolved: readonly ResolvedRelation[]): Promise<string[]> {
+export async function checkRelations(o: PlanDeps, resolved: readonly ResolvedRelation[]): Promise<string[]> {
   const problems: string[] = [];
-  const options: RelationsOptions = { ...o, settings: {} as WriteSettings, open: () => () => undefined };
   for (const r of resolved) {
     try {
-      await plan(options, r, false);
+      await plan(o, r, false);
     } catch (err) {
       if (err instanceof ConfigError) problems.push(err.message);
       else if (err instanceof Error && err.name === "TableNotFoundError") problems.push(`stream "${r.stream.name}": ${err.message}`);
