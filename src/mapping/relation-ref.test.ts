@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { contactTable } from "./test-fixtures.js";
 import { idIdentity, keyValuesIdentity, refIdentity, sideRef } from "./relation-ref.js";
 import type { RelationSide } from "../config/types.js";
+import { collationForLanguage } from "../model/key-identity.js";
 
 const contact = contactTable();
 const GUID = "0b5c8e1f-1d2e-4c3b-9a8f-7e6d5c4b3a21";
@@ -37,5 +38,17 @@ describe("the row a relationship record names", () => {
     expect(a.ok && b.ok && a.identity === b.identity).toBe(true);
     expect(keyValuesIdentity(contact, [["emailaddress1", "ANN@example.com"]])).toBe(a.ok ? a.identity : "");
     expect(refIdentity(contact, { kind: "id", id: GUID.toUpperCase() })).toBe(idIdentity(GUID));
+  });
+});
+
+describe("relation identities under the environment's collation", () => {
+  it("an accent-insensitive environment (1033) treats café and cafe as one member; an accent-sensitive one (1035) as two", () => {
+    const side = { key: { kind: "columns", columns: ["emailaddress1"] } } as const;
+    const id = (language: number, v: string) => {
+      const r = sideRef({ emailaddress1: v }, side, { ...contactTable(), keyCollation: collationForLanguage(language) });
+      return r.ok ? r.identity : "";
+    };
+    expect(id(1033, "café@example.com")).toBe(id(1033, "CAFE@example.com"));
+    expect(id(1035, "café@example.com")).not.toBe(id(1035, "cafe@example.com"));
   });
 });
