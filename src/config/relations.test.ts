@@ -84,3 +84,10 @@ describe("membership and relationship streams", () => {
     expect(() => resolveRelationStreams(loaded, catalog([{ name: "segment", object: "list:Newsletter" }]))).toThrow(/needs a matching key/);
   });
 });
+
+describe("a list named by { id }", () => {
+  it("is read as list_id, with a notice", () => {
+    const loaded = loadConfig({ ...base, streams: [{ name: "s", membership: { list: { id: "0B5C8E1F-1D2E-4C3B-9A8F-7E6D5C4B3A21" }, key: { columns: ["emailaddress1"] } } }] });
+    expect(loaded.entries[0]?.relation).toMatchObject({ kind: "membership", list: { kind: "id", id: "0b5c8e1f-1d2e-4c3b-9a8f-7e6d5c4b3a21" } });
+  });
+});
