@@ -45,6 +45,8 @@ const LIST_SELECT = "listid,listname,type,lockstatus,createdfromcode,statecode,m
 /** Filtered GETs per `$batch` when finding rows by key, and keys per GET's `$filter`. */
 const RESOLVE_PARTS = 20;
 const RESOLVE_KEYS = 50;
+/** Rows whose related rows one `$batch` reads (remove_missing on a many-to-many relationship). */
+const RELATED_PARTS = 500;
 /** Attempts of one part answered 429 or 5xx before the run fails. */
 const MAX_PART_ATTEMPTS = 8;
 
@@ -148,6 +150,44 @@ export class RelationsApi {
       const link = body["@odata.nextLink"];
       next = typeof link === "string" ? link : undefined;
     }
+  }
+
+  /**
+   * The related rows of many rows (one GET each, as parts of `$batch`es of up to RELATED_PARTS), for
+   * each in the order given; a part with more than one page follows its `@odata.nextLink` on its own.
+   */
+  async relatedMany(entitySet: string, refs: readonly RowRef[], nav: string, select: readonly string[]): Promise<Record<string, unknown>[][]> {
+    const out: Record<string, unknown>[][] = refs.map(() => []);
+    const root = this.#client.rootPath;
+    for (let i = 0; i < refs.length; i += RELATED_PARTS) {
+      const chunk = refs.slice(i, i + RELATED_PARTS);
+      const parts = chunk.map((ref) => ({
+        method: "GET",
+        url: `${root}${entityPath(entitySet, ref)}/${nav}?$select=${select.join(",")}`,
+        headers: { Accept: "application/json", Prefer: "odata.maxpagesize=5000" },
+      }));
+      const next: [number, string][] = [];
+      await this.#batch(parts, (k, a) => {
+        if (!a.ok) throw a.toError("GET", parts[k]?.url ?? `${root}${entitySet}`, false);
+        const body: unknown = JSON.parse(bodyText(a.raw.body));
+        if (!isObject(body)) return;
+        const rows = Array.isArray(body["value"]) ? body["value"].filter(isObject) : [];
+        out[i + k]?.push(...rows);
+        const link = body["@odata.nextLink"];
+        if (typeof link === "string") next.push([i + k, link]);
+      });
+      for (const [index, link] of next) {
+        let url: string | undefined = link;
+        while (url !== undefined) {
+          const { body } = await this.#client.get(url, { Prefer: "odata.maxpagesize=5000" });
+          if (!isObject(body)) break;
+          out[index]?.push(...(Array.isArray(body["value"]) ? body["value"].filter(isObject) : []));
+          const more = body["@odata.nextLink"];
+          url = typeof more === "string" ? more : undefined;
+        }
+      }
+    }
+    return out;
   }
 
   /**

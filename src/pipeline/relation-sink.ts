@@ -306,17 +306,18 @@ export class RelationSink {
     const plan = this.plan;
     const candidates: { from: string; nav: string; toId: string }[] = [];
     let inScope = 0;
-    for (const { ref, to } of this.#pairs.values()) {
+    const named = [...this.#pairs.values()];
+    // One $batch reads the associations of up to 500 of the rows the stream named.
+    const related = await this.hooks.api.relatedMany(plan.from.table.entitySetName, named.map((n) => n.ref), plan.nav, plan.to.select);
+    named.forEach(({ ref, to }, k) => {
       const fromPath = entityPath(plan.from.table.entitySetName, ref);
-      for await (const page of this.hooks.api.related(plan.from.table.entitySetName, ref, plan.nav, plan.to.select)) {
-        for (const row of page) {
-          inScope++;
-          const ids = rowIdentities(plan.to, row);
-          const id = row[plan.to.table.primaryIdAttribute];
-          if (typeof id === "string" && !ids.some((i) => to.has(i))) candidates.push({ from: fromPath, nav: plan.nav, toId: id.toLowerCase() });
-        }
+      for (const row of related[k] ?? []) {
+        inScope++;
+        const ids = rowIdentities(plan.to, row);
+        const id = row[plan.to.table.primaryIdAttribute];
+        if (typeof id === "string" && !ids.some((i) => to.has(i))) candidates.push({ from: fromPath, nav: plan.nav, toId: id.toLowerCase() });
       }
-    }
+    });
     this.#checkCap(candidates.length, inScope, cap, "associations of the rows the stream named");
     if (candidates.length === 0) return undefined;
     this.#countRemoved(await this.hooks.api.disassociate(candidates));
