@@ -24,8 +24,9 @@ import { connectorScenario, distPath, dwaScenario, emulatorScenario, limitsScena
 import type { BenchPaths, LimitsRunResult } from "./scenarios.js";
 import { requestCostMs } from "./theory.js";
 import { BenchError } from "./errors.js";
+import { membershipResults, membershipSection, runMembership, type MembershipRun } from "./membership.js";
 
-export const SCENARIOS = ["emulator", "connector", "dwa", "latency", "limits", "large"] as const;
+export const SCENARIOS = ["emulator", "connector", "dwa", "latency", "limits", "large", "membership"] as const;
 export const DEFAULT_SCENARIOS: readonly ScenarioId[] = ["emulator", "connector", "dwa", "latency", "limits"];
 
 /**
@@ -45,6 +46,8 @@ export interface BenchOptions {
   readonly users: number;
   readonly scenarios: readonly ScenarioId[];
   readonly largeRecords: number;
+  /** Members of the membership scenario's first segment (issue 17). */
+  readonly membershipRecords: number;
   readonly stateEvery: number;
   /** Records per application user in the limits scenarios (the pool writes users × this). */
   readonly limitsRecords: number;
@@ -70,6 +73,7 @@ export const DEFAULTS = {
   records: 100_000,
   users: 3,
   largeRecords: 2_000_000,
+  membershipRecords: 100_000,
   stateEvery: 5_000,
   // Three windows' worth: the first window's allowance (60,000 records per user before the first
   // 429) and about 60 s at the steady ceiling, so the run is judged mostly on the steady state.
@@ -138,6 +142,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const want = new Set(options.scenarios);
   const results: ScenarioResult[] = [];
   let limitRuns: LimitsRunResult[] = [];
+  let membershipRuns: MembershipRun[] = [];
   const rounds: Rounds = { emulator: [], connector: [], dwa: [], startup: [] };
   const loadBefore = loadavg();
   const log = options.log;
@@ -313,6 +318,14 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       );
       rmSync(largeInput, { force: true });
     }
+    if (want.has("membership")) {
+      try {
+        membershipRuns = await runMembership(paths, options.membershipRecords, options.timeoutSeconds, log);
+        results.push(...membershipResults(membershipRuns));
+      } catch (err) {
+        results.push(notRun("membership", "membership", options.membershipRecords, err instanceof Error ? err.message : String(err)));
+      }
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -327,7 +340,12 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     scenarios: results,
     load: `load average ${loadBefore.map((l) => l.toFixed(1)).join(" / ")} (1/5/15 min) at the start, ${loadavg().map((l) => l.toFixed(1)).join(" / ")} at the end`,
     targets,
-    sections: [...(compared === undefined ? [] : [compared]), ...reading(results, rounds), ...sections(limitRuns, options)],
+    sections: [
+      ...(compared === undefined ? [] : [compared]),
+      ...reading(results, rounds),
+      ...sections(limitRuns, options),
+      ...(membershipRuns.length > 0 ? [membershipSection(membershipRuns)] : []),
+    ],
   };
   const text = [
     textTable(results),

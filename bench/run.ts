@@ -15,6 +15,8 @@ const USAGE = `usage: npm run bench -- [options]
   --scenarios LIST      comma-separated: ${SCENARIOS.join(",")} (default ${DEFAULT_SCENARIOS.join(",")})
   --large               add the large run (--large-records, default ${DEFAULTS.largeRecords})
   --large-records N
+  --membership-records N  members of the membership scenario's first segment (default ${DEFAULTS.membershipRecords});
+                        run it with --scenarios membership (it takes minutes: the faithful limits bind)
   --limits-records N    records per user in the limits scenarios (default ${DEFAULTS.limitsRecords})
   --limits SPEC         emulator limits for them: a preset (faithful, microsoft, scaled) or a JSON file
                         (default: the faithful preset, see bench/bench.ts)
@@ -47,6 +49,7 @@ async function main(): Promise<number> {
       scenarios: { type: "string" },
       large: { type: "boolean" },
       "large-records": { type: "string" },
+      "membership-records": { type: "string" },
       "limits-records": { type: "string" },
       "latency-records": { type: "string" },
       limits: { type: "string" },
@@ -75,6 +78,7 @@ async function main(): Promise<number> {
     users: positive(values.users, "users", DEFAULTS.users),
     scenarios,
     largeRecords: positive(values["large-records"], "large-records", DEFAULTS.largeRecords),
+    membershipRecords: positive(values["membership-records"], "membership-records", DEFAULTS.membershipRecords),
     stateEvery: positive(values["state-every"], "state-every", DEFAULTS.stateEvery),
     limitsRecords: positive(values["limits-records"], "limits-records", DEFAULTS.limitsRecords),
     latencyRecords: positive(values["latency-records"], "latency-records", DEFAULTS.latencyRecords),

@@ -3,7 +3,7 @@
 // reference-record), a row URL in a body (`@odata.bind`, `@odata.id`) or a `$n` Content-ID
 // reference of the enclosing changeset; plus the privilege check every operation makes.
 import type { Caller, Privilege } from "./types.js";
-import type { ColumnDefinition, KeyDefinition, TableDefinition } from "./schema.js";
+import type { ColumnDefinition, KeyDefinition, ManyToManyDefinition, TableDefinition } from "./schema.js";
 import { type TableModel, compileTables, isLookupType, keySignature } from "./model.js";
 import { type Row, Store, type TableStore, type Value, isLookup } from "./store.js";
 import { type Collation, collationFor } from "./collation.js";
@@ -49,8 +49,8 @@ export class Tables {
   /** How the environment compares text: key uniqueness, addressing by key, `$filter`. */
   readonly collation: Collation;
 
-  constructor(tables: readonly TableDefinition[], baseLanguage: number) {
-    this.models = compileTables(tables);
+  constructor(tables: readonly TableDefinition[], baseLanguage: number, manyToMany: readonly ManyToManyDefinition[] = []) {
+    this.models = compileTables(tables, manyToMany);
     this.bySet = new Map([...this.models.values()].map((m) => [m.entitySetName, m]));
     this.collation = collationFor(baseLanguage);
     this.store = new Store(this.models.values(), this.collation);

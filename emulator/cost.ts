@@ -73,6 +73,17 @@ const BULK: Readonly<Record<string, OperationKind>> = {
   UpsertMultiple: "upsertMultiple",
 };
 
+/**
+ * The marketing list's actions (list-actions.ts), by what they do to rows: AddListMembersList creates
+ * one listmember intersect row per member in one message, as CreateMultiple creates its targets;
+ * AddMemberList creates one, RemoveMemberList deletes one. Learn gives no figure of their own.
+ */
+const LIST_ACTIONS: Readonly<Record<string, OperationKind>> = {
+  AddListMembersList: "createMultiple",
+  AddMemberList: "create",
+  RemoveMemberList: "delete",
+};
+
 /** Metadata Dataverse serves from its metadata cache rather than from rows. */
 const METADATA_ROOTS = new Set(["$metadata", "EntityDefinitions", "RelationshipDefinitions", "GlobalOptionSetDefinitions"]);
 
@@ -132,6 +143,8 @@ function kindOf(op: OperationSeen): Work {
   const written = response.cost?.records ?? 1;
   const bulk = BULK[lastSegment(path)];
   if (method === "POST" && bulk !== undefined) return { kind: bulk, rows: response.cost?.records ?? 0 };
+  const listAction = LIST_ACTIONS[lastSegment(path)];
+  if (method === "POST" && listAction !== undefined) return { kind: listAction, rows: listAction === "createMultiple" ? (response.cost?.records ?? 0) : 1 };
   // Associating or disassociating rows changes the referencing row's lookup: an update.
   if (/\/\$ref$/.test(path.split("?")[0] ?? "")) return { kind: "update", rows: 1 };
   switch (method) {

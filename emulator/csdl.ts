@@ -32,6 +32,9 @@ function entityType(model: TableModel): string {
     const type = nav.targets.length === 1 ? `mscrm.${nav.targets[0] ?? ""}` : "mscrm.principal";
     lines.push(`<NavigationProperty Name="${escapeXml(nav.name)}" Type="${escapeXml(type)}" Nullable="true"/>`);
   }
+  for (const [name, side] of model.manyToMany) {
+    lines.push(`<NavigationProperty Name="${escapeXml(name)}" Type="Collection(mscrm.${escapeXml(side.other)})"/>`);
+  }
   lines.push(`</EntityType>`);
   return lines.join("");
 }
@@ -60,6 +63,17 @@ export function csdlDocument(models: ReadonlyMap<string, TableModel>): string {
         `</Action>`,
     )
     .join("");
+  // The list actions (list-actions.ts), when the environment has the list table.
+  const listActions = models.has("list")
+    ? `<ComplexType Name="AddMemberListResponse"><Property Name="Id" Type="Edm.Guid" Nullable="false"/></ComplexType>` +
+      `<Action Name="AddListMembersList"><Parameter Name="List" Type="mscrm.list" Nullable="false"/>` +
+      `<Parameter Name="Members" Type="Collection(mscrm.crmbaseentity)" Nullable="false"/></Action>` +
+      `<Action Name="AddMemberList" IsBound="true"><Parameter Name="entity" Type="mscrm.list" Nullable="false"/>` +
+      `<Parameter Name="EntityId" Type="Edm.Guid" Nullable="false"/><ReturnType Type="mscrm.AddMemberListResponse" Nullable="false"/></Action>` +
+      `<Action Name="RemoveMemberList" IsBound="true"><Parameter Name="entity" Type="mscrm.list" Nullable="false"/>` +
+      `<Parameter Name="EntityId" Type="Edm.Guid" Nullable="false"/></Action>`
+    : "";
+  const listImport = models.has("list") ? `<ActionImport Name="AddListMembersList" Action="Microsoft.Dynamics.CRM.AddListMembersList"/>` : "";
   return (
     `<?xml version="1.0" encoding="utf-8"?>` +
     `<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">` +
@@ -72,7 +86,8 @@ export function csdlDocument(models: ReadonlyMap<string, TableModel>): string {
     `<ComplexType Name="CreateMultipleResponse"><Property Name="Ids" Type="Collection(Edm.Guid)" Nullable="false"/></ComplexType>` +
     `<Function Name="WhoAmI"><ReturnType Type="mscrm.WhoAmIResponse" Nullable="false"/></Function>` +
     bulk +
-    `<EntityContainer Name="System">${sets}<FunctionImport Name="WhoAmI" Function="Microsoft.Dynamics.CRM.WhoAmI"/></EntityContainer>` +
+    listActions +
+    `<EntityContainer Name="System">${sets}<FunctionImport Name="WhoAmI" Function="Microsoft.Dynamics.CRM.WhoAmI"/>${listImport}</EntityContainer>` +
     `</Schema></edmx:DataServices></edmx:Edmx>`
   );
 }

@@ -3,7 +3,7 @@
 import type { AppRegistration } from "./types.js";
 import type { Environment } from "./types.js";
 import type { TableDefinition } from "./schema.js";
-import { defaultTables } from "./default-tables.js";
+import { defaultManyToManyRelationships, defaultTables } from "./default-tables.js";
 import { TokenIssuer } from "./federation.js";
 
 export const DEFAULT_IDS = {
@@ -157,6 +157,7 @@ export function defaultEnvironment(): Environment {
     apps: apps(tables),
     federationIssuers: [defaultTokenIssuer().definition],
     tables,
+    manyToManyRelationships: defaultManyToManyRelationships(),
     rows: {
       systemuser: [
         { systemuserid: mainApp.systemUserId, fullname: "# destination-dynamics365", applicationid: mainApp.clientId },

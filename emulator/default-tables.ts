@@ -7,7 +7,7 @@
 // Bulk messages: Learn (bulk-operations) says custom standard tables and elastic tables have
 // CreateMultiple/UpdateMultiple/UpsertMultiple, many system tables do and some don't; the four
 // business tables here have them, systemuser and team are marked as not having them.
-import type { ColumnDefinition, OptionDefinition, TableDefinition } from "./schema.js";
+import type { ColumnDefinition, ManyToManyDefinition, OptionDefinition, TableDefinition } from "./schema.js";
 
 const str = (logicalName: string, maxLength: number, extra: Partial<ColumnDefinition> = {}): ColumnDefinition => ({
   logicalName,
@@ -349,6 +349,50 @@ function membership(): TableDefinition {
   };
 }
 
+// The list table reference (dynamics365 developer/entities/list): static or dynamic (Type, Boolean,
+// not valid for update), member type (CreatedFromCode 1 Account, 2 Contact, 4 Lead; SystemRequired,
+// not valid for update), LockStatus, MemberCount (not valid for create), statecode Active 0 / Inactive 1
+// with statuscode 0 / 1. Its members are the many-to-many relationships in default-environment.ts.
+function marketingList(): TableDefinition {
+  return {
+    logicalName: "list",
+    schemaName: "List",
+    entitySetName: "lists",
+    primaryIdAttribute: "listid",
+    primaryNameAttribute: "listname",
+    objectTypeCode: 4300,
+    ownershipType: "UserOwned",
+    columns: [
+      pk("listid"),
+      str("listname", 128, { schemaName: "ListName", requiredLevel: "SystemRequired" }),
+      { logicalName: "type", schemaName: "Type", type: "Boolean", requiredLevel: "SystemRequired", validForUpdate: false, defaultValue: false },
+      picklist("createdfromcode", opts([1, "Account"], [2, "Contact"], [4, "Lead"]), {
+        schemaName: "CreatedFromCode",
+        requiredLevel: "SystemRequired",
+        validForUpdate: false,
+      }),
+      { logicalName: "lockstatus", schemaName: "LockStatus", type: "Boolean", defaultValue: false },
+      { logicalName: "membercount", schemaName: "MemberCount", type: "Integer", minValue: 0, maxValue: 1_000_000_000, validForCreate: false },
+      { logicalName: "membertype", schemaName: "MemberType", type: "Integer", minValue: 0, maxValue: 1_000_000_000, validForUpdate: false },
+      { logicalName: "description", schemaName: "Description", type: "Memo", maxLength: 2000 },
+      str("purpose", 512, { schemaName: "Purpose" }),
+      str("source", 128, { schemaName: "Source" }),
+      // The reference gives Query a MaxLength of 1,073,741,823; the emulator caps Memo at MaxSupportedLength.
+      { logicalName: "query", schemaName: "Query", type: "Memo", maxLength: 1_048_576 },
+      ...stateStatus(
+        [
+          [0, "Active", 0],
+          [1, "Inactive", 1],
+        ],
+        [
+          [0, "Active", 0],
+          [1, "Inactive", 1],
+        ],
+      ),
+    ],
+  };
+}
+
 const NO_BULK = { createMultiple: false, updateMultiple: false, upsertMultiple: false } as const;
 
 function systemuser(): TableDefinition {
@@ -383,5 +427,21 @@ function team(): TableDefinition {
 }
 
 export function defaultTables(): TableDefinition[] {
-  return [contact(), account(), lead(), opportunity(), membership(), systemuser(), team()];
+  return [contact(), account(), lead(), opportunity(), membership(), marketingList(), systemuser(), team()];
+}
+
+/**
+ * The list table's member relationships as its reference lists them: intersect listmember, list's
+ * listid and the member's entityid, both navigation properties named after the relationship.
+ */
+export function defaultManyToManyRelationships(): ManyToManyDefinition[] {
+  return (["account", "contact", "lead"] as const).map((member) => ({
+    schemaName: `list${member}_association`,
+    entity1LogicalName: "list",
+    entity2LogicalName: member,
+    intersectEntityName: "listmember",
+    entity1IntersectAttribute: "listid",
+    entity2IntersectAttribute: "entityid",
+    isCustomRelationship: false,
+  }));
 }

@@ -10,6 +10,7 @@ import type {
   BulkAvailability,
   ColumnDefinition,
   KeyDefinition,
+  ManyToManyDefinition,
   OptionDefinition,
   RelationshipDefinition,
   TableDefinition,
@@ -106,7 +107,7 @@ export function parseEnvironmentFile(file: string): Environment {
 export function parseEnvironment(json: unknown, source = "environment"): Environment {
   const r = new Reader(source);
   const root = r.object(json, "$");
-  r.known(root, "$", ["tenantId", "organizationId", "businessUnitId", "baseLanguage", "apps", "federationIssuers", "tables", "rows", "plugins"]);
+  r.known(root, "$", ["tenantId", "organizationId", "businessUnitId", "baseLanguage", "apps", "federationIssuers", "tables", "manyToManyRelationships", "rows", "plugins"]);
   const tables = r.array(root["tables"], "$.tables").map((t, i) => table(r, t, `$.tables[${i}]`));
   const names = new Set<string>();
   const sets = new Set<string>();
@@ -123,6 +124,10 @@ export function parseEnvironment(json: unknown, source = "environment"): Environ
       }
     });
   });
+  const manyToMany =
+    root["manyToManyRelationships"] === undefined
+      ? undefined
+      : r.array(root["manyToManyRelationships"], "$.manyToManyRelationships").map((x, i) => manyToManyRelationship(r, x, `$.manyToManyRelationships[${i}]`, tables));
   const apps = r.array(root["apps"], "$.apps").map((a, i) => app(r, a, `$.apps[${i}]`));
   const federationIssuers =
     root["federationIssuers"] === undefined
@@ -158,6 +163,7 @@ export function parseEnvironment(json: unknown, source = "environment"): Environ
     apps,
     ...(federationIssuers !== undefined ? { federationIssuers } : {}),
     tables,
+    ...(manyToMany !== undefined ? { manyToManyRelationships: manyToMany } : {}),
     ...(rows !== undefined ? { rows } : {}),
     ...(plugins !== undefined ? { plugins } : {}),
   };
@@ -209,6 +215,37 @@ function federatedCredential(r: Reader, v: unknown, path: string): FederatedCred
     subject: r.string(o["subject"], `${path}.subject`),
     audiences,
   };
+}
+
+/** A many-to-many relationship between two tables of the file; navigation names must not clash. */
+function manyToManyRelationship(r: Reader, v: unknown, path: string, tables: readonly TableDefinition[]): ManyToManyDefinition {
+  const o = r.object(v, path);
+  r.known(o, path, [
+    "schemaName", "entity1LogicalName", "entity2LogicalName", "intersectEntityName", "entity1IntersectAttribute",
+    "entity2IntersectAttribute", "entity1NavigationPropertyName", "entity2NavigationPropertyName", "isCustomRelationship", "metadataId",
+  ]);
+  const ident = /^[A-Za-z_][A-Za-z0-9_]*$/;
+  const tableName = (key: string): string => {
+    const name = r.string(o[key], `${path}.${key}`, NAME, "a lower-case logical name");
+    if (!tables.some((t) => t.logicalName === name)) r.fail(`${path}.${key}`, `names no table of this environment ('${name}')`);
+    return name;
+  };
+  const optional = (key: string, pattern?: RegExp): Record<string, string> =>
+    o[key] === undefined ? {} : { [key]: r.string(o[key], `${path}.${key}`, pattern, pattern ? "an identifier" : undefined) };
+  const def: ManyToManyDefinition = {
+    schemaName: r.string(o["schemaName"], `${path}.schemaName`, ident, "an identifier"),
+    entity1LogicalName: tableName("entity1LogicalName"),
+    entity2LogicalName: tableName("entity2LogicalName"),
+    ...optional("intersectEntityName", ident),
+    ...optional("entity1IntersectAttribute", ident),
+    ...optional("entity2IntersectAttribute", ident),
+    ...optional("entity1NavigationPropertyName", ident),
+    ...optional("entity2NavigationPropertyName", ident),
+    ...(o["isCustomRelationship"] !== undefined ? { isCustomRelationship: r.boolean(o["isCustomRelationship"], `${path}.isCustomRelationship`) } : {}),
+    ...(o["metadataId"] !== undefined ? { metadataId: r.string(o["metadataId"], `${path}.metadataId`, GUID, "a GUID") } : {}),
+  };
+  if (def.entity1LogicalName === def.entity2LogicalName) r.fail(`${path}.entity2LogicalName`, "a relationship of a table with itself is not emulated");
+  return def;
 }
 
 function app(r: Reader, v: unknown, path: string): AppRegistration {
@@ -349,7 +386,7 @@ function column(r: Reader, v: unknown, path: string): ColumnDefinition {
   const o = r.object(v, path);
   r.known(o, path, [
     "logicalName", "schemaName", "type", "requiredLevel", "validForCreate", "validForUpdate", "maxLength", "minValue",
-    "maxValue", "precision", "format", "dateTimeBehavior", "options", "targets", "attributeOf",
+    "maxValue", "precision", "format", "dateTimeBehavior", "options", "targets", "attributeOf", "defaultValue",
   ]);
   const type = r.oneOf(o["type"], `${path}.type`, ATTRIBUTE_TYPES);
   const enumLike = type === "Picklist" || type === "MultiSelectPicklist" || type === "State" || type === "Status";
@@ -394,5 +431,6 @@ function column(r: Reader, v: unknown, path: string): ColumnDefinition {
     ...(options !== undefined ? { options } : {}),
     ...(targets !== undefined ? { targets } : {}),
     ...opt("attributeOf", (x, p) => r.string(x, p)),
+    ...opt("defaultValue", (x, p) => (type === "Boolean" ? r.boolean(x, p) : r.number(x, p, true))),
   };
 }

@@ -131,6 +131,20 @@ export const errors = {
   // out (house rule: no record values in messages). The id is there on create too.
   statusNotValidForState: (schemaName: string, stateLabel: string, table: string, id: string) =>
     new DataverseError(400, "0x80048408", `The statuscode is not a valid status code for state code ${schemaName}State.${stateLabel} on ${table} with Id ${id}.`),
+  // ---- many-to-many relationships and marketing lists (associations.ts, list-members.ts) ----
+  // Associating a pair that is already associated: the intersect table's unique index refuses the
+  // row. Learn documents no Web API answer for it; the platform's DuplicateRecord code 0x80040237
+  // with "Cannot insert duplicate key." is what clients that handle it match on (e.g. workflow tools'
+  // AssociateEntity activity, ExecuteMultiple fault handling); 412 as for the other duplicate errors.
+  duplicateAssociation: () => new DataverseError(412, "0x80040237", "Cannot insert duplicate key."),
+  // The list rules below are the list table reference's own rules ("Each list can have only one
+  // member type", "If Yes is selected, no additional members can be added to the marketing list", a
+  // dynamic list's members come from its query); Learn publishes no error for breaking them, so
+  // the emulator answers InvalidArgument (0x80040203) with a message naming the rule.
+  listMemberTypeMismatch: (memberTable: string) =>
+    new DataverseError(400, "0x80040203", `The member type of the marketing list does not match the type of the member being added (${memberTable}).`),
+  listLocked: () => new DataverseError(400, "0x80040203", "Members cannot be added to a locked marketing list."),
+  listDynamic: () => new DataverseError(400, "0x80040203", "Members of a dynamic marketing list come from its query; they cannot be added or removed."),
   // ---- values (validate.ts) ----
   cannotConvert: (entitySet: string, column: string, edmType: string) =>
     payload(entitySet, `Cannot convert the value of property '${column}' to the expected type '${edmType}'.`),

@@ -81,6 +81,12 @@ export const M2O_PROPS = [
   "ReferencingEntityNavigationPropertyName", "ReferencedEntityNavigationPropertyName", "RelationshipType", "IsCustomRelationship",
 ];
 
+/** ManyToManyRelationshipMetadata (query-metadata-web-api; the list table reference shows these). */
+export const M2M_PROPS = [
+  "MetadataId", "SchemaName", "Entity1LogicalName", "Entity2LogicalName", "IntersectEntityName", "Entity1IntersectAttribute",
+  "Entity2IntersectAttribute", "Entity1NavigationPropertyName", "Entity2NavigationPropertyName", "RelationshipType", "IsCustomRelationship",
+];
+
 function label(text: string, lcid: number): Json {
   const l = { Label: text, LanguageCode: lcid, IsManaged: true, MetadataId: stableGuid(`label:${text}:${lcid}`), HasChanged: null };
   return { LocalizedLabels: [l], UserLocalizedLabel: l };
@@ -251,6 +257,31 @@ export function manyToOneJson(models: ReadonlyMap<string, TableModel>, model: Ta
     RelationshipType: "OneToManyRelationship",
     IsCustomRelationship: n.relationship.schemaName.startsWith("new_"),
   }));
+}
+
+/** The many-to-many relationships a table takes part in, on either side. */
+export function manyToManyJson(model: TableModel): Json[] {
+  const seen = new Set<string>();
+  const out: Json[] = [];
+  for (const side of model.manyToMany.values()) {
+    const r = side.relationship;
+    if (seen.has(r.schemaName)) continue;
+    seen.add(r.schemaName);
+    out.push({
+      MetadataId: r.metadataId,
+      SchemaName: r.schemaName,
+      Entity1LogicalName: r.entity1,
+      Entity2LogicalName: r.entity2,
+      IntersectEntityName: r.intersectEntityName,
+      Entity1IntersectAttribute: r.entity1IntersectAttribute,
+      Entity2IntersectAttribute: r.entity2IntersectAttribute,
+      Entity1NavigationPropertyName: r.entity1Nav,
+      Entity2NavigationPropertyName: r.entity2Nav,
+      RelationshipType: "ManyToManyRelationship",
+      IsCustomRelationship: r.custom,
+    });
+  }
+  return out;
 }
 
 export function project(obj: Json, select: readonly string[] | undefined, always: readonly string[]): Json {

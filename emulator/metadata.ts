@@ -1,5 +1,5 @@
 // EntityDefinitions: tables, their attributes (with type casts and option sets), keys and
-// many-to-one relationships (Learn: query-metadata-web-api, retrieve-metadata-name-metadataid,
+// many-to-one and many-to-many relationships (Learn: query-metadata-web-api, retrieve-metadata-name-metadataid,
 // define-alternate-keys-entity).
 import type { ServiceRequest, ServiceResponse } from "./types.js";
 import type { ColumnDefinition } from "./schema.js";
@@ -22,7 +22,9 @@ import {
   type Json,
   KEY_PROPS,
   keysJson,
+  M2M_PROPS,
   M2O_PROPS,
+  manyToManyJson,
   manyToOneJson,
   type MetadataSource,
   NS,
@@ -110,15 +112,29 @@ export function handleMetadata(source: MetadataSource, req: ServiceRequest, segm
       const value = filterList(relationships, q.filterText, q, M2O_PROPS, "OneToManyRelationshipMetadata").map((r) => project(r, q.select, ["MetadataId"]));
       return json(200, { "@odata.context": `${entityCtx}/${second.name}${selectSuffix(q.select)}`, value });
     }
-    case "ManyToManyRelationships":
-      return json(200, { "@odata.context": `${entityCtx}/${second.name}`, value: [] });
+    case "ManyToManyRelationships": {
+      if (third) throw errors.resourceNotFound(third.name);
+      checkSelect(q.select, M2M_PROPS, "ManyToManyRelationshipMetadata");
+      let items = manyToManyJson(model);
+      if (second.keys !== undefined) items = items.filter((k) => matchesKey(k, second));
+      const value = filterList(items, q.filterText, q, M2M_PROPS, "ManyToManyRelationshipMetadata").map((r) => project(r, q.select, ["MetadataId"]));
+      return json(200, { "@odata.context": `${entityCtx}/ManyToManyRelationships${selectSuffix(q.select)}`, value });
+    }
     default:
       throw errors.resourceNotFound(second.name);
   }
 }
 
+type ExpandableName = "Attributes" | "Keys" | "ManyToOneRelationships" | "ManyToManyRelationships";
+const EXPANDABLE: Readonly<Record<ExpandableName, { props: readonly string[]; typeName: string }>> = {
+  Attributes: { props: BASE_ATTRIBUTE_PROPS, typeName: "AttributeMetadata" },
+  Keys: { props: KEY_PROPS, typeName: "EntityKeyMetadata" },
+  ManyToOneRelationships: { props: M2O_PROPS, typeName: "OneToManyRelationshipMetadata" },
+  ManyToManyRelationships: { props: M2M_PROPS, typeName: "ManyToManyRelationshipMetadata" },
+};
+
 type EntityExpansion = {
-  readonly name: "Attributes" | "Keys" | "ManyToOneRelationships";
+  readonly name: ExpandableName;
   readonly select?: readonly string[];
   readonly filter?: FilterNode;
 };
@@ -128,15 +144,12 @@ function entityExpand(expand: string | undefined): EntityExpansion[] {
   if (expand === undefined) return [];
   return splitTop(expand).map((item) => {
     const name = item.replace(/\(.*$/s, "").trim();
-    if (name !== "Attributes" && name !== "Keys" && name !== "ManyToOneRelationships") {
-      throw errors.propertyNotFound(name, "EntityMetadata");
-    }
+    if (!(name in EXPANDABLE)) throw errors.propertyNotFound(name, "EntityMetadata");
+    const { props: allowed, typeName } = EXPANDABLE[name as ExpandableName];
     // query-metadata-web-api: `$expand=Attributes($select=LogicalName;$filter=AttributeType eq
     // Microsoft.Dynamics.CRM.AttributeTypeCode'Picklist')`.
     const options = expandItemOptions(item);
     const select = options.get("$select")?.split(",").map((s) => s.trim());
-    const allowed = name === "Attributes" ? BASE_ATTRIBUTE_PROPS : name === "Keys" ? KEY_PROPS : M2O_PROPS;
-    const typeName = name === "Attributes" ? "AttributeMetadata" : name === "Keys" ? "EntityKeyMetadata" : "OneToManyRelationshipMetadata";
     checkSelect(select, allowed, typeName);
     const filterText = options.get("$filter");
     let filter: FilterNode | undefined;
@@ -152,7 +165,7 @@ function entityExpand(expand: string | undefined): EntityExpansion[] {
         if (!allowed.includes(head)) throw errors.propertyNotFound(head, typeName);
       }
     }
-    return { name, ...(select === undefined ? {} : { select }), ...(filter === undefined ? {} : { filter }) };
+    return { name: name as ExpandableName, ...(select === undefined ? {} : { select }), ...(filter === undefined ? {} : { filter }) };
   });
 }
 
@@ -164,7 +177,9 @@ function expandEntity(source: MetadataSource, model: TableModel, expand: readonl
         ? model.columnList.map((c) => attributeJson(model, c, lcid))
         : e.name === "Keys"
           ? keysJson(model, lcid)
-          : manyToOneJson(source.models, model);
+          : e.name === "ManyToManyRelationships"
+            ? manyToManyJson(model)
+            : manyToOneJson(source.models, model);
     const filter = e.filter;
     const kept = filter === undefined ? items : items.filter((i) => evaluate(filter, reader(i)));
     out[e.name] = kept.map((i) => project(i, e.select, ["MetadataId"]));

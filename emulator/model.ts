@@ -1,6 +1,6 @@
 // Compiled, indexed view of the environment's tables: every lookup a request needs is one Map get.
 import { createHash } from "node:crypto";
-import type { ColumnDefinition, KeyDefinition, RelationshipDefinition, TableDefinition } from "./schema.js";
+import type { ColumnDefinition, KeyDefinition, ManyToManyDefinition, RelationshipDefinition, TableDefinition } from "./schema.js";
 
 export interface NavigationProperty {
   readonly name: string;
@@ -8,6 +8,29 @@ export interface NavigationProperty {
   /** Tables a bind through this nav may target (one for a plain relationship, several for Owner). */
   readonly targets: readonly string[];
   readonly relationship: RelationshipDefinition;
+}
+
+/** A many-to-many relationship with every default filled in. */
+export interface ManyToManyModel {
+  readonly schemaName: string;
+  readonly metadataId: string;
+  readonly intersectEntityName: string;
+  readonly entity1: string;
+  readonly entity2: string;
+  readonly entity1IntersectAttribute: string;
+  readonly entity2IntersectAttribute: string;
+  readonly entity1Nav: string;
+  readonly entity2Nav: string;
+  readonly custom: boolean;
+}
+
+/** One side of a many-to-many relationship: the collection-valued navigation property of a table. */
+export interface ManyToManySide {
+  readonly relationship: ManyToManyModel;
+  /** The table at the other end. */
+  readonly other: string;
+  /** Which entity of the relationship this table is (1 or 2). */
+  readonly side: 1 | 2;
 }
 
 export interface TableModel {
@@ -27,6 +50,8 @@ export interface TableModel {
   /** Active keys by their sorted attribute list joined with ",". */
   readonly activeKeysBySignature: ReadonlyMap<string, KeyDefinition>;
   readonly bulk: { createMultiple: boolean; updateMultiple: boolean; upsertMultiple: boolean };
+  /** Collection-valued navigation properties of the many-to-many relationships, by name. */
+  readonly manyToMany: ReadonlyMap<string, ManyToManySide>;
 }
 
 /** Lookup, Customer and Owner columns: written through a navigation property, read as `_<name>_value`. */
@@ -61,8 +86,20 @@ function systemColumns(def: TableDefinition): ColumnDefinition[] {
   return cols;
 }
 
-export function compileTables(defs: readonly TableDefinition[]): Map<string, TableModel> {
+export function compileTables(defs: readonly TableDefinition[], manyToMany: readonly ManyToManyDefinition[] = []): Map<string, TableModel> {
   const out = new Map<string, TableModel>();
+  const byName = new Map(defs.map((d) => [d.logicalName, d]));
+  const sides = new Map<string, Map<string, ManyToManySide>>();
+  for (const def of manyToMany) {
+    const rel = compileManyToMany(def, byName);
+    const add = (table: string, nav: string, side: ManyToManySide): void => {
+      const m = sides.get(table) ?? new Map<string, ManyToManySide>();
+      m.set(nav, side);
+      sides.set(table, m);
+    };
+    add(rel.entity1, rel.entity1Nav, { relationship: rel, other: rel.entity2, side: 1 });
+    add(rel.entity2, rel.entity2Nav, { relationship: rel, other: rel.entity1, side: 2 });
+  }
   for (const def of defs) {
     const columns = new Map<string, ColumnDefinition>();
     for (const c of def.columns) columns.set(c.logicalName, c);
@@ -113,9 +150,26 @@ export function compileTables(defs: readonly TableDefinition[]): Map<string, Tab
       keys,
       activeKeysBySignature,
       bulk: def.bulk ?? { createMultiple: true, updateMultiple: true, upsertMultiple: true },
+      manyToMany: sides.get(def.logicalName) ?? new Map(),
     });
   }
   return out;
+}
+
+function compileManyToMany(def: ManyToManyDefinition, tables: ReadonlyMap<string, TableDefinition>): ManyToManyModel {
+  const pk = (t: string): string => tables.get(t)?.primaryIdAttribute ?? `${t}id`;
+  return {
+    schemaName: def.schemaName,
+    metadataId: def.metadataId ?? stableGuid(`m2m:${def.schemaName}`),
+    intersectEntityName: def.intersectEntityName ?? def.schemaName.toLowerCase(),
+    entity1: def.entity1LogicalName,
+    entity2: def.entity2LogicalName,
+    entity1IntersectAttribute: def.entity1IntersectAttribute ?? pk(def.entity1LogicalName),
+    entity2IntersectAttribute: def.entity2IntersectAttribute ?? pk(def.entity2LogicalName),
+    entity1Nav: def.entity1NavigationPropertyName ?? def.schemaName,
+    entity2Nav: def.entity2NavigationPropertyName ?? def.schemaName,
+    custom: def.isCustomRelationship ?? true,
+  };
 }
 
 /** "contact" → "Contact", "new_membership" → "new_Membership" (the usual SchemaName casing). */

@@ -179,3 +179,14 @@ describe("conditional and unsupported options", () => {
     expect(h.call("GET", "accounts?$expand=contact_customer_accounts").status).toBe(501);
   });
 });
+
+describe("$filter by key values (read from the key index)", () => {
+  it("an or of alternate-key and primary-key equalities answers exactly the rows the scan would, case-insensitively", () => {
+    const h = seeded(30);
+    const id = String(h.call("GET", "accounts?$select=accountid&$filter=accountnumber eq 'N-7'").json.value?.[0]?.["accountid"]);
+    const r = h.call("GET", `accounts?$select=accountnumber&$filter=accountnumber eq 'n-3' or accountnumber eq 'N-12' or accountid eq ${id} or accountnumber eq 'none'&$orderby=accountnumber`);
+    expect(r.json.value?.map((v) => v["accountnumber"])).toEqual(["N-12", "N-3", "N-7"]);
+    const mixed = h.call("GET", "accounts?$select=accountnumber&$filter=(accountnumber eq 'N-3' and numberofemployees eq 3) or accountnumber eq 'N-4'&$orderby=accountnumber");
+    expect(mixed.json.value?.map((v) => v["accountnumber"])).toEqual(["N-3", "N-4"]);
+  });
+});

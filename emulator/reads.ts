@@ -3,7 +3,8 @@
 // a row (with its `$expand`) that writes return when asked for data.
 import type { ServiceRequest, ServiceResponse } from "./types.js";
 import type { ColumnDefinition } from "./schema.js";
-import { type TableModel, isLookupType } from "./model.js";
+import { type ManyToManySide, type TableModel, isLookupType } from "./model.js";
+import type { Associations } from "./associations.js";
 import { type LookupValue, type Row, type Value, isLookup } from "./store.js";
 import { errors } from "./errors.js";
 import { type Preferences, conditional, parsePrefer, parseQuery } from "./query.js";
@@ -75,11 +76,32 @@ export class Reads {
   /** `GET <set>`: one page of the matching rows, with `@odata.nextLink` when more follow. */
   list(req: ServiceRequest, model: TableModel): ServiceResponse {
     this.tables.demand(req.caller, model, "read");
+    return this.page(req, model, undefined);
+  }
+
+  /**
+   * retrieve-related-entities-query: `GET lists(id)/listcontact_association?$select=contactid` answers
+   * the rows related through a many-to-many relationship as a collection of the other table, paged
+   * like any collection.
+   */
+  relatedCollection(req: ServiceRequest, model: TableModel, address: RowAddress, side: ManyToManySide, associations: Associations): ServiceResponse {
+    this.tables.demand(req.caller, model, "read");
+    const row = this.tables.findRow(model, address);
+    if (!row) throw this.tables.notFound(model, address);
+    const other = associations.otherModel(side);
+    this.tables.demand(req.caller, other, "read");
+    const ids = associations.related(side, row.id);
+    return this.page(req, other, (r) => ids.has(r.id));
+  }
+
+  /** One page of the rows of `model` that match the query (and `keep`, when given). */
+  private page(req: ServiceRequest, model: TableModel, keep: ((row: Row) => boolean) | undefined): ServiceResponse {
     const q = parseQuery(req.query);
     const select = this.checkSelect(model, q.select, q.other);
     const expand = this.checkExpand(model, q.other.get("$expand"), 0);
     const prefs = parsePrefer(req.headers["prefer"]);
-    const rows = queryRows(this.tables, model, q);
+    const matched = queryRows(this.tables, model, q);
+    const rows = keep === undefined ? matched : matched.filter(keep);
     // odata.maxpagesize=0 would page forever; Learn is silent on it, so it counts as not sent.
     const pageSize = Math.min(prefs.maxPageSize !== undefined && prefs.maxPageSize > 0 ? prefs.maxPageSize : MAX_PAGE_SIZE, MAX_PAGE_SIZE);
     const offset = q.skipToken !== undefined ? decodeSkipToken(q.skipToken) : 0;

@@ -12,12 +12,14 @@ import { json, noContent, plainText } from "./responses.js";
 import type { RowAddress, Tables } from "./addressing.js";
 import type { RowEngine } from "./row-engine.js";
 import type { Reads } from "./reads.js";
+import type { Associations } from "./associations.js";
 
 export class References {
   constructor(
     private readonly tables: Tables,
     private readonly engine: RowEngine,
     private readonly reads: Reads,
+    private readonly associations: Associations,
   ) {}
 
   /** `<set>(id)/<name>`: a column (GET, PUT, DELETE) or, on GET, a navigation property's target. */
@@ -25,6 +27,8 @@ export class References {
     if (req.method === "GET") {
       const nav = model.navs.get(name);
       if (nav !== undefined) return this.reads.navigationTarget(req, model, address, nav.column.logicalName, nav.targets);
+      const manyToMany = model.manyToMany.get(name);
+      if (manyToMany !== undefined) return this.reads.relatedCollection(req, model, address, manyToMany, this.associations);
       if (this.tables.collectionNav(model, name)) {
         throw errors.notEmulated(`Reading the collection-valued navigation property '${name}' is not supported by the emulator.`);
       }
@@ -68,6 +72,7 @@ export class References {
 
   /** `<set>(id)/<nav>/$ref`, on a single- or a collection-valued navigation property. */
   ref(req: ServiceRequest, model: TableModel, address: RowAddress, nav: PathSegment): ServiceResponse {
+    if (model.manyToMany.has(nav.name)) return this.manyToManyReference(req, model, address, nav);
     if (!model.navs.has(nav.name) && this.tables.collectionNav(model, nav.name)) return this.collectionReference(req, model, address, nav);
     return this.reference(req, model, address, nav.name);
   }
@@ -97,10 +102,53 @@ export class References {
   }
 
   /**
+   * associate-disassociate-entities-using-web-api on a many-to-many relationship ("you can perform the
+   * same operation for an N:N relationship"): `POST lists(id)/listcontact_association/$ref
+   * {"@odata.id": "…/contacts(id)"}` relates the two rows; `DELETE lists(id)/listcontact_association(<id>)/$ref`
+   * or `…/$ref?$id=<url>` removes the pair. The row URL may name the row by an alternate key
+   * (use-alternate-key-reference-record). A missing row on either side answers 404, an existing pair
+   * 412 (errors.duplicateAssociation).
+   */
+  private manyToManyReference(req: ServiceRequest, model: TableModel, address: RowAddress, seg: PathSegment): ServiceResponse {
+    const side = model.manyToMany.get(seg.name);
+    if (!side) throw errors.resourceNotFound(seg.name);
+    const other = this.associations.otherModel(side);
+    const ctx = this.engine.context(req);
+    const row = this.tables.findRow(model, address);
+    if (!row) throw this.tables.notFound(model, address);
+    if (req.method === "POST") {
+      if (seg.keys !== undefined) throw errors.noHttpResource(req.serviceRoot + req.path);
+      const parsed = parseBody(req.body, model.entitySetName);
+      const url = parsed["@odata.id"];
+      if (typeof url !== "string") throw errors.payload(model.entitySetName, "The '@odata.id' of the reference is missing.");
+      const target = this.tables.resolveRowUrl(url, ctx, other.entitySetName);
+      const otherRow = this.tables.findRow(target.model, target.address);
+      if (!otherRow) throw this.tables.notFound(target.model, target.address);
+      this.associations.associate(req.caller, model, row, side, otherRow);
+      return noContent();
+    }
+    if (req.method === "DELETE") {
+      let otherAddress: RowAddress;
+      if (seg.keys !== undefined) {
+        otherAddress = this.tables.addressFromSegment(other, seg, true);
+      } else {
+        const id = new URLSearchParams(req.query).get("$id");
+        if (id === null) throw errors.badRequest("The $id query option is required to remove a reference from a collection.");
+        otherAddress = this.tables.resolveRowUrl(id, ctx, other.entitySetName).address;
+      }
+      const otherRow = this.tables.findRow(other, otherAddress);
+      if (!otherRow) throw this.tables.notFound(other, otherAddress);
+      this.associations.disassociate(req.caller, model, row, side, otherRow.id);
+      return noContent();
+    }
+    throw errors.methodNotAllowed(req.method);
+  }
+
+  /**
    * associate-disassociate-entities-using-web-api on a one-to-many relationship:
    * `POST accounts(id)/opportunity_customer_accounts/$ref {"@odata.id": "…/opportunities(id)"}` points
    * the child's lookup at this row; `DELETE accounts(id)/opportunity_customer_accounts(<child id>)/$ref`
-   * (or `…/$ref?$id=<child url>`) clears it. Many-to-many relationships are not emulated.
+   * (or `…/$ref?$id=<child url>`) clears it.
    */
   private collectionReference(req: ServiceRequest, model: TableModel, address: RowAddress, seg: PathSegment): ServiceResponse {
     const rel = this.tables.collectionNav(model, seg.name);

@@ -11,6 +11,7 @@ import { type LookupValue, type Row, type Value, isLookup } from "./store.js";
 import { errors } from "./errors.js";
 import { validateValue } from "./validate.js";
 import { writeRuleRefusal } from "./write-rules.js";
+import { listCreateRules } from "./list-members.js";
 import { type RowAddress, type Tables, type UrlContext, keyBodyProperties } from "./addressing.js";
 
 /** Per-request context passed down to writes. */
@@ -120,7 +121,10 @@ export class RowEngine {
     }
     values["modifiedon"] = ctx.now;
     values["modifiedby"] = { id: ctx.caller.systemUserId, table: "systemuser" };
-    if (creating) checkRequired(model, values);
+    if (creating) {
+      listCreateRules(model, values);
+      checkRequired(model, values);
+    }
     else for (const [k, v] of Object.entries(changes)) if (v === null) checkRequiredColumn(model, k);
 
     const refused = writeRuleRefusal({ env: this.env, model, values, id, creating, rows: table.rows.values(), headers: ctx.headers ?? {} });
@@ -293,6 +297,7 @@ function defaults(model: TableModel, ctx: WriteContext): Record<string, Value> {
     values["ownerid"] = { id: ctx.caller.systemUserId, table: "systemuser" };
     values["owningbusinessunit"] = { id: ctx.caller.businessUnitId, table: "businessunit" };
   }
+  for (const c of model.columnList) if (c.defaultValue !== undefined) values[c.logicalName] = c.defaultValue;
   const state = model.columns.get("statecode");
   if (state?.type === "State") {
     const active = state.options?.find((o) => o.value === 0) ?? state.options?.[0];

@@ -16,7 +16,7 @@ export function queryRows(tables: Tables, model: TableModel, q: QueryOptions): R
   const filter = q.filter;
   if (filter) checkFilterTypes(filter, (p) => filterColumn(tables, model, p));
   for (const o of q.orderBy) readableColumn(model, o.property);
-  let rows = [...table.rows.values()];
+  let rows = (filter ? keyedCandidates(tables, model, filter) : undefined) ?? [...table.rows.values()];
   if (filter) rows = rows.filter((r) => evaluate(filter, (p) => pathScalar(tables, model, r, p), tables.collation.key));
   const order = q.orderBy;
   rows.sort((a, b) => {
@@ -27,6 +27,47 @@ export function queryRows(tables: Tables, model: TableModel, q: QueryOptions): R
     return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   });
   return rows;
+}
+
+/**
+ * A filter that is an `or` of rows named by key (`contactid eq <guid>`, or equalities on every
+ * column of an alternate key, `emailaddress1 eq 'a' or emailaddress1 eq 'b'`) reads those rows from
+ * the indexes instead of scanning the table, as SQL Server would seek them; the whole filter is
+ * still evaluated on them, so the answer is the scan's. Undefined: scan.
+ */
+function keyedCandidates(tables: Tables, model: TableModel, filter: FilterNode): Row[] | undefined {
+  const table = tables.tableStore(model);
+  const terms: FilterNode[] = [];
+  const flatten = (n: FilterNode, kind: "and" | "or", out: FilterNode[]): void => {
+    if (n.kind === kind) {
+      flatten(n.left, kind, out);
+      flatten(n.right, kind, out);
+    } else out.push(n);
+  };
+  flatten(filter, "or", terms);
+  const found = new Map<string, Row>();
+  for (const term of terms) {
+    const parts: FilterNode[] = [];
+    flatten(term, "and", parts);
+    const values: Record<string, Value> = {};
+    for (const p of parts) {
+      if (p.kind !== "compare" || p.op !== "eq" || p.property.includes("/")) return undefined;
+      const lit = p.literal;
+      if (lit.kind !== "string" && lit.kind !== "number" && lit.kind !== "guid") return undefined;
+      values[p.property] = lit.value;
+    }
+    const id = values[model.primaryId];
+    let row: Row | undefined;
+    if (typeof id === "string") row = table.rows.get(id.toLowerCase());
+    else {
+      const key = model.keys.find((k) => k.attributes.every((a) => a in values && !isLookupType(model.columns.get(a) ?? { logicalName: a, type: "String" })));
+      if (key === undefined) return undefined;
+      const rowId = table.lookupByKey(key.logicalName, values, key.attributes);
+      row = rowId === undefined ? undefined : table.rows.get(rowId);
+    }
+    if (row !== undefined) found.set(row.id, row);
+  }
+  return [...found.values()];
 }
 
 /** The column behind a readable property name (`name`, `_parentcustomerid_value`). */

@@ -54,6 +54,8 @@ export interface ColumnDefinition {
   /** Lookup, Customer, Owner: the logical names of the tables it can point at. */
   readonly targets?: readonly string[];
   readonly attributeOf?: string;
+  /** Boolean, Picklist, Integer: the value a create without the column stores (Boolean DefaultValue). */
+  readonly defaultValue?: boolean | number;
 }
 
 export interface KeyDefinition {
@@ -73,6 +75,27 @@ export interface RelationshipDefinition {
   readonly referencedAttribute?: string;
   /** Case-sensitive navigation property used in `<nav>@odata.bind`. */
   readonly navigationProperty: string;
+}
+
+/**
+ * A many-to-many relationship (ManyToManyRelationshipMetadata): rows of two tables related through
+ * an intersect table, each side reaching the other through a collection-valued navigation property.
+ */
+export interface ManyToManyDefinition {
+  readonly schemaName: string;
+  readonly entity1LogicalName: string;
+  readonly entity2LogicalName: string;
+  /** Default: the schema name (Dataverse names custom intersect tables after the relationship). */
+  readonly intersectEntityName?: string;
+  /** Defaults: the two tables' primary ids. */
+  readonly entity1IntersectAttribute?: string;
+  readonly entity2IntersectAttribute?: string;
+  /** Defaults: the schema name, as for the system relationships (listcontact_association). */
+  readonly entity1NavigationPropertyName?: string;
+  readonly entity2NavigationPropertyName?: string;
+  /** IsCustomRelationship; default true (the system relationships of the default environment say false). */
+  readonly isCustomRelationship?: boolean;
+  readonly metadataId?: string;
 }
 
 /** Which bulk messages the table has (answers the sdkmessagefilters probe). */

@@ -14,6 +14,8 @@ import { Reads } from "./reads.js";
 import { Writes } from "./writes.js";
 import { References } from "./references.js";
 import { seedRows } from "./seed.js";
+import { Associations } from "./associations.js";
+import { ListActions } from "./list-actions.js";
 import { type BulkRows, handleBulk } from "./bulk.js";
 import { handleMetadata } from "./metadata.js";
 import type { MetadataSource } from "./metadata-json.js";
@@ -36,6 +38,7 @@ export class DataverseService implements DataService {
   readonly #reads: Reads;
   readonly #writes: Writes;
   readonly #references: References;
+  readonly #listActions: ListActions;
   readonly #bulkRows: BulkRows;
   readonly #metadata: MetadataSource;
   readonly #env: Environment;
@@ -43,12 +46,14 @@ export class DataverseService implements DataService {
   /** Throws EnvironmentSeedError (naming `$.rows.<table>[i]`) when a seed row is refused. */
   constructor(env: Environment, now: () => Date) {
     this.#env = env;
-    const tables = new Tables(env.tables, env.baseLanguage);
+    const tables = new Tables(env.tables, env.baseLanguage, env.manyToManyRelationships);
     const engine = new RowEngine(tables, now, env);
     this.#tables = tables;
     this.#reads = new Reads(tables);
     this.#writes = new Writes(tables, engine, this.#reads);
-    this.#references = new References(tables, engine, this.#reads);
+    const associations = new Associations(tables);
+    this.#references = new References(tables, engine, this.#reads, associations);
+    this.#listActions = new ListActions(tables, associations);
     this.#bulkRows = {
       context: (req) => engine.context(req),
       write: (model, address, body, mode, ctx) => engine.write(model, address, body, mode, ctx),
@@ -95,6 +100,9 @@ export class DataverseService implements DataService {
     const first = segments[0];
     if (!first) return this.serviceDocument(req);
     if (first.name === "WhoAmI") return this.whoAmI(req, segments);
+    if (first.name === "AddListMembersList" && segments.length === 1 && first.keys === undefined && !this.#tables.bySet.has(first.name)) {
+      return this.#listActions.addListMembersList(req);
+    }
     const tables = this.#tables;
     if (first.name === "$metadata" && segments.length === 1 && first.keys === undefined) {
       if (req.method !== "GET") throw errors.methodNotAllowed(req.method);
@@ -123,6 +131,9 @@ export class DataverseService implements DataService {
       throw errors.resourceNotFound(second.name);
     }
     const address = tables.addressFromSegment(model, first, true);
+    if (segments.length === 2 && second !== undefined && second.name.startsWith(BULK_ACTION_PREFIX)) {
+      return this.#listActions.bound(req, model, address, second.name.slice(BULK_ACTION_PREFIX.length));
+    }
     if (segments.length === 3 && second !== undefined && segments[2]?.name === "$ref") {
       return this.#references.ref(req, model, address, second);
     }

@@ -20,10 +20,57 @@ export function isLookup(v: Value | undefined): v is LookupValue {
   return typeof v === "object" && v !== null;
 }
 
-interface UndoEntry {
-  readonly table: TableStore;
-  readonly id: string;
-  readonly before: Row | undefined;
+/** Undoes one change; run newest first when a transaction rolls back. */
+type UndoEntry = () => void;
+
+/**
+ * The rows of a many-to-many relationship's intersect table: pairs of ids, indexed from both sides
+ * so either table's collection-valued navigation property is one Map get.
+ */
+export class IntersectStore {
+  readonly #fromEntity1 = new Map<string, Set<string>>();
+  readonly #fromEntity2 = new Map<string, Set<string>>();
+  #size = 0;
+
+  constructor(
+    readonly schemaName: string,
+    readonly entity1: string,
+    readonly entity2: string,
+  ) {}
+
+  get size(): number {
+    return this.#size;
+  }
+
+  has(id1: string, id2: string): boolean {
+    return this.#fromEntity1.get(id1)?.has(id2) === true;
+  }
+
+  /** Ids related to `id` seen from side 1 (entity1's row) or side 2. */
+  related(side: 1 | 2, id: string): ReadonlySet<string> {
+    return (side === 1 ? this.#fromEntity1 : this.#fromEntity2).get(id) ?? EMPTY;
+  }
+
+  setRaw(id1: string, id2: string, present: boolean): void {
+    if (present === this.has(id1, id2)) return;
+    if (present) {
+      addTo(this.#fromEntity1, id1, id2);
+      addTo(this.#fromEntity2, id2, id1);
+      this.#size++;
+    } else {
+      this.#fromEntity1.get(id1)?.delete(id2);
+      this.#fromEntity2.get(id2)?.delete(id1);
+      this.#size--;
+    }
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
+  const set = index.get(key);
+  if (set) set.add(value);
+  else index.set(key, new Set([value]));
 }
 
 export class TableStore {
@@ -99,11 +146,30 @@ function keyTuple(attributes: readonly string[], values: Readonly<Record<string,
 
 export class Store {
   private readonly tables = new Map<string, TableStore>();
+  private readonly intersects = new Map<string, IntersectStore>();
   private undo: UndoEntry[] | undefined;
   private version = 1_000_000;
 
   constructor(models: Iterable<TableModel>, collation: Collation) {
-    for (const m of models) this.tables.set(m.logicalName, new TableStore(m, collation));
+    for (const m of models) {
+      this.tables.set(m.logicalName, new TableStore(m, collation));
+      for (const side of m.manyToMany.values()) {
+        const r = side.relationship;
+        if (!this.intersects.has(r.schemaName)) this.intersects.set(r.schemaName, new IntersectStore(r.schemaName, r.entity1, r.entity2));
+      }
+    }
+  }
+
+  intersect(schemaName: string): IntersectStore | undefined {
+    return this.intersects.get(schemaName);
+  }
+
+  /** Adds or removes one pair of an intersect table, undoably. */
+  relate(intersect: IntersectStore, id1: string, id2: string, present: boolean): void {
+    const before = intersect.has(id1, id2);
+    if (before === present) return;
+    this.undo?.push(() => intersect.setRaw(id1, id2, before));
+    intersect.setRaw(id1, id2, present);
   }
 
   table(logicalName: string): TableStore | undefined {
@@ -115,13 +181,21 @@ export class Store {
   }
 
   put(table: TableStore, row: Row): void {
-    this.undo?.push({ table, id: row.id, before: table.rows.get(row.id) });
+    const before = table.rows.get(row.id);
+    this.undo?.push(() => table.setRaw(row.id, before));
     table.setRaw(row.id, row);
   }
 
+  /** Deletes a row and, as Dataverse does, the intersect rows that name it. */
   remove(table: TableStore, id: string): void {
-    this.undo?.push({ table, id, before: table.rows.get(id) });
+    const before = table.rows.get(id);
+    this.undo?.push(() => table.setRaw(id, before));
     table.setRaw(id, undefined);
+    const name = table.model.logicalName;
+    for (const intersect of this.intersects.values()) {
+      if (intersect.entity1 === name) for (const other of [...intersect.related(1, id)]) this.relate(intersect, id, other, false);
+      if (intersect.entity2 === name) for (const other of [...intersect.related(2, id)]) this.relate(intersect, other, id, false);
+    }
   }
 
   /** Runs fn; rolls back every put/remove made inside when it returns false or throws. */
@@ -137,10 +211,7 @@ export class Store {
     } finally {
       this.undo = outer;
       if (!ok) {
-        for (let i = log.length - 1; i >= 0; i--) {
-          const e = log[i];
-          if (e) e.table.setRaw(e.id, e.before);
-        }
+        for (let i = log.length - 1; i >= 0; i--) log[i]?.();
       } else if (outer) {
         // A nested transaction that commits still belongs to the enclosing one.
         for (const e of log) outer.push(e);

@@ -6,7 +6,7 @@
 //        └─ calls DataService.handle() for every Web API operation, including each $batch part
 //   service.ts (routes an operation to reads, writes, references, bulk actions, metadata, WhoAmI)
 
-import type { TableDefinition } from "./schema.js";
+import type { ManyToManyDefinition, TableDefinition } from "./schema.js";
 import type { FederationIssuer } from "./federation.js";
 
 export type Privilege = "create" | "read" | "write" | "delete" | "append" | "appendto";
@@ -69,6 +69,8 @@ export interface Environment {
   readonly baseLanguage: number;
   readonly apps: readonly AppRegistration[];
   readonly tables: readonly TableDefinition[];
+  /** Many-to-many relationships between the tables (ManyToManyRelationshipMetadata). */
+  readonly manyToManyRelationships?: readonly ManyToManyDefinition[];
   /** Seed rows per table logical name, in the Web API JSON write form. */
   readonly rows?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
   /** External token issuers trusted for workload identity federation, with their signing keys. */

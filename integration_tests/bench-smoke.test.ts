@@ -147,6 +147,7 @@ describe("bench harness", () => {
         users: 2,
         scenarios: DEFAULT_SCENARIOS,
         largeRecords: 4000,
+        membershipRecords: 2000,
         stateEvery: 500,
         limitsRecords: 2000,
         latencyRecords: 2000,

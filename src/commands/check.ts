@@ -14,6 +14,9 @@ import type { LineSink, Output } from "../protocol/emit.js";
 import { toConnectorError } from "../pipeline/failures.js";
 import { mirrorSettingIssues } from "../pipeline/mirror.js";
 import { openDeadLetterFile } from "../pipeline/deadletter.js";
+import { checkRelations } from "../pipeline/relations.js";
+import { RelationsApi } from "../dataverse/relations.js";
+import { systemClock } from "../http/clock.js";
 import { connect, readConfig } from "./connect.js";
 import type { Connection } from "./connect.js";
 import type { CommandIO } from "./io.js";
@@ -108,8 +111,13 @@ function signInHost(authority: URL): string {
     : `the credential was sent to ${authority.host}, which is not a Microsoft sign-in host (allow_custom_authority_host is true)`;
 }
 
-async function checkStreams(conn: Connection, loaded: LoadedConfig): Promise<string[]> {
+async function checkStreams(conn: Connection, loaded: LoadedConfig, output: Output): Promise<string[]> {
   const problems: string[] = [];
+  // Relationship streams (membership, many-to-many): the list and the relationship as a sync finds them.
+  const relations = loaded.entries.flatMap((e) => (e.relation !== undefined ? [{ stream: { name: e.name }, relation: e.relation }] : []));
+  if (relations.length > 0) {
+    problems.push(...(await checkRelations({ api: new RelationsApi({ client: conn.client, clock: systemClock }), tables: conn.metadata, output }, relations)));
+  }
   for (const mapping of loaded.config.streams) {
     let table: TableMeta;
     try {
@@ -238,7 +246,7 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
       }
     }
     problems.push(...(await checkOptionPrivileges(conn, loaded)));
-    problems.push(...(await checkStreams(conn, loaded)));
+    problems.push(...(await checkStreams(conn, loaded, output)));
     if (problems.length > 0) {
       await output.connectionStatus("FAILED", `Connected as application user ${userId}, but the mapping has problems: ${problems.join("; ")}`);
       return 0;

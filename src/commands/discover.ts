@@ -1,7 +1,10 @@
 // `discover` (Airbyte data activation): one DESTINATION_CATALOG from the environment's metadata.
 import type { TableMeta } from "../model/table-meta.js";
 import type { TableSummary } from "../dataverse/metadata.js";
-import { buildDestinationCatalog } from "../mapping/discover.js";
+import { buildDestinationCatalog, listOperations, type OfferedList } from "../mapping/discover.js";
+import { LIST_MEMBER_TYPES, RelationsApi } from "../dataverse/relations.js";
+import { systemClock } from "../http/clock.js";
+import type { DataverseClient } from "../dataverse/client.js";
 import type { DestinationOperation } from "../protocol/airbyte.js";
 import type { LineSink, Output } from "../protocol/emit.js";
 import { toConnectorError } from "../pipeline/failures.js";
@@ -66,9 +69,30 @@ export async function runDiscover(command: { config: string }, io: CommandIO, ou
     await Promise.all(Array.from({ length: LOAD_CONCURRENCY }, worker));
     tables.sort((a, b) => a.logicalName.localeCompare(b.logicalName));
     const catalog = buildDestinationCatalog(tables);
-    await output.destinationCatalog(catalog.operations as readonly DestinationOperation[]);
+    const lists = listed.some((t) => t.logicalName === "list") ? await offeredLists(conn.clients[0] as DataverseClient, conn.metadata, output) : [];
+    await output.destinationCatalog([...catalog.operations, ...listOperations(lists)] as readonly DestinationOperation[]);
     return 0;
   } finally {
     await conn.close();
+  }
+}
+
+/** The static marketing lists a segment can become the membership of (data activation, issue 17). */
+async function offeredLists(client: DataverseClient, metadata: { loadTable(name: string): Promise<TableMeta> }, output: Output): Promise<OfferedList[]> {
+  try {
+    const lists = await new RelationsApi({ client, clock: systemClock }).staticLists();
+    const members = new Map<number, TableMeta>();
+    for (const [table, code] of Object.entries(LIST_MEMBER_TYPES)) {
+      if (lists.some((l) => l.memberTypeCode === code)) members.set(code, await metadata.loadTable(table));
+    }
+    return lists.flatMap((l) => {
+      const m = members.get(l.memberTypeCode);
+      return m === undefined ? [] : [{ name: l.name, members: m }];
+    });
+  } catch (err) {
+    const e = toConnectorError(err);
+    if (e.failureType !== "config_error") throw e;
+    await output.log("WARN", `marketing lists left out of the catalog: ${e.message}`);
+    return [];
   }
 }

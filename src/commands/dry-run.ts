@@ -7,6 +7,8 @@ import { readLineBatches } from "../protocol/lines.js";
 import { DryRunWriter, NoStateOutput, dryRunReport } from "../pipeline/dry-run.js";
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
 import { Sync } from "../pipeline/sync.js";
+import { skippedRelations } from "../pipeline/relations.js";
+import type { StreamDescriptor } from "../protocol/airbyte.js";
 import type { Timers } from "../pipeline/options.js";
 import type { DataverseConnection } from "../dataverse/connect.js";
 import type { DataverseClient } from "../dataverse/client.js";
@@ -16,6 +18,8 @@ export interface DryRunInput {
   readonly conn: DataverseConnection;
   readonly loaded: LoadedConfig;
   readonly resolved: readonly ResolvedStream[] | undefined;
+  /** Relationship streams (membership, many-to-many): not previewed, their records passed over. */
+  readonly relations?: readonly StreamDescriptor[];
   readonly input: Readable;
   readonly output: Output;
   readonly timers: Timers;
@@ -29,6 +33,10 @@ export async function runDryRun(d: DryRunInput): Promise<number> {
   const { deadLetterPath: _ignored, ...settings } = d.loaded.config.write;
   const sync = new Sync({ output: quiet, writer, tables: d.conn.metadata, settings, timers: d.timers, dryRun: true, ...(d.terminal !== undefined ? { terminal: d.terminal } : {}) });
   try {
+    if (d.relations !== undefined && d.relations.length > 0) {
+      sync.addRelations(skippedRelations(d.relations));
+      await d.output.log("INFO", `dry run: relationship streams (${d.relations.map((r) => r.name).join(", ")}) are not previewed; their records are passed over`);
+    }
     const lines = readLineBatches(d.input);
     const summary = d.resolved !== undefined ? (await sync.addStreams(d.resolved), await runAirbyte(lines, sync, quiet)) : await runSinger(lines, sync, quiet, d.loaded);
     const streamsByTable = new Map<string, string[]>();

@@ -1,7 +1,7 @@
 // `write`: Airbyte (with --catalog) or Singer (without). Everything is checked before the first
 // record: config, catalog, credentials, every stream's table metadata and plan.
 import type { Readable } from "node:stream";
-import { parseCatalog, resolveAirbyteStreams } from "../config/catalog.js";
+import { parseCatalog, resolveAirbyteStreams, resolveRelationStreams, type ResolvedRelation } from "../config/catalog.js";
 import type { LineSink, Output } from "../protocol/emit.js";
 import { readLineBatches } from "../protocol/lines.js";
 import { openDeadLetterFile } from "../pipeline/deadletter.js";
@@ -10,6 +10,10 @@ import type { LoadedConfig } from "../config/load.js";
 import type { ResolvedStream } from "../config/catalog.js";
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
 import { Sync } from "../pipeline/sync.js";
+import { Relations } from "../pipeline/relations.js";
+import { RelationsApi } from "../dataverse/relations.js";
+import { writeHeaders } from "../dataverse/writer.js";
+import { systemClock } from "../http/clock.js";
 import type { Timers } from "../pipeline/options.js";
 import { connectForWrite, readConfig } from "./connect.js";
 import { readJsonFile } from "./errors.js";
@@ -39,16 +43,19 @@ function realTimers(now: () => number): Timers {
 
 export async function runWrite(command: WriteCommand, io: CommandIO, output: Output, sinks: readonly LineSink[], terminal?: TerminalStatus): Promise<number> {
   const loaded = await readConfig(io, command.config, sinks, output);
-  const resolved =
-    command.catalog !== undefined
-      ? resolveAirbyteStreams(loaded, parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog")), { overwriteReplaces: !command.dryRun })
-      : undefined;
+  const catalog = command.catalog !== undefined ? parseCatalog(await readJsonFile(io.readFile, command.catalog, "catalog")) : undefined;
+  const resolved = catalog !== undefined ? resolveAirbyteStreams(loaded, catalog, { overwriteReplaces: !command.dryRun }) : undefined;
+  // Relationship streams (membership, many-to-many): Airbyte's from the catalog, Singer's from the config.
+  const relationStreams: ResolvedRelation[] =
+    catalog !== undefined
+      ? resolveRelationStreams(loaded, catalog)
+      : loaded.entries.flatMap((e) => (e.relation !== undefined ? [{ stream: { name: e.name }, relation: e.relation }] : []));
   const input: Readable = command.input !== undefined ? await io.openInput(command.input) : io.stdin;
   // Opened before anything is signed in or written: a wrong path is a config error at the start.
   const settings = loaded.config.write;
   const deadLetter = !command.dryRun && settings.deadLetterPath !== undefined ? await openDeadLetterFile(settings.deadLetterPath) : undefined;
   try {
-    return await writeWith(command, io, output, loaded, resolved, input, deadLetter, terminal);
+    return await writeWith(command, io, output, loaded, resolved, relationStreams, input, deadLetter, terminal);
   } finally {
     await deadLetter?.close();
   }
@@ -60,6 +67,7 @@ async function writeWith(
   output: Output,
   loaded: LoadedConfig,
   resolved: readonly ResolvedStream[] | undefined,
+  relationStreams: readonly ResolvedRelation[],
   input: Readable,
   deadLetter: DeadLetterSink | undefined,
   terminal: TerminalStatus | undefined,
@@ -67,7 +75,9 @@ async function writeWith(
   const settings = loaded.config.write;
   const conn = await connectForWrite(loaded.config, io, (message) => void output.log("WARN", message));
   try {
-    if (command.dryRun) return await runDryRun({ conn, loaded, resolved, input, output, timers: realTimers(io.now), ...(terminal !== undefined ? { terminal } : {}) });
+    if (command.dryRun) {
+      return await runDryRun({ conn, loaded, resolved, relations: relationStreams.map((r) => r.stream), input, output, timers: realTimers(io.now), ...(terminal !== undefined ? { terminal } : {}) });
+    }
     const writer = conn.writer;
     const users = 1 + loaded.config.additionalUsers.length;
     const sync = new Sync({
@@ -89,6 +99,14 @@ async function writeWith(
       },
     });
     try {
+      if (relationStreams.length > 0) {
+        const api = new RelationsApi({ client: conn.clients[0] as DataverseClient, clock: systemClock, headers: writeHeaders(settings) });
+        const relations = await Relations.open(
+          { api, tables: conn.metadata, output, settings, open: (d) => sync.openExternal(d), ...(deadLetter !== undefined ? { deadLetter } : {}) },
+          relationStreams,
+        );
+        sync.addRelations(relations);
+      }
       const lines = readLineBatches(input);
       if (resolved !== undefined) {
         await sync.addStreams(resolved);

@@ -6,7 +6,7 @@ import { UnknownStreamError } from "../protocol/errors.js";
 import type { Violation } from "./ajv.js";
 import { completeEntry, defaultEntry, defaultMirror, defaultMode } from "./load.js";
 import type { LoadedConfig, StreamEntry } from "./load.js";
-import type { KeyStrategy, StreamMapping, WriteMode } from "./types.js";
+import type { KeyStrategy, RelationConfig, StreamMapping, WriteMode } from "./types.js";
 import { isJsonObject } from "../protocol/airbyte.js";
 import type { DestinationSyncMode, JsonObject, StreamDescriptor } from "../protocol/airbyte.js";
 
@@ -121,12 +121,69 @@ export interface ResolveOptions {
   readonly overwriteReplaces?: boolean;
 }
 
+/** The destination object discover offers for a marketing list: `list:<list name>`. */
+export const LIST_OBJECT_PREFIX = "list:";
+
+/** A stream that keeps a relationship in line (pipeline/relations.ts) instead of writing rows. */
+export interface ResolvedRelation {
+  readonly stream: StreamDescriptor;
+  readonly relation: RelationConfig;
+  /** Absent in Singer mode. */
+  readonly destinationSyncMode?: DestinationSyncMode;
+}
+
+/**
+ * The catalog's relation streams: those whose entry has `membership` or `relationship`, and those
+ * whose destination object is a marketing list (data activation: the members are matched by the
+ * catalog's primary_key, columns of the list's member table; only added, as the connection says no
+ * more).
+ */
+export function resolveRelationStreams(loaded: LoadedConfig, catalog: readonly ConfiguredStream[]): ResolvedRelation[] {
+  const problems: Violation[] = [];
+  const out: ResolvedRelation[] = [];
+  catalog.forEach((cs, i) => {
+    const entry = findEntry(loaded.entries, cs.stream);
+    if (entry?.relation !== undefined) {
+      out.push({ stream: cs.stream, relation: entry.relation, destinationSyncMode: cs.destinationSyncMode });
+      return;
+    }
+    const object = cs.destinationObjectName;
+    if (object === undefined || !object.startsWith(LIST_OBJECT_PREFIX) || entry?.table !== undefined) return;
+    const key = keyFromPrimaryKey(cs.primaryKey, `/streams/${i}`, problems);
+    if (key?.kind !== "columns") {
+      problems.push({ path: `/streams/${i}/primary_key`, message: `stream "${cs.stream.name}" adds members to a marketing list and needs a matching key (primary_key)` });
+      return;
+    }
+    out.push({
+      stream: cs.stream,
+      relation: {
+        kind: "membership",
+        list: { kind: "name", name: object.slice(LIST_OBJECT_PREFIX.length) },
+        member: { key },
+        removeMissing: false,
+        maxRemoveShare: 0.1,
+      },
+      destinationSyncMode: cs.destinationSyncMode,
+    });
+  });
+  if (problems.length > 0) throw new ConfigError("catalog_unmapped", describeViolations("The catalog cannot be mapped", problems), problems);
+  return out;
+}
+
+/** Singer: the entry of a stream that keeps a relationship, if it is one. */
+export function resolveSingerRelation(loaded: LoadedConfig, name: string): ResolvedRelation | undefined {
+  const entry = findEntry(loaded.entries, { name });
+  return entry?.relation === undefined ? undefined : { stream: { name }, relation: entry.relation };
+}
+
 export function resolveAirbyteStreams(loaded: LoadedConfig, catalog: readonly ConfiguredStream[], options: ResolveOptions = {}): ResolvedStream[] {
   const overwriteReplaces = options.overwriteReplaces ?? true;
   const problems: Violation[] = [];
   const out: ResolvedStream[] = [];
+  const relations = new Set(resolveRelationStreams(loaded, catalog).map((r) => r.stream));
   catalog.forEach((cs, i) => {
     const where = `/streams/${i}`;
+    if (relations.has(cs.stream)) return;
     const entry = findEntry(loaded.entries, cs.stream) ?? defaultEntry(cs.stream, loaded.defaultDeleteAction);
     const table = entry.table ?? cs.destinationObjectName;
     if (table === undefined) {

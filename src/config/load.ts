@@ -8,6 +8,7 @@ import { connectionSpecification } from "./spec.js";
 import { unknownSettings } from "./unknown.js";
 import { upgradeConfig } from "./upgrade.js";
 import { appUser, chosenBranchErrors, withCredentials } from "./credentials.js";
+import { buildRelation } from "./relations.js";
 
 export { pemSecrets, rawSecrets, secretsOf } from "./credentials.js";
 import { isJsonObject } from "../protocol/airbyte.js";
@@ -21,6 +22,7 @@ import type {
   LookupMapping,
   MirrorConfig,
   NullHandling,
+  RelationConfig,
   StreamMapping,
   WriteMode,
   WriteSettings,
@@ -41,6 +43,8 @@ export interface StreamEntry {
   readonly truncateStrings: boolean;
   readonly deleteAction: "delete" | "deactivate";
   readonly mirror?: MirrorConfig;
+  /** A membership or relationship stream (config/relations.ts): no table, no row writes. */
+  readonly relation?: RelationConfig;
 }
 
 export interface LoadedConfig {
@@ -248,7 +252,7 @@ function build(c: JsonObject, mirrorRequested: ReadonlySet<number>): LoadedConfi
   const caFile = str(c, "ca_file");
   const discoverTables = strings(c, "discover_tables");
   const streams: StreamMapping[] = [];
-  for (const e of entries) if (e.table !== undefined) streams.push(completeEntry(e, e.table, e.mode ?? defaultMode(e.key)));
+  for (const e of entries) if (e.table !== undefined && e.relation === undefined) streams.push(completeEntry(e, e.table, e.mode ?? defaultMode(e.key)));
   const config: ConnectorConfig = {
     webApiEndpoint: endpoint,
     tenantId: str(c, "tenant_id") ?? "",
@@ -338,6 +342,7 @@ function buildFields(raw: unknown, path: string, problems: Violation[]): Map<str
 }
 
 function buildEntry(s: JsonObject, path: string, problems: Violation[], o: { readonly mirrorRequested: boolean; readonly hardDelete: boolean }): StreamEntry {
+  const relation = buildRelation(s, path, problems, buildKey);
   const key = buildKey(s["key"]);
   const mode = str(s, "mode") as WriteMode | undefined;
   const namespace = str(s, "namespace");
@@ -354,6 +359,7 @@ function buildEntry(s: JsonObject, path: string, problems: Violation[], o: { rea
     truncateStrings: bool(s, "truncate_strings"),
     deleteAction: deleteAction === "delete" || deleteAction === "deactivate" ? deleteAction : o.hardDelete ? "delete" : "deactivate",
     mirror: buildMirror(s["mirror"], path, o.mirrorRequested, problems),
+    ...(relation !== undefined ? { relation } : {}),
   };
 }
 

@@ -85,6 +85,46 @@ export type CredentialConfig =
       readonly tokenFile: string;
     };
 
+/** One end of a relationship stream: a table and how a record names its row. */
+export interface RelationSide {
+  /** Logical name of the table. */
+  readonly table: string;
+  /** How the row is found (alternate key, GUID field, deterministic GUID); never "none". */
+  readonly key: Exclude<KeyStrategy, { readonly kind: "none" }>;
+  /**
+   * Source fields feeding the key columns, in the order of `key.columns` (alternate_key: the key's
+   * attributes); default: fields named as the columns. Unused by id_field and deterministic keys.
+   */
+  readonly sourceFields?: readonly string[];
+}
+
+/** Which marketing list a membership stream keeps in line. */
+export type ListRef = { readonly kind: "name"; readonly name: string } | { readonly kind: "id"; readonly id: string };
+
+/**
+ * A stream that keeps a relationship in line instead of writing rows: a static marketing list's
+ * members, or the pairs of a many-to-many relationship.
+ */
+export type RelationConfig =
+  | {
+      readonly kind: "membership";
+      readonly list: ListRef;
+      /** account, contact or lead; undefined: the existing list's member type (data activation). */
+      readonly memberTable?: string;
+      readonly member: Omit<RelationSide, "table">;
+      readonly removeMissing: boolean;
+      readonly maxRemoveShare: number;
+    }
+  | {
+      readonly kind: "relationship";
+      /** SchemaName of the many-to-many relationship. */
+      readonly name: string;
+      readonly from: RelationSide;
+      readonly to: RelationSide;
+      readonly removeMissing: boolean;
+      readonly maxRemoveShare: number;
+    };
+
 export interface AppUser {
   readonly clientId: string;
   /** The client secret when the user signs in with one, else "" (kept for callers of the older shape). */

@@ -44,6 +44,13 @@ export function upgradeConfig(raw: JsonObject): Upgraded {
         `${streamName(s, i)}: "fields" is a map of source field to column, the form of earlier versions; it was read as the list the current form uses. Write it as "fields": ${JSON.stringify(list)}`,
       );
     }
+    const membership = s["membership"];
+    if (isJsonObject(membership) && isJsonObject(membership["list"]) && typeof membership["list"]["id"] === "string") {
+      // The issue's shorthand `"list": { "id": GUID }`; the form (a plain text field per choice) says list_id.
+      const { list, ...rest } = membership;
+      out = { ...out, membership: { ...rest, list_id: (list as JsonObject)["id"] } };
+      notices.push(`${streamName(s, i)}: "membership.list" given as {"id": …} was read as "list_id", the form's field for a list named by its GUID; write it as "list_id"`);
+    }
     const mirror = s["mirror"];
     if (isJsonObject(mirror) && "enabled" in mirror) {
       const { enabled, ...settings } = mirror;

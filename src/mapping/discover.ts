@@ -168,3 +168,39 @@ export function buildDestinationCatalog(tables: readonly TableMeta[]): { operati
   }
   return { operations };
 }
+
+/** A static marketing list discover may offer, with its member table's metadata. */
+export interface OfferedList {
+  readonly name: string;
+  readonly members: TableMeta;
+}
+
+/**
+ * Data activation for marketing lists (issue 17): each static, unlocked, active list is an object
+ * `list:<name>` with one operation, append_dedup, whose records name members by a column of an
+ * Active alternate key of the list's member table (the matching keys). Its members are added; a list
+ * named twice is left out, since a name must find one list.
+ */
+export function listOperations(lists: readonly OfferedList[]): DestinationOperation[] {
+  const counts = new Map<string, number>();
+  for (const l of lists) counts.set(l.name, (counts.get(l.name) ?? 0) + 1);
+  const out: DestinationOperation[] = [];
+  for (const list of [...lists].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (counts.get(list.name) !== 1) continue;
+    const table = list.members;
+    const keyColumns: string[] = [];
+    for (const k of table.keys) {
+      if (k.status !== "Active") continue;
+      for (const c of k.columns) if (!keyColumns.includes(c) && KEY_VALUE_TYPES.has(table.columns.get(c)?.type ?? "EntityName")) keyColumns.push(c);
+    }
+    if (keyColumns.length === 0) continue;
+    const properties: Record<string, unknown> = {};
+    for (const c of keyColumns) {
+      const column = table.columns.get(c);
+      const s = column === undefined ? undefined : baseSchema(column);
+      if (s !== undefined) properties[c] = nullable(s);
+    }
+    out.push({ object_name: `list:${list.name}`, sync_mode: "append_dedup", json_schema: objectSchema(properties, []), matching_keys: keyColumns.map((c) => [c]) });
+  }
+  return out;
+}

@@ -22,9 +22,12 @@ export async function runSync(lines: AsyncIterable<readonly Line[]>, input: Inpu
           if (wait !== undefined) await wait;
           break;
         }
-        case "state":
-          sync.state(msg.held);
+        case "state": {
+          // Awaited only when relationship streams send their pending records first.
+          const wait = sync.state(msg.held);
+          if (wait !== undefined) await wait;
           break;
+        }
         case "stream_status":
           sync.streamStatus(msg.stream, msg.status);
           break;

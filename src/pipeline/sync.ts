@@ -24,6 +24,7 @@ import { Sender } from "./send.js";
 import type { Sink, StreamStats, RejectedRecord } from "./sink.js";
 import { Slots } from "./slots.js";
 import { openSinks, orderSinks } from "./streams.js";
+import type { RelationStreams } from "./relations.js";
 import { Reporter, totals } from "./summary.js";
 
 export interface SyncSummary {
@@ -34,6 +35,8 @@ export interface SyncSummary {
 export class Sync {
   readonly #options: SyncOptions;
   readonly #sinks = new Map<string, Sink>();
+  /** The relationship streams (membership, many-to-many): a sink kind of their own. */
+  #relations: RelationStreams | undefined;
   readonly #ledger = new CheckpointLedger();
   readonly #sender: Sender;
   readonly #reporter: Reporter;
@@ -104,7 +107,7 @@ export class Sync {
   }
 
   hasStream(d: StreamDescriptor): boolean {
-    return this.#find(d) !== undefined;
+    return this.#find(d) !== undefined || this.#relations?.has(d) === true;
   }
 
   #find(d: StreamDescriptor): Sink | undefined {
@@ -125,6 +128,7 @@ export class Sync {
    */
   record(d: StreamDescriptor, data: JsonObject, line: number): Promise<void> | undefined {
     this.throwIfFailed();
+    if (this.#relations?.has(d) === true) return this.#relations.record(d, data, line);
     const sink = this.#find(d);
     if (sink === undefined) {
       throw new UnknownStreamError(
@@ -157,15 +161,38 @@ export class Sync {
     for (const f of fields) await this.#options.output.log("WARN", `stream "${sink.name}": field "${f.field}" is ignored: ${f.reason}`);
   }
 
-  /** Holds the state until every record read before it is settled. */
-  state(held: HeldState): void {
+  /**
+   * A record of a stream another sink keeps (a relationship stream, relations.ts): it holds a ticket
+   * of the same ledger, so the states after it wait for it and count it. Settle exactly once.
+   */
+  openExternal(d: StreamDescriptor): (outcome: "written" | "rejected") => void {
+    this.throwIfFailed();
+    const ticket = this.#ledger.open(streamKey(d));
+    return (outcome) => {
+      this.#ledger.settle(ticket, outcome);
+      this.#emitSafeStates();
+    };
+  }
+
+  /** The relationship streams' sinks (relations.ts), planned after the Sync was made. */
+  addRelations(relations: RelationStreams): void {
+    this.#relations = relations;
+  }
+
+  /**
+   * Holds the state until every record read before it is settled. Relationship streams hold their
+   * records until a batch fills, so a state sends them: the promise is that send, to be awaited.
+   */
+  state(held: HeldState): Promise<void> | undefined {
     this.throwIfFailed();
     this.#ledger.addState(held, this.#streamKeysOf(held));
     this.#emitSafeStates();
+    return this.#relations?.flush();
   }
 
-  /** Remembered for destructive finalisation (mirror), which only COMPLETE streams get. */
+  /** Remembered for destructive finalisation (mirror, remove_missing), which only COMPLETE streams get. */
   streamStatus(d: StreamDescriptor, status: StreamStatus): void {
+    this.#relations?.streamStatus(d, status);
     const sink = this.#find(d);
     if (sink !== undefined) sink.status = status;
   }
@@ -174,6 +201,8 @@ export class Sync {
   async finish(): Promise<SyncSummary> {
     try {
       this.throwIfFailed();
+      // Relationship streams: the last records, then remove_missing, before the last states go out.
+      await this.#relations?.finish();
       for (const sink of this.#sinks.values()) await this.#sender.flush(sink);
       await this.#settleAll();
       this.throwIfFailed();
@@ -198,6 +227,7 @@ export class Sync {
    */
   async abort(options: { flushPending?: boolean } = {}): Promise<void> {
     if (options.flushPending === true && this.#fatal === undefined) {
+      await this.#relations?.flush().catch((err: unknown) => this.#fail(err));
       for (const sink of this.#sinks.values()) await this.#sender.flush(sink).catch((err: unknown) => this.#fail(err));
     }
     this.#stop();
