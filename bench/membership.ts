@@ -94,6 +94,8 @@ export async function runMembership(paths: BenchPaths, members: number, timeoutS
       config,
       JSON.stringify({
         ...c,
+        // The emulator signs in at its own authority, not a Microsoft sign-in host.
+        allow_custom_authority_host: true,
         streams: [{ name: STREAM, membership: { list: "Bench segment", member_table: "contact", key: { columns: ["emailaddress1"] }, source_fields: ["email"], remove_missing: true } }],
       }),
     );
