@@ -460,6 +460,8 @@ export interface LimitsRunResult {
   readonly ceiling: RunCeiling | undefined;
   readonly params: LimitParams | undefined;
   readonly users: number;
+  /** The emulator's time scale (0.1 on the faithful preset: its seconds are a tenth of Microsoft's). */
+  readonly timeScale?: number;
 }
 
 export async function limitsScenario(
@@ -484,7 +486,39 @@ export async function limitsScenario(
     const byClient = m.stats.requests.byClient;
     const share = Object.values(byClient);
     if (options.users > 1) notes.push(`requests per app user: ${share.join(" / ")}`);
-    return { result: { ...base, notes }, ceiling, params, users: options.users };
+    return { result: { ...base, notes }, ceiling, params, users: options.users, timeScale: m.stats.model.timeScale };
+  } finally {
+    await emulator.close();
+  }
+}
+
+/**
+ * The careful loader of issue 13 (bench/dwa-bulk-loader.ts: dynamics-web-api, UpsertMultiple of
+ * `batchSize` via callAction, `concurrency` in flight, Retry-After honoured) on a fresh emulator
+ * with the same limits, latency and environment as the connector's limits scenario, on the same data.
+ */
+export async function carefulScenario(
+  paths: BenchPaths,
+  options: LoaderScenarioOptions & { readonly limits: string | Partial<LimitsConfig> },
+  id = "careful-1",
+  title = `careful loader, limits on, 1 application user (dynamics-web-api UpsertMultiple of ${options.batchSize}, ${options.concurrency} in flight, Retry-After honoured)`,
+): Promise<LimitsRunResult> {
+  const emulator = await freshEmulator({ limits: options.limits, latency: true, environment: poolEnvironment(0) });
+  try {
+    const m = await measureLoader(
+      paths,
+      emulator,
+      "dwa-bulk-loader.js",
+      ["--records", String(options.records), "--batch-size", String(options.batchSize), "--concurrency", String(options.concurrency)],
+      options.timeoutSeconds,
+    );
+    const base = loaderResult(id, title, m, options.records, "end-to-end");
+    const stats = emulator.stats();
+    const params = limitParams(stats.model);
+    const ceiling = runCeiling(params, options.records, 1, options.batchSize);
+    const byKind = stats.throttled.byKind;
+    const notes = [...(base.notes ?? []), `429s by limit: requests ${byKind.requests}, execution ${byKind.execution}, concurrency ${byKind.concurrency}`];
+    return { result: { ...base, notes }, ceiling, params, users: 1, timeScale: stats.model.timeScale };
   } finally {
     await emulator.close();
   }
