@@ -89,6 +89,30 @@ describe("write only what changed", () => {
     expect((await w.write([op]))[0]).toMatchObject({ ok: true, unchanged: true });
   });
 
+  it("a lookup bound by the target's alternate key is unchanged when the row already points there, changed when not", async () => {
+    const w = writerFor([h.client()]);
+    const account = (n: string): Operation => ({ kind: "upsert", table: "account", entitySet: "accounts", ref: { kind: "key", values: [["accountnumber", n]] }, columns: { name: n }, bindings: [] });
+    expect((await w.write([account("CHG-A"), account("CHG-B")])).every((o) => o.ok)).toBe(true);
+    const linked = (n: string): Operation => ({
+      ...contact("changes-linked@example.com"),
+      bindings: [{ navigationProperty: "parentcustomerid_account", column: "parentcustomerid", target: { entitySet: "accounts", table: "account", ref: { kind: "key", values: [["accountnumber", n]] } } }],
+    });
+    expect((await w.write([linked("CHG-A")]))[0]).toMatchObject({ ok: true, created: true });
+    expect((await w.write([linked("CHG-A")]))[0]).toMatchObject({ ok: true, unchanged: true });
+    expect((await w.write([linked("CHG-B")]))[0]).toMatchObject({ ok: true, created: false });
+    const [row] = await (async () => {
+      const out: Record<string, unknown>[] = [];
+      for await (const page of h.client().query("contacts", { select: ["_parentcustomerid_value"], filter: "emailaddress1 eq 'changes-linked@example.com'" })) out.push(...page);
+      return out;
+    })();
+    const [b] = await (async () => {
+      const out: Record<string, unknown>[] = [];
+      for await (const page of h.client().query("accounts", { select: ["accountid"], filter: "accountnumber eq 'CHG-B'" })) out.push(...page);
+      return out;
+    })();
+    expect(row?._parentcustomerid_value).toBe(b?.accountid);
+  });
+
   it("reads a few keys with a plain GET and leaves an update of a missing row to be refused as before", async () => {
     const w = writerFor([h.client()]);
     const out = await w.write([contact("changes-missing@example.com", {}, "update"), contact("changes-small@example.com")]);

@@ -90,6 +90,50 @@ function readFilter(meta: TableMeta, shape: string, items: readonly Item[]): str
   return items.map(({ op }) => `(${keyFilter(op.ref)})`).join(" or ");
 }
 
+/**
+ * `$expand` of the lookups bound by a target's alternate key, selecting that key's columns: a lookup
+ * reads back as a GUID, so only the target's key says whether it already points where we bind it.
+ */
+function expandOf(items: readonly Item[]): string | undefined {
+  const byNav = new Map<string, Set<string>>();
+  for (const { op } of items) {
+    for (const b of op.bindings) {
+      if (b.target === null || b.target.ref.kind !== "key" || b.column === undefined) continue;
+      let cols = byNav.get(b.navigationProperty);
+      if (cols === undefined) {
+        cols = new Set();
+        byNav.set(b.navigationProperty, cols);
+      }
+      for (const [c] of b.target.ref.values) cols.add(c);
+    }
+  }
+  if (byNav.size === 0) return undefined;
+  return [...byNav].map(([nav, cols]) => `${nav}($select=${[...cols].join(",")})`).join(",");
+}
+
+/**
+ * The operation as compared: a lookup bound by alternate key whose expanded target has that key is
+ * bound by the row's GUID instead, so diffRow sees it unchanged.
+ */
+function comparable(op: Operation, row: Readonly<Record<string, unknown>>, tables: TableLookup): Operation {
+  if (!op.bindings.some((b) => b.target !== null && b.target.ref.kind === "key")) return op;
+  const bindings = op.bindings.map((b) => {
+    if (b.target === null || b.target.ref.kind !== "key" || b.column === undefined) return b;
+    const expanded = row[b.navigationProperty];
+    const id = row[lookupValueName(b.column)];
+    const target = tables(b.target.table);
+    if (typeof expanded !== "object" || expanded === null || typeof id !== "string" || target === undefined) return b;
+    const typeOf = (c: string) => keyColumnType(target, c);
+    const want = keyIdentity(b.target.ref.values, typeOf);
+    const have = keyIdentity(
+      b.target.ref.values.map(([c]) => [c, (expanded as Record<string, unknown>)[c]] as const),
+      typeOf,
+    );
+    return want !== undefined && want === have ? { ...b, target: { ...b.target, ref: { kind: "id" as const, id } } } : b;
+  });
+  return { ...op, bindings };
+}
+
 function selectOf(meta: TableMeta, shape: string, items: readonly Item[]): string[] {
   const columns = new Set<string>([meta.primaryIdAttribute]);
   if (shape !== "id") for (const c of shape.split(",")) columns.add(c);
@@ -146,7 +190,11 @@ export class ChangeFilter {
   async #narrow(g: Group, items: readonly Item[], results: (WriteOutcome | undefined)[], narrowed: Map<Item, Narrowed>): Promise<void> {
     let path: string;
     try {
-      path = `${g.entitySet}?$select=${selectOf(g.meta, g.shape, items).join(",")}&$filter=${encodeQueryValue(readFilter(g.meta, g.shape, items))}`;
+      const expand = expandOf(items);
+      path =
+        `${g.entitySet}?$select=${selectOf(g.meta, g.shape, items).join(",")}` +
+        (expand === undefined ? "" : `&$expand=${encodeQueryValue(expand)}`) +
+        `&$filter=${encodeQueryValue(readFilter(g.meta, g.shape, items))}`;
     } catch (err) {
       if (err instanceof KeyLiteralError) return;
       throw err;
@@ -166,7 +214,7 @@ export class ChangeFilter {
       const row = byIdentity.get(identity);
       if (row === null) continue;
       const original = item.op;
-      const diff = diffRow(original, row, g.meta);
+      const diff = row === undefined ? diffRow(original, undefined, g.meta) : diffRow(comparable(original, row, this.#tables), row, g.meta);
       if (diff.action === "unchanged") {
         results[item.index] = { ok: true, unchanged: true };
         this.#counts.unchangedSkipped();

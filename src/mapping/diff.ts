@@ -23,14 +23,24 @@ function multiSet(text: string): string {
 
 /** Whether our coerced value equals the row's value as the Web API returns it. */
 function sameValue(ours: ColumnValue, theirs: unknown, column: ColumnMeta | undefined): boolean {
-  // $select returns null for empty columns; a column absent from the row is empty as well.
-  if (ours === null) return theirs === null || theirs === undefined;
-  if (theirs === null || theirs === undefined) return false;
+  // $select returns null for empty columns; a column absent from the row is empty as well. Dataverse
+  // keeps an empty text as null.
+  const empty = theirs === null || theirs === undefined;
+  if (ours === null) return empty;
+  if (ours === "" && (column?.type === "String" || column?.type === "Memo")) return empty || theirs === "";
+  if (empty) return false;
   // The row was read through JSON.parse, so beyond 2^53 its value is the nearest double at best.
   if (typeof ours === "bigint") return typeof theirs === "number" ? Number(ours) === theirs : String(ours) === String(theirs);
   if (typeof ours === "number") {
     const t = typeof theirs === "number" ? theirs : typeof theirs === "string" ? Number(theirs) : Number.NaN;
-    return t === ours;
+    if (t === ours) return true;
+    // A decimal, money or float column keeps `precision` digits after the point: 1.234 is stored as
+    // 1.23 in a column of precision 2, so it reads back as 1.23 and is no change.
+    const p = column?.precision;
+    if ((column?.type === "Decimal" || column?.type === "Money" || column?.type === "Double") && p !== undefined && p >= 0 && p <= 10 && Number.isFinite(t)) {
+      return ours.toFixed(p) === t.toFixed(p);
+    }
+    return false;
   }
   if (typeof ours === "boolean") return theirs === ours;
   if (typeof theirs !== "string") return false;
