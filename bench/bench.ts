@@ -26,8 +26,11 @@ import { requestCostMs } from "./theory.js";
 import { BenchError } from "./errors.js";
 import { membershipResults, membershipSection, runMembership, type MembershipRun } from "./membership.js";
 
-export const SCENARIOS = ["emulator", "connector", "dwa", "latency", "limits", "large", "membership"] as const;
-export const DEFAULT_SCENARIOS: readonly ScenarioId[] = ["emulator", "connector", "dwa", "latency", "limits"];
+export const SCENARIOS = ["emulator", "connector", "dwa", "latency", "limits", "resync", "large", "membership"] as const;
+export const DEFAULT_SCENARIOS: readonly ScenarioId[] = ["emulator", "connector", "dwa", "latency", "limits", "resync"];
+
+/** The resyncs of issue 13: this share of the records changed since the initial load. */
+export const RESYNC_SHARES = [0.02, 0.2] as const;
 
 /**
  * The limits scenarios' default: the emulator's `faithful` preset, Microsoft's limits and calibrated
@@ -310,6 +313,53 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         rmSync(limitsInput, { force: true });
       }
     }
+    if (want.has("resync")) {
+      // Issue 13: the same records again, already in the table, a share of them changed; the careful
+      // loader resends everything, the connector reads first and writes what changed.
+      for (const share of RESYNC_SHARES) {
+        const changedEvery = Math.round(1 / share);
+        const pct = Math.round(share * 100);
+        const records = options.records;
+        const input = join(work, `resync-${pct}.jsonl`);
+        const inputOptions = { records, stateEvery: options.stateEvery, changedEvery };
+        await writeAirbyteFile(input, inputOptions);
+        const carefulId = `resync-${pct}-careful`;
+        const carefulTitle = `careful loader, resync with ${pct} % changed, limits on, 1 application user`;
+        results.push(
+          await guarded(carefulId, carefulTitle, records, log, async () => {
+            const run = await carefulScenario(
+              paths,
+              { records, batchSize: options.batchSize, concurrency: options.dwaConcurrency, timeoutSeconds: options.timeoutSeconds, limits: options.limits, seed: records, changedEvery },
+              carefulId,
+              carefulTitle,
+            );
+            carefulRuns.push(run);
+            return run.result;
+          }),
+        );
+        const id = `resync-${pct}`;
+        const title = `connector, resync with ${pct} % changed, limits on, 1 application user`;
+        results.push(
+          await guarded(id, title, records, log, async () => {
+            const run = await limitsScenario(paths, {
+              inputFile: input,
+              records,
+              states: expectedStates(inputOptions),
+              batchSize: options.batchSize,
+              timeoutSeconds: options.timeoutSeconds,
+              users: 1,
+              limits: options.limits,
+              seed: records,
+              id,
+              title,
+            });
+            carefulRuns.push(run);
+            return run.result;
+          }),
+        );
+        rmSync(input, { force: true });
+      }
+    }
     if (want.has("large")) {
       const largeInput = join(work, "large.jsonl");
       const largeOptions = { records: options.largeRecords, stateEvery: options.stateEvery };
@@ -547,7 +597,22 @@ export function judge(
     );
   }
 
-  const careful = carefulRuns.find((r) => r.users === 1);
+  for (const share of RESYNC_SHARES) {
+    const pct = Math.round(share * 100);
+    const want = share <= 0.02 ? 15 : 3;
+    const ours = rate(carefulRuns.find((r) => r.result.id === `resync-${pct}`)?.result);
+    const theirs = rate(carefulRuns.find((r) => r.result.id === `resync-${pct}-careful`)?.result);
+    const ratio = ours !== undefined && theirs !== undefined ? ours / theirs : undefined;
+    checks.push(
+      check(
+        `resync, ${pct} % changed, limits on, 1 user: connector ≥ ${want}× the careful loader, same run`,
+        ratio === undefined ? undefined : fmtRatio(ratio),
+        ratio === undefined ? undefined : ratio >= want,
+        ratio === undefined ? undefined : `${fmtInt(ours)} vs ${fmtInt(theirs)} records/s over ${fmtInt(options.records)} records already in the table, both end to end; the loader resends every record`,
+      ),
+    );
+  }
+  const careful = carefulRuns.find((r) => r.result.id === "careful-1");
   const rc = rate(careful?.result);
   const rOne = rate(one?.result);
   const vsCareful = rc !== undefined && rOne !== undefined ? rOne / rc : undefined;
@@ -559,7 +624,7 @@ export function judge(
       vsCareful === undefined ? undefined : `${fmtInt(rOne)} vs ${fmtInt(rc)} records/s, ${fmtInt(one?.result.records)} new contacts each, both end to end`,
     ),
   );
-  for (const run of [careful, one, pool]) {
+  for (const run of [careful, one, pool, ...carefulRuns.filter((r) => r.result.id.startsWith("resync-"))]) {
     const r = rate(run?.result);
     if (run === undefined || r === undefined) continue;
     const scale = run.timeScale ?? 1;
@@ -567,7 +632,7 @@ export function judge(
     const perHourPerUser = (r * scale * 3600) / run.users;
     const microsoftCeiling = run.ceiling === undefined ? undefined : (run.ceiling.steady.recordsPerSecond * scale * 3600) / run.users;
     checks.push({
-      target: `context: ${run.result.id === "careful-1" ? "careful loader" : "connector"}, ${run.users === 1 ? "1 user" : `pool of ${run.users}`}: records per hour per application user in real time`,
+      target: `context: ${run.result.title}: records per hour per application user in real time`,
       measured: `${fmtInt(perHourPerUser)} records/h per user`,
       verdict: "info",
       detail:
@@ -760,6 +825,9 @@ function sections(limitRuns: readonly LimitsRunResult[], options: BenchOptions):
         " rows by alternate key through `callAction` on the entity set, " +
         options.dwaConcurrency +
         " requests in flight, a 429's Retry-After honoured in full by every sender before the request is sent again; run on a fresh emulator with the same limits and the same records as the one-user connector run, just before it.",
+      "- **resync** (issue 13): the same " +
+        fmtInt(options.records) +
+        " contacts already in the table (seeded into a fresh emulator), sent again with every 50th (2 %) or every 5th (20 %) record's job title changed, on the same limits: the careful loader upserts every record; the connector reads each batch's current values first (one read per batch) and writes only the changed rows' changed columns (`write_only_changes`, on by default).",
       "- **limits on**: the connector against the emulator with service protection limits and real latency, first with one application user, then with a pool (each user carrying the same number of records, so a perfect pool scales exactly by its size).",
       "- HTTP requests, successful write requests and 429s are counted on the emulator's side of the wire (Node's `http.server` diagnostics channels); rows are counted in the emulator's store after each run; each scenario gets a fresh emulator in the bench process, each client its own process, so on 2 cores the emulator and the client under test each have one.",
     ].join("\n"),

@@ -7,7 +7,7 @@
 // idempotent). Run as a child by scenarios.ts; prints one BENCH_RESULT line.
 //
 //   BENCH_EMULATOR_CONNECTION='{…}' NODE_EXTRA_CA_CERTS=ca.pem \
-//     node dist/bench/dwa-bulk-loader.js --records 100000 --batch-size 1000 --concurrency 4
+//     node dist/bench/dwa-bulk-loader.js --records 100000 --batch-size 1000 --concurrency 4 [--changed-every N]
 import { ConfidentialClientApplication } from "@azure/msal-node";
 import { DynamicsWebApi } from "dynamics-web-api";
 import { BENCH_ENTITY_SET, upsertTargets } from "./generate.js";
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   await forEachChunk(chunks, options.concurrency, async (index) => {
     const from = index * options.batchSize;
     const count = Math.min(options.batchSize, options.records - from);
-    const Targets = upsertTargets(from, count);
+    const Targets = upsertTargets(from, count, options.changedEvery);
     for (let attempt = 1; ; attempt++) {
       const wait = pausedUntil - performance.now();
       if (wait > 0) await sleep(wait);

@@ -10,7 +10,7 @@ import { defaultEnvironment } from "../emulator/environment.js";
 import type { AppRegistration } from "../emulator/types.js";
 import { runMeasured } from "./child.js";
 import type { ChildRun } from "./child.js";
-import { BENCH_KEY_COLUMN, BENCH_STREAM, BENCH_TABLE } from "./generate.js";
+import { BENCH_KEY_COLUMN, BENCH_STREAM, BENCH_TABLE, contactRow } from "./generate.js";
 import { HttpCounter } from "./http-counter.js";
 import type { HttpCounts } from "./http-counter.js";
 import { CONNECTION_ENV, parseResultLine } from "./loader-io.js";
@@ -443,6 +443,13 @@ export function poolEnvironment(extra: number): Environment {
   };
 }
 
+/** `environment` with records 0..seed-1 of the bench's contacts already in the table (a resync's starting point). */
+export function seeded(environment: Environment, seed: number | undefined): Environment {
+  if (seed === undefined || seed === 0) return environment;
+  const rows = environment.rows ?? {};
+  return { ...environment, rows: { ...rows, [BENCH_TABLE]: [...(rows[BENCH_TABLE] ?? []), ...Array.from({ length: seed }, (_, i) => ({ ...contactRow(i) }))] } };
+}
+
 export function limitParams(model: EmulatorStats["model"]): LimitParams {
   return {
     windowSeconds: model.windowSeconds,
@@ -466,12 +473,19 @@ export interface LimitsRunResult {
 
 export async function limitsScenario(
   paths: BenchPaths,
-  options: ConnectorRunOptions & { readonly users: number; readonly limits: string | Partial<LimitsConfig> },
+  options: ConnectorRunOptions & {
+    readonly users: number;
+    readonly limits: string | Partial<LimitsConfig>;
+    /** Rows already in the table when the run starts (a resync). */
+    readonly seed?: number;
+    readonly id?: string;
+    readonly title?: string;
+  },
 ): Promise<LimitsRunResult> {
   const extra = options.users - 1;
-  const emulator = await freshEmulator({ limits: options.limits, latency: true, environment: poolEnvironment(extra) });
-  const id = options.users === 1 ? "limits-1" : `limits-${options.users}`;
-  const title = `connector, limits on, ${options.users === 1 ? "1 application user" : `pool of ${options.users} users`}`;
+  const emulator = await freshEmulator({ limits: options.limits, latency: true, environment: seeded(poolEnvironment(extra), options.seed) });
+  const id = options.id ?? (options.users === 1 ? "limits-1" : `limits-${options.users}`);
+  const title = options.title ?? `connector, limits on, ${options.users === 1 ? "1 application user" : `pool of ${options.users} users`}`;
   try {
     const poolApps = emulator.apps.filter((a) => a.displayName.startsWith("bench pool member"));
     const m = await measureConnector(paths, emulator, poolApps.slice(0, extra), options, id);
@@ -499,17 +513,25 @@ export async function limitsScenario(
  */
 export async function carefulScenario(
   paths: BenchPaths,
-  options: LoaderScenarioOptions & { readonly limits: string | Partial<LimitsConfig> },
+  options: LoaderScenarioOptions & { readonly limits: string | Partial<LimitsConfig>; readonly seed?: number; readonly changedEvery?: number },
   id = "careful-1",
   title = `careful loader, limits on, 1 application user (dynamics-web-api UpsertMultiple of ${options.batchSize}, ${options.concurrency} in flight, Retry-After honoured)`,
 ): Promise<LimitsRunResult> {
-  const emulator = await freshEmulator({ limits: options.limits, latency: true, environment: poolEnvironment(0) });
+  const emulator = await freshEmulator({ limits: options.limits, latency: true, environment: seeded(poolEnvironment(0), options.seed) });
   try {
     const m = await measureLoader(
       paths,
       emulator,
       "dwa-bulk-loader.js",
-      ["--records", String(options.records), "--batch-size", String(options.batchSize), "--concurrency", String(options.concurrency)],
+      [
+        "--records",
+        String(options.records),
+        "--batch-size",
+        String(options.batchSize),
+        "--concurrency",
+        String(options.concurrency),
+        ...(options.changedEvery === undefined ? [] : ["--changed-every", String(options.changedEvery)]),
+      ],
       options.timeoutSeconds,
     );
     const base = loaderResult(id, title, m, options.records, "end-to-end");
