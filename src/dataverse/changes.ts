@@ -17,7 +17,7 @@
 // equalities for composite keys. A URL longer than LONG_URL goes as a GET inside a `$batch`, whose
 // part URLs are not subject to the request line's limit (Learn, "Execute batch operations": use
 // $batch for GET requests whose URL would exceed the maximum length).
-import { keyColumnType, keyIdentity } from "../model/key-identity.js";
+import { keyColumnType, keyIdentity, tableCollation } from "../model/key-identity.js";
 import { lookupOfValueName, lookupValueName } from "../model/lookup.js";
 import type { Operation } from "../model/operation.js";
 import type { TableLookup, TableMeta } from "../model/table-meta.js";
@@ -56,7 +56,7 @@ function shapeOf(op: Operation): string | undefined {
 
 function identityOf(meta: TableMeta, op: Operation): string | undefined {
   if (op.ref.kind === "id") return op.ref.id.toLowerCase();
-  if (op.ref.kind === "key") return keyIdentity(op.ref.values, (c) => keyColumnType(meta, c));
+  if (op.ref.kind === "key") return keyIdentity(op.ref.values, (c) => keyColumnType(meta, c), tableCollation(meta));
   return undefined;
 }
 
@@ -68,6 +68,7 @@ function rowIdentity(meta: TableMeta, shape: string, row: Readonly<Record<string
   return keyIdentity(
     shape.split(",").map((c) => [c, row[c]] as const),
     (c) => keyColumnType(meta, c),
+    tableCollation(meta),
   );
 }
 
@@ -124,10 +125,11 @@ function comparable(op: Operation, row: Readonly<Record<string, unknown>>, table
     const target = tables(b.target.table);
     if (typeof expanded !== "object" || expanded === null || typeof id !== "string" || target === undefined) return b;
     const typeOf = (c: string) => keyColumnType(target, c);
-    const want = keyIdentity(b.target.ref.values, typeOf);
+    const want = keyIdentity(b.target.ref.values, typeOf, tableCollation(target));
     const have = keyIdentity(
       b.target.ref.values.map(([c]) => [c, (expanded as Record<string, unknown>)[c]] as const),
       typeOf,
+      tableCollation(target),
     );
     return want !== undefined && want === have ? { ...b, target: { ...b.target, ref: { kind: "id" as const, id } } } : b;
   });
