@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { expectedStates, writeAirbyteFile } from "./generate.js";
+import { BENCH_TABLE, expectedStates, writeAirbyteFile } from "./generate.js";
 import {
   fmtInt,
   fmtMb,
@@ -26,8 +26,14 @@ import { requestCostMs } from "./theory.js";
 import { BenchError } from "./errors.js";
 import { membershipResults, membershipSection, runMembership, type MembershipRun } from "./membership.js";
 
-export const SCENARIOS = ["emulator", "connector", "dwa", "latency", "limits", "resync", "large", "membership"] as const;
-export const DEFAULT_SCENARIOS: readonly ScenarioId[] = ["emulator", "connector", "dwa", "latency", "limits", "resync"];
+export const SCENARIOS = ["emulator", "connector", "dwa", "latency", "limits", "resync", "bypass", "large", "membership"] as const;
+export const DEFAULT_SCENARIOS: readonly ScenarioId[] = ["emulator", "connector", "dwa", "latency", "limits", "resync", "bypass"];
+
+/**
+ * The bypass scenarios' synchronous plug-in: a step on contact Create of this many ms per record in
+ * the faithful preset's time (50 ms in Microsoft's: a plug-in that reads a row or two).
+ */
+export const BYPASS_PLUGIN_MS = 5;
 
 /** The resyncs of issue 13: this share of the records changed since the initial load. */
 export const RESYNC_SHARES = [0.02, 0.2] as const;
@@ -360,6 +366,37 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         rmSync(input, { force: true });
       }
     }
+    if (want.has("bypass")) {
+      // Issue 13: what MSCRM.BypassBusinessLogicExecution saves on a table with a synchronous
+      // plug-in; the same initial load with the option off (the default) and on.
+      const records = options.latencyRecords;
+      const input = join(work, "bypass.jsonl");
+      const inputOptions = { records, stateEvery: options.stateEvery };
+      await writeAirbyteFile(input, inputOptions);
+      for (const bypass of [false, true]) {
+        const id = bypass ? "bypass-on" : "bypass-off";
+        const title = `connector, contact Create plug-in of ${BYPASS_PLUGIN_MS} ms per record, bypass_business_logic ${bypass ? "CustomSync" : "off"}, limits on, 1 user`;
+        results.push(
+          await guarded(id, title, records, log, async () => {
+            const run = await limitsScenario(paths, {
+              inputFile: input,
+              records,
+              states: expectedStates(inputOptions),
+              batchSize: options.batchSize,
+              timeoutSeconds: options.timeoutSeconds,
+              users: 1,
+              limits: options.limits,
+              plugins: [{ table: BENCH_TABLE, message: "Create", milliseconds: BYPASS_PLUGIN_MS }],
+              ...(bypass ? { extraConfig: { bypass_business_logic: "CustomSync" } } : {}),
+              id,
+              title,
+            });
+            return run.result;
+          }),
+        );
+      }
+      rmSync(input, { force: true });
+    }
     if (want.has("large")) {
       const largeInput = join(work, "large.jsonl");
       const largeOptions = { records: options.largeRecords, stateEvery: options.stateEvery };
@@ -612,6 +649,16 @@ export function judge(
       ),
     );
   }
+  const bypassOff = rate(find(results, "bypass-off"));
+  const bypassOn = rate(find(results, "bypass-on"));
+  if (bypassOff !== undefined && bypassOn !== undefined) {
+    checks.push({
+      target: `context: bypass_business_logic on a table with a synchronous plug-in (${BYPASS_PLUGIN_MS} ms per created record), same run`,
+      measured: fmtRatio(bypassOn / bypassOff),
+      verdict: "info",
+      detail: `${fmtInt(bypassOn)} records/s with CustomSync vs ${fmtInt(bypassOff)} without; no target: bypass stays opt-in, since skipping plug-ins changes what the customer's environment does`,
+    });
+  }
   const careful = carefulRuns.find((r) => r.result.id === "careful-1");
   const rc = rate(careful?.result);
   const rOne = rate(one?.result);
@@ -828,6 +875,9 @@ function sections(limitRuns: readonly LimitsRunResult[], options: BenchOptions):
       "- **resync** (issue 13): the same " +
         fmtInt(options.records) +
         " contacts already in the table (seeded into a fresh emulator), sent again with every 50th (2 %) or every 5th (20 %) record's job title changed, on the same limits: the careful loader upserts every record; the connector reads each batch's current values first (one read per batch) and writes only the changed rows' changed columns (`write_only_changes`, on by default).",
+      "- **bypass** (issue 13): the connector's initial load of " +
+        fmtInt(options.latencyRecords) +
+        ` new contacts on the same limits, with a synchronous plug-in step on contact Create of ${BYPASS_PLUGIN_MS} ms per record (the emulator's environment \`plugins\`), once as configured by default and once with \`bypass_business_logic: CustomSync\` (the application user holds prvBypassCustomBusinessLogic; \`check\` says whether it does). Bypass stays opt-in: it skips the customer's plug-ins.`,
       "- **limits on**: the connector against the emulator with service protection limits and real latency, first with one application user, then with a pool (each user carrying the same number of records, so a perfect pool scales exactly by its size).",
       "- HTTP requests, successful write requests and 429s are counted on the emulator's side of the wire (Node's `http.server` diagnostics channels); rows are counted in the emulator's store after each run; each scenario gets a fresh emulator in the bench process, each client its own process, so on 2 cores the emulator and the client under test each have one.",
     ].join("\n"),

@@ -72,6 +72,8 @@ export interface ConnectorRunOptions {
   /** Connector's max_concurrency; undefined leaves the spec default. */
   readonly maxConcurrency?: number;
   readonly timeoutSeconds: number;
+  /** More connector settings (bypass_business_logic, say). */
+  readonly extraConfig?: Readonly<Record<string, unknown>>;
 }
 
 export interface ConnectorOutput {
@@ -188,12 +190,13 @@ export async function measureConnector(
   const catalogFile = join(paths.work, `${label}.catalog.json`);
   writeFileSync(
     configFile,
-    JSON.stringify(
-      connectorConfig(emulator, extraUsers, {
+    JSON.stringify({
+      ...connectorConfig(emulator, extraUsers, {
         batchSize: options.batchSize,
         ...(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency }),
       }),
-    ),
+      ...(options.extraConfig ?? {}),
+    }),
     { mode: 0o600 },
   );
   writeFileSync(catalogFile, JSON.stringify(benchCatalog()));
@@ -480,10 +483,17 @@ export async function limitsScenario(
     readonly seed?: number;
     readonly id?: string;
     readonly title?: string;
+    /** Synchronous plug-in steps in the environment. */
+    readonly plugins?: Environment["plugins"];
   },
 ): Promise<LimitsRunResult> {
   const extra = options.users - 1;
-  const emulator = await freshEmulator({ limits: options.limits, latency: true, environment: seeded(poolEnvironment(extra), options.seed) });
+  const base = seeded(poolEnvironment(extra), options.seed);
+  const emulator = await freshEmulator({
+    limits: options.limits,
+    latency: true,
+    environment: options.plugins === undefined ? base : { ...base, plugins: options.plugins },
+  });
   const id = options.id ?? (options.users === 1 ? "limits-1" : `limits-${options.users}`);
   const title = options.title ?? `connector, limits on, ${options.users === 1 ? "1 application user" : `pool of ${options.users} users`}`;
   try {

@@ -22,7 +22,7 @@ import { lookupOfValueName, lookupValueName } from "../model/lookup.js";
 import type { Operation } from "../model/operation.js";
 import type { TableLookup, TableMeta } from "../model/table-meta.js";
 import type { WriteOutcome } from "../model/writer.js";
-import { diffRow } from "../mapping/diff.js";
+import { diffRow } from "../model/row-diff.js";
 import { buildBatch, matchResponses, parseBatchResponse } from "./batch.js";
 import { bodyText } from "./client.js";
 import { DataverseError } from "./errors.js";
