@@ -22,9 +22,9 @@ import { lookupOfValueName, lookupValueName } from "../model/lookup.js";
 import type { Operation } from "../model/operation.js";
 import type { TableLookup, TableMeta } from "../model/table-meta.js";
 import type { WriteOutcome } from "../model/writer.js";
-import { diffRow } from "../model/row-diff.js";
+import { diffRow, type RowDiff } from "../model/row-diff.js";
 import { buildBatch, matchResponses, parseBatchResponse } from "./batch.js";
-import { bodyText } from "./client.js";
+import { bodyText, type DataverseClient } from "./client.js";
 import { DataverseError } from "./errors.js";
 import { encodeQueryValue, entityPath, filterLiteral, KeyLiteralError, keyFilter } from "./keys.js";
 import type { UserPool } from "./user-pool.js";
@@ -73,12 +73,12 @@ function rowIdentity(meta: TableMeta, shape: string, row: Readonly<Record<string
 }
 
 /** The read's $filter for these items (all of one shape); throws KeyLiteralError when a value cannot be written. */
-function readFilter(meta: TableMeta, shape: string, items: readonly Item[]): string {
+function readFilter(meta: TableMeta, shape: string, ops: readonly Operation[]): string {
   const single = shape === "id" ? meta.primaryIdAttribute : shape.includes(",") ? undefined : shape;
   // In takes its values as JSON strings; a lookup key part (`_x_value`) is left to equalities, since
   // Learn shows In only on plain columns.
   if (single !== undefined && lookupOfValueName(single) === undefined) {
-    const values = items.map(({ op }) => {
+    const values = ops.map((op) => {
       if (op.ref.kind === "id") return op.ref.id;
       const v = op.ref.kind === "key" ? op.ref.values[0]?.[1] : undefined;
       if (v === undefined) throw new KeyLiteralError("key", "no key value");
@@ -88,16 +88,16 @@ function readFilter(meta: TableMeta, shape: string, items: readonly Item[]): str
     });
     return `Microsoft.Dynamics.CRM.In(PropertyName='${single}',PropertyValues=${JSON.stringify([...new Set(values)])})`;
   }
-  return items.map(({ op }) => `(${keyFilter(op.ref)})`).join(" or ");
+  return ops.map((op) => `(${keyFilter(op.ref)})`).join(" or ");
 }
 
 /**
  * `$expand` of the lookups bound by a target's alternate key, selecting that key's columns: a lookup
  * reads back as a GUID, so only the target's key says whether it already points where we bind it.
  */
-function expandOf(items: readonly Item[]): string | undefined {
+function expandOf(ops: readonly Operation[]): string | undefined {
   const byNav = new Map<string, Set<string>>();
-  for (const { op } of items) {
+  for (const op of ops) {
     for (const b of op.bindings) {
       if (b.target === null || b.target.ref.kind !== "key" || b.column === undefined) continue;
       let cols = byNav.get(b.navigationProperty);
@@ -136,10 +136,10 @@ function comparable(op: Operation, row: Readonly<Record<string, unknown>>, table
   return { ...op, bindings };
 }
 
-function selectOf(meta: TableMeta, shape: string, items: readonly Item[]): string[] {
+function selectOf(meta: TableMeta, shape: string, ops: readonly Operation[]): string[] {
   const columns = new Set<string>([meta.primaryIdAttribute]);
   if (shape !== "id") for (const c of shape.split(",")) columns.add(c);
-  for (const { op } of items) {
+  for (const op of ops) {
     for (const c of Object.keys(op.columns)) columns.add(c);
     for (const b of op.bindings) if (b.column !== undefined) columns.add(lookupValueName(b.column));
   }
@@ -190,31 +190,11 @@ export class ChangeFilter {
   }
 
   async #narrow(g: Group, items: readonly Item[], results: (WriteOutcome | undefined)[], narrowed: Map<Item, Narrowed>): Promise<void> {
-    let path: string;
-    try {
-      const expand = expandOf(items);
-      path =
-        `${g.entitySet}?$select=${selectOf(g.meta, g.shape, items).join(",")}` +
-        (expand === undefined ? "" : `&$expand=${encodeQueryValue(expand)}`) +
-        `&$filter=${encodeQueryValue(readFilter(g.meta, g.shape, items))}`;
-    } catch (err) {
-      if (err instanceof KeyLiteralError) return;
-      throw err;
-    }
-    const rows = await this.#read(path);
-    if (rows === undefined) return;
-    const byIdentity = new Map<string, Record<string, unknown> | null>();
-    for (const row of rows) {
-      const id = rowIdentity(g.meta, g.shape, row);
-      if (id === undefined) return; // a row we cannot place: prove nothing about this chunk
-      // Two rows for one identity (a comparison we got wrong): leave that key to the write.
-      byIdentity.set(id, byIdentity.has(id) ? null : row);
-    }
-    for (const item of items) {
-      const identity = identityOf(g.meta, item.op);
-      if (identity === undefined) continue;
-      const row = byIdentity.get(identity);
-      if (row === null) continue;
+    this.#counts.changeRead();
+    const found = await this.#pool.read((client) => readChunk(client, g, items.map((i) => i.op)));
+    items.forEach((item, k) => {
+      const row = found[k];
+      if (row === null) return;
       const original = item.op;
       const diff = row === undefined ? diffRow(original, undefined, g.meta) : diffRow(comparable(original, row, this.#tables), row, g.meta);
       if (diff.action === "unchanged") {
@@ -225,7 +205,7 @@ export class ChangeFilter {
         narrowed.set(item, { original, as: "create" });
       } else if (diff.action === "update" && row !== undefined) {
         const id = row[g.meta.primaryIdAttribute];
-        if (typeof id !== "string") continue;
+        if (typeof id !== "string") return;
         const changed = new Set(diff.changedColumns);
         const columns = Object.fromEntries(Object.entries(original.columns).filter(([c]) => changed.has(c)));
         const bindings = original.bindings.filter((b) => changed.has(b.column ?? b.navigationProperty));
@@ -233,40 +213,107 @@ export class ChangeFilter {
         item.path = entityPath(original.entitySet, item.op.ref);
         narrowed.set(item, { original, as: "update" });
       }
-    }
+    });
   }
+}
 
-  /** The rows the read returns; undefined when it failed or was cut into pages (nothing proven). */
-  async #read(path: string): Promise<Record<string, unknown>[] | undefined> {
-    const prefer = { Prefer: "odata.maxpagesize=5000" };
-    this.#counts.changeRead();
-    let text: string;
-    try {
-      text = await this.#pool.read(async (client) => {
-        if (path.length <= LONG_URL) {
-          const res = await client.send({ method: "GET", path, headers: prefer });
-          return res.status === 200 ? bodyText(res.body) : "";
-        }
-        const built = buildBatch([{ method: "GET", url: `${client.rootPath}${path}`, headers: prefer }]);
-        const res = await client.send({ method: "POST", path: "$batch", headers: { "Content-Type": built.contentType }, body: built.body });
-        if (res.status !== 200) return "";
-        const [part] = matchResponses(1, parseBatchResponse(res.headers["content-type"] ?? "", bodyText(res.body)));
-        return part?.status === 200 ? part.body : "";
-      });
-    } catch (err) {
-      if (err instanceof DataverseError) return undefined;
-      throw err;
-    }
-    if (text === "") return undefined;
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return undefined;
-    }
-    if (typeof body !== "object" || body === null) return undefined;
-    const o = body as Record<string, unknown>;
-    if (!Array.isArray(o["value"]) || o["@odata.nextLink"] !== undefined) return undefined;
-    return o["value"].filter((r): r is Record<string, unknown> => typeof r === "object" && r !== null);
+/**
+ * The current rows of `ops` (one entity set, one ref shape), in one read: for each operation its
+ * row, undefined when the read shows there is none, or null when the read proves nothing for it
+ * (it failed, a key no filter can carry, a row matching several keys).
+ */
+async function readChunk(client: DataverseClient, g: Omit<Group, "items">, ops: readonly Operation[]): Promise<(Record<string, unknown> | undefined | null)[]> {
+  const unknown = ops.map(() => null);
+  let path: string;
+  try {
+    const expand = expandOf(ops);
+    path =
+      `${g.entitySet}?$select=${selectOf(g.meta, g.shape, ops).join(",")}` +
+      (expand === undefined ? "" : `&$expand=${encodeQueryValue(expand)}`) +
+      `&$filter=${encodeQueryValue(readFilter(g.meta, g.shape, ops))}`;
+  } catch (err) {
+    if (err instanceof KeyLiteralError) return unknown;
+    throw err;
   }
+  const rows = await readRows(client, path);
+  if (rows === undefined) return unknown;
+  const byIdentity = new Map<string, Record<string, unknown> | null>();
+  for (const row of rows) {
+    const id = rowIdentity(g.meta, g.shape, row);
+    if (id === undefined) return unknown; // a row we cannot place: prove nothing about this chunk
+    // Two rows for one identity (a comparison we got wrong): leave that key to the write.
+    byIdentity.set(id, byIdentity.has(id) ? null : row);
+  }
+  return ops.map((op) => {
+    const identity = identityOf(g.meta, op);
+    return identity === undefined ? null : byIdentity.get(identity);
+  });
+}
+
+/** What writing `op` would change in `row` (undefined: no such row), lookups by key compared through their expanded key. */
+export function diffAgainst(op: Operation, row: Readonly<Record<string, unknown>> | undefined, tables: TableLookup): RowDiff {
+  const meta = tables(op.table);
+  return row === undefined ? diffRow(op, undefined, meta) : diffRow(comparable(op, row, tables), row, meta);
+}
+
+/**
+ * The current rows of any operations addressed by id or key (the dry run's read, the same as the
+ * writer's): one read per `rowsPerRead` operations of one entity set and ref shape.
+ */
+export async function currentRows(client: DataverseClient, tables: TableLookup, ops: readonly Operation[], rowsPerRead = 1000): Promise<(Record<string, unknown> | undefined | null)[]> {
+  const out: (Record<string, unknown> | undefined | null)[] = ops.map(() => null);
+  const groups = new Map<string, { g: Omit<Group, "items">; indexes: number[] }>();
+  ops.forEach((op, i) => {
+    const meta = tables(op.table);
+    const shape = shapeOf(op);
+    if (meta === undefined || shape === undefined) return;
+    const key = `${op.entitySet}|${shape}`;
+    let e = groups.get(key);
+    if (e === undefined) {
+      e = { g: { entitySet: op.entitySet, meta, shape }, indexes: [] };
+      groups.set(key, e);
+    }
+    e.indexes.push(i);
+  });
+  for (const { g, indexes } of groups.values()) {
+    for (let start = 0; start < indexes.length; start += rowsPerRead) {
+      const chunk = indexes.slice(start, start + rowsPerRead);
+      const found = await readChunk(client, g, chunk.map((i) => ops[i] as Operation));
+      chunk.forEach((i, k) => {
+        out[i] = found[k];
+      });
+    }
+  }
+  return out;
+}
+
+/** The rows a read returns; undefined when it failed or was cut into pages (nothing proven). */
+async function readRows(client: DataverseClient, path: string): Promise<Record<string, unknown>[] | undefined> {
+  const prefer = { Prefer: "odata.maxpagesize=5000" };
+  let text: string;
+  try {
+    if (path.length <= LONG_URL) {
+      const res = await client.send({ method: "GET", path, headers: prefer });
+      text = res.status === 200 ? bodyText(res.body) : "";
+    } else {
+      const built = buildBatch([{ method: "GET", url: `${client.rootPath}${path}`, headers: prefer }]);
+      const res = await client.send({ method: "POST", path: "$batch", headers: { "Content-Type": built.contentType }, body: built.body });
+      const [part] = res.status === 200 ? matchResponses(1, parseBatchResponse(res.headers["content-type"] ?? "", bodyText(res.body))) : [];
+      text = part?.status === 200 ? part.body : "";
+    }
+  } catch (err) {
+    if (err instanceof DataverseError) return undefined;
+    throw err;
+  }
+  if (text === "") return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== "object" || body === null) return undefined;
+  const o = body as Record<string, unknown>;
+  if (!Array.isArray(o["value"]) || o["@odata.nextLink"] !== undefined) return undefined;
+  return o["value"].filter((r): r is Record<string, unknown> => typeof r === "object" && r !== null);
 }
