@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { expectedStates, writeAirbyteFile } from "./generate.js";
+import { BENCH_TABLE, expectedStates, writeAirbyteFile } from "./generate.js";
 import {
   fmtInt,
   fmtMb,
@@ -20,14 +20,23 @@ import {
 import type { BenchReport, ScenarioResult, TargetCheck } from "./report.js";
 import { LIMIT_PRESETS } from "../emulator/index.js";
 import type { LimitsConfig, StartEmulatorOptions } from "../emulator/index.js";
-import { connectorScenario, distPath, dwaScenario, emulatorScenario, limitsScenario } from "./scenarios.js";
+import { carefulScenario, connectorScenario, distPath, dwaScenario, emulatorScenario, limitsScenario } from "./scenarios.js";
 import type { BenchPaths, LimitsRunResult } from "./scenarios.js";
 import { requestCostMs } from "./theory.js";
 import { BenchError } from "./errors.js";
 import { membershipResults, membershipSection, runMembership, type MembershipRun } from "./membership.js";
 
-export const SCENARIOS = ["emulator", "connector", "dwa", "latency", "limits", "large", "membership"] as const;
-export const DEFAULT_SCENARIOS: readonly ScenarioId[] = ["emulator", "connector", "dwa", "latency", "limits"];
+export const SCENARIOS = ["emulator", "connector", "dwa", "latency", "limits", "resync", "bypass", "large", "membership"] as const;
+export const DEFAULT_SCENARIOS: readonly ScenarioId[] = ["emulator", "connector", "dwa", "latency", "limits", "resync", "bypass"];
+
+/**
+ * The bypass scenarios' synchronous plug-in: a step on contact Create of this many ms per record in
+ * the faithful preset's time (50 ms in Microsoft's: a plug-in that reads a row or two).
+ */
+export const BYPASS_PLUGIN_MS = 5;
+
+/** The resyncs of issue 13: this share of the records changed since the initial load. */
+export const RESYNC_SHARES = [0.02, 0.2] as const;
 
 /**
  * The limits scenarios' default: the emulator's `faithful` preset, Microsoft's limits and calibrated
@@ -143,6 +152,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const results: ScenarioResult[] = [];
   let limitRuns: LimitsRunResult[] = [];
   let membershipRuns: MembershipRun[] = [];
+  const carefulRuns: LimitsRunResult[] = [];
   const rounds: Rounds = { emulator: [], connector: [], dwa: [], startup: [] };
   const loadBefore = loadavg();
   const log = options.log;
@@ -273,6 +283,22 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         const limitsInput = join(work, `limits-${users}.jsonl`);
         const limitsInputOptions = { records, stateEvery: options.stateEvery };
         await writeAirbyteFile(limitsInput, limitsInputOptions);
+        if (users === 1) {
+          // The careful loader of issue 13 on the same limits and the same records, in the same run.
+          const carefulTitle = `careful loader, limits on, 1 application user (dynamics-web-api UpsertMultiple of ${options.batchSize} via callAction, ${options.dwaConcurrency} in flight, Retry-After honoured)`;
+          results.push(
+            await guarded("careful-1", carefulTitle, records, log, async () => {
+              const run = await carefulScenario(
+                paths,
+                { records, batchSize: options.batchSize, concurrency: options.dwaConcurrency, timeoutSeconds: options.timeoutSeconds, limits: options.limits },
+                "careful-1",
+                carefulTitle,
+              );
+              carefulRuns.push(run);
+              return run.result;
+            }),
+          );
+        }
         const id = users === 1 ? "limits-1" : `limits-${users}`;
         const title = `connector, limits on, ${users === 1 ? "1 application user" : `pool of ${users} users`}`;
         results.push(
@@ -292,6 +318,84 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
         );
         rmSync(limitsInput, { force: true });
       }
+    }
+    if (want.has("resync")) {
+      // Issue 13: the same records again, already in the table, a share of them changed; the careful
+      // loader resends everything, the connector reads first and writes what changed.
+      for (const share of RESYNC_SHARES) {
+        const changedEvery = Math.round(1 / share);
+        const pct = Math.round(share * 100);
+        const records = options.records;
+        const input = join(work, `resync-${pct}.jsonl`);
+        const inputOptions = { records, stateEvery: options.stateEvery, changedEvery };
+        await writeAirbyteFile(input, inputOptions);
+        const carefulId = `resync-${pct}-careful`;
+        const carefulTitle = `careful loader, resync with ${pct} % changed, limits on, 1 application user`;
+        results.push(
+          await guarded(carefulId, carefulTitle, records, log, async () => {
+            const run = await carefulScenario(
+              paths,
+              { records, batchSize: options.batchSize, concurrency: options.dwaConcurrency, timeoutSeconds: options.timeoutSeconds, limits: options.limits, seed: records, changedEvery },
+              carefulId,
+              carefulTitle,
+            );
+            carefulRuns.push(run);
+            return run.result;
+          }),
+        );
+        const id = `resync-${pct}`;
+        const title = `connector, resync with ${pct} % changed, limits on, 1 application user`;
+        results.push(
+          await guarded(id, title, records, log, async () => {
+            const run = await limitsScenario(paths, {
+              inputFile: input,
+              records,
+              states: expectedStates(inputOptions),
+              batchSize: options.batchSize,
+              timeoutSeconds: options.timeoutSeconds,
+              users: 1,
+              limits: options.limits,
+              seed: records,
+              id,
+              title,
+            });
+            carefulRuns.push(run);
+            return run.result;
+          }),
+        );
+        rmSync(input, { force: true });
+      }
+    }
+    if (want.has("bypass")) {
+      // Issue 13: what MSCRM.BypassBusinessLogicExecution saves on a table with a synchronous
+      // plug-in; the same initial load with the option off (the default) and on.
+      const records = options.latencyRecords;
+      const input = join(work, "bypass.jsonl");
+      const inputOptions = { records, stateEvery: options.stateEvery };
+      await writeAirbyteFile(input, inputOptions);
+      for (const bypass of [false, true]) {
+        const id = bypass ? "bypass-on" : "bypass-off";
+        const title = `connector, contact Create plug-in of ${BYPASS_PLUGIN_MS} ms per record, bypass_business_logic ${bypass ? "CustomSync" : "off"}, limits on, 1 user`;
+        results.push(
+          await guarded(id, title, records, log, async () => {
+            const run = await limitsScenario(paths, {
+              inputFile: input,
+              records,
+              states: expectedStates(inputOptions),
+              batchSize: options.batchSize,
+              timeoutSeconds: options.timeoutSeconds,
+              users: 1,
+              limits: options.limits,
+              plugins: [{ table: BENCH_TABLE, message: "Create", milliseconds: BYPASS_PLUGIN_MS }],
+              ...(bypass ? { extraConfig: { bypass_business_logic: "CustomSync" } } : {}),
+              id,
+              title,
+            });
+            return run.result;
+          }),
+        );
+      }
+      rmSync(input, { force: true });
     }
     if (want.has("large")) {
       const largeInput = join(work, "large.jsonl");
@@ -330,7 +434,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     rmSync(work, { recursive: true, force: true });
   }
 
-  const targets = judge(results, limitRuns, options, rounds);
+  const targets = judge(results, limitRuns, options, rounds, carefulRuns);
   const compared = options.previousReport === undefined ? undefined : comparisonWithPrevious(options.previousReport, targets);
   const report: BenchReport = {
     command: options.command,
@@ -451,6 +555,7 @@ export function judge(
   limitRuns: readonly LimitsRunResult[],
   options: BenchOptions,
   rounds: Rounds,
+  carefulRuns: readonly LimitsRunResult[] = [],
 ): TargetCheck[] {
   const connector = find(results, "connector");
   const dwa = find(results, "dwa");
@@ -527,6 +632,60 @@ export function judge(
             (vsRun > 1 ? "; above 100 % of the ideal: see the theoretical maximum below" : ""),
       ),
     );
+  }
+
+  for (const share of RESYNC_SHARES) {
+    const pct = Math.round(share * 100);
+    const want = share <= 0.02 ? 15 : 3;
+    const ours = rate(carefulRuns.find((r) => r.result.id === `resync-${pct}`)?.result);
+    const theirs = rate(carefulRuns.find((r) => r.result.id === `resync-${pct}-careful`)?.result);
+    const ratio = ours !== undefined && theirs !== undefined ? ours / theirs : undefined;
+    checks.push(
+      check(
+        `resync, ${pct} % changed, limits on, 1 user: connector ≥ ${want}× the careful loader, same run`,
+        ratio === undefined ? undefined : fmtRatio(ratio),
+        ratio === undefined ? undefined : ratio >= want,
+        ratio === undefined ? undefined : `${fmtInt(ours)} vs ${fmtInt(theirs)} records/s over ${fmtInt(options.records)} records already in the table, both end to end; the loader resends every record`,
+      ),
+    );
+  }
+  const bypassOff = rate(find(results, "bypass-off"));
+  const bypassOn = rate(find(results, "bypass-on"));
+  if (bypassOff !== undefined && bypassOn !== undefined) {
+    checks.push({
+      target: `context: bypass_business_logic on a table with a synchronous plug-in (${BYPASS_PLUGIN_MS} ms per created record), same run`,
+      measured: fmtRatio(bypassOn / bypassOff),
+      verdict: "info",
+      detail: `${fmtInt(bypassOn)} records/s with CustomSync vs ${fmtInt(bypassOff)} without; no target: bypass stays opt-in, since skipping plug-ins changes what the customer's environment does`,
+    });
+  }
+  const careful = carefulRuns.find((r) => r.result.id === "careful-1");
+  const rc = rate(careful?.result);
+  const rOne = rate(one?.result);
+  const vsCareful = rc !== undefined && rOne !== undefined ? rOne / rc : undefined;
+  checks.push(
+    check(
+      "initial load, limits on, 1 user: connector ≥ 1.3× the careful loader (dynamics-web-api UpsertMultiple), same run",
+      vsCareful === undefined ? undefined : fmtRatio(vsCareful),
+      vsCareful === undefined ? undefined : vsCareful >= 1.3,
+      vsCareful === undefined ? undefined : `${fmtInt(rOne)} vs ${fmtInt(rc)} records/s, ${fmtInt(one?.result.records)} new contacts each, both end to end`,
+    ),
+  );
+  for (const run of [careful, one, pool, ...carefulRuns.filter((r) => r.result.id.startsWith("resync-"))]) {
+    const r = rate(run?.result);
+    if (run === undefined || r === undefined) continue;
+    const scale = run.timeScale ?? 1;
+    // Undo the preset's time scale: its seconds are `scale` of Microsoft's, so real time is slower.
+    const perHourPerUser = (r * scale * 3600) / run.users;
+    const microsoftCeiling = run.ceiling === undefined ? undefined : (run.ceiling.steady.recordsPerSecond * scale * 3600) / run.users;
+    checks.push({
+      target: `context: ${run.result.title}: records per hour per application user in real time`,
+      measured: `${fmtInt(perHourPerUser)} records/h per user`,
+      verdict: "info",
+      detail:
+        `the emulator ran ${fmtNum(1 / scale, 0)}× faster than real time; Microsoft's limits (1,200 s of execution per user per 5 minutes) allow ` +
+        (microsoftCeiling === undefined ? "?" : `${fmtInt(microsoftCeiling)} records/h per user through UpsertMultiple of ${fmtInt(options.batchSize)}`),
+    });
   }
 
   const r1 = rate(one?.result);
@@ -708,6 +867,17 @@ function sections(limitRuns: readonly LimitsRunResult[], options: BenchOptions):
         options.dwaConcurrency +
         " batches in flight, tokens from msal-node through `onTokenRefresh`, emulator CA via `NODE_EXTRA_CA_CERTS`; records/s from spawn to exit, like the connector. The library has no retry (its maintainer leaves that to the caller), so the loader re-sends a batch whose connection was reset, at most twice, and counts it under retries.",
       `- **latency on, limits off**: the connector and the loader again on ${fmtInt(options.latencyRecords)} records, with the emulator delaying each answer by the faithful execution-time model (${fmtNum(LIMIT_PRESETS.faithful.cost.requestMs, 1)} ms per request, ${fmtNum(LIMIT_PRESETS.faithful.cost.upsertMultipleRecordMs, 1)} ms per UpsertMultiple record, ${fmtNum(LIMIT_PRESETS.faithful.cost.upsertMs, 1)} ms per \`$batch\` upsert part: Microsoft's published timings ÷ 10, docs/emulator.md). With latency off the emulator charges no time at all, so a \`$batch\` of 1000 single upserts costs it little more CPU than one \`UpsertMultiple\`; the execution-time model is where Microsoft's measurements (bulk actions are cheaper per record than \`$batch\`) show. Supplementary to the latency-off target, not a replacement.`,
+      "- **careful loader** (issue 13): `bench/dwa-bulk-loader.ts`, dynamics-web-api again, the way a careful user writes a bulk load: `UpsertMultiple` of " +
+        fmtInt(options.batchSize) +
+        " rows by alternate key through `callAction` on the entity set, " +
+        options.dwaConcurrency +
+        " requests in flight, a 429's Retry-After honoured in full by every sender before the request is sent again; run on a fresh emulator with the same limits and the same records as the one-user connector run, just before it.",
+      "- **resync** (issue 13): the same " +
+        fmtInt(options.records) +
+        " contacts already in the table (seeded into a fresh emulator), sent again with every 50th (2 %) or every 5th (20 %) record's job title changed, on the same limits: the careful loader upserts every record; the connector reads each batch's current values first (one read per batch) and writes only the changed rows' changed columns (`write_only_changes`, on by default).",
+      "- **bypass** (issue 13): the connector's initial load of " +
+        fmtInt(options.latencyRecords) +
+        ` new contacts on the same limits, with a synchronous plug-in step on contact Create of ${BYPASS_PLUGIN_MS} ms per record (the emulator's environment \`plugins\`), once as configured by default and once with \`bypass_business_logic: CustomSync\` (the application user holds prvBypassCustomBusinessLogic; \`check\` says whether it does). Bypass stays opt-in: it skips the customer's plug-ins.`,
       "- **limits on**: the connector against the emulator with service protection limits and real latency, first with one application user, then with a pool (each user carrying the same number of records, so a perfect pool scales exactly by its size).",
       "- HTTP requests, successful write requests and 429s are counted on the emulator's side of the wire (Node's `http.server` diagnostics channels); rows are counted in the emulator's store after each run; each scenario gets a fresh emulator in the bench process, each client its own process, so on 2 cores the emulator and the client under test each have one.",
     ].join("\n"),

@@ -52,12 +52,23 @@ export interface StreamOptions {
   readonly stateEvery: number;
   /** Lines per yielded chunk; bigger chunks mean fewer pipe writes. */
   readonly linesPerChunk?: number;
+  /** A resync: every this-many-th record (0, n, 2n, …) carries a new job title (see changedRow). */
+  readonly changedEvery?: number;
 }
 
-export function recordLine(i: number): string {
+/**
+ * Record i of a resync where every `changedEvery`-th record changed since the initial load: its job
+ * title is new, every other column as contactRow(i) wrote it.
+ */
+export function changedRow(i: number, changedEvery: number | undefined): ContactRow {
+  const row = contactRow(i);
+  return changedEvery !== undefined && i % changedEvery === 0 ? { ...row, jobtitle: `${row.jobtitle} (changed)` } : row;
+}
+
+export function recordLine(i: number, changedEvery?: number): string {
   return JSON.stringify({
     type: "RECORD",
-    record: { stream: BENCH_STREAM, data: contactRow(i), emitted_at: EMITTED_AT_BASE + i },
+    record: { stream: BENCH_STREAM, data: changedRow(i, changedEvery), emitted_at: EMITTED_AT_BASE + i },
   });
 }
 
@@ -81,7 +92,7 @@ export function* airbyteMessages(options: StreamOptions): Generator<string> {
   let chunk: string[] = [];
   let sinceState = 0;
   for (let i = 0; i < options.records; i++) {
-    chunk.push(recordLine(i));
+    chunk.push(recordLine(i, options.changedEvery));
     sinceState++;
     if (sinceState === options.stateEvery || i === options.records - 1) {
       chunk.push(stateLine(i + 1, sinceState));
@@ -102,10 +113,10 @@ export function expectedStates(options: StreamOptions): number {
 }
 
 /** UpsertMultiple targets for records [from, from + count), addressed by alternate key. */
-export function upsertTargets(from: number, count: number): Record<string, unknown>[] {
+export function upsertTargets(from: number, count: number, changedEvery?: number): Record<string, unknown>[] {
   const targets: Record<string, unknown>[] = [];
   for (let i = from; i < from + count; i++) {
-    const { emailaddress1, ...rest } = contactRow(i);
+    const { emailaddress1, ...rest } = changedRow(i, changedEvery);
     // The key column stays out of the body: Dataverse rejects it on the create path of
     // UpsertMultiple when @odata.id carries the key (reference §4b, 0x80040216).
     targets.push({

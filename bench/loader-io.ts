@@ -17,6 +17,8 @@ export interface LoaderOptions {
   readonly records: number;
   readonly batchSize: number;
   readonly concurrency: number;
+  /** A resync: every this-many-th record changed since the initial load (generate.ts changedRow). */
+  readonly changedEvery?: number;
 }
 
 export interface LoaderResult {
@@ -68,6 +70,7 @@ export function parseLoaderOptions(argv: readonly string[], env: NodeJS.ProcessE
       records: { type: "string" },
       "batch-size": { type: "string" },
       concurrency: { type: "string" },
+      "changed-every": { type: "string" },
     },
     strict: true,
   });
@@ -76,6 +79,7 @@ export function parseLoaderOptions(argv: readonly string[], env: NodeJS.ProcessE
     records: positiveInt(values.records, "records", 1000),
     batchSize: positiveInt(values["batch-size"], "batch-size", defaults.batchSize),
     concurrency: positiveInt(values.concurrency, "concurrency", defaults.concurrency),
+    ...(values["changed-every"] === undefined ? {} : { changedEvery: positiveInt(values["changed-every"], "changed-every", 1) }),
   };
 }
 

@@ -10,7 +10,7 @@ import { defaultEnvironment } from "../emulator/environment.js";
 import type { AppRegistration } from "../emulator/types.js";
 import { runMeasured } from "./child.js";
 import type { ChildRun } from "./child.js";
-import { BENCH_KEY_COLUMN, BENCH_STREAM, BENCH_TABLE } from "./generate.js";
+import { BENCH_KEY_COLUMN, BENCH_STREAM, BENCH_TABLE, contactRow } from "./generate.js";
 import { HttpCounter } from "./http-counter.js";
 import type { HttpCounts } from "./http-counter.js";
 import { CONNECTION_ENV, parseResultLine } from "./loader-io.js";
@@ -72,6 +72,8 @@ export interface ConnectorRunOptions {
   /** Connector's max_concurrency; undefined leaves the spec default. */
   readonly maxConcurrency?: number;
   readonly timeoutSeconds: number;
+  /** More connector settings (bypass_business_logic, say). */
+  readonly extraConfig?: Readonly<Record<string, unknown>>;
 }
 
 export interface ConnectorOutput {
@@ -188,12 +190,13 @@ export async function measureConnector(
   const catalogFile = join(paths.work, `${label}.catalog.json`);
   writeFileSync(
     configFile,
-    JSON.stringify(
-      connectorConfig(emulator, extraUsers, {
+    JSON.stringify({
+      ...connectorConfig(emulator, extraUsers, {
         batchSize: options.batchSize,
         ...(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency }),
       }),
-    ),
+      ...(options.extraConfig ?? {}),
+    }),
     { mode: 0o600 },
   );
   writeFileSync(catalogFile, JSON.stringify(benchCatalog()));
@@ -443,6 +446,13 @@ export function poolEnvironment(extra: number): Environment {
   };
 }
 
+/** `environment` with records 0..seed-1 of the bench's contacts already in the table (a resync's starting point). */
+export function seeded(environment: Environment, seed: number | undefined): Environment {
+  if (seed === undefined || seed === 0) return environment;
+  const rows = environment.rows ?? {};
+  return { ...environment, rows: { ...rows, [BENCH_TABLE]: [...(rows[BENCH_TABLE] ?? []), ...Array.from({ length: seed }, (_, i) => ({ ...contactRow(i) }))] } };
+}
+
 export function limitParams(model: EmulatorStats["model"]): LimitParams {
   return {
     windowSeconds: model.windowSeconds,
@@ -460,16 +470,32 @@ export interface LimitsRunResult {
   readonly ceiling: RunCeiling | undefined;
   readonly params: LimitParams | undefined;
   readonly users: number;
+  /** The emulator's time scale (0.1 on the faithful preset: its seconds are a tenth of Microsoft's). */
+  readonly timeScale?: number;
 }
 
 export async function limitsScenario(
   paths: BenchPaths,
-  options: ConnectorRunOptions & { readonly users: number; readonly limits: string | Partial<LimitsConfig> },
+  options: ConnectorRunOptions & {
+    readonly users: number;
+    readonly limits: string | Partial<LimitsConfig>;
+    /** Rows already in the table when the run starts (a resync). */
+    readonly seed?: number;
+    readonly id?: string;
+    readonly title?: string;
+    /** Synchronous plug-in steps in the environment. */
+    readonly plugins?: Environment["plugins"];
+  },
 ): Promise<LimitsRunResult> {
   const extra = options.users - 1;
-  const emulator = await freshEmulator({ limits: options.limits, latency: true, environment: poolEnvironment(extra) });
-  const id = options.users === 1 ? "limits-1" : `limits-${options.users}`;
-  const title = `connector, limits on, ${options.users === 1 ? "1 application user" : `pool of ${options.users} users`}`;
+  const base = seeded(poolEnvironment(extra), options.seed);
+  const emulator = await freshEmulator({
+    limits: options.limits,
+    latency: true,
+    environment: options.plugins === undefined ? base : { ...base, plugins: options.plugins },
+  });
+  const id = options.id ?? (options.users === 1 ? "limits-1" : `limits-${options.users}`);
+  const title = options.title ?? `connector, limits on, ${options.users === 1 ? "1 application user" : `pool of ${options.users} users`}`;
   try {
     const poolApps = emulator.apps.filter((a) => a.displayName.startsWith("bench pool member"));
     const m = await measureConnector(paths, emulator, poolApps.slice(0, extra), options, id);
@@ -484,7 +510,47 @@ export async function limitsScenario(
     const byClient = m.stats.requests.byClient;
     const share = Object.values(byClient);
     if (options.users > 1) notes.push(`requests per app user: ${share.join(" / ")}`);
-    return { result: { ...base, notes }, ceiling, params, users: options.users };
+    return { result: { ...base, notes }, ceiling, params, users: options.users, timeScale: m.stats.model.timeScale };
+  } finally {
+    await emulator.close();
+  }
+}
+
+/**
+ * The careful loader of issue 13 (bench/dwa-bulk-loader.ts: dynamics-web-api, UpsertMultiple of
+ * `batchSize` via callAction, `concurrency` in flight, Retry-After honoured) on a fresh emulator
+ * with the same limits, latency and environment as the connector's limits scenario, on the same data.
+ */
+export async function carefulScenario(
+  paths: BenchPaths,
+  options: LoaderScenarioOptions & { readonly limits: string | Partial<LimitsConfig>; readonly seed?: number; readonly changedEvery?: number },
+  id = "careful-1",
+  title = `careful loader, limits on, 1 application user (dynamics-web-api UpsertMultiple of ${options.batchSize}, ${options.concurrency} in flight, Retry-After honoured)`,
+): Promise<LimitsRunResult> {
+  const emulator = await freshEmulator({ limits: options.limits, latency: true, environment: seeded(poolEnvironment(0), options.seed) });
+  try {
+    const m = await measureLoader(
+      paths,
+      emulator,
+      "dwa-bulk-loader.js",
+      [
+        "--records",
+        String(options.records),
+        "--batch-size",
+        String(options.batchSize),
+        "--concurrency",
+        String(options.concurrency),
+        ...(options.changedEvery === undefined ? [] : ["--changed-every", String(options.changedEvery)]),
+      ],
+      options.timeoutSeconds,
+    );
+    const base = loaderResult(id, title, m, options.records, "end-to-end");
+    const stats = emulator.stats();
+    const params = limitParams(stats.model);
+    const ceiling = runCeiling(params, options.records, 1, options.batchSize);
+    const byKind = stats.throttled.byKind;
+    const notes = [...(base.notes ?? []), `429s by limit: requests ${byKind.requests}, execution ${byKind.execution}, concurrency ${byKind.concurrency}`];
+    return { result: { ...base, notes }, ceiling, params, users: 1, timeScale: stats.model.timeScale };
   } finally {
     await emulator.close();
   }

@@ -163,7 +163,7 @@ describe("bench harness", () => {
       const { report, text, markdown } = outcome;
 
       const ids = report.scenarios.map((s) => s.id);
-      expect(ids).toEqual(["emulator", "connector", "dwa", "connector-latency", "dwa-latency", "limits-1", "limits-2"]);
+      expect(ids).toEqual(["emulator", "connector", "dwa", "connector-latency", "dwa-latency", "careful-1", "limits-1", "limits-2", "resync-2-careful", "resync-2", "resync-20-careful", "resync-20", "bypass-off", "bypass-on"]);
       for (const s of report.scenarios) {
         expect(["ok", "failed", "not run"]).toContain(s.status);
         if (s.status === "ok") {

@@ -52,6 +52,15 @@ describe("check", () => {
     expect(s).toMatchObject({ status: "SUCCEEDED" });
   });
 
+  it("with bypass off, says whether the application user holds prvBypassCustomBusinessLogic", async () => {
+    const holds = await check({});
+    expect(holds).toMatchObject({ status: "SUCCEEDED" });
+    expect(holds.message).toMatch(/bypass_business_logic is off \(the application user holds prvBypassCustomBusinessLogic/);
+    const lacks = await check({ client_id: DEFAULT_IDS.readOnlyApp.clientId, client_secret: DEFAULT_IDS.readOnlyApp.secret });
+    expect(lacks).toMatchObject({ status: "SUCCEEDED" });
+    expect(lacks.message).toMatch(/bypass_business_logic is off \(the application user lacks prvBypassCustomBusinessLogic/);
+  });
+
   it("a wrong secret names client_secret", async () => {
     const s = await check({ client_secret: "wrong-secret-value-123" });
     expect(s.status).toBe("FAILED");

@@ -73,6 +73,8 @@ function config(extraUsers: number, maxConcurrency = 1): Record<string, unknown>
     ...emu.connection,
     max_concurrency: maxConcurrency,
     batch_size: 10,
+    // These tests count UpsertMultiple requests in flight: every row goes as sent, no read first.
+    write_only_changes: false,
     ...(extraUsers > 0 ? { additional_app_users: POOL_APPS.slice(0, extraUsers).map((a) => ({ client_id: a.clientId, client_secret: a.secret })) } : {}),
     streams: [{ name: "people", table: "contact", mode: "upsert", key: { columns: ["emailaddress1"] } }],
   };

@@ -157,6 +157,25 @@ describe("write: the edge-case stream corpus", () => {
 });
 
 describe("write: progress and run summary", () => {
+  it("a resync of rows already as sent writes nothing: the summary and destinationStats count them unchanged", async () => {
+    const input = [
+      record("accounts", { accountnumber: "SAME-1", name: "Same one" }),
+      record("accounts", { accountnumber: "SAME-2", name: "Same two" }),
+      streamState("accounts", 60),
+    ];
+    expect((await write(input)).code).toBe(0);
+    const writesBefore = emu.emulator.stats().records;
+    const r = await write([...input.slice(0, 1), record("accounts", { accountnumber: "SAME-2", name: "Same two, renamed" }), ...input.slice(2)]);
+    expect(r.code).toBe(0);
+    const summary = r.logs.find((l) => l.startsWith('summary: stream "accounts"')) ?? "";
+    expect(summary).toMatch(/created 0, updated 1, upserted 0, unchanged 1,/);
+    const writesAfter = emu.emulator.stats().records;
+    // One row written (the renamed one, by UpdateMultiple), the other not sent at all.
+    expect(writesAfter.bulk + writesAfter.batch + writesAfter.single - (writesBefore.bulk + writesBefore.batch + writesBefore.single)).toBe(1);
+    const stats = r.messages.filter((m) => m.type === "STATE").map((m) => (m.state as { destinationStats?: { recordCount?: number } }).destinationStats?.recordCount);
+    expect(stats).toEqual([2]);
+  });
+
   it("ends with one summary LOG per stream: counts, its table's requests and 429s, wall time; a global line first", async () => {
     emu.emulator.faults.add({ fault: "throttle", path: "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", count: 1, retryAfterSeconds: 1 });
     const r = await write([
@@ -165,7 +184,8 @@ describe("write: progress and run summary", () => {
       record("contacts", { emailaddress1: "sum-1@example.org", lastname: "Summary", acct: "SUM-1" }),
       record("contacts", { lastname: "No key" }),
       streamState("contacts", 50),
-    ]);
+    // The UpsertMultiple path this test throttles: every row as sent, no read first.
+    ], { config: { write_only_changes: false } });
     expect(r.code).toBe(0);
     const global = r.logs.find((l) => l.startsWith("summary: 4 records read"));
     expect(global).toMatch(/^summary: 4 records read, 3 written, 1 rejected in [\d.]+ s; \d+ requests, 1 throttled \(429\), [\d.]+ s paused by throttling$/);

@@ -26,6 +26,7 @@ function configFor(over: Partial<ConnectorConfig> = {}): ConnectorConfig {
       maxConcurrency: 16,
       retryBudgetSeconds: 30,
       useBulkActions: true,
+      writeOnlyChanges: false,
       suppressFlows: true,
       duplicateDetection: false,
       deadLetterIncludeRecord: false,

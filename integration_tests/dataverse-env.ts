@@ -108,7 +108,7 @@ export interface Harness {
   readonly emulator: Emulator;
   readonly transport: Transport & { close(): Promise<void> };
   tokenProvider(clientId?: string | undefined, secret?: string | undefined): TokenProvider;
-  client(options?: { clientId?: string | undefined; secret?: string | undefined; retryBudgetMs?: number; initial?: number; max?: number; clock?: Clock }): DataverseClient;
+  client(options?: { clientId?: string | undefined; secret?: string | undefined; retryBudgetMs?: number; initial?: number; max?: number; clock?: Clock; pacing?: boolean }): DataverseClient;
   close(): Promise<void>;
 }
 
@@ -146,6 +146,7 @@ export async function startHarness(options: { limits?: string; faults?: readonly
         throttle: new Throttle({ clock, initial: o.initial ?? 8, max: o.max ?? 52 }),
         retryBudgetMs: o.retryBudgetMs ?? 30_000,
         backoff: { baseDelayMs: 50, maxDelayMs: 1000, random: Math.random },
+        ...(o.pacing === undefined ? {} : { pacing: o.pacing }),
       });
     },
     async close() {

@@ -179,6 +179,24 @@ async function checkOptionPrivileges(conn: Connection, loaded: LoadedConfig): Pr
   return problems;
 }
 
+/**
+ * With bypass_business_logic off, whether it could be turned on: a WhoAmI carrying the bypass
+ * header, which Dataverse refuses (403) to a user without prvBypassCustomBusinessLogic as it refuses
+ * a write. Said in the status message, never a failure: bypassing plug-ins stays the customer's choice.
+ */
+async function bypassNote(conn: Connection, loaded: LoadedConfig): Promise<string> {
+  if (loaded.config.write.bypassBusinessLogic !== undefined) return "";
+  try {
+    await conn.client.get("WhoAmI", writeHeaders({ bypassBusinessLogic: "CustomSync" }));
+    return "; bypass_business_logic is off (the application user holds prvBypassCustomBusinessLogic, so it could be turned on)";
+  } catch (err) {
+    if (err instanceof DataverseError && err.kind === "forbidden") {
+      return "; bypass_business_logic is off (the application user lacks prvBypassCustomBusinessLogic, which turning it on would need)";
+    }
+    return "";
+  }
+}
+
 export async function runCheck(command: { config: string }, io: CommandIO, output: Output, sinks: readonly LineSink[]): Promise<number> {
   // A configuration problem is a FAILED status, not a TRACE (Airbyte: "If check fails because of a
   // configuration issue … it will return a failed response"): reading the config and opening the
@@ -251,9 +269,10 @@ export async function runCheck(command: { config: string }, io: CommandIO, outpu
       await output.connectionStatus("FAILED", `Connected as application user ${userId}, but the mapping has problems: ${problems.join("; ")}`);
       return 0;
     }
+    const bypass = await bypassNote(conn, loaded);
     await output.connectionStatus(
       "SUCCEEDED",
-      `Connected to ${endpoint.host} as application user ${userId}${signedInWith(conn)}; ${signInHost(loaded.config.authorityHost)}; ${loaded.config.streams.length} stream mapping(s) checked`,
+      `Connected to ${endpoint.host} as application user ${userId}${signedInWith(conn)}; ${signInHost(loaded.config.authorityHost)}; ${loaded.config.streams.length} stream mapping(s) checked${bypass}`,
     );
     return 0;
   } finally {

@@ -12,6 +12,7 @@ import type { StreamDescriptor } from "../protocol/airbyte.js";
 import type { Timers } from "../pipeline/options.js";
 import type { DataverseConnection } from "../dataverse/connect.js";
 import type { DataverseClient } from "../dataverse/client.js";
+import { currentRows, diffAgainst } from "../dataverse/changes.js";
 import type { TerminalStatus } from "../pipeline/report.js";
 
 export interface DryRunInput {
@@ -27,7 +28,14 @@ export interface DryRunInput {
 }
 
 export async function runDryRun(d: DryRunInput): Promise<number> {
-  const writer = new DryRunWriter(d.conn.clients[0] as DataverseClient, d.conn.metadata.lookup);
+  const client = d.conn.clients[0] as DataverseClient;
+  const tables = d.conn.metadata.lookup;
+  // The writer's own read and comparison (write only what changed), so the dry run says what a write would send.
+  const writer = new DryRunWriter(client, tables, {
+    current: (ops) => currentRows(client, tables, ops, Math.min(1000, d.loaded.config.write.batchSize)),
+    diff: (op, row) => diffAgainst(op, row, tables),
+    writeOnlyChanges: d.loaded.config.write.writeOnlyChanges,
+  });
   const quiet = new NoStateOutput(d.output);
   // Dead letters stay untouched: nothing is written in a dry run.
   const { deadLetterPath: _ignored, ...settings } = d.loaded.config.write;

@@ -240,6 +240,7 @@ function build(c: JsonObject, mirrorRequested: ReadonlySet<number>): LoadedConfi
     maxConcurrency: num(c, "max_concurrency"),
     retryBudgetSeconds: num(c, "retry_budget_seconds"),
     useBulkActions: bool(c, "use_bulk_actions"),
+    writeOnlyChanges: bool(c, "write_only_changes"),
     ...(bypass === "CustomSync" || bypass === "CustomAsync" || bypass === "CustomSync,CustomAsync" ? { bypassBusinessLogic: bypass } : {}),
     suppressFlows: bool(c, "suppress_power_automate_flows"),
     duplicateDetection: bool(c, "duplicate_detection"),

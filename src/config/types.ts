@@ -148,6 +148,8 @@ export interface WriteSettings {
   /** Total time a single operation may spend waiting on retries, in seconds. */
   readonly retryBudgetSeconds: number;
   readonly useBulkActions: boolean;
+  /** Read current values first and write only what changed (upsert and update streams). */
+  readonly writeOnlyChanges: boolean;
   readonly bypassBusinessLogic?: "CustomSync" | "CustomAsync" | "CustomSync,CustomAsync";
   readonly suppressFlows: boolean;
   readonly duplicateDetection: boolean;

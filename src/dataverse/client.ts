@@ -13,6 +13,7 @@ import { AuthError, type TokenProvider } from "./auth.js";
 import { DataverseError, errorFromResponse, ForeignHostError, isObject, pathOf } from "./errors.js";
 import { encodeQueryValue } from "./keys.js";
 import { DATAVERSE_RETRY_RULE, userThrottle } from "./limits.js";
+import { ExecutionPacer, paced } from "./pacing.js";
 import { bearerToken, counting, webApiHeaders, type ClientCounters, type TagCounters, type WebApiRequest } from "./request-path.js";
 
 export type { ClientCounters, TagCounters } from "./request-path.js";
@@ -31,6 +32,8 @@ export interface DataverseClientOptions {
   readonly timeoutMs?: number;
   /** Added to every request (impersonation, bypass flags). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Pace sends on the x-ms-ratelimit-* headers (pacing.ts); on unless false. */
+  readonly pacing?: boolean;
 }
 
 export interface ClientRequest {
@@ -76,6 +79,8 @@ export class DataverseClient {
   readonly counters: ClientCounters = { requests: 0, retries: 0, throttled429: 0, unauthorizedRefreshes: 0 };
   /** Attempts and 429 answers per request tag. */
   readonly tagged = new Map<string, TagCounters>();
+  /** Spreads this user's execution budget over the window (pacing.ts). */
+  readonly pacer: ExecutionPacer;
   readonly #options: DataverseClientOptions;
   readonly #dispatch: Dispatch<WebApiRequest>;
 
@@ -84,6 +89,7 @@ export class DataverseClient {
     const root = options.endpoint.href.endsWith("/") ? options.endpoint.href : `${options.endpoint.href}/`;
     this.endpoint = new URL(root);
     this.#options = options;
+    this.pacer = new ExecutionPacer(options.clock);
     const throttle = options.throttle ?? userThrottle({ clock: options.clock, initial: 16, max: 52 });
     this.throttle = throttle;
     const countRetry = (req: WebApiRequest): void => {
@@ -108,6 +114,7 @@ export class DataverseClient {
         },
         retryAfterMs,
       }),
+      ...(options.pacing === false ? [] : [paced(this.pacer, options.clock)]),
       webApiHeaders(options.headers),
       bearerToken(options.tokens, (req) => {
         this.counters.unauthorizedRefreshes++;

@@ -18,6 +18,11 @@ export interface Item {
   attempts: number;
   /** The row's entity path (`contacts(emailaddress1='…')`), computed once when validated. */
   path?: string;
+  /**
+   * The upsert this create was narrowed from (changes.ts: its row was not there when read). A create
+   * refused because the row appeared meanwhile goes back to being this upsert.
+   */
+  fallback?: Operation;
   /** Its bulk target as JSON, serialised once when chunking: the size check and every send reuse it. */
   target?: string | undefined;
 }
@@ -58,6 +63,24 @@ export function validate(item: Item): WriteOutcome | undefined {
     return reject(0, "NO_KEY", `${op.kind} needs the row's id or key`);
   }
   return undefined;
+}
+
+/** Dataverse's answers to a create whose row (by id or by alternate key) exists already. */
+const DUPLICATE_CODES: ReadonlySet<string> = new Set(["", "0x80040237", "0x80060892"]);
+
+export function isDuplicateRefusal(status: number, code: string): boolean {
+  return status === 412 && DUPLICATE_CODES.has(code);
+}
+
+/** Puts a narrowed create back to the upsert it was (its row appeared between the read and the create). */
+export function restoreFallback(item: Item): boolean {
+  if (item.fallback === undefined) return false;
+  item.op = item.fallback;
+  delete item.fallback;
+  item.target = undefined;
+  delete item.path;
+  if (item.op.ref.kind !== "none") item.path = entityPath(item.op.entitySet, item.op.ref);
+  return true;
 }
 
 /** True when the row or a lookup target is addressed by a key no URL can carry. */

@@ -24,6 +24,10 @@ export interface WriterCounts {
   readonly throttledMs: number;
   /** Bulk requests refused for their content and split. */
   readonly bulkSplits: number;
+  /** Reads of current values before writing (write only what changed). */
+  readonly changeReads: number;
+  /** Operations not written because their rows already held what they carried. */
+  readonly skippedUnchanged: number;
   readonly users: readonly ThrottleStats[];
   /** Write requests (attempts, retries included), 429 answers and resends (as `retries`) per table logical name. */
   readonly tables: ReadonlyMap<string, TableCounts>;
@@ -34,6 +38,8 @@ export class WriteCounters {
   #batchRequests = 0;
   #recordsSent = 0;
   #bulkSplits = 0;
+  #changeReads = 0;
+  #skippedUnchanged = 0;
   /** $batch parts sent again on their own, and requests moved to another user after a 429. */
   #resends = 0;
   /** $batch parts answered 429 inside a 200 $batch, per table (the client sees only the 200). */
@@ -51,6 +57,16 @@ export class WriteCounters {
   /** A bulk request was refused for its content and is split. */
   split(): void {
     this.#bulkSplits++;
+  }
+
+  /** A read of current values went out before a write. */
+  changeRead(): void {
+    this.#changeReads++;
+  }
+
+  /** An operation was not written: its row already held what it carried. */
+  unchangedSkipped(): void {
+    this.#skippedUnchanged++;
   }
 
   /** One operation of this table is sent again by the writer (a $batch part, or a request moved to another user). */
@@ -109,6 +125,8 @@ export class WriteCounters {
       retries: retries + this.#resends,
       throttledMs: users.reduce((a, u) => a + u.pausedMs, 0),
       bulkSplits: this.#bulkSplits,
+      changeReads: this.#changeReads,
+      skippedUnchanged: this.#skippedUnchanged,
       users,
       tables,
     };

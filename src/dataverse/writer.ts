@@ -25,9 +25,10 @@ import { bulkAssemblerFor, chunks, type BulkAssembler } from "./assemble.js";
 import { sendBatch } from "./batch-path.js";
 import { sendBulk } from "./bulk-path.js";
 import type { DataverseClient } from "./client.js";
+import { ChangeFilter, type Narrowed } from "./changes.js";
 import { KeyResolver } from "./key-resolution.js";
 import { UserPool } from "./user-pool.js";
-import { reject, validate, type Item, type WriteCall, type WriteContext } from "./write-item.js";
+import { isDuplicateRefusal, reject, restoreFallback, validate, type Item, type WriteCall, type WriteContext } from "./write-item.js";
 import { WriteCounters, type WriterCounts } from "./write-stats.js";
 
 export type { TableCounts, WriterCounts } from "./write-stats.js";
@@ -38,6 +39,11 @@ export interface WriterSettings {
   readonly maxBatchBytes: number;
   readonly retryBudgetSeconds: number;
   readonly useBulkActions: boolean;
+  /**
+   * Read the current values of upserted and updated rows first and write only what changed
+   * (changes.ts). Off when absent.
+   */
+  readonly writeOnlyChanges?: boolean;
 }
 
 export interface CreateWriterOptions {
@@ -74,15 +80,47 @@ export function writeHeaders(settings: {
   return h;
 }
 
+/** A narrowed create's answer when its row was there after all: a duplicate refusal, or the 412 read as "already there". */
+function lostRace(result: WriteOutcome | undefined): boolean {
+  if (result === undefined) return false;
+  if (result.ok) return result.unchanged === true && result.created === false;
+  return isDuplicateRefusal(result.status, result.code);
+}
+
 export function createWriter(options: CreateWriterOptions): StatsWriter {
   const counts = new WriteCounters();
   const pool = new UserPool(options.clients, counts);
   const ctx: WriteContext = { pool, counts, clock: options.clock, backoff: options.backoff, isolateBelow: options.isolateBelow ?? 8 };
   const keys = new KeyResolver(options.tables, pool);
+  const changes = options.settings.writeOnlyChanges === true ? new ChangeFilter(options.tables, pool, counts) : undefined;
   const budgetMs = options.settings.retryBudgetSeconds * 1000;
   const caps = { rows: Math.max(1, Math.min(options.settings.batchSize, 1000)), bytes: Math.max(1024, options.settings.maxBatchBytes) };
   const inflight = new Set<Promise<unknown>>();
   let closed = false;
+
+  /** Groups the unsettled items by table and route and sends them; order between groups does not matter. */
+  async function sendAll(call: WriteCall, items: readonly Item[]): Promise<void> {
+    const groups = new Map<string, { meta: TableMeta | undefined; bulk: BulkAssembler | undefined; items: Item[] }>();
+    for (const item of items) {
+      if (call.results[item.index] !== undefined) continue;
+      const meta = options.tables(item.op.table);
+      const bulk = bulkAssemblerFor(item.op, meta, options.settings.useBulkActions);
+      const key = `${item.op.table}|${bulk?.kind ?? "batch"}`;
+      let g = groups.get(key);
+      if (g === undefined) {
+        g = { meta, bulk, items: [] };
+        groups.set(key, g);
+      }
+      g.items.push(item);
+    }
+    const tasks: Promise<void>[] = [];
+    for (const { meta, bulk, items: grouped } of groups.values()) {
+      for (const chunk of chunks(grouped, meta, bulk, caps)) {
+        tasks.push(bulk !== undefined && meta !== undefined ? sendBulk(ctx, call, chunk, meta, bulk) : sendBatch(ctx, call, chunk));
+      }
+    }
+    await Promise.all(tasks);
+  }
 
   async function write(operations: readonly Operation[], writeOptions?: WriteOptions): Promise<readonly WriteOutcome[]> {
     if (closed) throw new Error("writer is closed");
@@ -101,34 +139,38 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
       else items.push(item);
     });
     await keys.resolve(items, call.results);
+    const narrowed = changes === undefined ? new Map<Item, Narrowed>() : await changes.apply(items, call.results, caps.rows);
+    for (const [item, n] of narrowed) if (n.as === "create") item.fallback = n.original;
 
-    // Group by table and route; order between groups does not matter (operations are independent).
-    const groups = new Map<string, { meta: TableMeta | undefined; bulk: BulkAssembler | undefined; items: Item[] }>();
-    for (const item of items) {
-      if (call.results[item.index] !== undefined) continue;
-      const meta = options.tables(item.op.table);
-      const bulk = bulkAssemblerFor(item.op, meta, options.settings.useBulkActions);
-      const key = `${item.op.table}|${bulk?.kind ?? "batch"}`;
-      let g = groups.get(key);
-      if (g === undefined) {
-        g = { meta, bulk, items: [] };
-        groups.set(key, g);
-      }
-      g.items.push(item);
-    }
-
-    const tasks: Promise<void>[] = [];
-    for (const { meta, bulk, items: grouped } of groups.values()) {
-      for (const chunk of chunks(grouped, meta, bulk, caps)) {
-        tasks.push(bulk !== undefined && meta !== undefined ? sendBulk(ctx, call, chunk, meta, bulk) : sendBatch(ctx, call, chunk));
-      }
-    }
-    const all = Promise.all(tasks);
+    const all = sendAll(call, items);
     inflight.add(all);
     try {
       await all;
+      // A create narrowed from an upsert whose row appeared between the read and the write, answered
+      // on its own (a $batch part, or a bulk request of mixed rows split down to one): once more as
+      // the upsert it was.
+      const raced = items.filter((i) => i.fallback !== undefined && lostRace(call.results[i.index]));
+      if (raced.length > 0) {
+        for (const i of raced) {
+          restoreFallback(i);
+          call.results[i.index] = undefined;
+          narrowed.delete(i);
+        }
+        const again = sendAll(call, raced);
+        inflight.add(again);
+        try {
+          await again;
+        } finally {
+          inflight.delete(again);
+        }
+      }
     } finally {
       inflight.delete(all);
+    }
+    // A narrowed upsert answers as what it became: an update (created: false) or a create.
+    for (const [item, n] of narrowed) {
+      const r = call.results[item.index];
+      if (n.as === "update" && r?.ok === true && r.unchanged !== true) call.results[item.index] = { ok: true, created: false };
     }
     return call.results.map((r) => r ?? reject(0, "", "operation was not answered"));
   }

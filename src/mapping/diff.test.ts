@@ -50,6 +50,10 @@ describe("diffRow: comparing values as Dataverse returns them", () => {
     ["booleans", { donotemail: true }, { donotemail: false }, ["donotemail"]],
     ["case matters in text", { firstname: "ann" }, { firstname: "Ann" }, ["firstname"]],
     ["GUID case does not", { stageid: G2 }, { stageid: G2.toUpperCase() }, []],
+    ["a decimal beyond the column's precision, as Dataverse rounded it", { contoso_score: 1.234, annualincome: 10.004 }, { contoso_score: 1.23, annualincome: 10 }, []],
+    ["a decimal that differs within the precision", { contoso_score: 1.25 }, { contoso_score: 1.24 }, ["contoso_score"]],
+    ["an empty text against null (Dataverse keeps empty text as null)", { firstname: "" }, { firstname: null }, []],
+    ["an empty text against a value", { firstname: "" }, { firstname: "A" }, ["firstname"]],
   ])("%s", (_l, columns, row, changed) => {
     expect(diffRow(op("update", columns), row, contact).changedColumns).toEqual(changed);
   });

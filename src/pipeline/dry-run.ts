@@ -5,7 +5,7 @@ import type { TableLookup } from "../model/table-meta.js";
 import type { WriteOutcome, Writer } from "../model/writer.js";
 import { keyFilter } from "../dataverse/keys.js";
 import { diffRow } from "../mapping/diff.js";
-import type { DiffAction } from "../mapping/diff.js";
+import type { DiffAction, RowDiff } from "../mapping/diff.js";
 import type { Operation } from "../model/operation.js";
 import type { DestinationOperation, ErrorTrace, JsonObject, LogLevel, StreamDescriptor, StreamStatus } from "../protocol/airbyte.js";
 import type { Output } from "../protocol/emit.js";
@@ -62,20 +62,50 @@ function norm(v: unknown): string {
   return typeof v === "string" ? v.toLowerCase() : String(v);
 }
 
+export interface DryRunOptions {
+  /**
+   * The writer's own read of current rows (dataverse/changes.ts currentRows): a row, undefined for
+   * none, null when the read proved nothing (those fall back to a lookup of their own).
+   */
+  readonly current?: (ops: readonly Operation[]) => Promise<readonly (Record<string, unknown> | undefined | null)[]>;
+  /** The writer's comparison (dataverse/changes.ts diffAgainst); diffRow when absent. */
+  readonly diff?: (op: Operation, row: Readonly<Record<string, unknown>> | undefined) => RowDiff;
+  /** write_only_changes: when off, upserts and updates of rows already as sent are written anyway. */
+  readonly writeOnlyChanges?: boolean;
+}
+
 export class DryRunWriter implements Writer {
   readonly tallies = new Map<string, ReturnType<typeof emptyTally>>();
   readonly #reader: RowReader;
   readonly #tables: TableLookup;
+  readonly #options: DryRunOptions;
 
-  constructor(reader: RowReader, tables: TableLookup) {
+  constructor(reader: RowReader, tables: TableLookup, options: DryRunOptions = {}) {
     this.#reader = reader;
     this.#tables = tables;
+    this.#options = options;
+  }
+
+  async #existing(operations: readonly Operation[]): Promise<(Record<string, unknown> | undefined)[]> {
+    if (this.#options.current === undefined) return this.#lookup(operations);
+    const found = await this.#options.current(operations);
+    const unknown = operations.map((_, i) => i).filter((i) => found[i] === null);
+    const looked = unknown.length === 0 ? [] : await this.#lookup(unknown.map((i) => operations[i] as Operation));
+    const out = operations.map((_, i) => found[i] ?? undefined);
+    unknown.forEach((i, k) => {
+      out[i] = looked[k];
+    });
+    return out;
   }
 
   async write(operations: readonly Operation[]): Promise<readonly WriteOutcome[]> {
-    const existing = await this.#lookup(operations);
+    const existing = await this.#existing(operations);
     return operations.map((op, i) => {
-      const d = diffRow(op, existing[i], this.#tables(op.table));
+      let d = this.#options.diff?.(op, existing[i]) ?? diffRow(op, existing[i], this.#tables(op.table));
+      if (this.#options.writeOnlyChanges === false && d.action === "unchanged" && (op.kind === "upsert" || op.kind === "update")) {
+        // Written as it comes, as the writer does with write_only_changes off.
+        d = { action: "update", changedColumns: [...Object.keys(op.columns), ...op.bindings.map((b) => b.column ?? b.navigationProperty)] };
+      }
       let tally = this.tallies.get(op.table);
       if (tally === undefined) {
         tally = emptyTally();

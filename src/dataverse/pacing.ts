@@ -1,0 +1,173 @@
+// Pacing on the rate-limit headers (issue 13): one application user's sends spread its execution
+// budget over the window instead of spending it until a 429 says stop.
+//
+// Dataverse answers every request with `x-ms-ratelimit-time-remaining-xrm-requests` (the user's
+// remaining combined execution time in the window, in seconds, "1,200.00") and
+// `x-ms-ratelimit-burst-remaining-xrm-requests` (requests left). The window slides: execution time
+// booked W ago comes back now. The headers do not give W, but Microsoft's limit is E = 1,200 s of
+// execution per W = 300 s, so W = E / 4, and E is at least what a header says is left plus what the
+// user's own sends hold in the window (every request of a user goes through its one client); a
+// time-scaled environment keeps that ratio. The pacer keeps the user's own
+// sends of the last window, and lets a send go at once while the last header's remaining budget,
+// plus what its own sends give back as they leave the window, covers the sends since that header
+// and this one; otherwise the send waits until they do. It never waits longer than a window.
+import type { Clock } from "../http/clock.js";
+import type { Interceptor } from "../http/dispatch.js";
+import { headerValue } from "../http/retry.js";
+import type { WebApiRequest } from "./request-path.js";
+
+/** Execution time per wall time that Dataverse's execution limit allows: 1,200,000 ms per 300,000 ms (api-limits). */
+export const EXECUTION_PER_WALL = 1_200_000 / 300_000;
+
+/** Microsoft's window, the longest a pacer will hold a send. */
+const MAX_WAIT_MS = 300_000;
+
+/** A number in the headers' format: "1,200.00" (thousands separators, two decimals). */
+export function headerNumber(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value.replace(/,/g, "").trim());
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+interface Sent {
+  readonly startedAt: number;
+  /** Expected execution (ms) until answered, then the answer's latency (an upper bound). */
+  costMs: number;
+}
+
+export class ExecutionPacer {
+  readonly #clock: Clock;
+  /** Remaining execution time (ms) the last header said, and when it was read. */
+  #remainingMs: number | undefined;
+  #seenAt = 0;
+  /** The most the header has said: the window's whole budget E. */
+  #budgetMs = 0;
+  /** Remaining requests the last header said. */
+  #burst: number | undefined;
+  /** This user's sends of the last window (and any still unanswered), oldest first. */
+  #sent: Sent[] = [];
+  /** Execution (ms) per unit (row) of a write, and per read request, as answers' latencies show them (upper bounds). */
+  #perUnitMs: number | undefined;
+  #perReadMs: number | undefined;
+  /** Sends held by the pacer, and the total time held. */
+  held = 0;
+  heldMs = 0;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** The window's length: E at Microsoft's E / W. */
+  get windowMs(): number {
+    return this.#budgetMs / EXECUTION_PER_WALL;
+  }
+
+  /** What a request is expected to cost: the latency of its kind so far (an answer's latency bounds its execution time). */
+  #costOf(units: number | undefined): number {
+    if (units === undefined) return this.#perReadMs ?? 0;
+    return (this.#perUnitMs ?? 0) * units;
+  }
+
+  /** The budget (ms) the server would have for a send at `at`, on what the last header said. */
+  #available(at: number): number {
+    if (this.#remainingMs === undefined) return Infinity;
+    const w = this.windowMs;
+    let available = this.#remainingMs;
+    for (const s of this.#sent) {
+      // Sent after the header's request: not in it.
+      if (s.startedAt > this.#seenAt) available -= s.costMs;
+      // In the header's window, out of it by `at`: given back.
+      else if (s.startedAt > this.#seenAt - w && s.startedAt <= at - w) available += s.costMs;
+    }
+    return available;
+  }
+
+  /** How long a send of `units` rows (undefined: a read) must wait (0: go now). */
+  delayFor(units: number | undefined): number {
+    const now = this.#clock.now();
+    this.#prune(now);
+    const cost = this.#costOf(units);
+    let wait = 0;
+    if (this.#available(now) < cost) {
+      // The first moment one of our own sends leaves the window and gives enough back.
+      wait = MAX_WAIT_MS;
+      for (const s of this.#sent) {
+        const at = s.startedAt + this.windowMs;
+        if (at > now && this.#available(at) >= cost) {
+          wait = at - now;
+          break;
+        }
+      }
+    }
+    if (this.#burst !== undefined) {
+      const since = this.#sent.filter((s) => s.startedAt > this.#seenAt).length;
+      // Out of requests too: wait for one to leave the window (at the request cap's own pace, 6000 per 300 s).
+      if (this.#burst - since <= 1) wait = Math.max(wait, 300_000 / 6000);
+    }
+    return Math.min(wait, MAX_WAIT_MS);
+  }
+
+  #prune(now: number): void {
+    const horizon = now - 2 * this.windowMs;
+    let k = 0;
+    while (k < this.#sent.length && (this.#sent[k] as Sent).startedAt < horizon && (this.#sent[k] as Sent).startedAt < this.#seenAt - this.windowMs) k++;
+    if (k > 0) this.#sent.splice(0, k);
+  }
+
+  start(units: number | undefined): Sent {
+    const s: Sent = { startedAt: this.#clock.now(), costMs: this.#costOf(units) };
+    this.#sent.push(s);
+    return s;
+  }
+
+  /** An answer came: learn its cost and read its headers. */
+  finish(s: Sent, units: number | undefined, headers: Readonly<Record<string, string>> | undefined): void {
+    const now = this.#clock.now();
+    const time = headers === undefined ? undefined : headerNumber(headerValue(headers, "x-ms-ratelimit-time-remaining-xrm-requests"));
+    if (headers === undefined || time === undefined) {
+      // Not admitted (a 429, a reset): it booked nothing.
+      s.costMs = 0;
+      return;
+    }
+    const latency = now - s.startedAt;
+    s.costMs = latency;
+    if (units !== undefined && units > 0) this.#perUnitMs = ewma(this.#perUnitMs, latency / units);
+    else if (units === undefined) this.#perReadMs = ewma(this.#perReadMs, latency);
+    // E is at least what is left plus what this user's own sends still hold in the window.
+    let held = 0;
+    for (const o of this.#sent) if (o !== s && o.startedAt <= s.startedAt && (this.#budgetMs === 0 || o.startedAt > s.startedAt - this.windowMs)) held += o.costMs;
+    this.#budgetMs = Math.max(this.#budgetMs, time * 1000 + held + s.costMs);
+    // The server may have written the header as early as it admitted the request, so it is taken to
+    // describe the window when the request was sent: every later send counts against it. An answer
+    // to an older send than the last header's says less, and is not read.
+    if (this.#remainingMs !== undefined && s.startedAt < this.#seenAt) return;
+    this.#remainingMs = time * 1000;
+    this.#burst = headerNumber(headerValue(headers, "x-ms-ratelimit-burst-remaining-xrm-requests"));
+    this.#seenAt = s.startedAt;
+  }
+}
+
+function ewma(previous: number | undefined, sample: number): number {
+  return previous === undefined ? sample : previous * 0.7 + sample * 0.3;
+}
+
+/** Holds each send until the user's execution budget covers it (see ExecutionPacer). */
+export function paced(pacer: ExecutionPacer, clock: Clock): Interceptor<WebApiRequest> {
+  return (next) => async (req) => {
+    const wait = pacer.delayFor(req.units);
+    if (wait > 0) {
+      pacer.held++;
+      pacer.heldMs += wait;
+      await clock.sleep(wait);
+    }
+    const f = pacer.start(req.units);
+    let headers: Readonly<Record<string, string>> | undefined;
+    try {
+      const res = await next(req);
+      headers = res.headers;
+      return res;
+    } finally {
+      pacer.finish(f, req.units, headers);
+    }
+  };
+}
