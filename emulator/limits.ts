@@ -246,31 +246,24 @@ function mergeLimits(raw: unknown): LimitsConfig {
   };
 }
 
+/** The cost model's per-row price of each operation kind that is charged by the row. */
+const PER_ROW_MS: Readonly<Record<Exclude<OperationKind, "metadata" | "other">, keyof CostModel>> = {
+  create: "createMs",
+  update: "updateMs",
+  upsert: "upsertMs",
+  delete: "deleteMs",
+  createMultiple: "createMultipleRecordMs",
+  updateMultiple: "updateMultipleRecordMs",
+  upsertMultiple: "upsertMultipleRecordMs",
+  read: "readRowMs",
+};
+
 /** Server time the model charges one operation, without the request's own requestMs. */
 export function operationMs(model: CostModel, work: Work): number {
   const plugin = work.pluginMs ?? 0;
-  switch (work.kind) {
-    case "create":
-      return work.rows * model.createMs + plugin;
-    case "update":
-      return work.rows * model.updateMs + plugin;
-    case "upsert":
-      return work.rows * model.upsertMs + plugin;
-    case "delete":
-      return work.rows * model.deleteMs + plugin;
-    case "createMultiple":
-      return work.rows * model.createMultipleRecordMs + plugin;
-    case "updateMultiple":
-      return work.rows * model.updateMultipleRecordMs + plugin;
-    case "upsertMultiple":
-      return work.rows * model.upsertMultipleRecordMs + plugin;
-    case "read":
-      return work.rows * model.readRowMs + plugin;
-    case "metadata":
-      return model.metadataReadMs + plugin;
-    case "other":
-      return plugin;
-  }
+  if (work.kind === "other") return plugin;
+  if (work.kind === "metadata") return model.metadataReadMs + plugin;
+  return work.rows * model[PER_ROW_MS[work.kind]] + plugin;
 }
 
 /** Server time the model charges one request: requestMs plus each operation it ran. */
