@@ -30,44 +30,88 @@ export function queryRows(tables: Tables, model: TableModel, q: QueryOptions): R
 }
 
 /**
- * A filter that is an `or` of rows named by key (`contactid eq <guid>`, or equalities on every
- * column of an alternate key, `emailaddress1 eq 'a' or emailaddress1 eq 'b'`) reads those rows from
- * the indexes instead of scanning the table, as SQL Server would seek them; the whole filter is
- * still evaluated on them, so the answer is the scan's. Undefined: scan.
+ * The rows a filter can only match, read from the indexes as SQL Server would seek them instead of
+ * scanning the table: the primary id or every column of an alternate key compared with `eq`, an
+ * `In` over the primary id or a one-column text key, an `or` of such terms, or an `and` holding one.
+ * The whole filter is still evaluated on these rows, so the answer is the scan's: a seek only has
+ * to return every row the filter could match. Undefined: scan.
  */
 function keyedCandidates(tables: Tables, model: TableModel, filter: FilterNode): Row[] | undefined {
-  const table = tables.tableStore(model);
-  const terms: FilterNode[] = [];
-  const flatten = (n: FilterNode, kind: "and" | "or", out: FilterNode[]): void => {
-    if (n.kind === kind) {
-      flatten(n.left, kind, out);
-      flatten(n.right, kind, out);
-    } else out.push(n);
-  };
-  flatten(filter, "or", terms);
-  const found = new Map<string, Row>();
-  for (const term of terms) {
-    const parts: FilterNode[] = [];
-    flatten(term, "and", parts);
-    const values: Record<string, Value> = {};
-    for (const p of parts) {
-      if (p.kind !== "compare" || p.op !== "eq" || p.property.includes("/")) return undefined;
-      const lit = p.literal;
-      if (lit.kind !== "string" && lit.kind !== "number" && lit.kind !== "guid") return undefined;
-      values[p.property] = lit.value;
-    }
-    const id = values[model.primaryId];
-    let row: Row | undefined;
-    if (typeof id === "string") row = table.rows.get(id.toLowerCase());
-    else {
-      const key = model.keys.find((k) => k.attributes.every((a) => a in values && !isLookupType(model.columns.get(a) ?? { logicalName: a, type: "String" })));
-      if (key === undefined) return undefined;
-      const rowId = table.lookupByKey(key.logicalName, values, key.attributes);
-      row = rowId === undefined ? undefined : table.rows.get(rowId);
-    }
-    if (row !== undefined) found.set(row.id, row);
+  const found = seek(tables, model, filter);
+  return found === undefined ? undefined : [...found.values()];
+}
+
+function seek(tables: Tables, model: TableModel, node: FilterNode): Map<string, Row> | undefined {
+  if (node.kind === "or") {
+    const left = seek(tables, model, node.left);
+    const right = left === undefined ? undefined : seek(tables, model, node.right);
+    if (left === undefined || right === undefined) return undefined;
+    for (const [id, row] of right) left.set(id, row);
+    return left;
   }
-  return [...found.values()];
+  const parts: FilterNode[] = [];
+  flattenAnd(node, parts);
+  let best: Map<string, Row> | undefined;
+  for (const part of parts) {
+    const rows = part.kind === "or" ? seek(tables, model, part) : seekTerm(tables, model, part);
+    if (rows !== undefined && (best === undefined || rows.size < best.size)) best = rows;
+  }
+  return best ?? seekKeyEqualities(tables, model, parts);
+}
+
+function flattenAnd(node: FilterNode, out: FilterNode[]): void {
+  if (node.kind === "and") {
+    flattenAnd(node.left, out);
+    flattenAnd(node.right, out);
+  } else out.push(node);
+}
+
+/** A primary-id equality, or an `In` over the primary id or a one-column text alternate key. */
+function seekTerm(tables: Tables, model: TableModel, node: FilterNode): Map<string, Row> | undefined {
+  const table = tables.tableStore(model);
+  const out = new Map<string, Row>();
+  const addId = (id: string): void => {
+    const row = table.rows.get(id.toLowerCase());
+    if (row !== undefined) out.set(row.id, row);
+  };
+  if (node.kind === "compare" && node.op === "eq" && node.property === model.primaryId && node.literal.kind === "guid") {
+    addId(node.literal.value);
+    return out;
+  }
+  if (node.kind !== "values" || node.name !== "In") return undefined;
+  if (node.property === model.primaryId) {
+    for (const v of node.values) addId(v);
+    return out;
+  }
+  const column = model.columns.get(node.property);
+  // Text keys only: the index holds a number as its shortest text, which "5.0" would miss.
+  if (column === undefined || (column.type !== "String" && column.type !== "Memo")) return undefined;
+  const key = model.keys.find((k) => k.attributes.length === 1 && k.attributes[0] === node.property);
+  if (key === undefined) return undefined;
+  for (const v of node.values) {
+    const rowId = table.lookupByKey(key.logicalName, { [node.property]: v }, key.attributes);
+    const row = rowId === undefined ? undefined : table.rows.get(rowId);
+    if (row !== undefined) out.set(row.id, row);
+  }
+  return out;
+}
+
+/** `eq` on every column of an alternate key (`a eq 'x' and b eq 5`): the one row with that key. */
+function seekKeyEqualities(tables: Tables, model: TableModel, parts: readonly FilterNode[]): Map<string, Row> | undefined {
+  const table = tables.tableStore(model);
+  const values: Record<string, Value> = {};
+  for (const p of parts) {
+    if (p.kind !== "compare" || p.op !== "eq" || p.property.includes("/")) continue;
+    const lit = p.literal;
+    if (lit.kind === "string" || lit.kind === "number" || lit.kind === "guid") values[p.property] = lit.value;
+  }
+  const key = model.keys.find((k) =>
+    k.attributes.every((a) => a in values && !isLookupType(model.columns.get(a) ?? { logicalName: a, type: "String" })),
+  );
+  if (key === undefined) return undefined;
+  const rowId = table.lookupByKey(key.logicalName, values, key.attributes);
+  const row = rowId === undefined ? undefined : table.rows.get(rowId);
+  return new Map(row === undefined ? [] : [[row.id, row]]);
 }
 
 /** The column behind a readable property name (`name`, `_parentcustomerid_value`). */
