@@ -60,13 +60,14 @@ function identityOf(meta: TableMeta, op: Operation): string | undefined {
   return undefined;
 }
 
-function rowIdentity(meta: TableMeta, shape: string, row: Readonly<Record<string, unknown>>): string | undefined {
-  if (shape === "id") {
+/** The identity of a row read back; `columns` is the key's columns, or undefined for shape "id". */
+function rowIdentity(meta: TableMeta, columns: readonly string[] | undefined, row: Readonly<Record<string, unknown>>): string | undefined {
+  if (columns === undefined) {
     const id = row[meta.primaryIdAttribute];
     return typeof id === "string" ? id.toLowerCase() : undefined;
   }
   return keyIdentity(
-    shape.split(",").map((c) => [c, row[c]] as const),
+    columns.map((c) => [c, row[c]] as const),
     (c) => keyColumnType(meta, c),
     tableCollation(meta),
   );
@@ -238,8 +239,9 @@ async function readChunk(client: DataverseClient, g: Omit<Group, "items">, ops: 
   const rows = await readRows(client, path);
   if (rows === undefined) return unknown;
   const byIdentity = new Map<string, Record<string, unknown> | null>();
+  const columns = g.shape === "id" ? undefined : g.shape.split(",");
   for (const row of rows) {
-    const id = rowIdentity(g.meta, g.shape, row);
+    const id = rowIdentity(g.meta, columns, row);
     if (id === undefined) return unknown; // a row we cannot place: prove nothing about this chunk
     // Two rows for one identity (a comparison we got wrong): leave that key to the write.
     byIdentity.set(id, byIdentity.has(id) ? null : row);

@@ -50,12 +50,13 @@ export function collationName(collation: KeyCollation): string {
 
 const MARKS = /\p{M}+/gu;
 const KATAKANA = /[\u30a1-\u30f6]/g;
-const TRAILING_SPACES = / +$/u;
 const PLAIN = /^[\x20-\x7e]*$/; // printable ASCII: no decomposition, no marks, case folding is toLowerCase
 
 /** Text as the collation compares it: equal strings for text SQL Server's `=` finds equal. */
 export function collatedText(text: string, collation: KeyCollation): string {
-  const trimmed = text.replace(TRAILING_SPACES, "");
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x20) end--;
+  const trimmed = end === text.length ? text : text.slice(0, end);
   if (PLAIN.test(trimmed)) return trimmed.toLowerCase();
   // Katakana as hiragana (kana-insensitive), after the decomposition has made half-width kana full.
   let folded = trimmed.normalize("NFKD").replace(KATAKANA, (c) => String.fromCharCode(c.charCodeAt(0) - 0x60));
@@ -90,6 +91,12 @@ export function keyIdentity(
   typeOf: (column: string) => ColumnType | undefined,
   collation: KeyCollation = DEFAULT_KEY_COLLATION,
 ): string | undefined {
+  if (Array.isArray(values) && values.length === 1) {
+    // One column, the common key: the same text as below without building and sorting the parts.
+    const [column, value] = values[0] as readonly [string, unknown];
+    const v = keyValueIdentity(value, typeOf(column), collation);
+    return v === undefined ? undefined : `[[${JSON.stringify(column)},${JSON.stringify(v)}]]`;
+  }
   const parts: [string, string][] = [];
   for (const [column, value] of values) {
     const v = keyValueIdentity(value, typeOf(column), collation);
