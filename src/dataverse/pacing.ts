@@ -37,11 +37,17 @@ interface Sent {
 
 export class ExecutionPacer {
   readonly #clock: Clock;
-  /** Remaining execution time (ms) the last header said, and when it was read. */
+  /**
+   * Remaining execution time (ms) the last header said; when its request was sent (every later
+   * send counts against it) and when its answer came (no send older than a window before then is in it).
+   */
   #remainingMs: number | undefined;
   #seenAt = 0;
+  #answeredAt = 0;
   /** The most the header has said: the window's whole budget E. */
   #budgetMs = 0;
+  /** The most any one answer proves E to be on its own: what was left plus that send's cost. */
+  #floorMs = 0;
   /** Remaining requests the last header said. */
   #burst: number | undefined;
   /** This user's sends of the last window (and any still unanswered), oldest first. */
@@ -76,8 +82,10 @@ export class ExecutionPacer {
     for (const s of this.#sent) {
       // Sent after the header's request: not in it.
       if (s.startedAt > this.#seenAt) available -= s.costMs;
-      // In the header's window, out of it by `at`: given back.
-      else if (s.startedAt > this.#seenAt - w && s.startedAt <= at - w) available += s.costMs;
+      // Still in the window when the header was written, out of it by `at`: given back. The header
+      // may have been written as late as its answer came, so only sends started after that time
+      // less a window count; one that had already left was not in the header and gives nothing back.
+      else if (s.startedAt > this.#answeredAt - w && s.startedAt <= at - w) available += s.costMs;
     }
     return available;
   }
@@ -133,9 +141,15 @@ export class ExecutionPacer {
     s.costMs = latency;
     if (units !== undefined && units > 0) this.#perUnitMs = ewma(this.#perUnitMs, latency / units);
     else if (units === undefined) this.#perReadMs = ewma(this.#perReadMs, latency);
-    // E is at least what is left plus what this user's own sends still hold in the window.
+    // E is at least what is left plus what this user's own sends still hold in the window. Which
+    // sends are still in it is judged on a window known not to be too long: the one of the floor,
+    // what is left plus this send alone. A window taken from the estimate itself would feed back
+    // (a longer window holds more sends, which make E and so the window longer still), and the
+    // pacer would come to believe in a budget the server does not have.
+    this.#floorMs = Math.max(this.#floorMs, time * 1000 + s.costMs);
+    const floorWindow = this.#floorMs / EXECUTION_PER_WALL;
     let held = 0;
-    for (const o of this.#sent) if (o !== s && o.startedAt <= s.startedAt && (this.#budgetMs === 0 || o.startedAt > s.startedAt - this.windowMs)) held += o.costMs;
+    for (const o of this.#sent) if (o !== s && o.startedAt <= s.startedAt && o.startedAt > s.startedAt - floorWindow) held += o.costMs;
     this.#budgetMs = Math.max(this.#budgetMs, time * 1000 + held + s.costMs);
     // The server may have written the header as early as it admitted the request, so it is taken to
     // describe the window when the request was sent: every later send counts against it. An answer
@@ -144,6 +158,7 @@ export class ExecutionPacer {
     this.#remainingMs = time * 1000;
     this.#burst = headerNumber(headerValue(headers, "x-ms-ratelimit-burst-remaining-xrm-requests"));
     this.#seenAt = s.startedAt;
+    this.#answeredAt = now;
   }
 }
 
@@ -154,11 +169,14 @@ function ewma(previous: number | undefined, sample: number): number {
 /** Holds each send until the user's execution budget covers it (see ExecutionPacer). */
 export function paced(pacer: ExecutionPacer, clock: Clock): Interceptor<WebApiRequest> {
   return (next) => async (req) => {
-    const wait = pacer.delayFor(req.units);
-    if (wait > 0) {
-      pacer.held++;
+    // Asked again after each hold: sends held to the same moment (when one of our own leaves the
+    // window) would otherwise all go then, on a budget freed for one of them.
+    let wait = pacer.delayFor(req.units);
+    if (wait > 0) pacer.held++;
+    while (wait > 0) {
       pacer.heldMs += wait;
       await clock.sleep(wait);
+      wait = pacer.delayFor(req.units);
     }
     const f = pacer.start(req.units);
     let headers: Readonly<Record<string, string>> | undefined;

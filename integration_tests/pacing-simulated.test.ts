@@ -1,0 +1,95 @@
+// The connector's pacer (src/dataverse/pacing.ts) against the emulator's service protection
+// (emulator/limits.ts: the sliding window of execution time Microsoft documents), on a virtual
+// clock, so the outcome does not hang on this machine's load the way the wall-clock case in
+// dataverse-pacing.test.ts does. A user keeps 8 bulk writes in flight, each answered after its
+// modelled execution time with the x-ms-ratelimit-* headers the server computes. Paced, no send is
+// refused after the first window and the budget is still spent (no idle user); unpaced, the same
+// user probes past the budget, is refused, and sits out Retry-After.
+import { describe, expect, it } from "vitest";
+import { LIMIT_PRESETS, ServiceProtection, requestMs, type LimitsConfig } from "../emulator/limits.js";
+import { ExecutionPacer } from "../src/dataverse/pacing.js";
+import type { Clock } from "../src/http/clock.js";
+
+interface Outcome {
+  /** 429s answered after the first window. */
+  readonly refusedAfterFirstWindow: number;
+  readonly refused: number;
+  /** Execution time admitted after the first window, as a share of E / W over that time. */
+  readonly shareOfCeiling: number;
+}
+
+function simulate(config: LimitsConfig, rows: number, inFlight: number, windows: number, pace: boolean): Outcome {
+  let now = 0;
+  const clock: Clock = { now: () => now, sleep: () => Promise.reject(new Error("the simulation schedules waits itself")) };
+  const server = new ServiceProtection(config, () => now);
+  const pacer = new ExecutionPacer(clock);
+  const costMs = requestMs(config.cost, [{ kind: "createMultiple", rows }]);
+  const windowMs = config.windowSeconds * 1000;
+  const end = windows * windowMs;
+  let refused = 0;
+  let refusedAfterFirstWindow = 0;
+  let admittedAfterFirstWindow = 0;
+  // Each slot is free again at `at`: after an answer (`done` runs first), a pacer's hold or a Retry-After.
+  type Slot = { at: number; done?: () => void };
+  const slots: Slot[] = Array.from({ length: inFlight }, () => ({ at: 0 }));
+  for (;;) {
+    slots.sort((x, y) => x.at - y.at);
+    const slot = slots[0];
+    if (slot === undefined || slot.at >= end) break;
+    now = slot.at;
+    slot.done?.();
+    delete slot.done;
+    if (pace) {
+      // As the interceptor does: hold, and ask again when the hold ends.
+      const wait = pacer.delayFor(rows);
+      if (wait > 0) {
+        slot.at = now + wait;
+        continue;
+      }
+    }
+    const sent = pacer.start(rows);
+    const admission = server.admit("u");
+    if (!admission.ok) {
+      refused++;
+      if (now >= windowMs) refusedAfterFirstWindow++;
+      pacer.finish(sent, rows, undefined);
+      slot.at = now + admission.retryAfterSeconds * 1000;
+      continue;
+    }
+    const ticket = admission.ticket;
+    ticket.start(costMs);
+    if (now >= windowMs) admittedAfterFirstWindow += costMs;
+    slot.at = now + costMs;
+    slot.done = () => {
+      ticket.finish();
+      pacer.finish(sent, rows, ticket.headers());
+    };
+  }
+  const ceiling = (config.maxExecutionMs / windowMs) * (end - windowMs);
+  return { refused, refusedAfterFirstWindow, shareOfCeiling: admittedAfterFirstWindow / ceiling };
+}
+
+describe("pacing on the rate-limit headers, on a virtual clock", () => {
+  const faithful = LIMIT_PRESETS.faithful;
+
+  it("paced: no 429 after the first window, and at least 90 % of the steady-state execution ceiling is spent", () => {
+    const paced = simulate(faithful, 1000, 8, 10, true);
+    expect(paced.refusedAfterFirstWindow).toBe(0);
+    expect(paced.shareOfCeiling).toBeGreaterThanOrEqual(0.9);
+    expect(paced.shareOfCeiling).toBeLessThanOrEqual(1.05);
+  });
+
+  it("unpaced: the same load is refused after the first window", () => {
+    const unpaced = simulate(faithful, 1000, 8, 10, false);
+    expect(unpaced.refusedAfterFirstWindow).toBeGreaterThan(0);
+  });
+
+  it("holds with small writes and many in flight, and under Microsoft's own limits", () => {
+    const small = simulate(faithful, 100, 32, 10, true);
+    expect(small.refusedAfterFirstWindow).toBe(0);
+    expect(small.shareOfCeiling).toBeGreaterThanOrEqual(0.9);
+    const microsoft = simulate(LIMIT_PRESETS.microsoft, 1000, 8, 6, true);
+    expect(microsoft.refusedAfterFirstWindow).toBe(0);
+    expect(microsoft.shareOfCeiling).toBeGreaterThanOrEqual(0.9);
+  });
+});
