@@ -62,7 +62,8 @@ async function load(client: DataverseClient, prefix: string): Promise<{ served42
 // land after the budget its header promised, and an unpaced one can miss the window's edge, so the
 // case gave 0-7 refusals either way under CI's load. It runs on demand (PACING_TIMING=1 npm test);
 // the bench measures the same thing on the faithful 30 s window (docs/benchmarks.md: no 429 after
-// the first window in any connector run).
+// the first window in any connector run), and pacing-simulated.test.ts runs the same pacer against
+// the emulator's ServiceProtection on a virtual clock, where the outcome does not hang on load.
 const TIMING = process.env["PACING_TIMING"] === "1";
 
 describe("pacing on the rate-limit headers", () => {
