@@ -708,7 +708,7 @@ export function judge(
       "≥ 900 records per write request on clean bulk upserts",
       perRequest === undefined ? undefined : fmtNum(perRequest, 0),
       perRequest === undefined ? undefined : perRequest >= 900,
-      perRequest === undefined || connector === undefined ? undefined : `${fmtInt(connector.rowsInTable)} rows / ${fmtInt(connector.writeRequests)} successful write requests`,
+      perRequest === undefined || connector === undefined ? undefined : `${fmtInt(connector.recordsWritten)} records written / ${fmtInt(connector.writeRequests)} successful write requests`,
     ),
   );
 
@@ -879,7 +879,7 @@ function sections(limitRuns: readonly LimitsRunResult[], options: BenchOptions):
         fmtInt(options.latencyRecords) +
         ` new contacts on the same limits, with a synchronous plug-in step on contact Create of ${BYPASS_PLUGIN_MS} ms per record (the emulator's environment \`plugins\`), once as configured by default and once with \`bypass_business_logic: CustomSync\` (the application user holds prvBypassCustomBusinessLogic; \`check\` says whether it does). Bypass stays opt-in: it skips the customer's plug-ins.`,
       "- **limits on**: the connector against the emulator with service protection limits and real latency, first with one application user, then with a pool (each user carrying the same number of records, so a perfect pool scales exactly by its size).",
-      "- HTTP requests, successful write requests and 429s are counted on the emulator's side of the wire (Node's `http.server` diagnostics channels); rows are counted in the emulator's store after each run; each scenario gets a fresh emulator in the bench process, each client its own process, so on 2 cores the emulator and the client under test each have one.",
+      "- HTTP requests, successful write requests and 429s are counted on the emulator's side of the wire (Node's `http.server` diagnostics channels); a `$batch` whose operations are all GET (the connector's read of a batch's current rows when the URL is too long) counts as a read, not a write request; \"rec/write req\" is the records the emulator wrote (created, updated or upserted) per successful write request, so a resync that writes only the changed rows shows how many each request carried; rows are counted in the emulator's store after each run; each scenario gets a fresh emulator in the bench process, each client its own process, so on 2 cores the emulator and the client under test each have one.",
     ].join("\n"),
   });
   return out;

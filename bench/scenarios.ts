@@ -219,8 +219,14 @@ export async function measureConnector(
   return { child, output, http: counter.counts(), stats: emulator.stats(), rows: rowsIn(emulator, BENCH_TABLE) };
 }
 
+/** Records the emulator wrote, by any way they came in (not the rows a resync found already there). */
+function recordsWritten(stats: EmulatorStats): number {
+  return stats.records.bulk + stats.records.batch + stats.records.single;
+}
+
 function connectorResult(id: string, title: string, m: ConnectorMeasurement, options: ConnectorRunOptions): ScenarioResult {
   const { child, output, http, rows } = m;
+  const written = recordsWritten(m.stats);
   const ok = child.exitCode === 0 && rows === options.records && output.rejectedRecordCount === 0;
   const failed = Math.max(options.records - (rows ?? 0), output.rejectedRecordCount);
   const notes: string[] = [];
@@ -255,7 +261,8 @@ function connectorResult(id: string, title: string, m: ConnectorMeasurement, opt
     ...(child.peakRssBytes === undefined ? {} : { peakRssBytes: child.peakRssBytes }),
     httpRequests: http.total,
     writeRequests: http.writesOk,
-    ...(http.writesOk > 0 && rows !== undefined ? { recordsPerWriteRequest: rows / http.writesOk } : {}),
+    recordsWritten: written,
+    ...(http.writesOk > 0 ? { recordsPerWriteRequest: written / http.writesOk } : {}),
     throttled429: http.answered429,
     ...(retries === undefined ? {} : { retries }),
     failedRecords: failed,
@@ -290,6 +297,7 @@ interface LoaderMeasurement {
   readonly child: ChildRun;
   readonly result: LoaderResult | undefined;
   readonly http: HttpCounts;
+  readonly stats: EmulatorStats;
   readonly rows: number | undefined;
 }
 
@@ -316,7 +324,7 @@ async function measureLoader(
   } finally {
     counter.stop();
   }
-  return { child, result, http: counter.counts(), rows: rowsIn(emulator, BENCH_TABLE) };
+  return { child, result, http: counter.counts(), stats: emulator.stats(), rows: rowsIn(emulator, BENCH_TABLE) };
 }
 
 export interface LoaderScenarioOptions {
@@ -334,6 +342,7 @@ function loaderResult(
   rate: "end-to-end" | "write phase",
 ): ScenarioResult {
   const { child, result, http, rows } = m;
+  const written = recordsWritten(m.stats);
   const ok = child.exitCode === 0 && result !== undefined && result.failedRecords === 0 && rows === records;
   const seconds = rate === "end-to-end" ? child.wallSeconds : result?.writeSeconds;
   const notes: string[] = [];
@@ -364,7 +373,8 @@ function loaderResult(
     ...(child.peakRssBytes === undefined ? {} : { peakRssBytes: child.peakRssBytes }),
     httpRequests: http.total,
     writeRequests: http.writesOk,
-    ...(http.writesOk > 0 && rows !== undefined ? { recordsPerWriteRequest: rows / http.writesOk } : {}),
+    recordsWritten: written,
+    ...(http.writesOk > 0 ? { recordsPerWriteRequest: written / http.writesOk } : {}),
     throttled429: http.answered429,
     ...(result === undefined ? {} : { retries: result.retries }),
     failedRecords: Math.max(result?.failedRecords ?? 0, records - (rows ?? 0)),

@@ -183,6 +183,10 @@ describe("bench harness", () => {
       // any reason (a crash, a rejected row, a timeout) fails the smoke test, with its reason.
       for (const s of report.scenarios) expect(s.status, `${s.id}: ${s.reason ?? ""}`).toBe("ok");
       expect(report.scenarios.find((s) => s.id === "emulator")?.writeRequests).toBe(2);
+      // The connector's reads (a GET, or a $batch of GETs when the URL is long) are not write
+      // requests: a clean load writes 1,000 records per request, a resync only the changed rows.
+      expect(report.scenarios.find((s) => s.id === "connector")?.recordsPerWriteRequest).toBe(1000);
+      expect(report.scenarios.find((s) => s.id === "resync-2")?.recordsPerWriteRequest).toBe(20);
 
       expect(report.targets.length).toBeGreaterThanOrEqual(9);
       for (const t of report.targets) {
