@@ -3,6 +3,7 @@
 // without touching the emulator's code or trusting the client's own accounting.
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
 import { StringDecoder } from "node:string_decoder";
 
 export interface HttpCounts {
@@ -21,6 +22,8 @@ export interface HttpCounts {
   /** Write requests answered 2xx. */
   readonly writesOk: number;
   readonly answered429: number;
+  /** When each 429 was answered, seconds after the first Web API request arrived. */
+  readonly answered429At: readonly number[];
 }
 
 type Kind = "token" | "read" | "bulk" | "batch" | "single" | "other";
@@ -114,6 +117,8 @@ export class HttpCounter {
   #batch = 0;
   #single = 0;
   #writesOk = 0;
+  #firstApiAt: number | undefined;
+  readonly #answered429At: number[] = [];
   readonly #byStatus = new Map<number, number>();
   /** Each $batch request's kind: a scanner until its body has been read, then the kind counted. */
   readonly #batches = new WeakMap<IncomingMessage, BatchBodyScanner | Kind>();
@@ -156,6 +161,7 @@ export class HttpCounter {
     const { request } = message as StartMessage;
     this.#total++;
     const kind = kindOf(request.method ?? "", request.url ?? "");
+    if (kind !== "token" && kind !== "other") this.#firstApiAt ??= performance.now();
     if (kind !== "batch") {
       this.#count(kind);
       return;
@@ -175,6 +181,7 @@ export class HttpCounter {
     const { request, response } = message as FinishMessage;
     const status = response.statusCode;
     this.#byStatus.set(status, (this.#byStatus.get(status) ?? 0) + 1);
+    if (status === 429) this.#answered429At.push((performance.now() - (this.#firstApiAt ?? performance.now())) / 1000);
     const first = kindOf(request.method ?? "", request.url ?? "");
     const kind = first === "batch" ? this.#settle(request) : first;
     if (status >= 200 && status < 300 && (kind === "bulk" || kind === "batch" || kind === "single")) this.#writesOk++;
@@ -205,6 +212,7 @@ export class HttpCounter {
       byStatus: Object.fromEntries([...this.#byStatus].map(([k, v]) => [String(k), v])),
       writesOk: this.#writesOk,
       answered429: this.#byStatus.get(429) ?? 0,
+      answered429At: [...this.#answered429At],
     };
   }
 }

@@ -41,7 +41,7 @@ describe("bench http counter: $batch kinds", () => {
     expect(batchKind(bodies[0]?.replace(/\r\n/g, "\n") ?? "")).toBe("read");
   });
 
-  it("given the requests a connector sends, counts the read $batch with the reads, the writes as writes", async () => {
+  it("given the requests a connector sends, counts the read $batch with the reads, the writes as writes, and when each 429 came", async () => {
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       if (req.url?.includes("throttled") === true) {
@@ -82,5 +82,7 @@ describe("bench http counter: $batch kinds", () => {
     expect(counts.batchWrites).toBe(2);
     expect(counts.writesOk).toBe(2);
     expect(counts.answered429).toBe(1);
+    expect(counts.answered429At).toHaveLength(1);
+    expect(counts.answered429At[0]).toBeGreaterThanOrEqual(0);
   });
 });
