@@ -5,6 +5,8 @@ import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { BatchBodyScanner, batchKind, HttpCounter } from "../bench/http-counter.js";
 import { buildBatch } from "../src/dataverse/batch.js";
+import type { HttpCounts } from "../bench/http-counter.js";
+import { throttledAfter } from "../bench/scenarios.js";
 
 const ROOT = "/api/data/v9.2/";
 const longRead = { method: "GET", url: `https://org.example.test${ROOT}contacts?$filter=Microsoft.Dynamics.CRM.In(PropertyName='emailaddress1',PropertyValues=[${"'a@example.test',".repeat(200)}'b@example.test'])`, headers: { Prefer: "odata.maxpagesize=5000" } };
@@ -84,5 +86,13 @@ describe("bench http counter: $batch kinds", () => {
     expect(counts.answered429).toBe(1);
     expect(counts.answered429At).toHaveLength(1);
     expect(counts.answered429At[0]).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("bench http counter: 429s after the first window", () => {
+  it("given when each 429 was answered, counts those more than a window after the first request", () => {
+    const counts = { answered429At: [0.5, 29.9, 30, 30.1, 95] } as Pick<HttpCounts, "answered429At"> as HttpCounts;
+    expect(throttledAfter(counts, 30)).toBe(2);
+    expect(throttledAfter(counts, 300)).toBe(0);
   });
 });
