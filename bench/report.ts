@@ -18,8 +18,11 @@ export interface ScenarioResult {
   readonly peakRssBytes?: number;
   /** Every HTTP request the emulator answered for this scenario (token and metadata included). */
   readonly httpRequests?: number;
-  /** Requests that wrote rows (bulk actions, $batch, single writes). */
+  /** Requests that wrote rows (bulk actions, $batch, single writes) answered 2xx. */
   readonly writeRequests?: number;
+  /** Records the emulator wrote (created, updated or upserted), every write request together. */
+  readonly recordsWritten?: number;
+  /** recordsWritten / writeRequests: on a resync, only the changed rows are written. */
   readonly recordsPerWriteRequest?: number;
   readonly throttled429?: number;
   readonly retries?: number;

@@ -16,8 +16,8 @@ import type { HttpCounts } from "./http-counter.js";
 import { CONNECTION_ENV, parseResultLine } from "./loader-io.js";
 import type { LoaderResult } from "./loader-io.js";
 import type { ScenarioResult } from "./report.js";
-import { runCeiling } from "./theory.js";
-import type { LimitParams, RunCeiling } from "./theory.js";
+import { sentCeiling, steadyStateCeiling } from "./theory.js";
+import type { LimitParams, RunCost, SentCeiling, SteadyState } from "./theory.js";
 
 /** Same flags as the `#!` line of src/main.ts and `NODE_OPTIONS` in the Dockerfile (a packaging test checks). */
 export const CONNECTOR_HEAP_FLAGS = ["--max-old-space-size=512", "--max-semi-space-size=8"] as const;
@@ -219,8 +219,14 @@ export async function measureConnector(
   return { child, output, http: counter.counts(), stats: emulator.stats(), rows: rowsIn(emulator, BENCH_TABLE) };
 }
 
+/** Records the emulator wrote, by any way they came in (not the rows a resync found already there). */
+function recordsWritten(stats: EmulatorStats): number {
+  return stats.records.bulk + stats.records.batch + stats.records.single;
+}
+
 function connectorResult(id: string, title: string, m: ConnectorMeasurement, options: ConnectorRunOptions): ScenarioResult {
   const { child, output, http, rows } = m;
+  const written = recordsWritten(m.stats);
   const ok = child.exitCode === 0 && rows === options.records && output.rejectedRecordCount === 0;
   const failed = Math.max(options.records - (rows ?? 0), output.rejectedRecordCount);
   const notes: string[] = [];
@@ -255,7 +261,8 @@ function connectorResult(id: string, title: string, m: ConnectorMeasurement, opt
     ...(child.peakRssBytes === undefined ? {} : { peakRssBytes: child.peakRssBytes }),
     httpRequests: http.total,
     writeRequests: http.writesOk,
-    ...(http.writesOk > 0 && rows !== undefined ? { recordsPerWriteRequest: rows / http.writesOk } : {}),
+    recordsWritten: written,
+    ...(http.writesOk > 0 ? { recordsPerWriteRequest: written / http.writesOk } : {}),
     throttled429: http.answered429,
     ...(retries === undefined ? {} : { retries }),
     failedRecords: failed,
@@ -290,6 +297,7 @@ interface LoaderMeasurement {
   readonly child: ChildRun;
   readonly result: LoaderResult | undefined;
   readonly http: HttpCounts;
+  readonly stats: EmulatorStats;
   readonly rows: number | undefined;
 }
 
@@ -316,7 +324,7 @@ async function measureLoader(
   } finally {
     counter.stop();
   }
-  return { child, result, http: counter.counts(), rows: rowsIn(emulator, BENCH_TABLE) };
+  return { child, result, http: counter.counts(), stats: emulator.stats(), rows: rowsIn(emulator, BENCH_TABLE) };
 }
 
 export interface LoaderScenarioOptions {
@@ -334,6 +342,7 @@ function loaderResult(
   rate: "end-to-end" | "write phase",
 ): ScenarioResult {
   const { child, result, http, rows } = m;
+  const written = recordsWritten(m.stats);
   const ok = child.exitCode === 0 && result !== undefined && result.failedRecords === 0 && rows === records;
   const seconds = rate === "end-to-end" ? child.wallSeconds : result?.writeSeconds;
   const notes: string[] = [];
@@ -364,7 +373,8 @@ function loaderResult(
     ...(child.peakRssBytes === undefined ? {} : { peakRssBytes: child.peakRssBytes }),
     httpRequests: http.total,
     writeRequests: http.writesOk,
-    ...(http.writesOk > 0 && rows !== undefined ? { recordsPerWriteRequest: rows / http.writesOk } : {}),
+    recordsWritten: written,
+    ...(http.writesOk > 0 ? { recordsPerWriteRequest: written / http.writesOk } : {}),
     throttled429: http.answered429,
     ...(result === undefined ? {} : { retries: result.retries }),
     failedRecords: Math.max(result?.failedRecords ?? 0, records - (rows ?? 0)),
@@ -465,9 +475,31 @@ export function limitParams(model: EmulatorStats["model"]): LimitParams {
   };
 }
 
+/** What a run cost on the emulator: the execution time it charged, and the Web API requests it admitted. */
+export function runCost(stats: EmulatorStats, http: HttpCounts): RunCost {
+  return { executionMs: stats.executionMs.total, requests: Math.max(0, http.reads + http.writes - http.answered429) };
+}
+
+/** 429s answered more than a window after the run's first Web API request. */
+export function throttledAfter(http: HttpCounts, windowSeconds: number): number {
+  return http.answered429At.filter((t) => t > windowSeconds).length;
+}
+
+/** The execution time the emulator charged the run, model milliseconds, and each user's share. */
+function executionNote(stats: EmulatorStats, users: number): string {
+  const ms = (n: number): string => Math.round(n).toLocaleString("en-US");
+  const shares = Object.values(stats.executionMs.byClient);
+  return `execution time charged: ${ms(stats.executionMs.total)} ms of model time` + (users > 1 ? ` (per app user: ${shares.map(ms).join(" / ")})` : "");
+}
+
 export interface LimitsRunResult {
   readonly result: ScenarioResult;
-  readonly ceiling: RunCeiling | undefined;
+  /** The ceiling for the operations this run sent, from what it cost on the emulator. */
+  readonly sent: SentCeiling | undefined;
+  /** Reference: the steady state of the same users writing every record by UpsertMultiple of the batch size. */
+  readonly upsertMultiple: SteadyState | undefined;
+  /** 429s answered after the run's first window. */
+  readonly throttledAfterFirstWindow: number | undefined;
   readonly params: LimitParams | undefined;
   readonly users: number;
   /** The emulator's time scale (0.1 on the faithful preset: its seconds are a tenth of Microsoft's). */
@@ -501,16 +533,25 @@ export async function limitsScenario(
     const m = await measureConnector(paths, emulator, poolApps.slice(0, extra), options, id);
     const base = connectorResult(id, title, m, options);
     const params = limitParams(m.stats.model);
-    const ceiling = runCeiling(params, options.records, options.users, options.batchSize);
+    const sent = sentCeiling(params, runCost(m.stats, m.http), options.records, options.users);
     const notes = [...(base.notes ?? [])];
     const byKind = m.stats.throttled.byKind;
     notes.push(
       `429s by limit: requests ${byKind.requests}, execution ${byKind.execution}, concurrency ${byKind.concurrency}`,
     );
+    notes.push(executionNote(m.stats, options.users));
     const byClient = m.stats.requests.byClient;
     const share = Object.values(byClient);
     if (options.users > 1) notes.push(`requests per app user: ${share.join(" / ")}`);
-    return { result: { ...base, notes }, ceiling, params, users: options.users, timeScale: m.stats.model.timeScale };
+    return {
+      result: { ...base, notes },
+      sent,
+      upsertMultiple: steadyStateCeiling(params, options.users, options.batchSize),
+      throttledAfterFirstWindow: throttledAfter(m.http, params.windowSeconds),
+      params,
+      users: options.users,
+      timeScale: m.stats.model.timeScale,
+    };
   } finally {
     await emulator.close();
   }
@@ -545,12 +586,19 @@ export async function carefulScenario(
       options.timeoutSeconds,
     );
     const base = loaderResult(id, title, m, options.records, "end-to-end");
-    const stats = emulator.stats();
+    const stats = m.stats;
     const params = limitParams(stats.model);
-    const ceiling = runCeiling(params, options.records, 1, options.batchSize);
     const byKind = stats.throttled.byKind;
-    const notes = [...(base.notes ?? []), `429s by limit: requests ${byKind.requests}, execution ${byKind.execution}, concurrency ${byKind.concurrency}`];
-    return { result: { ...base, notes }, ceiling, params, users: 1, timeScale: stats.model.timeScale };
+    const notes = [...(base.notes ?? []), `429s by limit: requests ${byKind.requests}, execution ${byKind.execution}, concurrency ${byKind.concurrency}`, executionNote(stats, 1)];
+    return {
+      result: { ...base, notes },
+      sent: sentCeiling(params, runCost(stats, m.http), options.records, 1),
+      upsertMultiple: steadyStateCeiling(params, 1, options.batchSize),
+      throttledAfterFirstWindow: throttledAfter(m.http, params.windowSeconds),
+      params,
+      users: 1,
+      timeScale: stats.model.timeScale,
+    };
   } finally {
     await emulator.close();
   }

@@ -1,26 +1,37 @@
-// The theoretical maximum the emulated service protection limits allow, for comparison with the
-// connector under the same limits (issue 5 item 5b). Closed formulas, shown in docs/benchmarks.md.
+// The ceilings the emulated service protection limits set, for comparison with the clients run
+// under the same limits. Closed formulas, shown in docs/benchmarks.md.
 //
-// Steady state, records/s, for u users sending n records per bulk request:
+// Reference: UpsertMultiple. Steady state, records/s, for u users sending n records per bulk request:
 //
 //     rate(n) = u × n × min( R / W,  E / (W × c(n)),  C / c(n) )
 //
 // with R requests and E ms of execution time per user per W-second sliding window, C concurrent
 // requests, and c(n) = requestMs + n × bulkRecordMs the execution time the emulator's model
-// charges one bulk request (also its latency when latency is on; without latency the concurrency
-// term sets no bound).
+// charges one UpsertMultiple (also its latency when latency is on; without latency the concurrency
+// term sets no bound). It is the most a client writing every record by UpsertMultiple of n can
+// sustain: the context for records per hour per application user.
 //
-// A finite run starts with an empty window, and the request and execution limits bite only once
-// exceeded (emulator/limits.ts admits while the booked time is ≤ E), so before the first 429 a
-// user can land A = n × min(R, ⌊E / c(n)⌋ + 1) records. The ideal time of a run of N records split
-// evenly over u users is therefore
+// The ceiling for the operations a run actually sent. A client that reads before it writes, creates
+// new rows (cheaper than upserts), updates changed ones and skips the rest sends a different mix in
+// every run, so its ceiling is computed from what the run cost on the emulator: X ms of execution
+// time charged (the emulator's own count, model time) and Q requests admitted. A user's window starts
+// empty and a limit bites only once exceeded, so the first window's allowance (E, R) can be spent at
+// once; on the sliding window a budget spent at once comes back at once a window later, so each
+// further window's worth waits a whole window:
 //
-//     T(N) = c(n) + max(0, N / u − A) / (rate(n) / u)
+//     k = ⌈X / (u × E)⌉ − 1     windows the execution budget makes the run wait (0 if X ≤ u × E)
+//     q = ⌈Q / (u × R)⌉ − 1     the same for the request budget
 //
-// (one request's latency, then the rest at the steady rate), and N / T(N) is the run's ideal rate,
-// never below the steady-state rate. Judging the connector against N / T(N) is the stricter of
-// the two comparisons. The emulator books a request's execution time when it starts, so requests
-// in flight count against E and no client gets more than these figures by keeping many in flight.
+//     T = max( k × W + (X − k × u × E) / (1000 × u × C),   X / (1000 × u × C),   q × W )
+//
+// in seconds, with X and E in ms and W in seconds. The first term's second part is the time the last
+// window's share takes with C requests in flight per user, each held for the time it was charged
+// (latency on; 0 when off), and the second the same for the whole run. N / T is the ceiling
+// for the run's N records. Over many windows it converges on the steady pace of the same operations,
+// N × min( u × E / (W × X),  u × R / (W × Q),  1000 × u × C / X ), which a short run beats by spending its
+// first window's allowance at once. The emulator books a request's execution time when it starts, so
+// requests in flight count against E and no client gets more than these figures by keeping many in
+// flight; one that first exceeds a budget is still admitted, so a run can land a request's worth more.
 
 export interface LimitParams {
   readonly windowSeconds: number;
@@ -29,7 +40,7 @@ export interface LimitParams {
   readonly maxConcurrent: number;
   /** Fixed modelled execution time per request, ms. */
   readonly requestMs: number;
-  /** Modelled execution time per record of a bulk action, ms. */
+  /** Modelled execution time per record of an UpsertMultiple, ms. */
   readonly bulkRecordMs: number;
   /** Whether the emulator really delays each answer by its modelled execution time. */
   readonly latency: boolean;
@@ -49,6 +60,7 @@ export interface SteadyState {
   readonly perUser: Readonly<Record<Bound, number>>;
 }
 
+/** rate(n): the steady state of u users writing every record by UpsertMultiple of n. */
 export function steadyStateCeiling(p: LimitParams, users: number, perRequest: number): SteadyState {
   const cost = requestCostMs(p, perRequest);
   const requests = (p.maxRequests / p.windowSeconds) * perRequest;
@@ -59,33 +71,72 @@ export function steadyStateCeiling(p: LimitParams, users: number, perRequest: nu
   return { recordsPerSecond: users * min, binding, perUser: { requests, execution, concurrency } };
 }
 
-/** Records one user lands before the request or execution limit first bites. */
-export function firstWindowAllowance(p: LimitParams, perRequest: number): number {
-  const cost = requestCostMs(p, perRequest);
-  const byExecution = cost > 0 ? Math.floor(p.maxExecutionMs / cost) + 1 : Infinity;
-  return perRequest * Math.min(p.maxRequests, byExecution);
+/** What a run cost on the emulator, every user together. */
+export interface RunCost {
+  /** Execution time the emulator charged (X), ms of model time: `EmulatorStats.executionMs.total`. */
+  readonly executionMs: number;
+  /** Web API requests the emulator admitted (Q): every one it answered other than with a 429. */
+  readonly requests: number;
 }
 
-export interface RunCeiling {
-  readonly steady: SteadyState;
-  /** Records per user before the first 429 (A). */
-  readonly allowancePerUser: number;
-  /** T(N), seconds. */
+/** The ceiling for the operations a run actually sent. */
+export interface SentCeiling {
+  readonly cost: RunCost;
+  readonly users: number;
+  /** Whole windows the execution budget makes the run wait (k). */
+  readonly executionWindows: number;
+  /** Whole windows the request budget makes the run wait (q). */
+  readonly requestWindows: number;
+  /** T, seconds. */
   readonly idealSeconds: number;
-  /** N / T(N). */
+  /** The limit T comes from: execution (k ≥ 1), concurrency (the run fits its first windows' allowance), or requests. */
+  readonly binding: Bound;
+  /** N / T; Infinity when T is 0 (latency off and the run fits the first window). */
   readonly recordsPerSecond: number;
+  /** The steady pace of the same operations, records/s (no first window spent at once). */
+  readonly steadyRecordsPerSecond: number;
+  readonly steadyBinding: Bound;
 }
 
-export function runCeiling(p: LimitParams, records: number, users: number, perRequest: number): RunCeiling {
-  const steady = steadyStateCeiling(p, users, perRequest);
-  const allowance = firstWindowAllowance(p, perRequest);
-  const latency = p.latency ? requestCostMs(p, perRequest) / 1000 : 0;
-  const perUserRate = steady.recordsPerSecond / users;
-  const idealSeconds = latency + Math.max(0, records / users - allowance) / perUserRate;
+/** Windows a budget of `perWindow` per user makes `users` users wait to spend `spent`: ⌈spent / (users × perWindow)⌉ − 1, at least 0. */
+export function windowsWaited(spent: number, perWindow: number, users: number): number {
+  const allowance = perWindow * users;
+  if (spent <= allowance) return 0;
+  if (allowance <= 0) return Infinity;
+  return Math.ceil(spent / allowance) - 1;
+}
+
+export function sentCeiling(p: LimitParams, cost: RunCost, records: number, users: number): SentCeiling {
+  const X = cost.executionMs;
+  const W = p.windowSeconds;
+  const inFlight = p.latency ? users * p.maxConcurrent : Infinity;
+  /** Seconds `ms` of execution takes with `inFlight` requests held for their charged time. */
+  const held = (ms: number): number => (inFlight === Infinity || ms <= 0 ? 0 : ms / 1000 / inFlight);
+  const k = windowsWaited(X, p.maxExecutionMs, users);
+  const q = windowsWaited(cost.requests, p.maxRequests, users);
+  const execution = k === Infinity ? Infinity : k * W + held(X - k * users * p.maxExecutionMs);
+  // Never less than the whole run held C requests at a time (only binds if C is what limits the pace).
+  const concurrency = held(X);
+  const requests = q * W;
+  const idealSeconds = Math.max(execution, concurrency, requests);
+  const binding: Bound = q > 0 && idealSeconds === requests ? "requests" : k > 0 && idealSeconds === execution ? "execution" : "concurrency";
+
+  const steady = {
+    execution: p.maxExecutionMs > 0 ? (W * X) / (users * p.maxExecutionMs) : Infinity,
+    requests: p.maxRequests > 0 ? (W * cost.requests) / (users * p.maxRequests) : Infinity,
+    concurrency: held(X),
+  };
+  const steadySeconds = Math.max(steady.execution, steady.requests, steady.concurrency);
+  const steadyBinding: Bound = steadySeconds === steady.execution ? "execution" : steadySeconds === steady.requests ? "requests" : "concurrency";
   return {
-    steady,
-    allowancePerUser: allowance,
+    cost,
+    users,
+    executionWindows: k,
+    requestWindows: q,
     idealSeconds,
+    binding,
     recordsPerSecond: idealSeconds > 0 ? records / idealSeconds : Infinity,
+    steadyRecordsPerSecond: steadySeconds > 0 ? records / steadySeconds : Infinity,
+    steadyBinding,
   };
 }

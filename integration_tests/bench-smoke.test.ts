@@ -11,7 +11,7 @@ import { retriesFromLogs } from "../bench/scenarios.js";
 import { comparisonWithPrevious, type ScenarioResult } from "../bench/report.js";
 import type { BenchOutcome } from "../bench/bench.js";
 import { airbyteMessages, expectedStates } from "../bench/generate.js";
-import { firstWindowAllowance, runCeiling, steadyStateCeiling } from "../bench/theory.js";
+import { sentCeiling, steadyStateCeiling, windowsWaited } from "../bench/theory.js";
 import type { LimitParams } from "../bench/theory.js";
 
 function params(config: typeof LIMIT_PRESETS.microsoft, latency = true): LimitParams {
@@ -35,32 +35,73 @@ describe("bench theory", () => {
     expect(steadyStateCeiling(params(LIMIT_PRESETS.microsoft), 3, 1000).recordsPerSecond).toBeCloseTo(3 * 199.4, 0);
   });
 
-  it("given the bench limits (faithful), execution time binds at ten times Microsoft's ceiling and A counts the request that first exceeds E", () => {
+  it("given the bench limits (faithful), UpsertMultiple's steady state is execution-bound at ten times Microsoft's ceiling", () => {
     const p = params(BENCH_LIMITS);
     const steady = steadyStateCeiling(p, 1, 1000);
     expect(steady.binding).toBe("execution");
     // 120,000 ms per 30 s / 2,006 ms per request × 1000 records.
     expect(steady.recordsPerSecond).toBeCloseTo(1994.02, 1);
     expect(steady.recordsPerSecond).toBeCloseTo(10 * steadyStateCeiling(params(LIMIT_PRESETS.microsoft), 1, 1000).recordsPerSecond, 6);
-    // 59 requests book 118,354 ms (≤ 120,000, admitted); the 60th is admitted too and exceeds it.
-    expect(firstWindowAllowance(p, 1000)).toBe(60_000);
   });
 
-  it("given a run of many windows, the run's ideal converges on the steady state; a short one beats it", () => {
-    const p = params(BENCH_LIMITS);
-    const long = runCeiling(p, 100_000_000, 1, 1000);
-    expect(long.recordsPerSecond / long.steady.recordsPerSecond).toBeGreaterThan(1);
-    expect(long.recordsPerSecond / long.steady.recordsPerSecond).toBeLessThan(1.01);
-    const short = runCeiling(p, 120_000, 1, 1000);
-    // 2.006 s + 60,000 / 1,994.02 records/s.
-    expect(short.idealSeconds).toBeCloseTo(2.006 + 60_000 / 1994.017, 3);
+  it("given the execution time a run was charged, waits a whole window for each further window's budget after the first", () => {
+    expect(windowsWaited(0, 120_000, 1)).toBe(0);
+    expect(windowsWaited(120_000, 120_000, 1)).toBe(0);
+    expect(windowsWaited(120_001, 120_000, 1)).toBe(1);
+    expect(windowsWaited(240_000, 120_000, 1)).toBe(1);
+    expect(windowsWaited(240_001, 120_000, 1)).toBe(2);
+    // A pool of three has three budgets.
+    expect(windowsWaited(360_000, 120_000, 3)).toBe(0);
+    expect(windowsWaited(200_000, 0, 1)).toBe(Infinity);
   });
 
-  it("given a pool whose users carry equal shares, the ideal scales exactly with the pool", () => {
+  it("given a run charged more than its first window's budget, its ideal is the windows waited plus the rest at C in flight", () => {
     const p = params(BENCH_LIMITS);
-    const one = runCeiling(p, 120_000, 1, 1000);
-    const three = runCeiling(p, 360_000, 3, 1000);
+    // 180,000 new rows: 180 CreateMultiple of 1000 (6 + 1000 × 1.1 ms) and 180 reads (6 ms), 200,160 ms.
+    const run = sentCeiling(p, { executionMs: 200_160, requests: 380 }, 180_000, 1);
+    expect(run.binding).toBe("execution");
+    expect(run.executionWindows).toBe(1);
+    expect(run.requestWindows).toBe(0);
+    // One 30 s window waited, then the 80,160 ms left at 52 requests in flight.
+    expect(run.idealSeconds).toBeCloseTo(30 + 80.16 / 52, 9);
+    expect(run.recordsPerSecond).toBeCloseTo(180_000 / (30 + 80.16 / 52), 6);
+    // The same operations at the pace the budget refills: 200,160 ms at 4,000 ms per second.
+    expect(run.steadyBinding).toBe("execution");
+    expect(run.steadyRecordsPerSecond).toBeCloseTo(180_000 / (200.16 / 4), 6);
+    // Cheaper operations raise the ceiling: UpsertMultiple of the same records would cost 361,080 ms.
+    const upserts = sentCeiling(p, { executionMs: 361_080, requests: 180 }, 180_000, 1);
+    expect(upserts.executionWindows).toBe(3);
+    expect(upserts.recordsPerSecond).toBeLessThan(run.recordsPerSecond);
+    expect(upserts.steadyRecordsPerSecond).toBeCloseTo(steadyStateCeiling(p, 1, 1000).recordsPerSecond, 6);
+  });
+
+  it("given a run that fits its first window's budget, the ceiling is the concurrency limit's; with latency off there is none", () => {
+    const p = params(BENCH_LIMITS);
+    const short = sentCeiling(p, { executionMs: 22_000, requests: 40 }, 20_000, 1);
+    expect(short.binding).toBe("concurrency");
+    expect(short.executionWindows).toBe(0);
+    expect(short.idealSeconds).toBeCloseTo(22 / 52, 9);
+    const noLatency = sentCeiling({ ...p, latency: false }, { executionMs: 22_000, requests: 40 }, 20_000, 1);
+    expect(noLatency.idealSeconds).toBe(0);
+    expect(noLatency.recordsPerSecond).toBe(Infinity);
+  });
+
+  it("given a pool whose users carry equal shares, the ceiling scales exactly with the pool", () => {
+    const p = params(BENCH_LIMITS);
+    const one = sentCeiling(p, { executionMs: 200_160, requests: 380 }, 180_000, 1);
+    const three = sentCeiling(p, { executionMs: 3 * 200_160, requests: 3 * 380 }, 540_000, 3);
+    expect(three.idealSeconds).toBeCloseTo(one.idealSeconds, 9);
     expect(three.recordsPerSecond / one.recordsPerSecond).toBeCloseTo(3, 9);
+  });
+
+  it("given the request cap binds (R lowered to 60 per window), the run waits for the request budget", () => {
+    const p: LimitParams = { ...params(BENCH_LIMITS), maxRequests: 60 };
+    const run = sentCeiling(p, { executionMs: 22_000, requests: 130 }, 20_000, 1);
+    expect(run.requestWindows).toBe(2);
+    expect(run.binding).toBe("requests");
+    expect(run.idealSeconds).toBe(60);
+    expect(run.steadyBinding).toBe("requests");
+    expect(run.steadyRecordsPerSecond).toBeCloseTo(20_000 / ((30 * 130) / 60), 9);
   });
 
   it("given the request cap binds (R lowered to 30 per window), the steady state is R / W requests of n records", () => {
@@ -183,6 +224,10 @@ describe("bench harness", () => {
       // any reason (a crash, a rejected row, a timeout) fails the smoke test, with its reason.
       for (const s of report.scenarios) expect(s.status, `${s.id}: ${s.reason ?? ""}`).toBe("ok");
       expect(report.scenarios.find((s) => s.id === "emulator")?.writeRequests).toBe(2);
+      // The connector's reads (a GET, or a $batch of GETs when the URL is long) are not write
+      // requests: a clean load writes 1,000 records per request, a resync only the changed rows.
+      expect(report.scenarios.find((s) => s.id === "connector")?.recordsPerWriteRequest).toBe(1000);
+      expect(report.scenarios.find((s) => s.id === "resync-2")?.recordsPerWriteRequest).toBe(20);
 
       expect(report.targets.length).toBeGreaterThanOrEqual(9);
       for (const t of report.targets) {
@@ -198,6 +243,14 @@ describe("bench harness", () => {
       expect(markdown).toContain("## Targets");
       expect(markdown).toContain("2 rounds, records/s:");
       expect(markdown).toContain("rate(n) = u × n × min( R / W,  E / (W × c(n)),  C / c(n) )");
+      expect(markdown).toContain("T = max( k × W + (X − k × u × E) / (1000 × u × C),   X / (1000 × u × C),   q × W )");
+      // The limits targets are judged on the ceiling for the operations each run sent.
+      const limitsTargets = report.targets.filter((t) => t.target.startsWith("limits on,"));
+      expect(limitsTargets).toHaveLength(2);
+      for (const t of limitsTargets) {
+        expect(t.target).toContain("≥ 95 % of the ceiling for the operations actually sent (computed from the execution time the emulator charged)");
+        expect(t.measured).toMatch(/^[\d,.]+ % of the ceiling; \d+ 429s after the first window; 0 failed$/);
+      }
       for (const s of report.scenarios) expect(markdown).toContain(s.title);
       // Never a secret in the report.
       expect(markdown).not.toContain("emulator-main-secret");
