@@ -30,7 +30,7 @@ function simulate(config: LimitsConfig, rows: number, inFlight: number, windows:
   let refusedAfterFirstWindow = 0;
   let admittedAfterFirstWindow = 0;
   // Each slot is free again at `at`: after an answer (`done` runs first), a pacer's hold or a Retry-After.
-  type Slot = { at: number; done?: () => void };
+  type Slot = { at: number; done?: () => void; held?: boolean };
   const slots: Slot[] = Array.from({ length: inFlight }, () => ({ at: 0 }));
   for (;;) {
     slots.sort((x, y) => x.at - y.at);
@@ -40,13 +40,15 @@ function simulate(config: LimitsConfig, rows: number, inFlight: number, windows:
     slot.done?.();
     delete slot.done;
     if (pace) {
-      // As the interceptor does: hold, and ask again when the hold ends.
-      const wait = pacer.delayFor(rows);
+      // As the interceptor does: hold, and ask the execution budget again when the hold ends.
+      const wait = slot.held === true ? pacer.executionDelay(rows) : pacer.delayFor(rows);
       if (wait > 0) {
         slot.at = now + wait;
+        slot.held = true;
         continue;
       }
     }
+    slot.held = false;
     const sent = pacer.start(rows);
     const admission = server.admit("u");
     if (!admission.ok) {

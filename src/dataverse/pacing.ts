@@ -92,6 +92,17 @@ export class ExecutionPacer {
 
   /** How long a send of `units` rows (undefined: a read) must wait (0: go now). */
   delayFor(units: number | undefined): number {
+    let wait = this.executionDelay(units);
+    if (this.#burst !== undefined) {
+      const since = this.#sent.filter((s) => s.startedAt > this.#seenAt).length;
+      // Out of requests too: wait for one to leave the window (at the request cap's own pace, 6000 per 300 s).
+      if (this.#burst - since <= 1) wait = Math.max(wait, 300_000 / 6000);
+    }
+    return Math.min(wait, MAX_WAIT_MS);
+  }
+
+  /** The execution budget's part of delayFor: how long until it covers a send of `units` rows. */
+  executionDelay(units: number | undefined): number {
     const now = this.#clock.now();
     this.#prune(now);
     const cost = this.#costOf(units);
@@ -106,11 +117,6 @@ export class ExecutionPacer {
           break;
         }
       }
-    }
-    if (this.#burst !== undefined) {
-      const since = this.#sent.filter((s) => s.startedAt > this.#seenAt).length;
-      // Out of requests too: wait for one to leave the window (at the request cap's own pace, 6000 per 300 s).
-      if (this.#burst - since <= 1) wait = Math.max(wait, 300_000 / 6000);
     }
     return Math.min(wait, MAX_WAIT_MS);
   }
@@ -169,14 +175,18 @@ function ewma(previous: number | undefined, sample: number): number {
 /** Holds each send until the user's execution budget covers it (see ExecutionPacer). */
 export function paced(pacer: ExecutionPacer, clock: Clock): Interceptor<WebApiRequest> {
   return (next) => async (req) => {
-    // Asked again after each hold: sends held to the same moment (when one of our own leaves the
-    // window) would otherwise all go then, on a budget freed for one of them.
+    // The execution budget is asked again after each hold: sends held to the same moment (when one
+    // of our own leaves the window) would otherwise all go then, on a budget freed for one of them.
+    // The request count is not (no header comes while every send is held, so it could not change),
+    // and no send is held longer than a window in all.
     let wait = pacer.delayFor(req.units);
+    let heldFor = 0;
     if (wait > 0) pacer.held++;
-    while (wait > 0) {
+    while (wait > 0 && heldFor < MAX_WAIT_MS) {
       pacer.heldMs += wait;
+      heldFor += wait;
       await clock.sleep(wait);
-      wait = pacer.delayFor(req.units);
+      wait = pacer.executionDelay(req.units);
     }
     const f = pacer.start(req.units);
     let headers: Readonly<Record<string, string>> | undefined;
