@@ -9,13 +9,32 @@ describe("Throttle (AIMD)", () => {
     expect(new Throttle({ clock, initial: 80, max: 10 }).limit).toBe(10);
   });
 
-  it("grows by one after a full window of healthy answers", () => {
+  it("grows by one per healthy answer until the first sign of overload (slow start), then by one per full window", () => {
     const clock = new ManualClock();
     const t = new Throttle({ clock, initial: 4, max: 52 });
     for (let i = 0; i < 4; i++) t.tryAcquire()?.release({ kind: "ok", latencyMs: 100 });
-    expect(t.limit).toBe(5);
+    expect(t.limit).toBe(8);
+    t.tryAcquire()?.release({ kind: "overloaded" });
+    expect(t.limit).toBe(6);
     for (let i = 0; i < 5; i++) t.tryAcquire()?.release({ kind: "ok", latencyMs: 100 });
     expect(t.limit).toBe(6);
+    t.tryAcquire()?.release({ kind: "ok", latencyMs: 100 });
+    expect(t.limit).toBe(7);
+    for (let i = 0; i < 7; i++) t.tryAcquire()?.release({ kind: "ok", latencyMs: 100 });
+    expect(t.limit).toBe(8);
+  });
+
+  it("slow start stops at max and after a 429", async () => {
+    const t = new Throttle({ clock: new ManualClock(), initial: 4, max: 10 });
+    for (let i = 0; i < 20; i++) t.tryAcquire()?.release({ kind: "ok", latencyMs: 100 });
+    expect(t.limit).toBe(10);
+    const clock = new ManualClock();
+    const u = new Throttle({ clock, initial: 8, max: 52 });
+    u.tryAcquire()?.release({ kind: "throttled", retryAfterMs: 1000 });
+    expect(u.limit).toBe(4);
+    await clock.advance(1000);
+    for (let i = 0; i < 4; i++) u.tryAcquire()?.release({ kind: "ok", latencyMs: 100 });
+    expect(u.limit).toBe(5);
   });
 
   it("hands out at most `limit` slots", () => {
@@ -52,7 +71,10 @@ describe("Throttle (AIMD)", () => {
 
   it("shrinks when latency rises and stops growing", () => {
     const clock = new ManualClock();
-    const t = new Throttle({ clock, initial: 16, max: 52 });
+    const t = new Throttle({ clock, initial: 22, max: 52 });
+    // Out of slow start first: from here growth is one per window.
+    t.tryAcquire()?.release({ kind: "overloaded" });
+    expect(t.limit).toBe(16);
     for (let i = 0; i < 16; i++) t.tryAcquire()?.release({ kind: "ok", latencyMs: 100 });
     expect(t.limit).toBe(17);
     for (let i = 0; i < 10; i++) t.tryAcquire()?.release({ kind: "ok", latencyMs: 1000 });
@@ -70,14 +92,15 @@ describe("Throttle (AIMD)", () => {
     const t = new Throttle({ clock, initial: 4, max: 52 });
     t.tryAcquire()?.release({ kind: "ok", latencyMs: 10, units: 1 });
     for (let i = 0; i < 3; i++) t.tryAcquire()?.release({ kind: "ok", latencyMs: 9000, units: 1000 });
-    expect(t.limit).toBe(5);
+    // 9 ms per row is no rise over 10 ms for one: every answer grew the limit (slow start).
+    expect(t.limit).toBe(8);
   });
 
   it("answers without a latency sample (reads) grow the limit but never shrink it", () => {
     const t = new Throttle({ clock: new ManualClock(), initial: 2, max: 52 });
     t.tryAcquire()?.release({ kind: "ok", latencyMs: 1, units: 1 });
     for (let i = 0; i < 9; i++) t.tryAcquire()?.release({ kind: "ok" });
-    expect(t.limit).toBe(5);
+    expect(t.limit).toBe(12);
   });
 
   it("startAt sets the limit to the dop hint, lower or higher than the default, within the bounds", () => {

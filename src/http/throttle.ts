@@ -1,5 +1,5 @@
-// Adaptive concurrency for one sender (AIMD): a permit per request in flight, a limit that grows
-// on healthy answers and shrinks on overload, and a pause every send waits out after a 429. A pool
+// Adaptive concurrency for one sender (slow start, then AIMD): a permit per request in flight, a
+// limit that grows on healthy answers and shrinks on overload, and a pause every send waits out after a 429. A pool
 // hands work to whichever sender has room, so a 429 for one pauses only that one.
 import type { Clock } from "./clock.js";
 
@@ -59,6 +59,13 @@ export class Throttle {
   #throttled = 0;
   /** Successes counted toward the next +1; one full window of `limit` successes grows by one. */
   #credit = 0;
+  /**
+   * Until the first sign of overload (a 429, a 5xx, latency rising) every healthy answer grows the
+   * limit by one, so it doubles with each round of answers (slow start, as TCP ramps up): a sync
+   * that starts at the server's dop hint reaches `max` within a few round trips instead of one
+   * full window per step, while its records wait. After the first decrease, growth is additive.
+   */
+  #slowStart = true;
   /** Bumped on each decrease: answers to requests sent in an earlier epoch carry no new information. */
   #epoch = 0;
   /** Answers since the last decrease: latency may shrink the limit at most once per window. */
@@ -208,6 +215,10 @@ export class Throttle {
   }
 
   #grow(): void {
+    if (this.#slowStart) {
+      if (this.#limit < this.#max) this.#limit++;
+      return;
+    }
     this.#credit++;
     if (this.#credit >= this.#limit) {
       this.#credit = 0;
@@ -216,6 +227,7 @@ export class Throttle {
   }
 
   #decrease(factor: number): void {
+    this.#slowStart = false;
     this.#limit = Math.max(this.#min, Math.floor(this.#limit * factor));
     this.#credit = 0;
     this.#epoch++;
