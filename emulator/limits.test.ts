@@ -108,7 +108,7 @@ describe("ServiceProtection", () => {
     expect(grown).toEqual([10, 11, 13, 17]);
   });
 
-  it("admits everything when disabled but still reports the remaining budgets", () => {
+  it("admits everything when disabled and reports the whole budgets as remaining (nothing is held against the user)", () => {
     const p = new ServiceProtection({ ...small, enabled: false }, clock().now);
     for (let i = 0; i < 10; i++) {
       const a = p.admit("u");
@@ -117,8 +117,8 @@ describe("ServiceProtection", () => {
         a.ticket.start(250);
         a.ticket.finish();
         expect(a.ticket.headers()).toEqual({
-          "x-ms-ratelimit-burst-remaining-xrm-requests": "0",
-          "x-ms-ratelimit-time-remaining-xrm-requests": "0.75",
+          "x-ms-ratelimit-burst-remaining-xrm-requests": "3",
+          "x-ms-ratelimit-time-remaining-xrm-requests": "1.00",
         });
       }
     }

@@ -460,6 +460,15 @@ export class ServiceProtection {
           b.inFlight--;
         },
         headers: () => {
+          // Limits off: nothing is held against the user, so every answer reports the whole
+          // budget. Reporting what the requests would have spent tells a client that paces on the
+          // headers (as Microsoft asks) to wait for a budget that is never enforced.
+          if (!config.enabled) {
+            return {
+              "x-ms-ratelimit-burst-remaining-xrm-requests": String(config.maxRequests),
+              "x-ms-ratelimit-time-remaining-xrm-requests": formatSeconds(config.maxExecutionMs / 1000),
+            };
+          }
           this.#slide(b, this.now());
           return {
             "x-ms-ratelimit-burst-remaining-xrm-requests": String(Math.max(0, config.maxRequests - b.requests.size)),
