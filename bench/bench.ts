@@ -39,6 +39,9 @@ export const BYPASS_PLUGIN_MS = 5;
 /** The resyncs of issue 13: this share of the records changed since the initial load. */
 export const RESYNC_SHARES = [0.02, 0.2] as const;
 
+/** A pool of K users carries at least this share of K × one user's rate (2.8× for three). */
+export const POOL_SHARE = 2.8 / 3;
+
 /** The limits targets: this share of the ceiling for the operations a run actually sent. */
 export const SENT_CEILING_SHARE = 0.95;
 
@@ -738,9 +741,9 @@ export function judge(
   const poolRatio = r1 !== undefined && rp !== undefined ? rp / r1 : undefined;
   checks.push(
     check(
-      `pool of ${options.users} users ≥ ${fmtNum(0.9 * options.users, 1)}× one user`,
+      `pool of ${options.users} users ≥ ${fmtNum(POOL_SHARE * options.users, 1)}× one user`,
       poolRatio === undefined ? undefined : fmtRatio(poolRatio),
-      poolRatio === undefined ? undefined : poolRatio >= 0.9 * options.users,
+      poolRatio === undefined ? undefined : poolRatio >= POOL_SHARE * options.users - 1e-9,
       poolRatio === undefined
         ? undefined
         : `${fmtInt(rp)} vs ${fmtInt(r1)} records/s, each user carrying ${fmtInt(options.limitsRecords)} records` + poolCeilingNote(one, pool),
