@@ -3,7 +3,7 @@
 // the result is stable.
 import type { ColumnDefinition } from "./schema.js";
 import { type TableModel, isLookupType } from "./model.js";
-import { type Row, type Value, isLookup } from "./store.js";
+import { type Row, type TableStore, type Value, isLookup } from "./store.js";
 import { errors } from "./errors.js";
 import { type FilterNode, type Scalar, evaluate } from "./odata/filter.js";
 import type { QueryOptions } from "./query.js";
@@ -69,28 +69,28 @@ function flattenAnd(node: FilterNode, out: FilterNode[]): void {
 /** A primary-id equality, or an `In` over the primary id or a one-column text alternate key. */
 function seekTerm(tables: Tables, model: TableModel, node: FilterNode): Map<string, Row> | undefined {
   const table = tables.tableStore(model);
-  const out = new Map<string, Row>();
-  const addId = (id: string): void => {
-    const row = table.rows.get(id.toLowerCase());
-    if (row !== undefined) out.set(row.id, row);
-  };
+  const byId = (ids: readonly string[]): Map<string, Row> => rowsOf(table, ids.map((id) => id.toLowerCase()));
   if (node.kind === "compare" && node.op === "eq" && node.property === model.primaryId && node.literal.kind === "guid") {
-    addId(node.literal.value);
-    return out;
+    return byId([node.literal.value]);
   }
   if (node.kind !== "values" || node.name !== "In") return undefined;
-  if (node.property === model.primaryId) {
-    for (const v of node.values) addId(v);
-    return out;
-  }
+  if (node.property === model.primaryId) return byId(node.values);
   const column = model.columns.get(node.property);
   // Text keys only: the index holds a number as its shortest text, which "5.0" would miss.
   if (column === undefined || (column.type !== "String" && column.type !== "Memo")) return undefined;
   const key = model.keys.find((k) => k.attributes.length === 1 && k.attributes[0] === node.property);
   if (key === undefined) return undefined;
-  for (const v of node.values) {
-    const rowId = table.lookupByKey(key.logicalName, { [node.property]: v }, key.attributes);
-    const row = rowId === undefined ? undefined : table.rows.get(rowId);
+  return rowsOf(
+    table,
+    node.values.map((v) => table.lookupByKey(key.logicalName, { [node.property]: v }, key.attributes)),
+  );
+}
+
+/** The rows of these ids (undefined: no row), by id. */
+function rowsOf(table: TableStore, ids: readonly (string | undefined)[]): Map<string, Row> {
+  const out = new Map<string, Row>();
+  for (const id of ids) {
+    const row = id === undefined ? undefined : table.rows.get(id);
     if (row !== undefined) out.set(row.id, row);
   }
   return out;
@@ -109,9 +109,7 @@ function seekKeyEqualities(tables: Tables, model: TableModel, parts: readonly Fi
     k.attributes.every((a) => a in values && !isLookupType(model.columns.get(a) ?? { logicalName: a, type: "String" })),
   );
   if (key === undefined) return undefined;
-  const rowId = table.lookupByKey(key.logicalName, values, key.attributes);
-  const row = rowId === undefined ? undefined : table.rows.get(rowId);
-  return new Map(row === undefined ? [] : [[row.id, row]]);
+  return rowsOf(table, [table.lookupByKey(key.logicalName, values, key.attributes)]);
 }
 
 /** The column behind a readable property name (`name`, `_parentcustomerid_value`). */

@@ -67,10 +67,10 @@ const URL_PLAIN = /^[A-Za-z0-9._~@-]*$/;
 /** One key value as it goes in the URL: strings quoted with '' doubled, then percent-encoded. */
 export function keyValueLiteral(column: string, value: string | number): string {
   if (typeof value === "number") return numberLiteral(column, value);
+  if (isLookupValueColumn(column) && isGuid(value)) return value.toLowerCase();
   // Letters, digits and - . _ ~ @ need no quote doubling and no percent-encoding (the common e-mail
   // or code key); the long way below gives the same text for them.
-  if (URL_PLAIN.test(value) && !isLookupValueColumn(column)) return `'${value}'`;
-  if (isLookupValueColumn(column) && isGuid(value)) return value.toLowerCase();
+  if (URL_PLAIN.test(value)) return `'${value}'`;
   checkText(column, value);
   return `'${encodeKeyChars(value.replace(/'/g, "''"))}'`;
 }

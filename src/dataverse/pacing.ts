@@ -98,7 +98,7 @@ export class ExecutionPacer {
       // Out of requests too: wait for one to leave the window (at the request cap's own pace, 6000 per 300 s).
       if (this.#burst - since <= 1) wait = Math.max(wait, 300_000 / 6000);
     }
-    return Math.min(wait, MAX_WAIT_MS);
+    return wait;
   }
 
   /** The execution budget's part of delayFor: how long until it covers a send of `units` rows. */
