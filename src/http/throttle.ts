@@ -60,13 +60,12 @@ export class Throttle {
   /** Successes counted toward the next +1; one full window of `limit` successes grows by one. */
   #credit = 0;
   /**
-   * Until the first sign of overload (a 429, a 5xx, latency rising) every healthy answer grows the
-   * limit by one, so it doubles with each round of answers (slow start, as TCP ramps up): a sync
-   * that starts at the server's dop hint reaches `max` within a few round trips instead of one
-   * full window per step, while its records wait. After the first decrease, growth is additive.
+   * Bumped on each decrease: answers to requests sent in an earlier epoch carry no new information.
+   * Epoch 0, before the first sign of overload (a 429, a 5xx, latency rising), is slow start: every
+   * healthy answer grows the limit by one, so it doubles with each round of answers (as TCP ramps
+   * up) and a sync starting at the server's dop hint reaches `max` within a few round trips instead
+   * of one full window per step. After the first decrease, growth is additive.
    */
-  #slowStart = true;
-  /** Bumped on each decrease: answers to requests sent in an earlier epoch carry no new information. */
   #epoch = 0;
   /** Answers since the last decrease: latency may shrink the limit at most once per window. */
   #sinceDecrease = 0;
@@ -215,7 +214,7 @@ export class Throttle {
   }
 
   #grow(): void {
-    if (this.#slowStart) {
+    if (this.#epoch === 0) {
       if (this.#limit < this.#max) this.#limit++;
       return;
     }
@@ -227,7 +226,6 @@ export class Throttle {
   }
 
   #decrease(factor: number): void {
-    this.#slowStart = false;
     this.#limit = Math.max(this.#min, Math.floor(this.#limit * factor));
     this.#credit = 0;
     this.#epoch++;
