@@ -574,7 +574,7 @@ function poolCeilingNote(one: LimitsRunResult | undefined, pool: LimitsRunResult
 /** How a run's ceiling for the operations it sent was reached: its cost, the windows it waits, the binding limit. */
 function sentCeilingText(sent: SentCeiling, measured: number | undefined): string {
   const users = sent.users === 1 ? "" : ` over ${sent.users} users`;
-  const waited = sent.binding === "requests" ? sent.requestWindows : sent.executionWindows;
+  const waited = sent.windowsWaited;
   const steady = finite(sent.steadyRecordsPerSecond);
   return (
     `${fmtInt(sent.cost.executionMs)} ms of execution charged and ${fmtInt(sent.cost.requests)} requests admitted${users}, ` +
@@ -872,7 +872,7 @@ function sections(limitRuns: readonly LimitsRunResult[], options: BenchOptions):
       const sent = r.sent;
       const measured = rate(r.result);
       const ceiling = finite(sent?.recordsPerSecond);
-      const waited = sent === undefined ? undefined : sent.binding === "requests" ? sent.requestWindows : sent.executionWindows;
+      const waited = sent?.windowsWaited;
       return (
         `| ${r.result.title} | ${r.users} | ${fmtInt(r.result.records)} | ${fmtInt(sent?.cost.executionMs)} | ${fmtInt(sent?.cost.requests)} | ` +
         `${fmtInt(waited)} | ${fmtNum(sent?.idealSeconds, 2)} s (${sent?.binding ?? ""}) → ${fmtInt(ceiling)} | ` +

@@ -91,6 +91,8 @@ export interface SentCeiling {
   readonly idealSeconds: number;
   /** The limit T comes from: execution (k ≥ 1), concurrency (the run fits its first windows' allowance), or requests. */
   readonly binding: Bound;
+  /** Whole windows the binding budget makes the run wait (q when requests bind, else k). */
+  readonly windowsWaited: number;
   /** N / T; Infinity when T is 0 (latency off and the run fits the first window). */
   readonly recordsPerSecond: number;
   /** The steady pace of the same operations, records/s (no first window spent at once). */
@@ -135,6 +137,7 @@ export function sentCeiling(p: LimitParams, cost: RunCost, records: number, user
     requestWindows: q,
     idealSeconds,
     binding,
+    windowsWaited: binding === "requests" ? q : k,
     recordsPerSecond: idealSeconds > 0 ? records / idealSeconds : Infinity,
     steadyRecordsPerSecond: steadySeconds > 0 ? records / steadySeconds : Infinity,
     steadyBinding,
