@@ -9,6 +9,7 @@ import { Throttle } from "../src/http/throttle.js";
 import { createUndiciTransport, type Transport } from "../src/http/transport.js";
 import { createTokenProvider, type TokenProvider } from "../src/dataverse/auth.js";
 import { DataverseClient } from "../src/dataverse/client.js";
+import type { Operation } from "../src/model/operation.js";
 
 export const POOL_APPS = [
   { clientId: "aaaaaaaa-0000-4000-8000-000000000001", secret: "pool-secret-one-0123456789", systemUserId: "aaaaaaaa-1111-4000-8000-000000000001" },
@@ -154,4 +155,16 @@ export async function startHarness(options: { limits?: string; faults?: readonly
       await emulator.close();
     },
   };
+}
+
+/** `n` contact upserts by e-mail key (`<prefix><i>@example.com`), each setting `lastname`. */
+export function contactUpserts(n: number, prefix: string, lastname: string): Operation[] {
+  return Array.from({ length: n }, (_, i) => ({
+    kind: "upsert",
+    table: "contact",
+    entitySet: "contacts",
+    ref: { kind: "key", values: [["emailaddress1", `${prefix}${i}@example.com`]] },
+    columns: { lastname },
+    bindings: [],
+  }));
 }

@@ -6,7 +6,7 @@ import { MetadataLoader } from "../src/dataverse/metadata.js";
 import { createWriter, type WriterSettings } from "../src/dataverse/writer.js";
 import type { DataverseClient } from "../src/dataverse/client.js";
 import type { Operation } from "../src/model/operation.js";
-import { startHarness, type Harness } from "./dataverse-env.js";
+import { contactUpserts, startHarness, type Harness } from "./dataverse-env.js";
 
 let h: Harness;
 let meta: MetadataLoader;
@@ -30,15 +30,7 @@ function writerFor(client: DataverseClient, over: Partial<WriterSettings> = {}) 
 
 let seq = 0;
 function contacts(n: number, prefix: string): Operation[] {
-  const run = seq++;
-  return Array.from({ length: n }, (_, i) => ({
-    kind: "upsert",
-    table: "contact",
-    entitySet: "contacts",
-    ref: { kind: "key", values: [["emailaddress1", `${prefix}${run}-${i}@example.com`]] },
-    columns: { lastname: "Fault" },
-    bindings: [],
-  }));
+  return contactUpserts(n, `${prefix}${seq++}-`, "Fault");
 }
 
 async function count(prefix: string): Promise<number> {

@@ -4,7 +4,7 @@ import { systemClock } from "../src/http/clock.js";
 import { MetadataLoader } from "../src/dataverse/metadata.js";
 import { createWriter } from "../src/dataverse/writer.js";
 import type { Operation } from "../src/model/operation.js";
-import { POOL_APPS, startHarness, type Harness } from "./dataverse-env.js";
+import { contactUpserts, POOL_APPS, startHarness, type Harness } from "./dataverse-env.js";
 
 let h: Harness;
 let meta: MetadataLoader;
@@ -18,14 +18,7 @@ afterAll(async () => {
 });
 
 function contacts(n: number, prefix: string): Operation[] {
-  return Array.from({ length: n }, (_, i) => ({
-    kind: "upsert",
-    table: "contact",
-    entitySet: "contacts",
-    ref: { kind: "key", values: [["emailaddress1", `${prefix}${i}@example.com`]] },
-    columns: { lastname: "Limit" },
-    bindings: [],
-  }));
+  return contactUpserts(n, prefix, "Limit");
 }
 
 describe("under the scaled service-protection limits", () => {

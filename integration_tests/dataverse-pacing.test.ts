@@ -12,7 +12,7 @@ import { MetadataLoader } from "../src/dataverse/metadata.js";
 import { createWriter } from "../src/dataverse/writer.js";
 import type { DataverseClient } from "../src/dataverse/client.js";
 import type { Operation } from "../src/model/operation.js";
-import { POOL_APPS, startHarness, type Harness } from "./dataverse-env.js";
+import { contactUpserts, POOL_APPS, startHarness, type Harness } from "./dataverse-env.js";
 
 let h: Harness;
 let dir: string;
@@ -34,14 +34,7 @@ afterAll(async () => {
 });
 
 function contacts(n: number, prefix: string): Operation[] {
-  return Array.from({ length: n }, (_, i) => ({
-    kind: "upsert",
-    table: "contact",
-    entitySet: "contacts",
-    ref: { kind: "key", values: [["emailaddress1", `${prefix}${i}@example.com`]] },
-    columns: { lastname: "Paced" },
-    bindings: [],
-  }));
+  return contactUpserts(n, prefix, "Paced");
 }
 
 async function load(client: DataverseClient, prefix: string): Promise<{ served429: number; failed: number }> {
