@@ -50,10 +50,19 @@ async function readCaFile(config: ConnectorConfig, io: CommandIO): Promise<strin
  * The Dataverse layer for write and discover (dataverse/connect.ts): WhoAmI first, so bad
  * credentials or a missing application user fail before any record is read.
  */
-export async function connectForWrite(config: ConnectorConfig, io: CommandIO, notice?: (message: string) => void): Promise<DataverseConnection> {
+export async function connectForWrite(
+  config: ConnectorConfig,
+  io: CommandIO,
+  notice?: (message: string) => void,
+  readAhead?: readonly string[],
+): Promise<DataverseConnection> {
   const caPem = await readCaFile(config, io);
   try {
-    return await connectDataverse(config, { ...(caPem === undefined ? {} : { caPem }), ...(notice === undefined ? {} : { notice }) });
+    return await connectDataverse(config, {
+      ...(caPem === undefined ? {} : { caPem }),
+      ...(notice === undefined ? {} : { notice }),
+      ...(readAhead === undefined ? {} : { readAhead }),
+    });
   } catch (err) {
     throw toConnectorError(err);
   }

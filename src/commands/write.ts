@@ -73,7 +73,9 @@ async function writeWith(
   terminal: TerminalStatus | undefined,
 ): Promise<number> {
   const settings = loaded.config.write;
-  const conn = await connectForWrite(loaded.config, io, (message) => void output.log("WARN", message));
+  // The streams' tables are read while WhoAmI is asked (their lookup targets once these are known).
+  const tables = [...new Set((resolved ?? []).map((r) => r.mapping.table.toLowerCase()))];
+  const conn = await connectForWrite(loaded.config, io, (message) => void output.log("WARN", message), tables);
   try {
     if (command.dryRun) {
       return await runDryRun({ conn, loaded, resolved, relations: relationStreams.map((r) => r.stream), input, output, timers: realTimers(io.now), ...(terminal !== undefined ? { terminal } : {}) });

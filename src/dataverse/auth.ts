@@ -321,7 +321,7 @@ export function createTokenProvider(options: TokenProviderOptions): CredentialTo
   let current = 0;
   let signedIn: SignIn | undefined;
 
-  const acquireWith = async (signer: Signer, forceRefresh: boolean): Promise<string> => {
+  const acquireWith = async (signer: Signer, forceRefresh: boolean): Promise<Issued> => {
     networkError = undefined;
     refusedWith = undefined;
     callbackError = undefined;
@@ -331,7 +331,7 @@ export function createTokenProvider(options: TokenProviderOptions): CredentialTo
       if (result === null || result.accessToken === "") {
         throw new AuthError("AUTH_FAILED", "", "unknown", `Entra ID returned no token for client ${options.clientId}`, false);
       }
-      return result.accessToken;
+      return { token: result.accessToken, reuseUntil: reuseUntil(result.expiresOn, result.refreshOn) };
     } catch (err) {
       const e = toAuthError(callbackError ?? err, options.clientId, {
         authorityHost: host,
@@ -346,13 +346,13 @@ export function createTokenProvider(options: TokenProviderOptions): CredentialTo
     }
   };
 
-  const acquire = async (forceRefresh: boolean): Promise<string> => {
+  const acquire = async (forceRefresh: boolean): Promise<Issued> => {
     const order = [current, ...signers.keys()].filter((i, at, all) => all.indexOf(i) === at);
     const refusals: { index: number; error: AuthError }[] = [];
     for (const index of order) {
       const signer = signers[index] as Signer;
       try {
-        const token = await acquireWith(signer, forceRefresh);
+        const issued = await acquireWith(signer, forceRefresh);
         const first = refusals[0];
         if (first !== undefined) {
           options.notice?.(
@@ -362,7 +362,7 @@ export function createTokenProvider(options: TokenProviderOptions): CredentialTo
         current = index;
         const info = (signer.resolved as ResolvedCredential).info;
         signedIn = { ...info, index };
-        return token;
+        return issued;
       } catch (err) {
         const e = err instanceof AuthError ? err : toAuthError(err, options.clientId);
         // Another credential of the same app cannot help with a wrong tenant, client or endpoint.
@@ -381,19 +381,45 @@ export function createTokenProvider(options: TokenProviderOptions): CredentialTo
     );
   };
 
+  // The last token, handed out without asking msal again until msal itself would renew it: a cache
+  // lookup in msal costs more CPU than the rest of a request's client side.
+  let held: { readonly token: Promise<string>; readonly reuseUntil: number } | undefined;
+
   return {
     clientId: options.clientId,
     signedInWith: () => signedIn,
     getToken(opts) {
       const force = opts?.forceRefresh === true;
+      if (!force && held !== undefined && Date.now() < held.reuseUntil) return held.token;
       // Concurrent callers share one token request; a forced refresh never rides on a cached one.
       if (inFlight !== undefined && (inFlightForced || !force)) return inFlight;
-      const p = acquire(force).finally(() => {
-        if (inFlight === p) inFlight = undefined;
-      });
+      if (force) held = undefined;
+      const p = acquire(force)
+        .then((issued) => {
+          if (inFlight === p) held = { token: Promise.resolve(issued.token), reuseUntil: issued.reuseUntil };
+          return issued.token;
+        })
+        .finally(() => {
+          if (inFlight === p) inFlight = undefined;
+        });
       inFlight = p;
       inFlightForced = force;
       return p;
     },
   };
+}
+
+interface Issued {
+  readonly token: string;
+  /** Epoch ms until which the token is handed out again without asking msal. */
+  readonly reuseUntil: number;
+}
+
+/** msal renews a token five minutes before it expires, or at refresh_in when Entra ID sent one. */
+export const RENEW_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
+
+function reuseUntil(expiresOn: Date | null, refreshOn: Date | undefined): number {
+  if (expiresOn === null) return 0;
+  const renew = expiresOn.getTime() - RENEW_BEFORE_EXPIRY_MS;
+  return refreshOn === undefined ? renew : Math.min(renew, refreshOn.getTime());
 }

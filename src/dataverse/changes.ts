@@ -17,7 +17,7 @@
 // equalities for composite keys. A URL longer than LONG_URL goes as a GET inside a `$batch`, whose
 // part URLs are not subject to the request line's limit (Learn, "Execute batch operations": use
 // $batch for GET requests whose URL would exceed the maximum length).
-import { keyColumnType, keyIdentity, tableCollation } from "../model/key-identity.js";
+import { keyColumnType, keyIdentity, refIdentity, tableCollation } from "../model/key-identity.js";
 import { lookupOfValueName, lookupValueName } from "../model/lookup.js";
 import type { Operation } from "../model/operation.js";
 import type { TableLookup, TableMeta } from "../model/table-meta.js";
@@ -56,7 +56,7 @@ function shapeOf(op: Operation): string | undefined {
 
 function identityOf(meta: TableMeta, op: Operation): string | undefined {
   if (op.ref.kind === "id") return op.ref.id.toLowerCase();
-  if (op.ref.kind === "key") return keyIdentity(op.ref.values, (c) => keyColumnType(meta, c), tableCollation(meta));
+  if (op.ref.kind === "key") return refIdentity(op.ref.values, meta);
   return undefined;
 }
 

@@ -48,7 +48,17 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
   /** Told when a user's standby credential takes over from a refused one. */
   readonly notice?: (message: string) => void;
+  /**
+   * Tables whose metadata the sync will need: read alongside WhoAmI rather than after it, before the
+   * dop hint narrows the user's concurrency (a failed read is not kept; the sync reads it again).
+   */
+  readonly readAhead?: readonly string[];
 }
+
+/** Requests in flight per user before the dop hint is known (metadata reads at start-up). */
+const STARTUP_CONCURRENCY = 16;
+/** Where writes start when Dataverse sends no x-ms-dop-hint. */
+const DEFAULT_CONCURRENCY = 4;
 
 /** Builds transport, users and metadata loader; sends nothing (`check` signs in step by step). */
 export async function buildConnection(config: ConnectorConfig, options: ConnectOptions = {}): Promise<BuiltConnection> {
@@ -66,7 +76,9 @@ export async function buildConnection(config: ConnectorConfig, options: ConnectO
         })
       : undefined;
   const transport = options.transport ?? (owned as Transport);
-  const initial = options.defaultConcurrency ?? 4;
+  // Until WhoAmI has brought the dop hint: the sign-in and the metadata reads, a burst of small GETs
+  // that would otherwise queue four at a time (connectDataverse then starts writes at the hint).
+  const initial = Math.max(STARTUP_CONCURRENCY, options.defaultConcurrency ?? 0);
   const users = accounts.map((u, i): UserClient => {
     const tokens = createTokenProvider({
       authorityHost: config.authorityHost,
@@ -108,10 +120,14 @@ export async function connectDataverse(config: ConnectorConfig, options: Connect
   const built = await buildConnection(config, options);
   const { clients, metadata } = built;
   try {
-    const whoAmI = await (clients[0] as DataverseClient).whoAmI();
+    const asked = (clients[0] as DataverseClient).whoAmI();
+    const ahead = (options.readAhead ?? []).map((table) => metadata.loadTable(table).catch(() => undefined));
+    const whoAmI = await asked;
+    await Promise.all(ahead);
     // The hint is the server's recommended parallelism for this user (lower or higher than our
     // default); each application user is throttled on its own, so every user starts from it.
-    if (whoAmI.dopHint !== undefined) for (const c of clients) c.throttle.startAt(whoAmI.dopHint);
+    const start = whoAmI.dopHint ?? options.defaultConcurrency ?? DEFAULT_CONCURRENCY;
+    for (const c of clients) c.throttle.startAt(start);
     const writer = createWriter({
       clients,
       tables: metadata.lookup,

@@ -89,6 +89,22 @@ export function keySegment(ref: RowRef): string {
   }
 }
 
+/**
+ * Throws what keySegment would throw for `ref`, without building the text: the writer checks every
+ * operation up front but needs the URL of few of them (bulk targets carry their key in the body).
+ */
+export function checkRef(ref: RowRef): void {
+  if (ref.kind !== "key") {
+    keySegment(ref);
+    return;
+  }
+  if (ref.values.length === 0) throw new KeyLiteralError("key", "no key columns");
+  for (const [column, value] of ref.values) {
+    if (typeof value === "number") numberLiteral(column, value);
+    else if (!URL_PLAIN.test(value)) checkText(column, value);
+  }
+}
+
 /** `contacts(emailaddress1='a@b.com')`, relative to the service root. */
 export function entityPath(entitySet: string, ref: RowRef): string {
   return `${entitySet}${keySegment(ref)}`;

@@ -3,7 +3,7 @@ import type { Clock } from "../http/clock.js";
 import type { BackoffOptions, RetryBudget } from "../http/retry.js";
 import type { ColumnValue, Operation } from "../model/operation.js";
 import type { WriteOutcome } from "../model/writer.js";
-import { bindUrl, entityPath, isUrlAddressable, KeyLiteralError } from "./keys.js";
+import { checkRef, entityPath, isUrlAddressable, KeyLiteralError } from "./keys.js";
 import type { UserPool } from "./user-pool.js";
 import type { WriteCounters } from "./write-stats.js";
 
@@ -16,7 +16,7 @@ export interface Item {
   readonly budget: RetryBudget;
   /** Sends of this operation as a $batch part that came back unanswered or transient. */
   attempts: number;
-  /** The row's entity path (`contacts(emailaddress1='…')`), computed once when validated. */
+  /** The row's entity path (`contacts(emailaddress1='…')`) when set for its current op; else built on use (assemble.ts). */
   path?: string;
   /**
    * The upsert this create was narrowed from (changes.ts: its row was not there when read). A create
@@ -49,12 +49,13 @@ export function reject(status: number, code: string, message: string): WriteOutc
   return { ok: false, status, code, message };
 }
 
-/** A rejection for an operation no request can carry; otherwise keeps its entity path on the item. */
+/** A rejection for an operation no request can carry, else undefined. */
 export function validate(item: Item): WriteOutcome | undefined {
   const { op } = item;
   try {
-    if (op.ref.kind !== "none") item.path = entityPath(op.entitySet, op.ref);
-    for (const b of op.bindings) if (b.target !== null) bindUrl(b.target.entitySet, b.target.ref);
+    // The path itself is built when a request needs it (assemble.ts).
+    if (op.ref.kind !== "none") checkRef(op.ref);
+    for (const b of op.bindings) if (b.target !== null) checkRef(b.target.ref);
   } catch (err) {
     if (err instanceof KeyLiteralError) return reject(0, err.code, err.message);
     throw err;

@@ -261,7 +261,10 @@ export function mapRecord(
   }
 
   const columns: Record<string, ColumnValue> = {};
-  const fieldOf = new Map<string, string>();
+  const sc = plan.stateColumn?.logicalName;
+  const st = plan.statusColumn?.logicalName;
+  // The field the status reason came from, for the one issue that names it after the fact.
+  let statusField: string | undefined;
   const truncated: string[] = [];
   const put = (field: string, column: ColumnMeta, raw: unknown, nulls: "ignore" | "write", delimiter: string | undefined): void => {
     if (raw === undefined) return;
@@ -276,7 +279,7 @@ export function mapRecord(
           return;
         }
         columns[column.logicalName] = null;
-        fieldOf.set(column.logicalName, field);
+        if (column.logicalName === st) statusField = field;
       }
       return;
     }
@@ -286,13 +289,15 @@ export function mapRecord(
       return;
     }
     columns[column.logicalName] = r.value;
-    fieldOf.set(column.logicalName, field);
+    if (column.logicalName === st) statusField = field;
     if (r.truncated) truncated.push(field);
   };
   for (const cp of plan.columns) put(cp.field, cp.column, own(data, cp.field), cp.nulls, cp.delimiter);
-  for (const [name, raw] of Object.entries(data)) {
-    const column = plan.passthrough.get(name);
-    if (column !== undefined && !Object.hasOwn(columns, name)) put(name, column, raw, plan.nulls, undefined);
+  if (plan.passthrough.size > 0) {
+    for (const name in data) {
+      const column = plan.passthrough.get(name);
+      if (column !== undefined && !Object.hasOwn(columns, name)) put(name, column, data[name], plan.nulls, undefined);
+    }
   }
 
   const bindings: LookupBinding[] = [];
@@ -308,13 +313,11 @@ export function mapRecord(
 
   // Statecode/statuscode: a pair must agree (status option's State); a state alone gets its
   // default status, since Microsoft asks to set statuscode whenever statecode is set.
-  const sc = plan.stateColumn?.logicalName;
-  const st = plan.statusColumn?.logicalName;
   const state = sc === undefined ? undefined : columns[sc];
   const status = st === undefined ? undefined : columns[st];
   if (typeof state === "number" && typeof status === "number" && st !== undefined) {
     if (stateOfStatus(plan.statusColumn, status) !== state) {
-      issue(issues, fieldOf.get(st) ?? st, "status_state_mismatch", `Status reason '${st}' does not belong to the given state '${sc}'.`);
+      issue(issues, statusField ?? st, "status_state_mismatch", `Status reason '${st}' does not belong to the given state '${sc}'.`);
     }
   } else if (typeof state === "number" && status === undefined && st !== undefined) {
     const d = defaultStatusFor(plan.stateColumn, plan.statusColumn, state);

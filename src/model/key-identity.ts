@@ -85,7 +85,11 @@ export function keyValueIdentity(value: unknown, type: ColumnType | undefined, c
   return text === "" ? undefined : `s:${text}`;
 }
 
-/** The identity of a whole key (column order does not matter); undefined when one value has none. */
+/**
+ * The identity of a whole key (column order does not matter); undefined when one value has none.
+ * Each column's part is `column:length:value`, so the text reads back one way only (a logical name
+ * holds no colon) without escaping anything.
+ */
 export function keyIdentity(
   values: Iterable<readonly [column: string, value: unknown]>,
   typeOf: (column: string) => ColumnType | undefined,
@@ -95,7 +99,7 @@ export function keyIdentity(
     // One column, the common key: the same text as below without building and sorting the parts.
     const [column, value] = values[0] as readonly [string, unknown];
     const v = keyValueIdentity(value, typeOf(column), collation);
-    return v === undefined ? undefined : `[[${JSON.stringify(column)},${JSON.stringify(v)}]]`;
+    return v === undefined ? undefined : identityPart(column, v);
   }
   const parts: [string, string][] = [];
   for (const [column, value] of values) {
@@ -104,7 +108,28 @@ export function keyIdentity(
     parts.push([column, v]);
   }
   parts.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return JSON.stringify(parts);
+  let text = "";
+  for (const [column, v] of parts) text += identityPart(column, v);
+  return text;
+}
+
+function identityPart(column: string, value: string): string {
+  return `${column}:${value.length}:${value}`;
+}
+
+const KNOWN = new WeakMap<object, { readonly table: TableMeta | undefined; readonly identity: string | undefined }>();
+
+/**
+ * keyIdentity of a key reference's values, typed and collated as `table` has them, worked out once
+ * per values array: the pipeline (which records claim one row) and the writer (matching rows read
+ * back) both ask it of every operation.
+ */
+export function refIdentity(values: readonly (readonly [string, unknown])[], table: TableMeta | undefined): string | undefined {
+  const known = KNOWN.get(values);
+  if (known !== undefined && known.table === table) return known.identity;
+  const identity = keyIdentity(values, (c) => (table === undefined ? undefined : keyColumnType(table, c)), tableCollation(table));
+  KNOWN.set(values, { table, identity });
+  return identity;
 }
 
 /** The type of a key column as a key reference names it (`_x_value` is lookup column x). */

@@ -79,8 +79,9 @@ function sameBinding(b: LookupBinding, row: Readonly<Record<string, unknown>>): 
 
 function changes(op: Operation, row: Readonly<Record<string, unknown>>, table: TableMeta | undefined): string[] {
   const changed: string[] = [];
-  for (const [name, value] of Object.entries(op.columns)) {
-    if (!sameValue(value, row[name], table?.columns.get(name))) changed.push(name);
+  const columns = op.columns;
+  for (const name in columns) {
+    if (!sameValue(columns[name] as ColumnValue, row[name], table?.columns.get(name))) changed.push(name);
   }
   for (const b of op.bindings) if (!sameBinding(b, row)) changed.push(bindingName(b));
   return changed;

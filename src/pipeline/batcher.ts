@@ -1,7 +1,7 @@
 // A stream's pending operations, capped by rows and by bytes as they are added.
-import { keyColumnType, keyIdentity, tableCollation } from "../model/key-identity.js";
+import { refIdentity } from "../model/key-identity.js";
 import type { Operation } from "../model/operation.js";
-import type { ColumnType, TableMeta } from "../model/table-meta.js";
+import type { TableMeta } from "../model/table-meta.js";
 import type { JsonObject } from "../protocol/airbyte.js";
 import type { Ticket } from "./ledger.js";
 
@@ -26,8 +26,7 @@ export function rowIdentity(op: Operation, table?: TableMeta): string | undefine
   const ref = op.ref;
   if (ref.kind === "id") return `${op.table}|id|${ref.id.toLowerCase()}`;
   if (ref.kind !== "key") return undefined;
-  const typeOf = (column: string): ColumnType | undefined => (table === undefined ? undefined : keyColumnType(table, column));
-  const identity = keyIdentity(ref.values, typeOf, tableCollation(table));
+  const identity = refIdentity(ref.values, table);
   // A value that can be no key is refused later; until then it is its own row.
   return identity === undefined ? `${op.table}|raw|${JSON.stringify(ref.values)}` : `${op.table}|key|${identity}`;
 }
@@ -39,7 +38,9 @@ export function rowIdentity(op: Operation, table?: TableMeta): string | undefine
  */
 export function estimateBytes(op: Operation): number {
   let n = 256 + op.bindings.length * 96;
-  for (const [name, value] of Object.entries(op.columns)) {
+  const columns = op.columns;
+  for (const name in columns) {
+    const value = columns[name];
     n += name.length + 4;
     n += typeof value === "string" ? value.length + 2 : typeof value === "number" || typeof value === "bigint" ? 24 : 5;
   }
