@@ -28,6 +28,24 @@ describe("token acquisition through msal-node over our transport", () => {
     expect(h.emulator.stats().tokensIssued).toBe(before + 1);
     await tp.getToken({ forceRefresh: true });
     expect(h.emulator.stats().tokensIssued).toBe(before + 2);
+    // After a forced refresh the new token is the one handed out again.
+    const c = await tp.getToken();
+    expect(h.emulator.stats().tokensIssued).toBe(before + 2);
+    expect(c).not.toBe(a);
+  });
+
+  it("never hands out again a token within msal's five minutes of renewal: each call goes back to Entra", async () => {
+    const short = await startHarness({ tokenLifetimeSeconds: 200 });
+    try {
+      const tp = short.tokenProvider();
+      const before = short.emulator.stats().tokensIssued;
+      await tp.getToken();
+      await tp.getToken();
+      await tp.getToken();
+      expect(short.emulator.stats().tokensIssued).toBe(before + 3);
+    } finally {
+      await short.close();
+    }
   });
 
   it("a wrong secret is an AuthError naming the secret, without the secret", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bindUrl, entityPath, filterLiteral, isUrlAddressable, keyFilter, KeyLiteralError, keySegment, keyValueLiteral } from "./keys.js";
+import { bindUrl, checkRef, entityPath, filterLiteral, isUrlAddressable, keyFilter, KeyLiteralError, keySegment, keyValueLiteral } from "./keys.js";
+import type { RowRef } from "../model/operation.js";
 
 describe("keyValueLiteral", () => {
   it.each([
@@ -99,5 +100,38 @@ describe("filter literals", () => {
   });
   it("builds an and-joined key filter", () => {
     expect(keyFilter({ kind: "key", values: [["a", "x&y"], ["b", 3]] })).toBe("a eq 'x&y' and b eq 3");
+  });
+});
+
+describe("checkRef", () => {
+  it("refuses exactly the refs entityPath cannot write, without building the path", () => {
+    const refs: RowRef[] = [
+      { kind: "key", values: [["emailaddress1", "a@b.com"]] },
+      { kind: "key", values: [["name", "O'Brien & Sons"]] },
+      { kind: "key", values: [["name", "half \ud800 pair"]] },
+      { kind: "key", values: [["code", 1e21]] },
+      { kind: "key", values: [["code", Number.NaN]] },
+      { kind: "key", values: [["code", 12.5], ["_parentid_value", "00000000-0000-0000-0000-000000000001"]] },
+      { kind: "key", values: [] },
+      { kind: "id", id: "00000000-0000-0000-0000-000000000001" },
+      { kind: "id", id: "not a guid" },
+      { kind: "none" },
+    ];
+    for (const ref of refs) {
+      let built: unknown;
+      let checked: unknown;
+      try {
+        entityPath("contacts", ref);
+      } catch (err) {
+        built = err;
+      }
+      try {
+        checkRef(ref);
+      } catch (err) {
+        checked = err;
+      }
+      expect(checked instanceof KeyLiteralError, JSON.stringify(ref)).toBe(built instanceof KeyLiteralError);
+      if (built instanceof KeyLiteralError) expect((checked as KeyLiteralError).message).toBe(built.message);
+    }
   });
 });

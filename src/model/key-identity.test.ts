@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { collatedText, collationForLanguage, collationName, DEFAULT_KEY_COLLATION, decimalText, keyIdentity, keyValueIdentity } from "./key-identity.js";
+import { collatedText, collationForLanguage, collationName, DEFAULT_KEY_COLLATION, decimalText, keyIdentity, keyValueIdentity, refIdentity } from "./key-identity.js";
+import type { TableMeta } from "./table-meta.js";
 
 describe("keyValueIdentity", () => {
   it("matches text without trailing blanks and in lower case", () => {
@@ -71,6 +72,25 @@ describe("keyIdentity", () => {
     expect(keyIdentity([["a", "x"], ["b", 1]], typeOf)).toBe(keyIdentity([["b", "1.0"], ["a", "X"]], (c) => (c === "b" ? "Integer" : undefined)));
     expect(keyIdentity([["a", "a,b"], ["b", "c"]], typeOf)).not.toBe(keyIdentity([["a", "a"], ["b", "b,c"]], typeOf));
     expect(keyIdentity([["a", ""]], typeOf)).toBeUndefined();
+  });
+
+  it("keeps keys apart whose values hold the text that marks a part's end", () => {
+    const typeOf = (): undefined => undefined;
+    // Two parts, and one part whose value spells the second part out.
+    expect(keyIdentity([["a", "x"], ["b", "y"]], typeOf)).not.toBe(keyIdentity([["a", "x" + "b:3:s:y"]], typeOf));
+    expect(keyIdentity([["a", "1:x"]], typeOf)).not.toBe(keyIdentity([["a", "1"]], typeOf));
+  });
+});
+
+describe("refIdentity", () => {
+  it("is keyIdentity under the table's types and collation, and follows the table it is asked for", () => {
+    const columns = new Map([["code", { type: "Integer" }]]) as unknown as TableMeta["columns"];
+    const table = { columns, keyCollation: DEFAULT_KEY_COLLATION } as unknown as TableMeta;
+    const values: [string, string | number][] = [["code", "7.0"]];
+    expect(refIdentity(values, table)).toBe(keyIdentity([["code", 7]], () => "Integer"));
+    // Without the table the column's type is unknown: the text is compared as text.
+    expect(refIdentity(values, undefined)).toBe(keyIdentity(values, () => undefined));
+    expect(refIdentity(values, table)).not.toBe(refIdentity(values, undefined));
   });
 });
 
