@@ -1,16 +1,18 @@
-// One place that knows how ajv and ajv-formats are imported under NodeNext (both are CommonJS
-// packages whose default export TypeScript sees differently from Node).
-import { Ajv } from "ajv";
-import type { ErrorObject, Options } from "ajv";
-import * as formatsModule from "ajv-formats";
+// One place that knows how ajv and ajv-formats are loaded under NodeNext (both are CommonJS
+// packages whose default export TypeScript sees differently from Node). They are required when a
+// schema is compiled, not when this module loads: a built connector validates its configuration
+// with precompiled code (validators.ts) and never needs ajv's compiler.
+import { createRequire } from "node:module";
+import type { Ajv, ErrorObject, Options } from "ajv";
 import type { FormatsPlugin } from "ajv-formats";
 
+const require = createRequire(import.meta.url);
+
 function formatsPlugin(): FormatsPlugin {
-  const m: unknown = formatsModule;
+  const m = require("ajv-formats") as unknown;
+  if (typeof m === "function") return m as FormatsPlugin;
   const candidate = (m as { default?: unknown }).default;
   if (typeof candidate === "function") return candidate as FormatsPlugin;
-  const nested = (candidate as { default?: unknown } | undefined)?.default;
-  if (typeof nested === "function") return nested as FormatsPlugin;
   throw new Error("ajv-formats did not load");
 }
 
@@ -18,7 +20,8 @@ function formatsPlugin(): FormatsPlugin {
 const UI_KEYWORDS = ["airbyte_secret", "order", "group", "groups", "always_show", "airbyte_hidden", "existingJavaType", "airbyte_type", "multiline"];
 
 export function createAjv(options: Options = {}): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: false, ...options });
+  const { Ajv: AjvClass } = require("ajv") as typeof import("ajv");
+  const ajv = new AjvClass({ allErrors: true, strict: false, ...options });
   formatsPlugin()(ajv);
   for (const keyword of UI_KEYWORDS) ajv.addKeyword({ keyword });
   return ajv;

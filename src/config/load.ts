@@ -1,5 +1,6 @@
 // Config JSON (+ TARGET_DYNAMICS365_* environment variables) → validated, readonly ConnectorConfig.
-import { createAjv, violations } from "./ajv.js";
+import { violations } from "./ajv.js";
+import { validatorFor } from "./validators.js";
 import type { Violation } from "./ajv.js";
 import { hostProblems } from "./hosts.js";
 import { secretShapeProblems } from "./secret-shape.js";
@@ -58,10 +59,8 @@ export interface LoadedConfig {
 }
 
 // Defaults come from the schema (ajv's useDefaults), so spec/spec.json is their one source.
-let validator: ValidateFunction | undefined;
 function validate(): ValidateFunction {
-  validator ??= createAjv({ useDefaults: true }).compile(connectionSpecification());
-  return validator;
+  return validatorFor("config");
 }
 
 /**
@@ -145,25 +144,9 @@ function bool(o: JsonObject, k: string): boolean {
   return v;
 }
 
-/** The schema of one `streams` entry, whose defaults apply to streams the configuration does not list. */
-function streamSchema(): JsonObject {
-  const props = connectionSpecification()["properties"];
-  const streams = isJsonObject(props) ? props["streams"] : undefined;
-  const items = isJsonObject(streams) ? streams["items"] : undefined;
-  return isJsonObject(items) ? items : {};
-}
-
-const defaultsValidators = new Map<string, ValidateFunction>();
 /** `value` with the defaults of `streams[]` (or of its `property`) filled in from the schema. */
 function withStreamDefaults(value: JsonObject, property?: string): JsonObject {
-  const key = property ?? "";
-  let v = defaultsValidators.get(key);
-  if (v === undefined) {
-    const items = streamSchema();
-    const sub = property === undefined ? items : isJsonObject(items["properties"]) ? items["properties"][property] : undefined;
-    v = createAjv({ useDefaults: true }).compile(isJsonObject(sub) ? sub : {});
-    defaultsValidators.set(key, v);
-  }
+  const v = validatorFor(property === undefined ? "stream" : { streamProperty: property });
   const out = structuredClone(value);
   v(out);
   return out;

@@ -17,7 +17,7 @@
 // equalities for composite keys. A URL longer than LONG_URL goes as a GET inside a `$batch`, whose
 // part URLs are not subject to the request line's limit (Learn, "Execute batch operations": use
 // $batch for GET requests whose URL would exceed the maximum length).
-import { keyColumnType, keyIdentity, refIdentity, tableCollation } from "../model/key-identity.js";
+import { columnIdentity, keyColumnType, keyIdentity, refIdentity, tableCollation } from "../model/key-identity.js";
 import { lookupOfValueName, lookupValueName } from "../model/lookup.js";
 import type { Operation } from "../model/operation.js";
 import type { TableLookup, TableMeta } from "../model/table-meta.js";
@@ -66,6 +66,8 @@ function rowIdentity(meta: TableMeta, columns: readonly string[] | undefined, ro
     const id = row[meta.primaryIdAttribute];
     return typeof id === "string" ? id.toLowerCase() : undefined;
   }
+  const [only] = columns;
+  if (columns.length === 1 && only !== undefined) return columnIdentity(only, row[only], meta);
   return keyIdentity(
     columns.map((c) => [c, row[c]] as const),
     (c) => keyColumnType(meta, c),
@@ -83,8 +85,9 @@ function readFilter(meta: TableMeta, shape: string, ops: readonly Operation[]): 
       if (op.ref.kind === "id") return op.ref.id;
       const v = op.ref.kind === "key" ? op.ref.values[0]?.[1] : undefined;
       if (v === undefined) throw new KeyLiteralError("key", "no key value");
-      // Validates the text as any filter literal is (the same characters are refused).
-      filterLiteral(single, v);
+      // A number is checked as a filter literal; text is checked with the whole filter when it is
+      // encoded (encodeQueryValue refuses the same characters).
+      if (typeof v === "number") filterLiteral(single, v);
       return String(v);
     });
     return `Microsoft.Dynamics.CRM.In(PropertyName='${single}',PropertyValues=${JSON.stringify([...new Set(values)])})`;

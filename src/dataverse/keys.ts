@@ -118,7 +118,8 @@ export function bindUrl(entitySet: string, ref: RowRef): string {
 /** False when a key value holds a character Dataverse cannot take in a URL key. */
 export function isUrlAddressable(ref: RowRef): boolean {
   if (ref.kind !== "key") return true;
-  return ref.values.every(([, v]) => typeof v === "number" || !UNUSABLE_IN_URL.test(v));
+  for (const [, v] of ref.values) if (typeof v !== "number" && UNUSABLE_IN_URL.test(v)) return false;
+  return true;
 }
 
 /** A value in a $filter expression (not yet URL-encoded: encode the whole filter once). */

@@ -239,7 +239,6 @@ export function mapRecord(
   const t = plan.table;
   const kind = opKind(plan, options?.deleted === true);
   const ref = rowRef(plan, data, issues);
-  const base = { table: t.logicalName, entitySet: t.entitySetName };
 
   if (kind === "delete" || kind === "deactivate") {
     if (ref?.kind === "none") {
@@ -257,7 +256,7 @@ export function mapRecord(
       }
     }
     if (issues.length > 0 || ref === undefined) return refused(plan, data, ref, issues);
-    return { ok: true, operation: { kind, ...base, ref, columns, bindings: [] }, truncated: [] };
+    return { ok: true, operation: { kind, table: t.logicalName, entitySet: t.entitySetName, ref, columns, bindings: [] }, truncated: [] };
   }
 
   const columns: Record<string, ColumnValue> = {};
@@ -325,7 +324,7 @@ export function mapRecord(
   }
 
   if (issues.length > 0 || ref === undefined) return refused(plan, data, ref, issues);
-  const operation: Operation = { kind, ...base, ref, columns, bindings };
+  const operation: Operation = { kind, table: t.logicalName, entitySet: t.entitySetName, ref, columns, bindings };
   return { ok: true, operation, truncated };
 }
 
@@ -356,5 +355,10 @@ export function lookupTargets(plan: StreamPlan): readonly string[] {
  * reports them once per stream.
  */
 export function unknownFields(plan: StreamPlan, data: Readonly<Record<string, unknown>>): string[] {
-  return Object.keys(data).filter((f) => !isMetaField(f) && !plan.knownFields.has(f));
+  return Object.keys(data).filter((f) => isUnknownField(plan, f));
+}
+
+/** Whether a record field is neither mapped nor one of Airbyte's or Singer's own. */
+export function isUnknownField(plan: StreamPlan, field: string): boolean {
+  return !isMetaField(field) && !plan.knownFields.has(field);
 }

@@ -113,6 +113,12 @@ export function keyIdentity(
   return text;
 }
 
+/** keyIdentity of a one-column key, typed and collated as `table` has the column. */
+export function columnIdentity(column: string, value: unknown, table: TableMeta | undefined): string | undefined {
+  const v = keyValueIdentity(value, table === undefined ? undefined : keyColumnType(table, column), tableCollation(table));
+  return v === undefined ? undefined : identityPart(column, v);
+}
+
 function identityPart(column: string, value: string): string {
   return `${column}:${value.length}:${value}`;
 }

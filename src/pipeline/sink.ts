@@ -6,7 +6,7 @@ import type { StreamMapping } from "../config/types.js";
 import type { Operation, RecordIssue, RecordKey } from "../model/operation.js";
 import type { WriteOutcome } from "../model/writer.js";
 import type { StreamPlan } from "../mapping/plan.js";
-import { mapRecord, unknownFields } from "../mapping/record.js";
+import { isUnknownField, mapRecord } from "../mapping/record.js";
 import type { JsonObject, StreamDescriptor, StreamStatus } from "../protocol/airbyte.js";
 import { Batcher, estimateBytes, rowIdentity } from "./batcher.js";
 import type { PendingOp } from "./batcher.js";
@@ -129,8 +129,9 @@ export class Sink {
   /** Fields of this record not reported for this stream yet (each is reported once), with the reason; or undefined. */
   newIgnoredFields(data: JsonObject): { readonly field: string; readonly reason: string }[] | undefined {
     let fresh: { field: string; reason: string }[] | undefined;
-    for (const field of unknownFields(this.plan, data)) {
-      if (this.#reportedFields.has(field)) continue;
+    // Once per record: a loop over the record's own fields, no array unless one is new.
+    for (const field in data) {
+      if (this.#reportedFields.has(field) || !isUnknownField(this.plan, field)) continue;
       this.#reportedFields.add(field);
       (fresh ??= []).push({ field, reason: whyIgnored(this.plan, field) });
     }
