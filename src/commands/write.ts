@@ -9,6 +9,7 @@ import type { DeadLetterSink } from "../pipeline/deadletter.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { ResolvedStream } from "../config/catalog.js";
 import { runAirbyte, runSinger } from "../pipeline/loop.js";
+import { batchesInFlight } from "../pipeline/slots.js";
 import { Sync } from "../pipeline/sync.js";
 import { Relations } from "../pipeline/relations.js";
 import { RelationsApi } from "../dataverse/relations.js";
@@ -90,7 +91,7 @@ async function writeWith(
       // max_concurrency is per application user: a pool of u users may have u times the batches in
       // flight, or its extra users would only share one user's concurrency. The bytes in flight stay
       // capped at two full batches whatever the pool's size, so memory does not grow with it.
-      maxInFlight: Math.max(2, settings.maxConcurrency * users),
+      maxInFlight: batchesInFlight(settings.maxConcurrency, users),
       timers: realTimers(io.now),
       ...(deadLetter !== undefined ? { deadLetter } : {}),
       mirrorReader: conn.clients[0] as DataverseClient,

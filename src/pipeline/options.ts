@@ -40,7 +40,7 @@ export interface SyncOptions {
   readonly writeOptions?: WriteOptions;
   /** Default 30 s. */
   readonly progressIntervalMs?: number;
-  /** Batches in flight at once; default max(2, maxConcurrency). */
+  /** Batches in flight at once; default batchesInFlight(maxConcurrency) (slots.ts). */
   readonly maxInFlight?: number;
   /** Estimated bytes of the batches in flight, together; default 2 × maxBatchBytes. */
   readonly maxInFlightBytes?: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Slots } from "./slots.js";
+import { batchesInFlight, MAX_BATCHES_IN_FLIGHT, Slots } from "./slots.js";
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -40,5 +40,15 @@ describe("Slots", () => {
     await small;
     expect(order).toEqual(["big", "small"]);
     expect(slots.bytesInFlight).toBe(10);
+  });
+});
+
+describe("batchesInFlight", () => {
+  it("is max_concurrency per application user, at least two, at most MAX_BATCHES_IN_FLIGHT in all", () => {
+    expect(batchesInFlight(16)).toBe(16);
+    expect(batchesInFlight(1)).toBe(2);
+    expect(batchesInFlight(8, 2)).toBe(16);
+    expect(batchesInFlight(16, 3)).toBe(MAX_BATCHES_IN_FLIGHT);
+    expect(batchesInFlight(52)).toBe(MAX_BATCHES_IN_FLIGHT);
   });
 });

@@ -2,6 +2,21 @@
 // cut, at most `size` at once and, together, at most `maxBytes` (estimated wire bytes) unless the
 // batch is alone. A caller waiting here is how backpressure travels from the writer back to the
 // stdin reader, and the byte cap is what bounds memory when records are large.
+/**
+ * Batches in flight over the whole sync, whatever the pool's size: each holds its operations and
+ * the rows read back for them, so this is what bounds the connector's memory (24 batches of a
+ * thousand rows keep a pool of three under 200 MB).
+ */
+export const MAX_BATCHES_IN_FLIGHT = 24;
+
+/**
+ * Slots for a sync over `users` application users: max_concurrency per user (a batch is one request
+ * at a time: its read of the current rows, then its write), within MAX_BATCHES_IN_FLIGHT.
+ */
+export function batchesInFlight(maxConcurrency: number, users = 1): number {
+  return Math.max(2, Math.min(maxConcurrency * users, MAX_BATCHES_IN_FLIGHT));
+}
+
 export class Slots {
   #free: number;
   #bytes = 0;

@@ -22,7 +22,7 @@ import { refusalMessage } from "./refusals.js";
 import { progressText } from "./report.js";
 import { Sender } from "./send.js";
 import type { Sink, StreamStats, RejectedRecord } from "./sink.js";
-import { Slots } from "./slots.js";
+import { batchesInFlight, Slots } from "./slots.js";
 import { openSinks, orderSinks } from "./streams.js";
 import type { RelationStreams } from "./relations.js";
 import { Reporter, totals } from "./summary.js";
@@ -66,7 +66,7 @@ export class Sync {
       writeOptions: options.writeOptions,
       // Two full batches' worth of bytes in flight keeps the writer busy with small records (the
       // batch count binds first) and bounds memory with large ones (the bytes bind first).
-      slots: new Slots(options.maxInFlight ?? Math.max(2, settings.maxConcurrency), options.maxInFlightBytes ?? 2 * settings.maxBatchBytes),
+      slots: new Slots(options.maxInFlight ?? batchesInFlight(settings.maxConcurrency), options.maxInFlightBytes ?? 2 * settings.maxBatchBytes),
       failed: () => this.#fatal !== undefined,
       fail: (err, context) => this.#fail(err, context),
       track: (sink, work) => this.#track(sink, work),
