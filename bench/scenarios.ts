@@ -537,7 +537,8 @@ export async function limitsScenario(
     const notes = [...(base.notes ?? [])];
     const byKind = m.stats.throttled.byKind;
     notes.push(
-      `429s by limit: requests ${byKind.requests}, execution ${byKind.execution}, concurrency ${byKind.concurrency}`,
+      `429s by limit: requests ${byKind.requests}, execution ${byKind.execution}, concurrency ${byKind.concurrency}` +
+        (m.http.answered429At.length === 0 ? "" : `, answered at ${m.http.answered429At.map((t) => `${t.toFixed(1)} s`).join(", ")} after the first request`),
     );
     notes.push(executionNote(m.stats, options.users));
     const byClient = m.stats.requests.byClient;

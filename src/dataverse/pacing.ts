@@ -9,7 +9,7 @@
 // user's own sends hold in the window (every request of a user goes through its one client); a
 // time-scaled environment keeps that ratio. The pacer keeps the user's own
 // sends of the last window, and lets a send go at once while the last header's remaining budget,
-// plus what its own sends give back as they leave the window, covers the sends since that header
+// plus what its own sends give back as they leave the window (a window after their answers), covers the sends since that header
 // and this one; otherwise the send waits until they do. It never waits longer than a window.
 import type { Clock } from "../http/clock.js";
 import type { Interceptor } from "../http/dispatch.js";
@@ -31,6 +31,12 @@ export function headerNumber(value: string | undefined): number | undefined {
 
 interface Sent {
   readonly startedAt: number;
+  /**
+   * When its answer came. Its execution was booked somewhere between the send and the answer (the
+   * emulator books at admission; Dataverse can only know a request's execution time once it ran),
+   * so it is taken to leave the window a window after its answer, never sooner.
+   */
+  doneAt?: number;
   /** Expected execution (ms) until answered, then the answer's latency (an upper bound). */
   costMs: number;
 }
@@ -85,7 +91,8 @@ export class ExecutionPacer {
       // Still in the window when the header was written, out of it by `at`: given back. The header
       // may have been written as late as its answer came, so only sends started after that time
       // less a window count; one that had already left was not in the header and gives nothing back.
-      else if (s.startedAt > this.#answeredAt - w && s.startedAt <= at - w) available += s.costMs;
+      // It has left for sure a window after its own answer.
+      else if (s.startedAt > this.#answeredAt - w && s.doneAt !== undefined && s.doneAt <= at - w) available += s.costMs;
     }
     return available;
   }
@@ -110,9 +117,11 @@ export class ExecutionPacer {
     if (this.#available(now) < cost) {
       // The first moment one of our own sends leaves the window and gives enough back.
       wait = MAX_WAIT_MS;
-      for (const s of this.#sent) {
-        const at = s.startedAt + this.windowMs;
-        if (at > now && this.#available(at) >= cost) {
+      const leaving: number[] = [];
+      for (const s of this.#sent) if (s.doneAt !== undefined && s.doneAt + this.windowMs > now) leaving.push(s.doneAt + this.windowMs);
+      leaving.sort((a, b) => a - b);
+      for (const at of leaving) {
+        if (this.#available(at) >= cost) {
           wait = at - now;
           break;
         }
@@ -137,6 +146,7 @@ export class ExecutionPacer {
   /** An answer came: learn its cost and read its headers. */
   finish(s: Sent, units: number | undefined, headers: Readonly<Record<string, string>> | undefined): void {
     const now = this.#clock.now();
+    s.doneAt = now;
     const time = headers === undefined ? undefined : headerNumber(headerValue(headers, "x-ms-ratelimit-time-remaining-xrm-requests"));
     if (headers === undefined || time === undefined) {
       // Not admitted (a 429, a reset): it booked nothing.
