@@ -338,7 +338,7 @@ describe("a configuration filled in through the form", () => {
     expect(streams[1]).toEqual(expect.objectContaining({ name: "contacts", nulls: "ignore" }));
     expect(streams[1]).not.toHaveProperty("mirror");
     expect((streams[1]?.["fields"] as JsonObject[])[1]?.["value"]).toEqual({ value_type: "lookup", table: "account", by: "alternate_key", key_columns: ["accountnumber"] });
-    expect(config).toMatchObject({ batch_size: 500, max_concurrency: 8, hard_delete: false, authority_host: "https://login.microsoftonline.com" });
+    expect(config).toMatchObject({ batch_size: 500, max_concurrency: 16, hard_delete: false, authority_host: "https://login.microsoftonline.com" });
   });
 
   it("an option picked in the form and changed again keeps only what the new option shows", () => {
