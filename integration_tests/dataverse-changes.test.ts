@@ -82,6 +82,23 @@ describe("write only what changed", () => {
     }
   });
 
+  it("finds a row stored under another spelling of its key (the collation's match), beside rows found as spelled", async () => {
+    const w = writerFor([h.client()]);
+    const created = await w.write([contact("Spelled-1@Example.com", { firstname: "A" }), contact("spelled-plain-1@example.com", { firstname: "B" })]);
+    expect(created.every((o) => o.ok && o.created === true)).toBe(true);
+    const before = bulkRecords();
+    // The first key reads back as stored ("Spelled-1@Example.com"), not as sent: still that row.
+    const same = await w.write([contact("spelled-1@example.com", { firstname: "A" }), contact("spelled-plain-1@example.com", { firstname: "B" })]);
+    expect(same.every((o) => o.ok && o.unchanged === true)).toBe(true);
+    expect(bulkRecords()).toBe(before);
+    const changed = await w.write([contact("SPELLED-1@EXAMPLE.COM", { firstname: "C" }), contact("spelled-plain-1@example.com", { firstname: "B" })]);
+    expect(changed[0]).toMatchObject({ ok: true, created: false });
+    expect(changed[1]).toMatchObject({ ok: true, unchanged: true });
+    const rows = await rowsWhere("startswith(emailaddress1,'spelled-')");
+    expect(rows).toHaveLength(2);
+    expect(rows.find((r) => String(r.emailaddress1).toLowerCase() === "spelled-1@example.com")?.firstname).toBe("C");
+  });
+
   it("compares as Dataverse stores: an empty text is null, numbers by value", async () => {
     const w = writerFor([h.client()]);
     const op = contact("changes-null@example.com", { firstname: "", lastname: "Null" });

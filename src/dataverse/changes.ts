@@ -195,7 +195,8 @@ export class ChangeFilter {
 
   async #narrow(g: Group, items: readonly Item[], results: (WriteOutcome | undefined)[], narrowed: Map<Item, Narrowed>): Promise<void> {
     this.#counts.changeRead();
-    const found = await this.#pool.read((client) => readChunk(client, g, items.map((i) => i.op)));
+    // A write's operations come from one batch, which never holds two spellings of one row.
+    const found = await this.#pool.read((client) => readChunk(client, g, items.map((i) => i.op), true));
     items.forEach((item, k) => {
       const row = found[k];
       if (row === null) return;
@@ -226,7 +227,12 @@ export class ChangeFilter {
  * row, undefined when the read shows there is none, or null when the read proves nothing for it
  * (it failed, a key no filter can carry, a row matching several keys).
  */
-async function readChunk(client: DataverseClient, g: Omit<Group, "items">, ops: readonly Operation[]): Promise<(Record<string, unknown> | undefined | null)[]> {
+async function readChunk(
+  client: DataverseClient,
+  g: Omit<Group, "items">,
+  ops: readonly Operation[],
+  oneSpellingPerRow = false,
+): Promise<(Record<string, unknown> | undefined | null)[]> {
   const unknown = ops.map(() => null);
   let path: string;
   try {
@@ -241,8 +247,11 @@ async function readChunk(client: DataverseClient, g: Omit<Group, "items">, ops: 
   }
   const rows = await readRows(client, path);
   if (rows === undefined) return unknown;
-  const byIdentity = new Map<string, Record<string, unknown> | null>();
   const columns = g.shape === "id" ? undefined : g.shape.split(",");
+  const [only] = columns ?? [];
+  const exact = oneSpellingPerRow && columns?.length === 1 && only !== undefined ? exactMatches(only, ops, rows) : undefined;
+  if (exact !== undefined) return exact.map((row, k) => row ?? (identityOf(g.meta, ops[k] as Operation) === undefined ? null : undefined));
+  const byIdentity = new Map<string, Record<string, unknown> | null>();
   for (const row of rows) {
     const id = rowIdentity(g.meta, columns, row);
     if (id === undefined) return unknown; // a row we cannot place: prove nothing about this chunk
@@ -253,6 +262,39 @@ async function readChunk(client: DataverseClient, g: Omit<Group, "items">, ops: 
     const identity = identityOf(g.meta, op);
     return identity === undefined ? null : byIdentity.get(identity);
   });
+}
+
+const TAKEN = Symbol("taken");
+
+/**
+ * The rows of a one-column key read back matched to the operations by the exact value each was sent
+ * with (the usual case: the row was written with the same spelling), or undefined when that does not
+ * account for every row: a row spelled otherwise, two rows or two operations with one value. Then
+ * the collation's identities decide. Only for operations that name each row in one spelling (a
+ * batch: the pipeline keeps two spellings of one row apart): then, when every row matched some
+ * operation's exact value, no other operation can be one of those rows under the collation, and
+ * the answer is the one the identities would give.
+ */
+function exactMatches(column: string, ops: readonly Operation[], rows: readonly Record<string, unknown>[]): (Record<string, unknown> | undefined)[] | undefined {
+  const byValue = new Map<unknown, Record<string, unknown> | typeof TAKEN>();
+  for (const row of rows) {
+    const v = row[column];
+    if ((typeof v !== "string" && typeof v !== "number") || byValue.has(v)) return undefined;
+    byValue.set(v, row);
+  }
+  const out: (Record<string, unknown> | undefined)[] = [];
+  let taken = 0;
+  for (const op of ops) {
+    const v = op.ref.kind === "key" ? op.ref.values[0]?.[1] : undefined;
+    const row = v === undefined ? undefined : byValue.get(v);
+    if (row === TAKEN) return undefined;
+    if (row !== undefined) {
+      byValue.set(v, TAKEN);
+      taken++;
+    }
+    out.push(row);
+  }
+  return taken === rows.length ? out : undefined;
 }
 
 /** What writing `op` would change in `row` (undefined: no such row), lookups by key compared through their expanded key. */
