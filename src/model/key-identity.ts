@@ -123,19 +123,11 @@ function identityPart(column: string, value: string): string {
   return `${column}:${value.length}:${value}`;
 }
 
-const KNOWN = new WeakMap<object, { readonly table: TableMeta | undefined; readonly identity: string | undefined }>();
-
-/**
- * keyIdentity of a key reference's values, typed and collated as `table` has them, worked out once
- * per values array: the pipeline (which records claim one row) and the writer (matching rows read
- * back) both ask it of every operation.
- */
+/** keyIdentity of a key reference's values, typed and collated as `table` has them. */
 export function refIdentity(values: readonly (readonly [string, unknown])[], table: TableMeta | undefined): string | undefined {
-  const known = KNOWN.get(values);
-  if (known !== undefined && known.table === table) return known.identity;
-  const identity = keyIdentity(values, (c) => (table === undefined ? undefined : keyColumnType(table, c)), tableCollation(table));
-  KNOWN.set(values, { table, identity });
-  return identity;
+  const [only] = values;
+  if (values.length === 1 && only !== undefined) return columnIdentity(only[0], only[1], table);
+  return keyIdentity(values, (c) => (table === undefined ? undefined : keyColumnType(table, c)), tableCollation(table));
 }
 
 /** The type of a key column as a key reference names it (`_x_value` is lookup column x). */
