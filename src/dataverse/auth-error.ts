@@ -1,4 +1,4 @@
-// The one error type of signing in, shared by auth.ts (Entra ID's answers) and credentials.ts
+// The one error type of signing in, shared by auth-refusal.ts (Entra ID's answers) and credentials.ts
 // (the local material: certificate, key, token file). It never carries a secret or a token.
 
 /** Which configuration value the failure points at. */
