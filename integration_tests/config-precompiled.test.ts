@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { createAjv } from "../src/config/ajv.js";
 import { precompiledSchemas, schemasDigest, VALIDATOR_OPTIONS } from "../src/config/validators.js";
 import type { ValidateFunction } from "ajv";
+import type { JsonObject } from "../src/protocol/airbyte.js";
 
 const file = fileURLToPath(new URL("../dist/src/config/config-validators.cjs", import.meta.url));
 
@@ -42,7 +43,7 @@ describe("the configuration's precompiled validators", () => {
 
   it("give the verdict, errors and defaults of a validator compiled at run time", () => {
     const mod = createRequire(import.meta.url)(file) as Record<string, ValidateFunction>;
-    const schemas = precompiledSchemas();
+    const schemas: Record<string, JsonObject> = precompiledSchemas();
     let invalid = 0;
     for (const [name, docs] of Object.entries(documents)) {
       const fast = mod[name];

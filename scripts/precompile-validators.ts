@@ -3,18 +3,12 @@
 // digest of the schemas it was made from.
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import * as standaloneModule from "ajv/dist/standalone/index.js";
+import { createRequire } from "node:module";
 import { createAjv } from "../src/config/ajv.js";
 import { PRECOMPILED_FILE, precompiledSchemas, schemasDigest, VALIDATOR_OPTIONS } from "../src/config/validators.js";
 
-type StandaloneCode = typeof standaloneModule.default;
-// A CommonJS module: its function is the namespace's default (or that default's default under tsc's view).
-function standalone(): StandaloneCode {
-  const m = standaloneModule as unknown as { default?: unknown };
-  const candidate = typeof m.default === "function" ? m.default : (m.default as { default?: unknown } | undefined)?.default;
-  if (typeof candidate !== "function") throw new Error("ajv/dist/standalone did not load");
-  return candidate as StandaloneCode;
-}
+// A CommonJS module, required as config/ajv.ts requires ajv itself.
+const standaloneCode = (createRequire(import.meta.url)("ajv/dist/standalone") as typeof import("ajv/dist/standalone/index.js")).default;
 
 const schemas = precompiledSchemas();
 const ajv = createAjv({ ...VALIDATOR_OPTIONS, code: { source: true } });
@@ -23,6 +17,6 @@ for (const [name, schema] of Object.entries(schemas)) {
   ajv.addSchema(schema, name);
   refs[name] = name;
 }
-const code = `${standalone()(ajv, refs)}\nexports.digest = ${JSON.stringify(schemasDigest(schemas))};\n`;
+const code = `${standaloneCode(ajv, refs)}\nexports.digest = ${JSON.stringify(schemasDigest(schemas))};\n`;
 const target = fileURLToPath(new URL(`../src/config/${PRECOMPILED_FILE}`, import.meta.url));
 writeFileSync(target, code);

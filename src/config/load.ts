@@ -144,9 +144,9 @@ function bool(o: JsonObject, k: string): boolean {
   return v;
 }
 
-/** `value` with the defaults of `streams[]` (or of its `property`) filled in from the schema. */
-function withStreamDefaults(value: JsonObject, property?: string): JsonObject {
-  const v = validatorFor(property === undefined ? "stream" : { streamProperty: property });
+/** `value` with the defaults of a `streams[]` entry (or of its `mirror` object) filled in from the schema. */
+function withStreamDefaults(value: JsonObject, part: "stream" | "mirror" = "stream"): JsonObject {
+  const v = validatorFor(part);
   const out = structuredClone(value);
   v(out);
   return out;

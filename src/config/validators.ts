@@ -19,57 +19,55 @@ export const VALIDATOR_OPTIONS = { useDefaults: true } as const;
 export const PRECOMPILED_FILE = "config-validators.cjs";
 
 /** The schema of one `streams` entry, whose defaults apply to streams the configuration does not list. */
-export function streamSchema(): JsonObject {
+function streamSchema(): JsonObject {
   const props = connectionSpecification()["properties"];
   const streams = isJsonObject(props) ? props["streams"] : undefined;
   const items = isJsonObject(streams) ? streams["items"] : undefined;
   return isJsonObject(items) ? items : {};
 }
 
-/** A property's schema inside a `streams` entry ({} when it has none). */
-export function streamPropertySchema(property: string): JsonObject {
+/** The `mirror` object's schema inside a `streams` entry ({} when it has none). */
+function mirrorSchema(): JsonObject {
   const props = streamSchema()["properties"];
-  const sub = isJsonObject(props) ? props[property] : undefined;
+  const sub = isJsonObject(props) ? props["mirror"] : undefined;
   return isJsonObject(sub) ? sub : {};
 }
 
 /** The schemas the build precompiles, by export name. */
-export function precompiledSchemas(): Record<string, JsonObject> {
-  return { config: connectionSpecification(), stream: streamSchema(), mirror: streamPropertySchema("mirror") };
+export function precompiledSchemas(): Record<ValidatorName, JsonObject> {
+  return { config: connectionSpecification(), stream: streamSchema(), mirror: mirrorSchema() };
 }
+
+/** The spec's schema, a `streams` entry's, and that entry's `mirror` object's. */
+export type ValidatorName = "config" | "stream" | "mirror";
 
 /** What the precompiled file was made from: a digest of the schemas. */
 export function schemasDigest(schemas: Record<string, JsonObject>): string {
   return createHash("sha256").update(JSON.stringify(schemas)).digest("hex");
 }
 
-let loaded: Record<string, ValidateFunction> | null | undefined;
-
-function precompiled(): Record<string, ValidateFunction> | null {
-  if (loaded !== undefined) return loaded;
-  loaded = null;
-  let mod: unknown;
+/** The build's validators when its file is there and was made from these schemas, else undefined. */
+function loadPrecompiled(): Partial<Record<ValidatorName, ValidateFunction>> | undefined {
+  let mod: Record<string, unknown>;
   try {
-    mod = createRequire(import.meta.url)(`./${PRECOMPILED_FILE}`);
+    mod = createRequire(import.meta.url)(`./${PRECOMPILED_FILE}`) as Record<string, unknown>;
   } catch {
-    return loaded;
+    return undefined;
   }
-  const m = mod as Record<string, unknown>;
-  if (m["digest"] === schemasDigest(precompiledSchemas())) loaded = m as Record<string, ValidateFunction>;
-  return loaded;
+  return mod["digest"] === schemasDigest(precompiledSchemas()) ? (mod as Partial<Record<ValidatorName, ValidateFunction>>) : undefined;
 }
 
-const compiled = new Map<string, ValidateFunction>();
+let precompiled: Partial<Record<ValidatorName, ValidateFunction>> | null | undefined;
+const compiled = new Map<ValidatorName, ValidateFunction>();
 
-/** The validator of one of precompiledSchemas()'s schemas, or of a `streams` entry property. */
-export function validatorFor(name: "config" | "stream" | { readonly streamProperty: string }): ValidateFunction {
-  const key = typeof name === "string" ? name : `stream.${name.streamProperty}`;
-  const known = compiled.get(key);
-  if (known !== undefined) return known;
-  const exportName = typeof name === "string" ? name : name.streamProperty === "mirror" ? "mirror" : undefined;
-  const fast = exportName === undefined ? undefined : precompiled()?.[exportName];
-  const schema = typeof name === "string" ? precompiledSchemas()[name] : streamPropertySchema(name.streamProperty);
-  const v = typeof fast === "function" ? fast : createAjv(VALIDATOR_OPTIONS).compile(schema ?? {});
-  compiled.set(key, v);
+/** One of precompiledSchemas()'s validators: the build's, or compiled here once. */
+export function validatorFor(name: ValidatorName): ValidateFunction {
+  let v = compiled.get(name);
+  if (v === undefined) {
+    if (precompiled === undefined) precompiled = loadPrecompiled() ?? null;
+    const fast = precompiled?.[name];
+    v = typeof fast === "function" ? fast : createAjv(VALIDATOR_OPTIONS).compile(precompiledSchemas()[name]);
+    compiled.set(name, v);
+  }
   return v;
 }

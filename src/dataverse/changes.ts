@@ -17,7 +17,7 @@
 // equalities for composite keys. A URL longer than LONG_URL goes as a GET inside a `$batch`, whose
 // part URLs are not subject to the request line's limit (Learn, "Execute batch operations": use
 // $batch for GET requests whose URL would exceed the maximum length).
-import { columnIdentity, keyColumnType, keyIdentity, refIdentity, tableCollation } from "../model/key-identity.js";
+import { tableKeyIdentity } from "../model/key-identity.js";
 import { lookupOfValueName, lookupValueName } from "../model/lookup.js";
 import type { Operation } from "../model/operation.js";
 import type { TableLookup, TableMeta } from "../model/table-meta.js";
@@ -56,7 +56,7 @@ function shapeOf(op: Operation): string | undefined {
 
 function identityOf(meta: TableMeta, op: Operation): string | undefined {
   if (op.ref.kind === "id") return op.ref.id.toLowerCase();
-  if (op.ref.kind === "key") return refIdentity(op.ref.values, meta);
+  if (op.ref.kind === "key") return tableKeyIdentity(op.ref.values, meta);
   return undefined;
 }
 
@@ -66,12 +66,9 @@ function rowIdentity(meta: TableMeta, columns: readonly string[] | undefined, ro
     const id = row[meta.primaryIdAttribute];
     return typeof id === "string" ? id.toLowerCase() : undefined;
   }
-  const [only] = columns;
-  if (columns.length === 1 && only !== undefined) return columnIdentity(only, row[only], meta);
-  return keyIdentity(
+  return tableKeyIdentity(
     columns.map((c) => [c, row[c]] as const),
-    (c) => keyColumnType(meta, c),
-    tableCollation(meta),
+    meta,
   );
 }
 
@@ -128,12 +125,10 @@ function comparable(op: Operation, row: Readonly<Record<string, unknown>>, table
     const id = row[lookupValueName(b.column)];
     const target = tables(b.target.table);
     if (typeof expanded !== "object" || expanded === null || typeof id !== "string" || target === undefined) return b;
-    const typeOf = (c: string) => keyColumnType(target, c);
-    const want = keyIdentity(b.target.ref.values, typeOf, tableCollation(target));
-    const have = keyIdentity(
+    const want = tableKeyIdentity(b.target.ref.values, target);
+    const have = tableKeyIdentity(
       b.target.ref.values.map(([c]) => [c, (expanded as Record<string, unknown>)[c]] as const),
-      typeOf,
-      tableCollation(target),
+      target,
     );
     return want !== undefined && want === have ? { ...b, target: { ...b.target, ref: { kind: "id" as const, id } } } : b;
   });

@@ -1,7 +1,7 @@
 // Keys Dataverse cannot take in a URL (a value holding "/", "&", "%"...): their rows and lookup
 // targets are found by $filter and rewritten to GUIDs before the operations are sent; a row that does
 // not exist yet is created with its key columns in the body instead.
-import { keyColumnType, keyIdentity, tableCollation } from "../model/key-identity.js";
+import { tableKeyIdentity } from "../model/key-identity.js";
 import { lookupOfValueName } from "../model/lookup.js";
 import type { ColumnValue, RowRef } from "../model/operation.js";
 import type { TableLookup, TableMeta } from "../model/table-meta.js";
@@ -37,7 +37,7 @@ interface Wanted {
 
 /** Key identity of key values in a table, under the table's collation; undefined when a value can be no key. */
 function identityOf(meta: TableMeta, values: Iterable<readonly [string, unknown]>): string | undefined {
-  return keyIdentity(values, (column) => keyColumnType(meta, column), tableCollation(meta));
+  return tableKeyIdentity(values, meta);
 }
 
 /** `entitySet|filter clause` of a key ref: its spelling, exactly as the record wrote it. */

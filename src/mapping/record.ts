@@ -349,16 +349,11 @@ export function lookupTargets(plan: StreamPlan): readonly string[] {
 }
 
 /**
- * Fields of this record the plan does not write and does not use: neither mapped, nor a key or
- * table field, nor a column usable under its own name for this write mode (so a read-only column
- * shows up here too). Bookkeeping fields (_ab_*, _airbyte_*, _sdc_*) are left out. The pipeline
- * reports them once per stream.
+ * Whether a record field is one the plan does not write and does not use: neither mapped, nor a
+ * key or table field, nor a column usable under its own name for this write mode (so a read-only
+ * column counts too). Bookkeeping fields (_ab_*, _airbyte_*, _sdc_*) never do. The pipeline reports
+ * them once per stream.
  */
-export function unknownFields(plan: StreamPlan, data: Readonly<Record<string, unknown>>): string[] {
-  return Object.keys(data).filter((f) => isUnknownField(plan, f));
-}
-
-/** Whether a record field is neither mapped nor one of Airbyte's or Singer's own. */
 export function isUnknownField(plan: StreamPlan, field: string): boolean {
   return !isMetaField(field) && !plan.knownFields.has(field);
 }

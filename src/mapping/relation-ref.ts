@@ -2,7 +2,7 @@
 // many-to-many pair), and the identity two names of the same row share. Pure, like the rest of
 // mapping/: issues instead of throws.
 import type { RelationSide } from "../config/types.js";
-import { keyColumnType, keyIdentity, tableCollation } from "../model/key-identity.js";
+import { tableKeyIdentity } from "../model/key-identity.js";
 import type { RecordIssue, RowRef } from "../model/operation.js";
 import type { TableMeta } from "../model/table-meta.js";
 import { deterministicId, normalizeGuid } from "./uuid.js";
@@ -24,7 +24,7 @@ export function idIdentity(id: string): string {
 
 /** Identity of a row named by alternate-key values, as Dataverse's key index compares them (the table's collation). */
 export function keyValuesIdentity(table: TableMeta, values: Iterable<readonly [string, unknown]>): string | undefined {
-  const k = keyIdentity(values, (c) => keyColumnType(table, c), tableCollation(table));
+  const k = tableKeyIdentity(values, table);
   return k === undefined ? undefined : `key:${k}`;
 }
 

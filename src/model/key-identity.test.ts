@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { collatedText, collationForLanguage, collationName, DEFAULT_KEY_COLLATION, decimalText, keyIdentity, keyValueIdentity, refIdentity } from "./key-identity.js";
+import { collatedText, collationForLanguage, collationName, DEFAULT_KEY_COLLATION, decimalText, keyIdentity, keyValueIdentity, tableKeyIdentity } from "./key-identity.js";
 import type { TableMeta } from "./table-meta.js";
 
 describe("keyValueIdentity", () => {
@@ -82,15 +82,15 @@ describe("keyIdentity", () => {
   });
 });
 
-describe("refIdentity", () => {
+describe("tableKeyIdentity", () => {
   it("is keyIdentity under the table's types and collation, and follows the table it is asked for", () => {
     const columns = new Map([["code", { type: "Integer" }]]) as unknown as TableMeta["columns"];
     const table = { columns, keyCollation: DEFAULT_KEY_COLLATION } as unknown as TableMeta;
     const values: [string, string | number][] = [["code", "7.0"]];
-    expect(refIdentity(values, table)).toBe(keyIdentity([["code", 7]], () => "Integer"));
+    expect(tableKeyIdentity(values, table)).toBe(keyIdentity([["code", 7]], () => "Integer"));
     // Without the table the column's type is unknown: the text is compared as text.
-    expect(refIdentity(values, undefined)).toBe(keyIdentity(values, () => undefined));
-    expect(refIdentity(values, table)).not.toBe(refIdentity(values, undefined));
+    expect(tableKeyIdentity(values, undefined)).toBe(keyIdentity(values, () => undefined));
+    expect(tableKeyIdentity(values, table)).not.toBe(tableKeyIdentity(values, undefined));
   });
 });
 

@@ -114,7 +114,7 @@ export function keyIdentity(
 }
 
 /** keyIdentity of a one-column key, typed and collated as `table` has the column. */
-export function columnIdentity(column: string, value: unknown, table: TableMeta | undefined): string | undefined {
+function columnIdentity(column: string, value: unknown, table: TableMeta | undefined): string | undefined {
   const v = keyValueIdentity(value, table === undefined ? undefined : keyColumnType(table, column), tableCollation(table));
   return v === undefined ? undefined : identityPart(column, v);
 }
@@ -123,10 +123,12 @@ function identityPart(column: string, value: string): string {
   return `${column}:${value.length}:${value}`;
 }
 
-/** keyIdentity of a key reference's values, typed and collated as `table` has them. */
-export function refIdentity(values: readonly (readonly [string, unknown])[], table: TableMeta | undefined): string | undefined {
-  const [only] = values;
-  if (values.length === 1 && only !== undefined) return columnIdentity(only[0], only[1], table);
+/** keyIdentity of key values in `table`: typed and collated as the table has them (its columns' types, its environment's collation). */
+export function tableKeyIdentity(values: Iterable<readonly [column: string, value: unknown]>, table: TableMeta | undefined): string | undefined {
+  if (Array.isArray(values) && values.length === 1) {
+    const [column, value] = values[0] as readonly [string, unknown];
+    return columnIdentity(column, value, table);
+  }
   return keyIdentity(values, (c) => (table === undefined ? undefined : keyColumnType(table, c)), tableCollation(table));
 }
 

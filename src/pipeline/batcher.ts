@@ -1,5 +1,5 @@
 // A stream's pending operations, capped by rows and by bytes as they are added.
-import { refIdentity } from "../model/key-identity.js";
+import { tableKeyIdentity } from "../model/key-identity.js";
 import type { Operation } from "../model/operation.js";
 import type { TableMeta } from "../model/table-meta.js";
 import type { JsonObject } from "../protocol/airbyte.js";
@@ -26,7 +26,7 @@ export function rowIdentity(op: Operation, table?: TableMeta): string | undefine
   const ref = op.ref;
   if (ref.kind === "id") return `${op.table}|id|${ref.id.toLowerCase()}`;
   if (ref.kind !== "key") return undefined;
-  const identity = refIdentity(ref.values, table);
+  const identity = tableKeyIdentity(ref.values, table);
   // A value that can be no key is refused later; until then it is its own row.
   return identity === undefined ? `${op.table}|raw|${JSON.stringify(ref.values)}` : `${op.table}|key|${identity}`;
 }
