@@ -16,9 +16,19 @@ interface Outcome {
   readonly refused: number;
   /** Execution time admitted after the first window, as a share of E / W over that time. */
   readonly shareOfCeiling: number;
+  /** The window the pacer inferred at the end, ms. */
+  readonly windowMs: number;
 }
 
-function simulate(config: LimitsConfig, rows: number, inFlight: number, windows: number, pace: boolean): Outcome {
+interface Options {
+  /** What the sends tell the pacer their kind is (the interceptor passes method and path). */
+  readonly kind?: string;
+  /** The answer comes this share of the execution time after the execution ends: the n-th send's share is delays[n % length]. */
+  readonly delays?: readonly number[];
+}
+
+function simulate(config: LimitsConfig, rows: number, inFlight: number, windows: number, pace: boolean, options: Options = {}): Outcome {
+  let sends = 0;
   let now = 0;
   const clock: Clock = { now: () => now, sleep: () => Promise.reject(new Error("the simulation schedules waits itself")) };
   const server = new ServiceProtection(config, () => now);
@@ -49,7 +59,7 @@ function simulate(config: LimitsConfig, rows: number, inFlight: number, windows:
       }
     }
     slot.held = false;
-    const sent = pacer.start(rows);
+    const sent = pacer.start(rows, options.kind);
     const admission = server.admit("u");
     if (!admission.ok) {
       refused++;
@@ -61,14 +71,15 @@ function simulate(config: LimitsConfig, rows: number, inFlight: number, windows:
     const ticket = admission.ticket;
     ticket.start(costMs);
     if (now >= windowMs) admittedAfterFirstWindow += costMs;
-    slot.at = now + costMs;
+    const delays = options.delays ?? [0];
+    slot.at = now + costMs * (1 + (delays[sends++ % delays.length] ?? 0));
     slot.done = () => {
       ticket.finish();
       pacer.finish(sent, rows, ticket.headers());
     };
   }
   const ceiling = (config.maxExecutionMs / windowMs) * (end - windowMs);
-  return { refused, refusedAfterFirstWindow, shareOfCeiling: admittedAfterFirstWindow / ceiling };
+  return { refused, refusedAfterFirstWindow, shareOfCeiling: admittedAfterFirstWindow / ceiling, windowMs: pacer.windowMs };
 }
 
 describe("pacing on the rate-limit headers, on a virtual clock", () => {
@@ -84,6 +95,22 @@ describe("pacing on the rate-limit headers, on a virtual clock", () => {
   it("unpaced: the same load is refused after the first window", () => {
     const unpaced = simulate(faithful, 1000, 8, 10, false);
     expect(unpaced.refusedAfterFirstWindow).toBeGreaterThan(0);
+  });
+
+  it("infers the window from the least latency per row of a kind when a busy server answers late", () => {
+    // Answers 0-30 % later than the execution they report: the server was busy. Counted at their
+    // latencies, the sends held in the window make the budget, and so the window, look longer than
+    // they are, and execution is given back late; counted at the least latency per row their kind
+    // showed, the window comes out as it is. Either way nothing is refused after the first window.
+    const delays = [0, 0.1, 0.2, 0.3];
+    const trueWindow = faithful.windowSeconds * 1000;
+    const byKind = simulate(faithful, 1000, 16, 6, true, { kind: "POST contacts/Microsoft.Dynamics.CRM.CreateMultiple", delays });
+    const byLatency = simulate(faithful, 1000, 16, 6, true, { delays });
+    expect(byKind.refusedAfterFirstWindow).toBe(0);
+    expect(byLatency.refusedAfterFirstWindow).toBe(0);
+    expect(byKind.windowMs).toBeGreaterThanOrEqual(trueWindow);
+    expect(byKind.windowMs).toBeLessThanOrEqual(trueWindow * 1.02);
+    expect(byLatency.windowMs).toBeGreaterThan(trueWindow * 1.05);
   });
 
   it("holds with small writes and many in flight, and under Microsoft's own limits", () => {

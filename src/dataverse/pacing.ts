@@ -31,6 +31,9 @@ export function headerNumber(value: string | undefined): number | undefined {
 
 interface Sent {
   readonly startedAt: number;
+  /** Rows of a write (undefined: a read), and what kind of write it is (method and path). */
+  readonly units: number | undefined;
+  readonly kind: string | undefined;
   /**
    * When its answer came. Its execution was booked somewhere between the send and the answer (the
    * emulator books at admission; Dataverse can only know a request's execution time once it ran),
@@ -60,6 +63,13 @@ export class ExecutionPacer {
   #sent: Sent[] = [];
   /** Execution (ms) per unit (row) of a write, and per read request, as answers' latencies show them (upper bounds). */
   #perUnitMs: number | undefined;
+  /**
+   * The least latency per row any answer of each kind of write showed. Each latency bounds its own
+   * request's execution time from above, and a request held up behind others (a busy server)
+   * shows more than it ran; the least per row of its kind bounds every request of that kind more
+   * tightly. It is what the budget's estimate counts a held write as (see finish).
+   */
+  readonly #leastPerUnitMs = new Map<string, number>();
   #perReadMs: number | undefined;
   /** Sends held by the pacer, and the total time held. */
   held = 0;
@@ -137,8 +147,8 @@ export class ExecutionPacer {
     if (k > 0) this.#sent.splice(0, k);
   }
 
-  start(units: number | undefined): Sent {
-    const s: Sent = { startedAt: this.#clock.now(), costMs: this.#costOf(units) };
+  start(units: number | undefined, kind?: string): Sent {
+    const s: Sent = { startedAt: this.#clock.now(), units, kind, costMs: this.#costOf(units) };
     this.#sent.push(s);
     return s;
   }
@@ -155,18 +165,26 @@ export class ExecutionPacer {
     }
     const latency = now - s.startedAt;
     s.costMs = latency;
-    if (units !== undefined && units > 0) this.#perUnitMs = ewma(this.#perUnitMs, latency / units);
-    else if (units === undefined) this.#perReadMs = ewma(this.#perReadMs, latency);
+    if (units !== undefined && units > 0) {
+      this.#perUnitMs = ewma(this.#perUnitMs, latency / units);
+      if (s.kind !== undefined) {
+        const least = this.#leastPerUnitMs.get(s.kind);
+        if (least === undefined || latency / units < least) this.#leastPerUnitMs.set(s.kind, latency / units);
+      }
+    } else if (units === undefined) this.#perReadMs = ewma(this.#perReadMs, latency);
     // E is at least what is left plus what this user's own sends still hold in the window. Which
     // sends are still in it is judged on a window known not to be too long: the one of the floor,
     // what is left plus this send alone. A window taken from the estimate itself would feed back
     // (a longer window holds more sends, which make E and so the window longer still), and the
-    // pacer would come to believe in a budget the server does not have.
+    // pacer would come to believe in a budget the server does not have. Each answered write counts
+    // as the least latency per row of its kind shows (#leastPerUnitMs), not as its own latency: with
+    // many requests in flight the server answers each later than it ran, and E, and so the window,
+    // would come out longer than it is, and execution would be given back later than it comes back.
     this.#floorMs = Math.max(this.#floorMs, time * 1000 + s.costMs);
     const floorWindow = this.#floorMs / EXECUTION_PER_WALL;
     let held = 0;
-    for (const o of this.#sent) if (o !== s && o.startedAt <= s.startedAt && o.startedAt > s.startedAt - floorWindow) held += o.costMs;
-    this.#budgetMs = Math.max(this.#budgetMs, time * 1000 + held + s.costMs);
+    for (const o of this.#sent) if (o !== s && o.startedAt <= s.startedAt && o.startedAt > s.startedAt - floorWindow) held += this.#settledCost(o);
+    this.#budgetMs = Math.max(this.#budgetMs, time * 1000 + held + this.#settledCost(s));
     // The server may have written the header as early as it admitted the request, so it is taken to
     // describe the window when the request was sent: every later send counts against it. An answer
     // to an older send than the last header's says less, and is not read.
@@ -175,6 +193,13 @@ export class ExecutionPacer {
     this.#burst = headerNumber(headerValue(headers, "x-ms-ratelimit-burst-remaining-xrm-requests"));
     this.#seenAt = s.startedAt;
     this.#answeredAt = now;
+  }
+
+  /** An answered write's execution as the least latency per row of its kind bounds it; otherwise its cost. */
+  #settledCost(o: Sent): number {
+    if (o.doneAt === undefined || o.units === undefined || o.kind === undefined) return o.costMs;
+    const least = this.#leastPerUnitMs.get(o.kind);
+    return least === undefined ? o.costMs : Math.min(o.costMs, least * o.units);
   }
 }
 
@@ -198,7 +223,7 @@ export function paced(pacer: ExecutionPacer, clock: Clock): Interceptor<WebApiRe
       await clock.sleep(wait);
       wait = pacer.executionDelay(req.units);
     }
-    const f = pacer.start(req.units);
+    const f = pacer.start(req.units, req.units === undefined ? undefined : `${req.method} ${req.url.split("?", 1)[0] ?? ""}`);
     let headers: Readonly<Record<string, string>> | undefined;
     try {
       const res = await next(req);
