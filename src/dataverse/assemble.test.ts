@@ -3,11 +3,11 @@ import { RetryBudget } from "../http/retry.js";
 import { contactTable } from "../mapping/test-fixtures.js";
 import type { Operation, OperationKind, RowRef } from "../model/operation.js";
 import { batchPart, bodyJson, bulkAssemblerFor, bulkRequest, chunks } from "./assemble.js";
-import type { Item } from "./write-item.js";
+import { newItem, type Item } from "./write-item.js";
 
 const GUID = "00000000-0000-0000-0000-0000000000a1";
 const op = (kind: OperationKind, ref: RowRef, columns: Operation["columns"] = { lastname: "L" }): Operation => ({ kind, table: "contact", entitySet: "contacts", ref, columns, bindings: [] });
-const item = (o: Operation): Item => ({ index: 0, op: o, budget: new RetryBudget(1000), attempts: 0 });
+const item = (o: Operation): Item => newItem(0, o, new RetryBudget(1000));
 const byKey: RowRef = { kind: "key", values: [["emailaddress1", "a@x.com"]] };
 
 describe("$batch parts, one assembler per kind", () => {

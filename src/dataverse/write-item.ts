@@ -7,24 +7,32 @@ import { checkRef, entityPath, isUrlAddressable, KeyLiteralError } from "./keys.
 import type { UserPool } from "./user-pool.js";
 import type { WriteCounters } from "./write-stats.js";
 
+/**
+ * Every field is set when the item is made (newItem), so items share one shape and keep their
+ * fields in the object: a field added later moves them to a separate store, per row in flight.
+ */
 export interface Item {
   /** Its place in the write call's operations, and so in its outcomes. */
   readonly index: number;
   op: Operation;
   /** Key values to put in the body when the row had to be created without a URL key. */
-  extraColumns?: Readonly<Record<string, ColumnValue>>;
+  extraColumns: Readonly<Record<string, ColumnValue>> | undefined;
   readonly budget: RetryBudget;
   /** Sends of this operation as a $batch part that came back unanswered or transient. */
   attempts: number;
   /** The row's entity path (`contacts(emailaddress1='…')`) when set for its current op; else built on use (assemble.ts). */
-  path?: string;
+  path: string | undefined;
   /**
    * The upsert this create was narrowed from (changes.ts: its row was not there when read). A create
    * refused because the row appeared meanwhile goes back to being this upsert.
    */
-  fallback?: Operation;
+  fallback: Operation | undefined;
   /** Its bulk target as JSON, serialised once when chunking: the size check and every send reuse it. */
-  target?: string | undefined;
+  target: string | undefined;
+}
+
+export function newItem(index: number, op: Operation, budget: RetryBudget): Item {
+  return { index, op, extraColumns: undefined, budget, attempts: 0, path: undefined, fallback: undefined, target: undefined };
 }
 
 /** What lives as long as the writer. */
@@ -77,9 +85,9 @@ export function isDuplicateRefusal(status: number, code: string): boolean {
 export function restoreFallback(item: Item): boolean {
   if (item.fallback === undefined) return false;
   item.op = item.fallback;
-  delete item.fallback;
+  item.fallback = undefined;
   item.target = undefined;
-  delete item.path;
+  item.path = undefined;
   if (item.op.ref.kind !== "none") item.path = entityPath(item.op.entitySet, item.op.ref);
   return true;
 }

@@ -28,7 +28,7 @@ import type { DataverseClient } from "./client.js";
 import { ChangeFilter, type Narrowed } from "./changes.js";
 import { KeyResolver } from "./key-resolution.js";
 import { UserPool } from "./user-pool.js";
-import { isDuplicateRefusal, reject, restoreFallback, validate, type Item, type WriteCall, type WriteContext } from "./write-item.js";
+import { isDuplicateRefusal, newItem, reject, restoreFallback, validate, type Item, type WriteCall, type WriteContext } from "./write-item.js";
 import { WriteCounters, type WriterCounts } from "./write-stats.js";
 
 export type { TableCounts, WriterCounts } from "./write-stats.js";
@@ -133,14 +133,19 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     };
     const items: Item[] = [];
     operations.forEach((op, index) => {
-      const item: Item = { index, op, budget: new RetryBudget(budgetMs), attempts: 0 };
+      const item = newItem(index, op, new RetryBudget(budgetMs));
       const invalid = validate(item);
       if (invalid !== undefined) call.results[index] = invalid;
       else items.push(item);
     });
     await keys.resolve(items, call.results);
     const narrowed = changes === undefined ? new Map<Item, Narrowed>() : await changes.apply(items, call.results, caps.rows);
-    for (const [item, n] of narrowed) if (n.as === "create") item.fallback = n.original;
+    for (const [item, n] of narrowed) {
+      if (n.as === "create") item.fallback = n.original;
+      // Only the updates are looked at again below (a create's way back is its fallback): the rest
+      // need not be held while the batch is in flight.
+      if (n.as !== "update") narrowed.delete(item);
+    }
 
     const all = sendAll(call, items);
     inflight.add(all);

@@ -10,6 +10,9 @@ import { isLookupColumn, readName } from "../model/lookup.js";
 import { deterministicId, normalizeGuid } from "./uuid.js";
 
 /** RFC 6901 pointer to a top-level field. */
+
+/** The bindings of a row that sets no lookup: one shared empty list rather than one per row. */
+const NO_BINDINGS: readonly LookupBinding[] = Object.freeze([]);
 export function fieldPath(field: string): string {
   return `/${field.replace(/~/g, "~0").replace(/\//g, "~1")}`;
 }
@@ -93,9 +96,11 @@ function rowRef(plan: StreamPlan, data: Readonly<Record<string, unknown>>, issue
       return values === undefined ? undefined : { kind: "id", id: deterministicId(values, key.namespace) };
     }
     case "key": {
-      const values: (readonly [string, string | number])[] = [];
+      // Sized exactly: an array grown by push keeps room for 16 entries, which every row in flight carries.
+      const values = new Array<readonly [string, string | number]>(key.parts.length);
       let bad = false;
-      for (const part of key.parts) {
+      for (let k = 0; k < key.parts.length; k++) {
+        const part = key.parts[k] as (typeof key.parts)[number];
         const raw = own(data, part.field);
         if (isBlank(raw)) {
           issue(issues, part.field, "missing_key", `The record has no value for key column '${part.column.logicalName}' (key '${key.keyName}').`);
@@ -104,7 +109,7 @@ function rowRef(plan: StreamPlan, data: Readonly<Record<string, unknown>>, issue
         }
         const v = keyValue(part.column, raw, part.field, issues);
         if (v === undefined) bad = true;
-        else values.push([readName(part.column), v]);
+        else values[k] = [readName(part.column), v];
       }
       return bad ? undefined : { kind: "key", values };
     }
@@ -256,7 +261,7 @@ export function mapRecord(
       }
     }
     if (issues.length > 0 || ref === undefined) return refused(plan, data, ref, issues);
-    return { ok: true, operation: { kind, table: t.logicalName, entitySet: t.entitySetName, ref, columns, bindings: [] }, truncated: [] };
+    return { ok: true, operation: { kind, table: t.logicalName, entitySet: t.entitySetName, ref, columns, bindings: NO_BINDINGS }, truncated: [] };
   }
 
   const columns: Record<string, ColumnValue> = {};
@@ -324,7 +329,7 @@ export function mapRecord(
   }
 
   if (issues.length > 0 || ref === undefined) return refused(plan, data, ref, issues);
-  const operation: Operation = { kind, table: t.logicalName, entitySet: t.entitySetName, ref, columns, bindings };
+  const operation: Operation = { kind, table: t.logicalName, entitySet: t.entitySetName, ref, columns, bindings: bindings.length === 0 ? NO_BINDINGS : bindings };
   return { ok: true, operation, truncated };
 }
 

@@ -24,11 +24,13 @@ export interface PendingOp {
  */
 export function rowIdentity(op: Operation, table?: TableMeta): string | undefined {
   const ref = op.ref;
-  if (ref.kind === "id") return `${op.table}|id|${ref.id.toLowerCase()}`;
+  if (ref.kind === "id") return [op.table, "|id|", ref.id.toLowerCase()].join("");
   if (ref.kind !== "key") return undefined;
   const identity = tableKeyIdentity(ref.values, table);
-  // A value that can be no key is refused later; until then it is its own row.
-  return identity === undefined ? `${op.table}|raw|${JSON.stringify(ref.values)}` : `${op.table}|key|${identity}`;
+  // A value that can be no key is refused later; until then it is its own row. Joined rather than
+  // concatenated: `+` and template literals make a tree of string pieces (32 bytes a node, six or
+  // so per key), and this text lives as long as its row is pending or in flight; join writes it flat.
+  return [op.table, identity === undefined ? "|raw|" : "|key|", identity ?? JSON.stringify(ref.values)].join("");
 }
 
 /**
