@@ -11,7 +11,7 @@ import { startEmulator } from "../emulator/index.js";
 import type { Emulator, Environment } from "../emulator/index.js";
 import { defaultEnvironment } from "../emulator/environment.js";
 import type { BenchPaths } from "./scenarios.js";
-import { CONNECTOR_HEAP_FLAGS, distPath } from "./scenarios.js";
+import { CONNECTOR_ENV, CONNECTOR_HEAP_FLAGS, distPath } from "./scenarios.js";
 import type { ScenarioResult } from "./report.js";
 import { fmtInt, fmtNum } from "./report.js";
 
@@ -63,6 +63,7 @@ function runConnector(paths: BenchPaths, config: string, catalog: string, input:
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...CONNECTOR_HEAP_FLAGS, distPath(paths, "src", "main.js"), "write", "--config", config, "--catalog", catalog, "--input", input], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...CONNECTOR_ENV },
     });
     let stdout = "";
     let stderr = "";

@@ -22,6 +22,9 @@ import type { LimitParams, RunCost, SentCeiling, SteadyState } from "./theory.js
 /** Same flags as the `#!` line of src/main.ts and `NODE_OPTIONS` in the Dockerfile (a packaging test checks). */
 export const CONNECTOR_HEAP_FLAGS = ["--max-old-space-size=512", "--max-semi-space-size=8"] as const;
 
+/** Same environment as the `#!` line of src/main.ts and the Dockerfile's `ENV GLIBC_TUNABLES` (a packaging test checks). */
+export const CONNECTOR_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: "glibc.malloc.mmap_threshold=131072" };
+
 export interface BenchPaths {
   /** Repository root (holds package.json and dist/). */
   readonly root: string;
@@ -209,6 +212,7 @@ export async function measureConnector(
       // The heap cap the bin's shebang and the Docker image's NODE_OPTIONS both apply: measure the
       // connector as users run it.
       args: [...CONNECTOR_HEAP_FLAGS, distPath(paths, "src", "main.js"), "write", "--config", configFile, "--catalog", catalogFile],
+      env: CONNECTOR_ENV,
       stdinFile: options.inputFile,
       onStdoutLine: (line) => parseConnectorLine(output, line),
       timeoutSeconds: options.timeoutSeconds,

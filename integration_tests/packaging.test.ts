@@ -246,7 +246,7 @@ describe("Dockerfile", () => {
   it("NODE_OPTIONS carries the same V8 memory flags as the bin's #! line and the bench's connector runs", () => {
     if (!runtime) throw new Error("no runtime stage");
     const shebang = read("src/main.ts").split("\n")[0] ?? "";
-    const shebangFlags = shebang.replace(/^#!\/usr\/bin\/env -S node\s*/, "").trim().split(/\s+/);
+    const shebangFlags = shebang.replace(/^#!\/usr\/bin\/env -S (?:\S+=\S+ )*node\s*/, "").trim().split(/\s+/);
     expect(shebangFlags.length).toBeGreaterThan(0);
     for (const flag of shebangFlags) expect(flag).toMatch(/^--max-(old|semi)-space-size=\d+$/);
     expect(envOf(runtime).get("NODE_OPTIONS")?.trim().split(/\s+/)).toEqual(shebangFlags);
@@ -254,6 +254,16 @@ describe("Dockerfile", () => {
     expect([...bench.matchAll(/"([^"]+)"/g)].map((m) => m[1])).toEqual(shebangFlags);
     // The built bin keeps the line (tsc preserves it) and so do the README's instructions.
     expect(read("README.md")).toContain(`node ${shebangFlags.join(" ")} dist/src/main.js`);
+  });
+
+  it("GLIBC_TUNABLES is the same in the bin's #! line, the image and the bench's connector runs", () => {
+    if (!runtime) throw new Error("no runtime stage");
+    const shebang = read("src/main.ts").split("\n")[0] ?? "";
+    const fromShebang = /^#!\/usr\/bin\/env -S GLIBC_TUNABLES=(\S+) node /.exec(shebang)?.[1];
+    expect(fromShebang).toBe("glibc.malloc.mmap_threshold=131072");
+    expect(envOf(runtime).get("GLIBC_TUNABLES")).toBe(fromShebang);
+    const bench = /CONNECTOR_ENV[^=]*= \{ GLIBC_TUNABLES: "([^"]+)" \}/.exec(read("bench/scenarios.ts"))?.[1];
+    expect(bench).toBe(fromShebang);
   });
 
   it("labels io.airbyte.name and io.airbyte.version agree with metadata.yaml and package.json", () => {

@@ -4,10 +4,11 @@
 // stdin reader, and the byte cap is what bounds memory when records are large.
 /**
  * Batches in flight over the whole sync, whatever the pool's size: each holds its operations and
- * the rows read back for them, so this is what bounds the connector's memory (24 batches of a
- * thousand rows keep a pool of three under 200 MB).
+ * the rows read back for them, so this is what bounds the connector's memory. 48 is three users at
+ * the default max_concurrency of 16, so a pool of three keeps each user as busy as one user alone;
+ * 48 batches of a thousand rows keep that pool under 200 MB (docs/benchmarks.md).
  */
-export const MAX_BATCHES_IN_FLIGHT = 24;
+export const MAX_BATCHES_IN_FLIGHT = 48;
 
 /**
  * Slots for a sync over `users` application users: max_concurrency per user (a batch is one request
