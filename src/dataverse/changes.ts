@@ -139,7 +139,7 @@ function selectOf(meta: TableMeta, shape: string, ops: readonly Operation[]): st
   const columns = new Set<string>([meta.primaryIdAttribute]);
   if (shape !== "id") for (const c of shape.split(",")) columns.add(c);
   for (const op of ops) {
-    for (const c of Object.keys(op.columns)) columns.add(c);
+    for (const c in op.columns) columns.add(c);
     for (const b of op.bindings) if (b.column !== undefined) columns.add(lookupValueName(b.column));
   }
   return [...columns];

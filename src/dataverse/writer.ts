@@ -100,21 +100,30 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
 
   /** Groups the unsettled items by table and route and sends them; order between groups does not matter. */
   async function sendAll(call: WriteCall, items: readonly Item[]): Promise<void> {
-    const groups = new Map<string, { meta: TableMeta | undefined; bulk: BulkAssembler | undefined; items: Item[] }>();
+    // By table, then by route (a bulk action or $batch): two lookups per item, no key text built.
+    type Group = { meta: TableMeta | undefined; bulk: BulkAssembler | undefined; items: Item[] };
+    const byTable = new Map<string, Map<BulkAssembler | undefined, Group>>();
+    const groups: Group[] = [];
     for (const item of items) {
       if (call.results[item.index] !== undefined) continue;
-      const meta = options.tables(item.op.table);
+      const table = item.op.table;
+      const meta = options.tables(table);
       const bulk = bulkAssemblerFor(item.op, meta, options.settings.useBulkActions);
-      const key = `${item.op.table}|${bulk?.kind ?? "batch"}`;
-      let g = groups.get(key);
+      let routes = byTable.get(table);
+      if (routes === undefined) {
+        routes = new Map();
+        byTable.set(table, routes);
+      }
+      let g = routes.get(bulk);
       if (g === undefined) {
         g = { meta, bulk, items: [] };
-        groups.set(key, g);
+        routes.set(bulk, g);
+        groups.push(g);
       }
       g.items.push(item);
     }
     const tasks: Promise<void>[] = [];
-    for (const { meta, bulk, items: grouped } of groups.values()) {
+    for (const { meta, bulk, items: grouped } of groups) {
       for (const chunk of chunks(grouped, meta, bulk, caps)) {
         tasks.push(bulk !== undefined && meta !== undefined ? sendBulk(ctx, call, chunk, meta, bulk) : sendBatch(ctx, call, chunk));
       }
