@@ -1,4 +1,4 @@
-// The write rules of write-rules.ts through the service (issue 18): each error code in the
+// The write rules of write-rules.ts through the service: each error code in the
 // situation Learn's error-code list and duplicate-detection page describe, and not outside it.
 import { describe, expect, it } from "vitest";
 import { defaultEnvironment, type Environment } from "./environment.js";

@@ -77,7 +77,7 @@ export async function runDiscover(command: { config: string }, io: CommandIO, ou
   }
 }
 
-/** The static marketing lists a segment can become the membership of (data activation, issue 17). */
+/** The static marketing lists a segment can become the membership of (data activation). */
 async function offeredLists(client: DataverseClient, metadata: { loadTable(name: string): Promise<TableMeta> }, output: Output): Promise<OfferedList[]> {
   try {
     const lists = await new RelationsApi({ client, clock: systemClock }).staticLists();

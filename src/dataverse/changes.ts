@@ -1,4 +1,4 @@
-// Write only what changed (issue 13): before a batch of upserts and updates is sent, its rows'
+// Write only what changed: before a batch of upserts and updates is sent, its rows'
 // current values are read by key, one read per request's worth of rows, and each operation is
 // narrowed to what the write would change:
 //

@@ -1,5 +1,5 @@
-// Pacing on the rate-limit headers (issue 13): one application user's sends spread its execution
-// budget over the window instead of spending it until a 429 says stop.
+// Pacing on the rate-limit headers: one application user's sends spread its execution budget over
+// the window instead of spending it until a 429 says stop.
 //
 // Dataverse answers every request with `x-ms-ratelimit-time-remaining-xrm-requests` (the user's
 // remaining combined execution time in the window, in seconds, "1,200.00") and
@@ -7,10 +7,12 @@
 // booked W ago comes back now. The headers do not give W, but Microsoft's limit is E = 1,200 s of
 // execution per W = 300 s, so W = E / 4, and E is at least what a header says is left plus what the
 // user's own sends hold in the window (every request of a user goes through its one client); a
-// time-scaled environment keeps that ratio. The pacer keeps the user's own
-// sends of the last window, and lets a send go at once while the last header's remaining budget,
-// plus what its own sends give back as they leave the window (a window after their answers), covers the sends since that header
-// and this one; otherwise the send waits until they do. It never waits longer than a window.
+// time-scaled environment keeps that ratio. What a send held is bounded by its latency, and more
+// tightly by the least latency per row its kind of write has shown (a busy server answers late).
+// The pacer keeps the user's own sends of the last window, and lets a send go at once while the
+// last header's remaining budget, plus what its own sends give back as they leave the window (a
+// window after their answers), covers the sends since that header and this one; otherwise the send
+// waits until they do. It never waits longer than a window.
 import type { Clock } from "../http/clock.js";
 import type { Interceptor } from "../http/dispatch.js";
 import { headerValue } from "../http/retry.js";

@@ -1,4 +1,4 @@
-// The writer's and the client's rarer branches (issue 18), pinned before the writer is split:
+// The writer's and the client's rarer branches, pinned before the writer is split:
 // whole-$batch refusals, 413s on one row, answers that leave parts unanswered, keys a URL cannot
 // carry, numeric key values written as text, and the client's guards on what it reads back.
 // Only public seams: createWriter, DataverseClient, a scripted Transport and a ManualClock.

@@ -29,7 +29,7 @@ describe("classifyStatus", () => {
 });
 
 describe("nextDelay", () => {
-  it("honours Retry-After in full, with a jitter of up to a tenth on top (issue 14 item 5: no longer exactly)", () => {
+  it("honours Retry-After in full, with a jitter of up to a tenth on top (no longer exactly: the jitter)", () => {
     const b = { baseDelayMs: 100, maxDelayMs: 1000, random: () => 0.99 };
     expect(nextDelay(5, { retryable: true, retryAfterMs: 2000 }, b)).toBe(2198);
     expect(nextDelay(5, { retryable: true, retryAfterMs: 2000 }, { ...b, random: () => 0 })).toBe(2000);

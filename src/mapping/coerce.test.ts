@@ -120,7 +120,7 @@ describe("coerceValue: refused values name a code, never become null", () => {
     ["numberofchildren", Number.NaN, "not_a_number"],
     ["numberofchildren", Number.POSITIVE_INFINITY, "not_a_number"],
     ["contoso_legacyid", 2147483648, "out_of_range"],
-    ["contoso_views", "9223372036854775808", "out_of_range"], // 2^63; up to 2^63-1 is taken exactly (issue 14)
+    ["contoso_views", "9223372036854775808", "out_of_range"], // 2^63; up to 2^63-1 is taken exactly
     ["contoso_score", 1000.01, "out_of_range"],
     ["contoso_score", "12,5", "not_a_number"],
     ["annualincome", -0.01, "out_of_range"],
@@ -226,7 +226,7 @@ describe("convertDateTime without behaviour metadata", () => {
   });
 });
 
-describe("BigInt beyond ±2^53 (issue 14)", () => {
+describe("BigInt beyond ±2^53", () => {
   const big: ColumnMeta = { logicalName: "new_big", schemaName: "new_Big", type: "BigInt", typeName: "BigIntType", requiredLevel: "None", validForCreate: true, validForUpdate: true, isPrimaryId: false };
   it.each([
     ["9007199254740993", 9007199254740993n],

@@ -64,7 +64,7 @@ describe("buildDestinationCatalog", () => {
     ["gendercode", { type: ["string", "integer", "null"], enum: ["Male", "Female", 1, 2, null] }],
     ["contoso_hobbies", { type: ["array", "null"], items: { type: ["string", "integer"], enum: ["Reading", "Hiking", "Chess", "Cooking", 1, 2, 3, 4] } }],
     ["stageid", { type: ["string", "null"], format: "uuid" }],
-    // No bounds in the metadata: the ones the writer applies, Edm.Int64's (issue 14: BigInt takes up to 2^63-1).
+    // No bounds in the metadata: the ones the writer applies, Edm.Int64's (BigInt takes up to 2^63-1).
     ["contoso_views", { type: ["integer", "null"], minimum: -9223372036854775808, maximum: 9223372036854775807 }],
     ["contactid", { type: ["string", "null"], format: "uuid" }],
   ])("maps contact.%s on create to %j", (column, schema) => {

@@ -176,7 +176,7 @@ export interface OfferedList {
 }
 
 /**
- * Data activation for marketing lists (issue 17): each static, unlocked, active list is an object
+ * Data activation for marketing lists: each static, unlocked, active list is an object
  * `list:<name>` with one operation, append_dedup, whose records name members by a column of an
  * Active alternate key of the list's member table (the matching keys). Its members are added; a list
  * named twice is left out, since a name must find one list.

@@ -1,4 +1,4 @@
-// One relationship stream's sink (issue 17): its records name list members, or pairs of a
+// One relationship stream's sink: its records name list members, or pairs of a
 // many-to-many relationship, and it keeps Dataverse's relationship equal to them. Records are
 // batched; a flush finds or adds what is missing and settles each record (committed: added or
 // already there; rejected: a key that matches no row). At the end of a complete sync, with
