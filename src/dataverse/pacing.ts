@@ -209,6 +209,17 @@ function ewma(previous: number | undefined, sample: number): number {
   return previous === undefined ? sample : previous * 0.7 + sample * 0.3;
 }
 
+/**
+ * A write's kind for the least-latency bound: its method and path (one bulk action on one table, whose
+ * rows all cost alike). None for a read, and none for `$batch`, whose parts may be of any kind and
+ * table: a cheap batch's latency per row would say nothing of a dear one's.
+ */
+function writeKind(req: WebApiRequest): string | undefined {
+  if (req.units === undefined) return undefined;
+  const path = req.url.split("?", 1)[0] ?? "";
+  return path.endsWith("/$batch") ? undefined : `${req.method} ${path}`;
+}
+
 /** Holds each send until the user's execution budget covers it (see ExecutionPacer). */
 export function paced(pacer: ExecutionPacer, clock: Clock): Interceptor<WebApiRequest> {
   return (next) => async (req) => {
@@ -225,7 +236,7 @@ export function paced(pacer: ExecutionPacer, clock: Clock): Interceptor<WebApiRe
       await clock.sleep(wait);
       wait = pacer.executionDelay(req.units);
     }
-    const f = pacer.start(req.units, req.units === undefined ? undefined : `${req.method} ${req.url.split("?", 1)[0] ?? ""}`);
+    const f = pacer.start(req.units, writeKind(req));
     let headers: Readonly<Record<string, string>> | undefined;
     try {
       const res = await next(req);
