@@ -89,8 +89,8 @@ async function writeWith(
       tables: conn.metadata,
       settings,
       // max_concurrency is per application user: a pool of u users may have u times the batches in
-      // flight, or its extra users would only share one user's concurrency. The bytes in flight stay
-      // capped at two full batches whatever the pool's size, so memory does not grow with it.
+      // flight (within MAX_BATCHES_IN_FLIGHT), or its extra users would only share one user's
+      // concurrency. The bytes in flight stay capped at two full batches whatever the pool's size.
       maxInFlight: batchesInFlight(settings.maxConcurrency, users),
       timers: realTimers(io.now),
       ...(deadLetter !== undefined ? { deadLetter } : {}),

@@ -242,8 +242,7 @@ export class KeyResolver {
       bindings.push({ ...b, target: { ...b.target, ref: { kind: "id" as const, id: found } } });
     }
     item.op = { ...op, ref, bindings };
-    item.path = undefined;
-    if (ref.kind !== "none") item.path = entityPath(op.entitySet, ref);
+    item.path = ref.kind === "none" ? undefined : entityPath(op.entitySet, ref);
     if (extraColumns !== undefined) item.extraColumns = extraColumns;
   }
 }

@@ -87,8 +87,7 @@ export function restoreFallback(item: Item): boolean {
   item.op = item.fallback;
   item.fallback = undefined;
   item.target = undefined;
-  item.path = undefined;
-  if (item.op.ref.kind !== "none") item.path = entityPath(item.op.entitySet, item.op.ref);
+  item.path = item.op.ref.kind === "none" ? undefined : entityPath(item.op.entitySet, item.op.ref);
   return true;
 }
 

@@ -9,10 +9,10 @@ import type { ColumnMeta } from "../model/table-meta.js";
 import { isLookupColumn, readName } from "../model/lookup.js";
 import { deterministicId, normalizeGuid } from "./uuid.js";
 
-/** RFC 6901 pointer to a top-level field. */
-
 /** The bindings of a row that sets no lookup: one shared empty list rather than one per row. */
 const NO_BINDINGS: readonly LookupBinding[] = Object.freeze([]);
+
+/** RFC 6901 pointer to a top-level field. */
 export function fieldPath(field: string): string {
   return `/${field.replace(/~/g, "~0").replace(/\//g, "~1")}`;
 }

@@ -98,8 +98,7 @@ export function keyIdentity(
   if (Array.isArray(values) && values.length === 1) {
     // One column, the common key: the same text as below without building and sorting the parts.
     const [column, value] = values[0] as readonly [string, unknown];
-    const v = keyValueIdentity(value, typeOf(column), collation);
-    return v === undefined ? undefined : identityPart(column, v);
+    return columnIdentity(column, value, typeOf(column), collation);
   }
   const parts: [string, string][] = [];
   for (const [column, value] of values) {
@@ -113,9 +112,9 @@ export function keyIdentity(
   return text;
 }
 
-/** keyIdentity of a one-column key, typed and collated as `table` has the column. */
-function columnIdentity(column: string, value: unknown, table: TableMeta | undefined): string | undefined {
-  const v = keyValueIdentity(value, table === undefined ? undefined : keyColumnType(table, column), tableCollation(table));
+/** keyIdentity of a one-column key. */
+function columnIdentity(column: string, value: unknown, type: ColumnType | undefined, collation: KeyCollation): string | undefined {
+  const v = keyValueIdentity(value, type, collation);
   return v === undefined ? undefined : identityPart(column, v);
 }
 
@@ -126,8 +125,9 @@ function identityPart(column: string, value: string): string {
 /** keyIdentity of key values in `table`: typed and collated as the table has them (its columns' types, its environment's collation). */
 export function tableKeyIdentity(values: Iterable<readonly [column: string, value: unknown]>, table: TableMeta | undefined): string | undefined {
   if (Array.isArray(values) && values.length === 1) {
+    // The one-column case without the type lookup's closure (this runs once per record).
     const [column, value] = values[0] as readonly [string, unknown];
-    return columnIdentity(column, value, table);
+    return columnIdentity(column, value, table === undefined ? undefined : keyColumnType(table, column), tableCollation(table));
   }
   return keyIdentity(values, (c) => (table === undefined ? undefined : keyColumnType(table, c)), tableCollation(table));
 }
