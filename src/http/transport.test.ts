@@ -69,6 +69,20 @@ describe("undici transport", () => {
     }
   });
 
+  it("a configured CA is trusted in addition, not instead: a certificate from another CA is still refused", async () => {
+    // The app-registration certificate is self-signed, so it is a CA of its own that did not sign
+    // the server's certificate: trusting it must not make the server trusted.
+    const other = readFileSync(join(certs, "app-cert.pem"));
+    const t = createUndiciTransport({ caPem: other });
+    try {
+      const err = await t.request({ method: "GET", url: `${origin}/echo`, headers: {} }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransportError);
+      expect((err as TransportError).code).toBe("CERT_UNTRUSTED");
+    } finally {
+      await t.close();
+    }
+  });
+
   it("a closed port is ECONNREFUSED, not retryable", async () => {
     const probe = createNetServer();
     await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));

@@ -1,6 +1,18 @@
 // The one place that opens sockets. Knows HTTP only: no OData, no Airbyte.
+import { createRequire } from "node:module";
 import * as tlsModule from "node:tls";
-import { Agent, errors as undiciErrors } from "undici";
+import type { Agent as UndiciAgent, errors as UndiciErrors } from "undici";
+
+// undici's index also loads fetch, WebSocket, cookies, the cache stores and the mocks: about
+// 60-90 ms of a connector's start-up on a 2-core machine, for nothing this transport uses. These
+// three modules are what the index itself builds `Agent` and its `request` from (it copies
+// `request` onto Dispatcher.prototype; calling `request` on the agent directly does the same
+// without touching a shared prototype). The transport tests and every test against the emulator
+// load them, so a release of undici that moved them fails there, not in the field.
+const requireCjs = createRequire(import.meta.url);
+const Agent = requireCjs("undici/lib/dispatcher/agent") as typeof UndiciAgent;
+const undiciRequest = requireCjs("undici/lib/api/api-request") as UndiciAgent["request"];
+const undiciErrors = requireCjs("undici/lib/core/errors") as typeof UndiciErrors;
 
 export interface HttpRequest {
   readonly method: string;
@@ -153,11 +165,10 @@ export interface UndiciTransportOptions {
  * each with its own service-protection budget.
  */
 export function createUndiciTransport(options: UndiciTransportOptions = {}): Transport & { close(): Promise<void> } {
-  // A `ca` option makes tls.connect build a new secure context (parsing ~150 root certificates,
-  // ~20 ms) for every connection, which the start-up burst pays once per socket. One context, built
-  // here and handed to undici's connector (it passes it through to tls.connect), is shared by all.
-  const secureContext =
-    options.caPem === undefined ? undefined : tlsModule.createSecureContext({ ca: [...tlsRootCertificates(), options.caPem.toString()] });
+  // A `ca` option makes tls.connect build a new secure context for every connection, which the
+  // start-up burst pays once per socket. One context, built here and handed to undici's connector
+  // (it passes it through to tls.connect), is shared by all.
+  const secureContext = options.caPem === undefined ? undefined : secureContextTrusting(options.caPem.toString());
   const agent = new Agent({
     connections: Math.max(options.connections ?? 64, 1),
     keepAliveTimeout: 30_000,
@@ -177,7 +188,7 @@ export function createUndiciTransport(options: UndiciTransportOptions = {}): Tra
       }
       const timeout = req.timeoutMs ?? defaultTimeout;
       try {
-        const res = await agent.request({
+        const res = await undiciRequest.call(agent, {
           origin: url.origin,
           path: `${url.pathname}${url.search}`,
           method: req.method as "GET",
@@ -207,10 +218,23 @@ export function createUndiciTransport(options: UndiciTransportOptions = {}): Tra
   };
 }
 
-let roots: readonly string[] | undefined;
-function tlsRootCertificates(): readonly string[] {
-  // Passing `ca` replaces Node's default trust store; keep the public roots so a real
-  // environment still verifies when a private CA is configured too.
-  if (roots === undefined) roots = tlsModule.rootCertificates;
-  return roots;
+/**
+ * A TLS context that trusts Node's public roots and `caPem` too, so a real environment still
+ * verifies when a private CA (a TLS-inspecting proxy, the emulator) is configured.
+ *
+ * The documented way, `ca: [...tls.rootCertificates, caPem]`, parses all ~150 roots from PEM
+ * again (50-65 ms of start-up on a 2-core machine). A context made without `ca` shares Node's
+ * root store, and adding a certificate to it gives the context its own copy of that store built
+ * from the roots Node already parsed, plus ours: the same trust in about 2 ms (it is what
+ * NODE_EXTRA_CA_CERTS does). That step is on the native context, which Node does not document,
+ * so the documented way stays as the fallback.
+ */
+function secureContextTrusting(caPem: string): tlsModule.SecureContext {
+  const context = tlsModule.createSecureContext();
+  const native = (context as { context?: { addCACert?: unknown } }).context;
+  if (typeof native?.addCACert === "function") {
+    (native.addCACert as (pem: string) => void)(caPem);
+    return context;
+  }
+  return tlsModule.createSecureContext({ ca: [...tlsModule.rootCertificates, caPem] });
 }
