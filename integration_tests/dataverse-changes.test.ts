@@ -167,4 +167,61 @@ describe("write only what changed", () => {
     // The CreateMultiple refused for the duplicate keys, then the same rows as UpsertMultiple.
     expect(ours.stats().bulkRequests).toBe(2);
   });
+  it("once reads of 2,000 rows have found none, the next upserts go as creates without a read", async () => {
+    const w = writerFor([h.client()]);
+    const before = bulkRecords();
+    for (let b = 0; b < 5; b++) {
+      const ops = Array.from({ length: 1000 }, (_, i) => contact(`unread-${b}-${String(i).padStart(4, "0")}@example.com`, { firstname: `F${i}` }));
+      const out = await w.write(ops);
+      expect(out.every((o) => o.ok && o.created === true)).toBe(true);
+    }
+    expect(bulkRecords() - before).toBe(5000);
+    expect(w.stats()).toMatchObject({ bulkRequests: 5, changeReads: 2, unreadCreates: 3000, unreadMisses: 0, bulkSplits: 0 });
+    expect(await rowsWhere("startswith(emailaddress1,'unread-')")).toHaveLength(5000);
+  });
+
+  it("an unread create that meets a row (under another spelling) has its batch read and narrowed: that row updated, the rest created, none doubled", async () => {
+    // The row is there before the writer starts, stored as "Unread-Miss@Example.com".
+    const seed = writerFor([h.client()], { writeOnlyChanges: false });
+    expect((await seed.write([contact("Unread-Miss@Example.com", { firstname: "Before" })]))[0]).toMatchObject({ ok: true });
+    const w = writerFor([h.client()]);
+    for (let b = 0; b < 2; b++) {
+      const out = await w.write(Array.from({ length: 1000 }, (_, i) => contact(`miss-${b}-${i}@example.com`)));
+      expect(out.every((o) => o.ok && o.created === true)).toBe(true);
+    }
+    expect(w.stats()).toMatchObject({ changeReads: 2, unreadCreates: 0 });
+    const before = bulkRecords();
+    const third = Array.from({ length: 1000 }, (_, i) => contact(i === 500 ? "unread-miss@example.com" : `miss-2-${i}@example.com`, { firstname: "After" }));
+    const out = await w.write(third);
+    expect(out.filter((o) => !o.ok)).toEqual([]);
+    expect(out[500]).toMatchObject({ ok: true, created: false });
+    expect(out.filter((o) => o.ok && o.created === true)).toHaveLength(999);
+    // The refused CreateMultiple wrote nothing (all-or-nothing): 999 creates and one update after the read.
+    expect(bulkRecords() - before).toBe(1000);
+    expect(w.stats()).toMatchObject({ changeReads: 3, unreadCreates: 1000, unreadMisses: 1000, bulkSplits: 0 });
+    const rows = await rowsWhere("emailaddress1 eq 'unread-miss@example.com'");
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.firstname).toBe("After");
+    expect(await rowsWhere("startswith(emailaddress1,'miss-2-')")).toHaveLength(999);
+    // After the miss the table needs four times the evidence: the next batch is read again.
+    await w.write(Array.from({ length: 1000 }, (_, i) => contact(`miss-3-${i}@example.com`)));
+    expect(w.stats()).toMatchObject({ changeReads: 4, unreadCreates: 1000 });
+  });
+  it("through $batch (bulk actions off) an unread create that meets a row is read and narrowed on its own", async () => {
+    const seed = writerFor([h.client()], { writeOnlyChanges: false });
+    expect((await seed.write([contact("unread-part@example.com", { firstname: "Before" })]))[0]).toMatchObject({ ok: true });
+    const w = writerFor([h.client()], { useBulkActions: false, batchSize: 500 });
+    for (let b = 0; b < 4; b++) await w.write(Array.from({ length: 500 }, (_, i) => contact(`part-${b}-${i}@example.com`)));
+    expect(w.stats()).toMatchObject({ changeReads: 4, unreadCreates: 0 });
+    const out = await w.write([contact("part-4-0@example.com"), contact("unread-part@example.com", { firstname: "After" }), contact("part-4-1@example.com")]);
+    expect(out).toMatchObject([
+      { ok: true, created: true },
+      { ok: true, created: false },
+      { ok: true, created: true },
+    ]);
+    // Only the part that met its row was read again.
+    expect(w.stats()).toMatchObject({ changeReads: 5, unreadCreates: 3, unreadMisses: 1 });
+    const rows = await rowsWhere("emailaddress1 eq 'unread-part@example.com'");
+    expect(rows.map((r) => r.firstname)).toEqual(["After"]);
+  });
 });

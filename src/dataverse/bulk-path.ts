@@ -26,11 +26,19 @@ export async function sendBulk(ctx: WriteContext, call: WriteCall, items: Item[]
   }
   if (answer.runLevel) throw answer.toError("POST", `${ctx.pool.rootPath}${path}`, false);
   if (assembler.kind === "create" && isDuplicateRefusal(res.status, answer.error.code) && items.every((i) => i.fallback !== undefined)) {
-    // Creates narrowed from upserts (changes.ts) met a row created since it was read: send them as
-    // the upserts they were, so the record is neither lost nor written twice.
-    for (const i of items) restoreFallback(i);
-    const upsert = bulkAssemblerFor((items[0] as Item).op, meta, true);
-    await (upsert === undefined ? sendBatch(ctx, call, items) : sendBulk(ctx, call, items, meta, upsert));
+    // Creates narrowed from upserts (changes.ts) met a row that is there. Those sent unread
+    // (new-rows.ts) keep the refusal: the writer reads and narrows them as it would have. The others
+    // met a row created since it was read: send them as the upserts they were, so the record is
+    // neither lost nor written twice.
+    const read: Item[] = [];
+    for (const i of items) {
+      if (i.unread) call.results[i.index] = reject(res.status, answer.error.code, answer.error.message);
+      else read.push(i);
+    }
+    if (read.length === 0) return;
+    for (const i of read) restoreFallback(i);
+    const upsert = bulkAssemblerFor((read[0] as Item).op, meta, true);
+    await (upsert === undefined ? sendBatch(ctx, call, read) : sendBulk(ctx, call, read, meta, upsert));
     return;
   }
   ctx.counts.split();

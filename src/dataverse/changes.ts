@@ -27,6 +27,7 @@ import { buildBatch, matchResponses, parseBatchResponse } from "./batch.js";
 import { bodyText, type DataverseClient } from "./client.js";
 import { DataverseError } from "./errors.js";
 import { encodeQueryValue, entityPath, filterLiteral, KeyLiteralError, keyFilter } from "./keys.js";
+import { NewRowGuess } from "./new-rows.js";
 import type { UserPool } from "./user-pool.js";
 import type { Item } from "./write-item.js";
 import type { WriteCounters } from "./write-stats.js";
@@ -41,6 +42,8 @@ export interface Narrowed {
 }
 
 interface Group {
+  /** `entitySet|shape`: what NewRowGuess keeps its evidence by. */
+  readonly key: string;
   readonly entitySet: string;
   readonly meta: TableMeta;
   /** "id", or the key's columns sorted and joined. */
@@ -149,6 +152,7 @@ export class ChangeFilter {
   readonly #tables: TableLookup;
   readonly #pool: UserPool;
   readonly #counts: WriteCounters;
+  readonly #guess = new NewRowGuess();
 
   constructor(tables: TableLookup, pool: UserPool, counts: WriteCounters) {
     this.#tables = tables;
@@ -158,9 +162,10 @@ export class ChangeFilter {
 
   /**
    * Narrows the upserts and updates among `items` to what would change, settling the unchanged
-   * ones in `results`; returns what each narrowed item was, by item.
+   * ones in `results`; returns what each narrowed item was, by item. Where reads have kept finding
+   * no row (new-rows.ts), upserts go as creates marked `unread` instead, unless `guess` is false.
    */
-  async apply(items: readonly Item[], results: (WriteOutcome | undefined)[], rowsPerRead: number): Promise<Map<Item, Narrowed>> {
+  async apply(items: readonly Item[], results: (WriteOutcome | undefined)[], rowsPerRead: number, guess = true): Promise<Map<Item, Narrowed>> {
     const narrowed = new Map<Item, Narrowed>();
     const groups = new Map<string, Group>();
     for (const item of items) {
@@ -171,9 +176,16 @@ export class ChangeFilter {
       const shape = shapeOf(op);
       if (meta === undefined || shape === undefined) continue;
       const key = `${op.entitySet}|${shape}`;
+      if (guess && op.kind === "upsert" && this.#guess.unread(key)) {
+        item.op = { ...op, kind: "create" };
+        item.unread = true;
+        narrowed.set(item, { original: op, as: "create" });
+        this.#counts.unreadCreate();
+        continue;
+      }
       let g = groups.get(key);
       if (g === undefined) {
-        g = { entitySet: op.entitySet, meta, shape, items: [] };
+        g = { key, entitySet: op.entitySet, meta, shape, items: [] };
         groups.set(key, g);
       }
       g.items.push(item);
@@ -188,10 +200,28 @@ export class ChangeFilter {
     return narrowed;
   }
 
+  /** Unread creates met rows that were there: their tables need more evidence before the next guess. */
+  missed(items: readonly Item[]): void {
+    const groups = new Set<string>();
+    for (const { op } of items) {
+      this.#counts.unreadMiss();
+      const shape = shapeOf(op);
+      if (shape !== undefined) groups.add(`${op.entitySet}|${shape}`);
+    }
+    for (const g of groups) this.#guess.missed(g);
+  }
+
   async #narrow(g: Group, items: readonly Item[], results: (WriteOutcome | undefined)[], narrowed: Map<Item, Narrowed>): Promise<void> {
     this.#counts.changeRead();
     // A write's operations come from one batch, which never holds two spellings of one row.
     const found = await this.#pool.read((client) => readChunk(client, g, items.map((i) => i.op), true));
+    let present = 0;
+    let proven = true;
+    for (const row of found) {
+      if (row === null) proven = false;
+      else if (row !== undefined) present++;
+    }
+    if (proven) this.#guess.read(g.key, found.length, present);
     items.forEach((item, k) => {
       const row = found[k];
       if (row === null) return;
@@ -312,7 +342,7 @@ export async function currentRows(client: DataverseClient, tables: TableLookup, 
     const key = `${op.entitySet}|${shape}`;
     let e = groups.get(key);
     if (e === undefined) {
-      e = { g: { entitySet: op.entitySet, meta, shape }, indexes: [] };
+      e = { g: { key, entitySet: op.entitySet, meta, shape }, indexes: [] };
       groups.set(key, e);
     }
     e.indexes.push(i);

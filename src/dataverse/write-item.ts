@@ -29,10 +29,15 @@ export interface Item {
   fallback: Operation | undefined;
   /** Its bulk target as JSON, serialised once when chunking: the size check and every send reuse it. */
   target: string | undefined;
+  /**
+   * A create narrowed from an upsert without reading its row (new-rows.ts): refused because the row
+   * was there, it is read and narrowed again rather than sent as the upsert.
+   */
+  unread: boolean;
 }
 
 export function newItem(index: number, op: Operation, budget: RetryBudget): Item {
-  return { index, op, extraColumns: undefined, budget, attempts: 0, path: undefined, fallback: undefined, target: undefined };
+  return { index, op, extraColumns: undefined, budget, attempts: 0, path: undefined, fallback: undefined, target: undefined, unread: false };
 }
 
 /** What lives as long as the writer. */
@@ -86,6 +91,7 @@ export function restoreFallback(item: Item): boolean {
   if (item.fallback === undefined) return false;
   item.op = item.fallback;
   item.fallback = undefined;
+  item.unread = false;
   item.target = undefined;
   item.path = item.op.ref.kind === "none" ? undefined : entityPath(item.op.entitySet, item.op.ref);
   return true;

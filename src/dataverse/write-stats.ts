@@ -28,6 +28,10 @@ export interface WriterCounts {
   readonly changeReads: number;
   /** Operations not written because their rows already held what they carried. */
   readonly skippedUnchanged: number;
+  /** Upserts sent as creates without a read, reads having kept finding no row (new-rows.ts). */
+  readonly unreadCreates: number;
+  /** Of those, the ones that met a row and were read and narrowed after all. */
+  readonly unreadMisses: number;
   readonly users: readonly ThrottleStats[];
   /** Write requests (attempts, retries included), 429 answers and resends (as `retries`) per table logical name. */
   readonly tables: ReadonlyMap<string, TableCounts>;
@@ -40,6 +44,8 @@ export class WriteCounters {
   #bulkSplits = 0;
   #changeReads = 0;
   #skippedUnchanged = 0;
+  #unreadCreates = 0;
+  #unreadMisses = 0;
   /** $batch parts sent again on their own, and requests moved to another user after a 429. */
   #resends = 0;
   /** $batch parts answered 429 inside a 200 $batch, per table (the client sees only the 200). */
@@ -62,6 +68,16 @@ export class WriteCounters {
   /** A read of current values went out before a write. */
   changeRead(): void {
     this.#changeReads++;
+  }
+
+  /** An upsert goes as a create without a read of its row. */
+  unreadCreate(): void {
+    this.#unreadCreates++;
+  }
+
+  /** An unread create met a row that was there and is read after all. */
+  unreadMiss(): void {
+    this.#unreadMisses++;
   }
 
   /** An operation was not written: its row already held what it carried. */
@@ -127,6 +143,8 @@ export class WriteCounters {
       bulkSplits: this.#bulkSplits,
       changeReads: this.#changeReads,
       skippedUnchanged: this.#skippedUnchanged,
+      unreadCreates: this.#unreadCreates,
+      unreadMisses: this.#unreadMisses,
       users,
       tables,
     };

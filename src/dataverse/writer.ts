@@ -160,6 +160,27 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     inflight.add(all);
     try {
       await all;
+      // Creates sent unread (new-rows.ts) that met a row: read and narrowed now, as they would have
+      // been, and sent again as what that makes them (a create, an update of what changed, nothing).
+      const missed = changes === undefined ? [] : items.filter((i) => i.unread && lostRace(call.results[i.index]));
+      if (changes !== undefined && missed.length > 0) {
+        changes.missed(missed);
+        for (const i of missed) {
+          restoreFallback(i);
+          call.results[i.index] = undefined;
+        }
+        for (const [item, n] of await changes.apply(missed, call.results, caps.rows, false)) {
+          if (n.as === "create") item.fallback = n.original;
+          else narrowed.set(item, n);
+        }
+        const reread = sendAll(call, missed);
+        inflight.add(reread);
+        try {
+          await reread;
+        } finally {
+          inflight.delete(reread);
+        }
+      }
       // A create narrowed from an upsert whose row appeared between the read and the write, answered
       // on its own (a $batch part, or a bulk request of mixed rows split down to one): once more as
       // the upsert it was.
