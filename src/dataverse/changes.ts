@@ -53,8 +53,11 @@ interface Group {
 
 function shapeOf(op: Operation): string | undefined {
   if (op.ref.kind === "id") return "id";
-  if (op.ref.kind === "key") return op.ref.values.map(([c]) => c).sort().join(",");
-  return undefined;
+  if (op.ref.kind !== "key") return undefined;
+  const { values } = op.ref;
+  // One column (the usual key): its name, with no array made per row.
+  if (values.length === 1) return (values[0] as readonly [string, unknown])[0];
+  return values.map(([c]) => c).sort().join(",");
 }
 
 function identityOf(meta: TableMeta, op: Operation): string | undefined {
@@ -168,6 +171,8 @@ export class ChangeFilter {
   async apply(items: readonly Item[], results: (WriteOutcome | undefined)[], rowsPerRead: number, guess = true): Promise<Map<Item, Narrowed>> {
     const narrowed = new Map<Item, Narrowed>();
     const groups = new Map<string, Group>();
+    // Whether a group's upserts go unread, decided once per group for the whole call.
+    const unread = new Map<string, boolean>();
     for (const item of items) {
       if (results[item.index] !== undefined) continue;
       const { op } = item;
@@ -176,7 +181,12 @@ export class ChangeFilter {
       const shape = shapeOf(op);
       if (meta === undefined || shape === undefined) continue;
       const key = `${op.entitySet}|${shape}`;
-      if (guess && op.kind === "upsert" && this.#guess.unread(key)) {
+      let skip = unread.get(key);
+      if (skip === undefined) {
+        skip = guess && this.#guess.unread(key);
+        unread.set(key, skip);
+      }
+      if (skip && op.kind === "upsert") {
         item.op = { ...op, kind: "create" };
         item.unread = true;
         narrowed.set(item, { original: op, as: "create" });
