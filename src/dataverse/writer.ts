@@ -131,6 +131,42 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
     await Promise.all(tasks);
   }
 
+  /**
+   * Sends the call's items, then again those that must go once more: creates sent unread that met a
+   * row (read and narrowed first), and narrowed creates that lost a race (as the upserts they were).
+   */
+  async function settle(call: WriteCall, items: readonly Item[], narrowed: Map<Item, Narrowed>): Promise<void> {
+    /** Narrowed creates back to the upserts they were, unanswered, to be sent again. */
+    const putBack = (back: readonly Item[]): void => {
+      for (const i of back) {
+        restoreFallback(i);
+        call.results[i.index] = undefined;
+        narrowed.delete(i);
+      }
+    };
+    await sendAll(call, items);
+    // Creates sent unread (new-rows.ts) that met a row: read and narrowed now, as they would have
+    // been, and sent again as what that makes them (a create, an update of what changed, nothing).
+    const missed = changes === undefined ? [] : items.filter((i) => i.unread && lostRace(call.results[i.index]));
+    if (changes !== undefined && missed.length > 0) {
+      changes.missed(missed);
+      putBack(missed);
+      for (const [item, n] of await changes.apply(missed, call.results, caps.rows, false)) {
+        if (n.as === "create") item.fallback = n.original;
+        else narrowed.set(item, n);
+      }
+      await sendAll(call, missed);
+    }
+    // A create narrowed from an upsert whose row appeared between the read and the write, answered
+    // on its own (a $batch part, or a bulk request of mixed rows split down to one): once more as
+    // the upsert it was.
+    const raced = items.filter((i) => i.fallback !== undefined && lostRace(call.results[i.index]));
+    if (raced.length > 0) {
+      putBack(raced);
+      await sendAll(call, raced);
+    }
+  }
+
   async function write(operations: readonly Operation[], writeOptions?: WriteOptions): Promise<readonly WriteOutcome[]> {
     if (closed) throw new Error("writer is closed");
     // These headers go on the $batch request and on each of its parts: Microsoft's pages on bypass
@@ -156,49 +192,11 @@ export function createWriter(options: CreateWriterOptions): StatsWriter {
       if (n.as !== "update") narrowed.delete(item);
     }
 
-    const all = sendAll(call, items);
+    // Held in `inflight` until every send of the call is done, so that close() waits for them.
+    const all = settle(call, items, narrowed);
     inflight.add(all);
     try {
       await all;
-      // Creates sent unread (new-rows.ts) that met a row: read and narrowed now, as they would have
-      // been, and sent again as what that makes them (a create, an update of what changed, nothing).
-      const missed = changes === undefined ? [] : items.filter((i) => i.unread && lostRace(call.results[i.index]));
-      if (changes !== undefined && missed.length > 0) {
-        changes.missed(missed);
-        for (const i of missed) {
-          restoreFallback(i);
-          call.results[i.index] = undefined;
-        }
-        for (const [item, n] of await changes.apply(missed, call.results, caps.rows, false)) {
-          if (n.as === "create") item.fallback = n.original;
-          else narrowed.set(item, n);
-        }
-        const reread = sendAll(call, missed);
-        inflight.add(reread);
-        try {
-          await reread;
-        } finally {
-          inflight.delete(reread);
-        }
-      }
-      // A create narrowed from an upsert whose row appeared between the read and the write, answered
-      // on its own (a $batch part, or a bulk request of mixed rows split down to one): once more as
-      // the upsert it was.
-      const raced = items.filter((i) => i.fallback !== undefined && lostRace(call.results[i.index]));
-      if (raced.length > 0) {
-        for (const i of raced) {
-          restoreFallback(i);
-          call.results[i.index] = undefined;
-          narrowed.delete(i);
-        }
-        const again = sendAll(call, raced);
-        inflight.add(again);
-        try {
-          await again;
-        } finally {
-          inflight.delete(again);
-        }
-      }
     } finally {
       inflight.delete(all);
     }
