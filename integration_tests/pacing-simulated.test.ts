@@ -25,6 +25,10 @@ interface Options {
   readonly kind?: string;
   /** The answer comes this share of the execution time after the execution ends: the n-th send's share is delays[n % length]. */
   readonly delays?: readonly number[];
+  /** Every n-th admitted send is refused for its content (a duplicate key): charged its request only, answered at once. */
+  readonly refuseEvery?: number;
+  /** Whether the pacer is told a refused answer is one (the interceptor tells it from the status). */
+  readonly sayRefused?: boolean;
 }
 
 function simulate(config: LimitsConfig, rows: number, inFlight: number, windows: number, pace: boolean, options: Options = {}): Outcome {
@@ -69,6 +73,18 @@ function simulate(config: LimitsConfig, rows: number, inFlight: number, windows:
       continue;
     }
     const ticket = admission.ticket;
+    const refusal = options.refuseEvery !== undefined && sends % options.refuseEvery === options.refuseEvery - 1;
+    if (refusal) {
+      sends++;
+      const spent = requestMs(config.cost, []);
+      ticket.start(spent);
+      slot.at = now + spent;
+      slot.done = () => {
+        ticket.finish();
+        pacer.finish(sent, rows, ticket.headers(), options.sayRefused ?? true);
+      };
+      continue;
+    }
     ticket.start(costMs);
     if (now >= windowMs) admittedAfterFirstWindow += costMs;
     const delays = options.delays ?? [0];
@@ -120,5 +136,15 @@ describe("pacing on the rate-limit headers, on a virtual clock", () => {
     const microsoft = simulate(LIMIT_PRESETS.microsoft, 1000, 8, 6, true);
     expect(microsoft.refusedAfterFirstWindow).toBe(0);
     expect(microsoft.shareOfCeiling).toBeGreaterThanOrEqual(0.9);
+  });
+  it("a refused bulk write (answered before it did its work) does not teach the per-row figures", () => {
+    // One send in five is refused at once (a duplicate key): had its latency per row counted as the
+    // least its kind showed, every later write would be counted as almost free and the window's
+    // budget spent twice over.
+    const kind = "POST contacts/Microsoft.Dynamics.CRM.CreateMultiple";
+    const told = simulate(faithful, 1000, 16, 8, true, { kind, refuseEvery: 5 });
+    expect(told.refusedAfterFirstWindow).toBe(0);
+    const untold = simulate(faithful, 1000, 16, 8, true, { kind, refuseEvery: 5, sayRefused: false });
+    expect(untold.refusedAfterFirstWindow).toBeGreaterThan(0);
   });
 });

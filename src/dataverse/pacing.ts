@@ -155,8 +155,13 @@ export class ExecutionPacer {
     return s;
   }
 
-  /** An answer came: learn its cost and read its headers. */
-  finish(s: Sent, units: number | undefined, headers: Readonly<Record<string, string>> | undefined): void {
+  /**
+   * An answer came: learn its cost and read its headers. `refused` (a 4xx or 5xx answer): it is
+   * charged what it took, but says nothing of what a write of its kind costs per row (a bulk request
+   * refused for one row, or for a duplicate key, answers before doing the work), so the per-row
+   * figures do not learn from it.
+   */
+  finish(s: Sent, units: number | undefined, headers: Readonly<Record<string, string>> | undefined, refused = false): void {
     const now = this.#clock.now();
     s.doneAt = now;
     const time = headers === undefined ? undefined : headerNumber(headerValue(headers, "x-ms-ratelimit-time-remaining-xrm-requests"));
@@ -167,13 +172,7 @@ export class ExecutionPacer {
     }
     const latency = now - s.startedAt;
     s.costMs = latency;
-    if (units !== undefined && units > 0) {
-      this.#perUnitMs = ewma(this.#perUnitMs, latency / units);
-      if (s.kind !== undefined) {
-        const least = this.#leastPerUnitMs.get(s.kind);
-        if (least === undefined || latency / units < least) this.#leastPerUnitMs.set(s.kind, latency / units);
-      }
-    } else if (units === undefined) this.#perReadMs = ewma(this.#perReadMs, latency);
+    if (!refused) this.#learn(s, units, latency);
     // E is at least what is left plus what this user's own sends still hold in the window. Which
     // sends are still in it is judged on a window known not to be too long: the one of the floor,
     // what is left plus this send alone. A window taken from the estimate itself would feed back
@@ -195,6 +194,19 @@ export class ExecutionPacer {
     this.#burst = headerNumber(headerValue(headers, "x-ms-ratelimit-burst-remaining-xrm-requests"));
     this.#seenAt = s.startedAt;
     this.#answeredAt = now;
+  }
+
+  /** What an answer that did its work says of its kind's cost: per row for a write, per read for a read. */
+  #learn(s: Sent, units: number | undefined, latency: number): void {
+    if (units === undefined) {
+      this.#perReadMs = ewma(this.#perReadMs, latency);
+      return;
+    }
+    if (units <= 0) return;
+    this.#perUnitMs = ewma(this.#perUnitMs, latency / units);
+    if (s.kind === undefined) return;
+    const least = this.#leastPerUnitMs.get(s.kind);
+    if (least === undefined || latency / units < least) this.#leastPerUnitMs.set(s.kind, latency / units);
   }
 
   /** An answered write's execution as the least latency per row of its kind bounds it; otherwise its cost. */
@@ -238,12 +250,14 @@ export function paced(pacer: ExecutionPacer, clock: Clock): Interceptor<WebApiRe
     }
     const f = pacer.start(req.units, writeKind(req));
     let headers: Readonly<Record<string, string>> | undefined;
+    let refused = false;
     try {
       const res = await next(req);
       headers = res.headers;
+      refused = res.status >= 400;
       return res;
     } finally {
-      pacer.finish(f, req.units, headers);
+      pacer.finish(f, req.units, headers, refused);
     }
   };
 }
