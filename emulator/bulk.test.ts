@@ -66,6 +66,8 @@ describe("bulk actions", () => {
     expect(r.status).toBe(400);
     expect(r.json.error?.code).toBe("0x80044331");
     expect(h.service.rowCount("new_membership")).toBe(0);
+    // The two targets before the refused one ran (then rolled back): the cost model charges them.
+    expect(r.raw.cost).toEqual({ records: 2, bulk: true });
   });
 
   it("UpdateMultiple needs existing rows: 404 for a missing one, 204 otherwise", () => {

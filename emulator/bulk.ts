@@ -7,7 +7,7 @@
 import type { ServiceRequest, ServiceResponse } from "./types.js";
 import type { TableModel } from "./model.js";
 import type { Row } from "./store.js";
-import { errors } from "./errors.js";
+import { DataverseError, errors } from "./errors.js";
 import { parseJsonWithInt64 } from "./int64.js";
 import { json, noContent } from "./responses.js";
 import { type RowAddress, keyBodyProperties } from "./addressing.js";
@@ -57,7 +57,7 @@ export function handleBulk(rows: BulkRows, req: ServiceRequest, model: TableMode
   const ctx = rows.context(req);
   const expectedType = `Microsoft.Dynamics.CRM.${model.logicalName}`;
   const ids: string[] = [];
-  for (const target of targets) {
+  function runTarget(target: Record<string, unknown>): void {
     const type = target["@odata.type"];
     if (typeof type !== "string" || type.replace(/^#/, "") !== expectedType) {
       // bulk-operations: every target needs @odata.type naming the table of the URL.
@@ -93,6 +93,17 @@ export function handleBulk(rows: BulkRows, req: ServiceRequest, model: TableMode
         break;
       }
     }
+  }
+  let done = 0;
+  try {
+    for (const target of targets) {
+      runTarget(target);
+      done++;
+    }
+  } catch (cause) {
+    // The targets before this one ran, then rolled back with the request: their work was done.
+    if (cause instanceof DataverseError) cause.rowsDone = done;
+    throw cause;
   }
   const cost = { records: targets.length, bulk: true } as const;
   if (action === "CreateMultiple") {

@@ -30,6 +30,12 @@ describe("workOf", () => {
     ["the CSDL document", op("GET", "$metadata", ok({ status: 200 })), { kind: "metadata", rows: 1 }],
     ["WhoAmI", op("GET", "WhoAmI", ok({ status: 200 })), { kind: "other", rows: 0 }],
     ["a refused write", op("POST", "contacts/Microsoft.Dynamics.CRM.UpsertMultiple", ok({ status: 400 })), { kind: "other", rows: 0 }],
+    [
+      "a CreateMultiple refused at its third target (two rows ran, then rolled back)",
+      op("POST", "contacts/Microsoft.Dynamics.CRM.CreateMultiple", ok({ status: 412, cost: { records: 2, bulk: true } })),
+      { kind: "createMultiple", rows: 2 },
+    ],
+    ["a refused single create", op("POST", "contacts", ok({ status: 412, cost: { records: 1, bulk: false } })), { kind: "other", rows: 0 }],
   ] as const)("classifies %s", (_name, seen, expected) => {
     expect(workOf(seen)).toEqual(expected);
   });

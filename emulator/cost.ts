@@ -131,9 +131,15 @@ export function workOf(op: OperationSeen, plugins?: PluginTimes): Work {
 
 function kindOf(op: OperationSeen): Work {
   const { method, path, headers, response } = op;
-  // A refused or failed operation is charged its request only: the docs give no figure for the
-  // work done before a failure.
-  if (response.status >= 400) return { kind: "other", rows: 0 };
+  // The docs give no figure for the work done before a failure. A refused bulk action is charged the
+  // rows it ran before the refused one (bulk.ts: they were written, then rolled back with the
+  // request; a dearer guess than none, so a client refused often does not look cheap here); any
+  // other refused or failed operation its request only.
+  if (response.status >= 400) {
+    const refusedBulk = method === "POST" ? BULK[lastSegment(path)] : undefined;
+    const ran = response.cost?.records ?? 0;
+    return refusedBulk !== undefined && ran > 0 ? { kind: refusedBulk, rows: ran } : { kind: "other", rows: 0 };
+  }
   const root = firstSegment(path);
   if (method === "GET" || method === "HEAD") {
     if (root === "" || root === "WhoAmI") return { kind: "other", rows: 0 };

@@ -12,6 +12,12 @@ export class DataverseError extends Error {
     super(message);
     this.name = "DataverseError";
   }
+
+  /**
+   * Rows a bulk action wrote (and rolled back) before this error stopped it: the execution-time
+   * model charges them (cost.ts). Undefined for anything else.
+   */
+  rowsDone: number | undefined;
 }
 
 function payload(entitySet: string, inner: string): DataverseError {

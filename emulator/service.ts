@@ -85,7 +85,11 @@ export class DataverseService implements DataService {
       }
       return response;
     } catch (cause) {
-      if (cause instanceof DataverseError) return errorResponse(cause, parsePrefer(request.headers["prefer"]).includeAnnotations);
+      if (cause instanceof DataverseError) {
+        const response = errorResponse(cause, parsePrefer(request.headers["prefer"]).includeAnnotations);
+        // A bulk action refused part-way: the rows it ran before the refusal are its cost (cost.ts).
+        return cause.rowsDone === undefined ? response : { ...response, cost: { records: cause.rowsDone, bulk: true } };
+      }
       // A bug in the emulator must still answer like a server, never crash or hang the socket.
       return errorResponse(errors.internal());
     }
