@@ -103,8 +103,11 @@ export class ExecutionPacer {
       // Still in the window when the header was written, out of it by `at`: given back. The header
       // may have been written as late as its answer came, so only sends started after that time
       // less a window count; one that had already left was not in the header and gives nothing back.
-      // It has left for sure a window after its own answer.
-      else if (s.startedAt > this.#answeredAt - w && s.doneAt !== undefined && s.doneAt <= at - w) available += s.costMs;
+      // It has left for sure a window after its own answer. What it gives back is what it booked,
+      // which its latency only bounds from above: a busy server answers later than it ran, and
+      // giving back the latency would spend budget the server does not have. The least latency per
+      // row of its kind bounds it more tightly (#settledCost).
+      else if (s.startedAt > this.#answeredAt - w && s.doneAt !== undefined && s.doneAt <= at - w) available += this.#settledCost(s);
     }
     return available;
   }
