@@ -12,7 +12,8 @@ import type { StreamDescriptor } from "../protocol/airbyte.js";
 import type { Timers } from "../pipeline/options.js";
 import type { DataverseConnection } from "../dataverse/connect.js";
 import type { DataverseClient } from "../dataverse/client.js";
-import { currentRows, diffAgainst } from "../dataverse/changes.js";
+import { diffAgainst } from "../dataverse/changes.js";
+import { currentRows } from "../dataverse/row-reads.js";
 import type { TerminalStatus } from "../pipeline/report.js";
 
 export interface DryRunInput {
