@@ -30,15 +30,15 @@ export async function sendBulk(ctx: WriteContext, call: WriteCall, items: Item[]
     // (new-rows.ts) keep the refusal: the writer reads and narrows them as it would have. The others
     // met a row created since it was read: send them as the upserts they were, so the record is
     // neither lost nor written twice.
-    const read: Item[] = [];
+    const raced: Item[] = [];
     for (const i of items) {
       if (i.unread) call.results[i.index] = reject(res.status, answer.error.code, answer.error.message);
-      else read.push(i);
+      else raced.push(i);
     }
-    if (read.length === 0) return;
-    for (const i of read) restoreFallback(i);
-    const upsert = bulkAssemblerFor((read[0] as Item).op, meta, true);
-    await (upsert === undefined ? sendBatch(ctx, call, read) : sendBulk(ctx, call, read, meta, upsert));
+    if (raced.length === 0) return;
+    for (const i of raced) restoreFallback(i);
+    const upsert = bulkAssemblerFor((raced[0] as Item).op, meta, true);
+    await (upsert === undefined ? sendBatch(ctx, call, raced) : sendBulk(ctx, call, raced, meta, upsert));
     return;
   }
   ctx.counts.split();
