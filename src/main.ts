@@ -16,6 +16,7 @@
 import { readFileSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
 import { parseCommand } from "./commands/cli.js";
 import { openInputFile } from "./commands/input.js";
 import { run } from "./commands/run.js";
@@ -33,6 +34,15 @@ function packageVersion(): string {
   }
   return "0.0.0";
 }
+
+// Why --liftoff-only: undici parses HTTP with llhttp compiled to WebAssembly. Once its parser runs
+// hot, V8 recompiles it with its optimising compiler on a background thread, and that one compile
+// holds ~30 MB of native memory for a few hundred milliseconds and ~150 ms of CPU, right when the
+// metadata answers arrive: it was the highest RSS of every run, short or long. The baseline
+// compiler's code parses the few small answers a sync reads fast enough. Set before the first
+// connection (the parser is compiled on first use), so it holds for the whole run; it touches
+// WebAssembly only, not JavaScript.
+setFlagsFromString("--liftoff-only");
 
 // A closed stdout (e.g. `| head`) must end the process quietly, not crash it with EPIPE.
 process.stdout.on("error", () => {
