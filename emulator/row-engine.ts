@@ -120,7 +120,7 @@ export class RowEngine {
       values["fullname"] = parts.length > 0 ? parts.join(" ") : null;
     }
     values["modifiedon"] = ctx.now;
-    values["modifiedby"] = { id: ctx.caller.systemUserId, table: "systemuser" };
+    values["modifiedby"] = systemRef("systemuser", ctx.caller.systemUserId);
     if (creating) {
       listCreateRules(model, values);
       checkRequired(model, values);
@@ -288,14 +288,30 @@ export class RowEngine {
   }
 }
 
+/**
+ * The caller's user and business unit as lookup values, one frozen object each for every row that
+ * names them: four per created row otherwise, a fifth of what a stored contact weighs. Lookup values
+ * are never changed in place (a write replaces them), and frozen they cannot be.
+ */
+const systemRefs = new Map<string, LookupValue>();
+function systemRef(table: string, id: string): LookupValue {
+  const k = `${table}|${id}`;
+  let ref = systemRefs.get(k);
+  if (ref === undefined) {
+    ref = Object.freeze({ id, table });
+    systemRefs.set(k, ref);
+  }
+  return ref;
+}
+
 function defaults(model: TableModel, ctx: WriteContext): Record<string, Value> {
   // A plain literal, not Object.create(null): dictionary-mode objects make every later copy slow.
   const values: Record<string, Value> = {};
   values["createdon"] = ctx.now;
-  values["createdby"] = { id: ctx.caller.systemUserId, table: "systemuser" };
+  values["createdby"] = systemRef("systemuser", ctx.caller.systemUserId);
   if (model.columns.has("ownerid")) {
-    values["ownerid"] = { id: ctx.caller.systemUserId, table: "systemuser" };
-    values["owningbusinessunit"] = { id: ctx.caller.businessUnitId, table: "businessunit" };
+    values["ownerid"] = systemRef("systemuser", ctx.caller.systemUserId);
+    values["owningbusinessunit"] = systemRef("businessunit", ctx.caller.businessUnitId);
   }
   for (const c of model.columnList) if (c.defaultValue !== undefined) values[c.logicalName] = c.defaultValue;
   const state = model.columns.get("statecode");

@@ -133,15 +133,23 @@ export class TableStore {
 // 'abc' and 'abc ' collide and address the same row, and so do 'café' and 'cafe' unless the base
 // language is accent-sensitive. A row with a null key column is not in the index, as Dataverse's
 // unique index ignores such rows.
+// One tuple per key and row: a one-column key is its collated value itself, a longer key its
+// parts length-prefixed (so no two tuples run together). Either way one flat string, not a tree
+// of concatenations kept per stored row.
 function keyTuple(attributes: readonly string[], values: Readonly<Record<string, Value>>, collation: Collation): string | undefined {
-  let out = "";
+  if (attributes.length === 1) return keyPart(values[attributes[0] as string], collation);
+  const parts: string[] = [];
   for (const a of attributes) {
-    const v = values[a];
-    if (v === undefined || v === null) return undefined;
-    const part = typeof v === "string" ? collation.key(v) : isLookup(v) ? v.id : String(v);
-    out += part.length + ":" + part + "|";
+    const part = keyPart(values[a], collation);
+    if (part === undefined) return undefined;
+    parts.push(`${part.length}:${part}`);
   }
-  return out;
+  return parts.join("|");
+}
+
+function keyPart(v: Value | undefined, collation: Collation): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  return typeof v === "string" ? collation.key(v) : isLookup(v) ? v.id : String(v);
 }
 
 export class Store {
