@@ -103,8 +103,13 @@ export class RowEngine {
     else if (address?.kind === "id") id = address.id;
     else {
       const fromBody = changes[model.primaryId];
-      id = typeof fromBody === "string" ? fromBody : randomUUID();
-      if (table.rows.has(id)) throw errors.duplicateId();
+      if (typeof fromBody === "string") {
+        id = fromBody;
+        if (table.rows.has(id)) throw errors.duplicateId();
+      } else {
+        // A generated id is new by construction (122 random bits), as Dataverse's own are.
+        id = randomUUID();
+      }
     }
     if (existing && model.primaryId in changes && changes[model.primaryId] !== id) {
       throw errors.primaryIdChanged(model.primaryId);
@@ -112,7 +117,8 @@ export class RowEngine {
     changes[model.primaryId] = id;
 
     const values: Record<string, Value> = existing ? { ...existing.values } : defaults(model, ctx);
-    for (const [k, v] of Object.entries(changes)) values[k] = v;
+    // for…in, not Object.entries: no array per column, for every row written.
+    for (const k in changes) values[k] = changes[k] as Value;
     settleState(model, values, changes, existing);
     if (model.def.primaryNameAttribute === "fullname" && model.columns.has("lastname")) {
       // Dataverse composes fullname from the name parts (default format "First Last").
@@ -293,13 +299,14 @@ export class RowEngine {
  * names them: four per created row otherwise, a fifth of what a stored contact weighs. Lookup values
  * are never changed in place (a write replaces them), and frozen they cannot be.
  */
-const systemRefs = new Map<string, LookupValue>();
-function systemRef(table: string, id: string): LookupValue {
-  const k = `${table}|${id}`;
-  let ref = systemRefs.get(k);
+const systemRefs = new Map<string, Map<string, LookupValue>>();
+function systemRef(table: "systemuser" | "businessunit", id: string): LookupValue {
+  let refs = systemRefs.get(table);
+  if (refs === undefined) systemRefs.set(table, (refs = new Map()));
+  let ref = refs.get(id);
   if (ref === undefined) {
     ref = Object.freeze({ id, table });
-    systemRefs.set(k, ref);
+    refs.set(id, ref);
   }
   return ref;
 }
