@@ -41,7 +41,8 @@ function packageVersion(): string {
 // metadata answers arrive: it was the highest RSS of every run, short or long. The baseline
 // compiler's code parses the few small answers a sync reads fast enough. Set before the first
 // connection (the parser is compiled on first use), so it holds for the whole run; it touches
-// WebAssembly only, not JavaScript.
+// WebAssembly only, not JavaScript. V8 lists the flag among its testing flags; a Node whose V8
+// lacked it would only print a warning on stderr, never on the protocol's stdout.
 setFlagsFromString("--liftoff-only");
 
 // A closed stdout (e.g. `| head`) must end the process quietly, not crash it with EPIPE.
