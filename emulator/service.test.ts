@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ROOT, callerFor, harness } from "./testing/service-harness.js";
 import { DEFAULT_IDS } from "./default-environment.js";
+import { defaultEnvironment } from "./environment.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -170,6 +171,27 @@ describe("update, upsert and delete", () => {
     const id = "0b6f4a1e-1111-4222-8333-444455556667";
     h.call("POST", "contacts", { contactid: id, lastname: "A" });
     expect(h.call("GET", `contacts(contactid=${id})`).json["contactid"]).toBe(id);
+  });
+});
+
+describe("uniqueness of a key over several text columns", () => {
+  // The lead's name-and-company key, made usable: three text columns in one key.
+  function leadKeyHarness() {
+    const env = defaultEnvironment();
+    const tables = env.tables.map((t) =>
+      t.logicalName !== "lead" ? t : { ...t, keys: (t.keys ?? []).map((k) => (k.logicalName === "new_lead_name_company" ? { ...k, status: "Active" as const } : k)) },
+    );
+    return harness({ ...env, tables });
+  }
+
+  it("values that only run together differently are different keys; case and trailing spaces are not", () => {
+    const h = leadKeyHarness();
+    expect(h.call("POST", "leads", { firstname: "ab", lastname: "c", companyname: "x" }).status).toBe(204);
+    expect(h.call("POST", "leads", { firstname: "a", lastname: "bc", companyname: "x" }).status).toBe(204);
+    expect(h.call("POST", "leads", { firstname: "a|b", lastname: "c", companyname: "x" }).status).toBe(204);
+    const again = h.call("POST", "leads", { firstname: "AB", lastname: "c ", companyname: "X" });
+    expect(again.status).toBe(412);
+    expect(h.service.rowCount("lead")).toBe(3);
   });
 });
 
