@@ -86,10 +86,27 @@ describe("$filter", () => {
     expect(check(f)).toBe(expected);
   });
 
-  it("refuses single-quoted PropertyValues with Learn's message, and functions it does not emulate", () => {
-    expect(() => parseFilter("Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['a','b'])")).toThrow(
-      /^Invalid JSON\. A comma character ',' was expected in scope 'Array'\./,
-    );
+  it.each([
+    ["Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['x','Contoso Ltd'])", true],
+    ["Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=[ 'x' , \"contoso ltd\" ])", true],
+    ["Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['x','y'])", false],
+    ["Microsoft.Dynamics.CRM.In(PropertyName='revenue',PropertyValues=[1000,5])", true],
+    ["Microsoft.Dynamics.CRM.Between(PropertyName='revenue',PropertyValues=['5','2000'])", true],
+    ["Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['Contoso\\u0020Ltd'])", true],
+  ])("PropertyValues as Dataverse's JSON reader takes them (single quotes, numbers, spaces): %s → %s", (f, expected) => {
+    expect(check(f)).toBe(expected);
+  });
+
+  it("refuses a value with an apostrophe that is not double-quoted with Learn's message, and functions it does not emulate", () => {
+    for (const values of ["['O'Brian','x']", "['O''Brian']", '["a" "b"]']) {
+      expect(() => parseFilter(`Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=${values})`)).toThrow(
+        /^Invalid JSON\. A comma character ',' was expected in scope 'Array'\./,
+      );
+    }
+    expect(parseFilter(`Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=["O'Brian","Men's clothes"])`)).toMatchObject({ values: ["O'Brian", "Men's clothes"] });
+    expect(parseFilter(`Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=[])`)).toMatchObject({ values: [] });
+    expect(() => parseFilter("Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['a)")).toThrow(FilterSyntaxError);
+    expect(() => parseFilter("Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=[true])")).toThrow(FilterSyntaxError);
     expect(() => parseFilter("Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=3)")).toThrow(FilterSyntaxError);
     expect(() => parseFilter('Microsoft.Dynamics.CRM.Between(PropertyName=\'revenue\',PropertyValues=["1"])')).toThrow(FilterSyntaxError);
   });

@@ -245,32 +245,63 @@ class Parser {
     return { kind: "values", name, property, values };
   }
 
+  /**
+   * PropertyValues: a JSON array read the way Dataverse reads it, which also takes single-quoted
+   * strings (`['a','b']`, as Learn's examples and Power Automate's filters write them) and numbers.
+   * A value that holds an apostrophe has to be double-quoted (filter-rows, "Manage single
+   * quotes"): `['O'Brian']` and `['O''Brian']` get Learn's error, word for word.
+   */
   private jsonStringArray(): string[] {
     if (this.text[this.pos] !== "[") throw new FilterSyntaxError(this.pos, "'[' expected");
-    let depth = 0;
-    let inString = false;
-    let end = this.pos;
-    for (; end < this.text.length; end++) {
-      const ch = this.text[end];
-      if (inString) {
-        if (ch === "\\") end++;
-        else if (ch === '"') inString = false;
-      } else if (ch === '"') inString = true;
-      else if (ch === "[") depth++;
-      else if (ch === "]" && --depth === 0) break;
+    const start = this.pos;
+    const commaExpected = (): FilterMessageError =>
+      new FilterMessageError(start, "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas.");
+    const values: string[] = [];
+    this.pos++;
+    this.skip();
+    if (this.text[this.pos] === "]") {
+      this.pos++;
+      return values;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(this.text.slice(this.pos, end + 1));
-    } catch {
-      // Learn quotes this answer, word for word, for single-quoted values in the array.
-      throw new FilterMessageError(this.pos, "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas.");
+    for (;;) {
+      this.skip();
+      const ch = this.text[this.pos];
+      if (ch === '"' || ch === "'") values.push(this.quoted(ch));
+      else {
+        const m = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(this.text.slice(this.pos));
+        if (m === null) throw new FilterSyntaxError(this.pos, "PropertyValues must be an array of strings");
+        values.push(String(Number(m[0])));
+        this.pos += m[0].length;
+      }
+      this.skip();
+      const next = this.text[this.pos];
+      this.pos++;
+      if (next === "]") return values;
+      if (next !== ",") throw commaExpected();
     }
-    if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === "string" || typeof v === "number")) {
-      throw new FilterSyntaxError(this.pos, "PropertyValues must be an array of strings");
+  }
+
+  /** A string in PropertyValues, quoted with `quote`, with JSON's backslash escapes (and \'). */
+  private quoted(quote: string): string {
+    let out = "";
+    for (let i = this.pos + 1; i < this.text.length; i++) {
+      const ch = this.text[i] as string;
+      if (ch === quote) {
+        this.pos = i + 1;
+        return out;
+      }
+      if (ch !== "\\") {
+        out += ch;
+        continue;
+      }
+      const esc = this.text[++i];
+      if (esc !== undefined && Object.hasOwn(ESCAPES, esc)) out += ESCAPES[esc];
+      else if (esc === "u" && /^[0-9a-fA-F]{4}$/.test(this.text.slice(i + 1, i + 5))) {
+        out += String.fromCharCode(parseInt(this.text.slice(i + 1, i + 5), 16));
+        i += 4;
+      } else throw new FilterSyntaxError(i, "bad escape in PropertyValues");
     }
-    this.pos = end + 1;
-    return parsed.map(String);
+    throw new FilterSyntaxError(this.pos, "unterminated string in PropertyValues");
   }
 
   private literal(): Literal {
@@ -284,6 +315,9 @@ class Parser {
     }
   }
 }
+
+/** JSON's one-character escapes, and \' (Dataverse's JSON reader takes it in single-quoted strings). */
+const ESCAPES: Readonly<Record<string, string>> = { '"': '"', "'": "'", "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
 
 /** Every property name the filter mentions, for validation against the table. */
 export function filterProperties(node: FilterNode, out: string[] = []): string[] {
