@@ -283,6 +283,13 @@ class Parser {
 
   /** A string in PropertyValues, quoted with `quote`, with JSON's backslash escapes (and \'). */
   private quoted(quote: string): string {
+    // Most values have no escape: one slice up to the closing quote.
+    const close = this.text.indexOf(quote, this.pos + 1);
+    const plain = close === -1 ? undefined : this.text.slice(this.pos + 1, close);
+    if (plain !== undefined && !plain.includes("\\")) {
+      this.pos = close + 1;
+      return plain;
+    }
     let out = "";
     for (let i = this.pos + 1; i < this.text.length; i++) {
       const ch = this.text[i] as string;
