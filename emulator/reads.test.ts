@@ -147,11 +147,8 @@ describe("navigation property values (retrieve-entity-using-web-api)", () => {
     expect(h.call("GET", `accounts(${String(empty.json["accountid"])})/primarycontactid`).status).toBe(204);
   });
 
-  it("a collection-valued one is reported as not emulated (501), never as a missing row", () => {
+  it("binding rows through a collection-valued one on create is reported as not emulated (501), not as an undeclared property", () => {
     const h = harness();
-    const a = h.call("POST", "accounts", { name: "A" }, { prefer: "return=representation" });
-    expect(h.call("GET", `accounts(${String(a.json["accountid"])})/contact_customer_accounts?$select=lastname`).status).toBe(501);
-    // Associating rows on create through it (an array of URLs) likewise, not "undeclared property".
     expect(h.call("POST", "accounts", { name: "B", "contact_customer_accounts@odata.bind": ["/contacts(00000000-0000-0000-0000-000000000001)"] }).status).toBe(501);
   });
 });
@@ -172,11 +169,10 @@ describe("conditional and unsupported options", () => {
     expect(h.call("DELETE", `accounts(${id})`).status).toBe(204);
   });
 
-  it("$skip is refused as Dataverse does; expanding a collection-valued navigation property is reported as not emulated", () => {
+  it("$skip is refused as Dataverse does", () => {
     const h = harness();
     expect(h.call("GET", "accounts?$skip=5").status).toBe(400);
     expect(h.call("GET", "accounts?$expand=primarycontactid").status).toBe(200);
-    expect(h.call("GET", "accounts?$expand=contact_customer_accounts").status).toBe(501);
   });
 });
 
@@ -230,5 +226,75 @@ describe("filters that seek rows by key answer as a scan does", () => {
     const filter = `Microsoft.Dynamics.CRM.In(PropertyName='contactid',PropertyValues=[${values}])`;
     expect(names(h, filter)).toEqual(["c1", "c3"]);
     expect(names(h, scanOf(filter))).toEqual(["c1", "c3"]);
+  });
+});
+
+describe("one-to-many navigation properties (retrieve-related-entities-query, join-tables)", () => {
+  function family() {
+    const h = harness();
+    const a = String(h.call("POST", "accounts", { name: "Alpha" }, { prefer: "return=representation" }).json["accountid"]);
+    const b = String(h.call("POST", "accounts", { name: "Beta" }, { prefer: "return=representation" }).json["accountid"]);
+    const one = String(h.call("POST", "contacts", { lastname: "One", "parentcustomerid_account@odata.bind": `/accounts(${a})` }, { prefer: "return=representation" }).json["contactid"]);
+    h.call("POST", "contacts", { lastname: "Two", "parentcustomerid_account@odata.bind": `/accounts(${a})` });
+    h.call("POST", "contacts", { lastname: "Three", "parentcustomerid_account@odata.bind": `/accounts(${b})` });
+    // The same lookup pointing at a contact is not one of Alpha's.
+    h.call("POST", "contacts", { lastname: "Four", "parentcustomerid_contact@odata.bind": `/contacts(${one})` });
+    return { h, a, b };
+  }
+
+  it("answers the rows whose lookup points at the row, as a collection of the child table with $filter, $orderby and $count", () => {
+    const { h, a } = family();
+    const r = h.call("GET", `accounts(${a})/contact_customer_accounts?$select=lastname&$orderby=lastname`);
+    expect(r.status).toBe(200);
+    expect(r.json["@odata.context"]).toBe(`${ROOT}$metadata#contacts(lastname)`);
+    expect(r.json.value?.map((v) => v["lastname"])).toEqual(["One", "Two"]);
+    expect(h.call("GET", `accounts(${a})/contact_customer_accounts?$select=lastname&$filter=lastname eq 'two'`).json.value?.map((v) => v["lastname"])).toEqual(["Two"]);
+    const count = h.call("GET", `accounts(${a})/contact_customer_accounts/$count`);
+    expect(count.status).toBe(200);
+    expect(count.raw.body).toBe("2");
+    expect(h.call("GET", "accounts(00000000-0000-0000-0000-0000000000ff)/contact_customer_accounts").status).toBe(404);
+  });
+
+  it("$expand on a retrieve: the related rows with their etag and their lookup back, $filter/$orderby/$top applied, and the collection's own URL", () => {
+    const { h, a } = family();
+    const r = h.call("GET", `accounts(${a})?$select=name&$expand=contact_customer_accounts($select=lastname;$orderby=lastname desc;$top=1)`);
+    expect(r.status).toBe(200);
+    expect(r.json["@odata.context"]).toBe(`${ROOT}$metadata#accounts(name,contact_customer_accounts(lastname))/$entity`);
+    const related = r.json["contact_customer_accounts"] as Record<string, unknown>[];
+    expect(related).toHaveLength(1);
+    expect(Object.keys(related[0] ?? {}).sort()).toEqual(["@odata.etag", "_parentcustomerid_value", "contactid", "lastname"]);
+    expect(related[0]).toMatchObject({ lastname: "Two", _parentcustomerid_value: a });
+    expect(r.json["contact_customer_accounts@odata.nextLink"]).toBe(`${ROOT}accounts(${a})/contact_customer_accounts?$select=lastname&$orderby=lastname desc&$top=1`);
+    const filtered = h.call("GET", `accounts(${a})?$select=name&$expand=contact_customer_accounts($select=lastname;$filter=startswith(lastname,'O'))`);
+    expect((filtered.json["contact_customer_accounts"] as Record<string, unknown>[]).map((v) => v["lastname"])).toEqual(["One"]);
+  });
+
+  it("$expand on a collection gives each row its own related rows (none: an empty array)", () => {
+    const { h } = family();
+    h.call("POST", "accounts", { name: "Gamma" });
+    const r = h.call("GET", "accounts?$select=name&$orderby=name&$expand=contact_customer_accounts($select=lastname;$orderby=lastname)");
+    expect(r.status).toBe(200);
+    expect(r.json.value?.map((v) => [v["name"], (v["contact_customer_accounts"] as Record<string, unknown>[]).map((c) => c["lastname"])])).toEqual([
+      ["Alpha", ["One", "Two"]],
+      ["Beta", ["Three"]],
+      ["Gamma", []],
+    ]);
+  });
+
+  it("a nested $expand takes $select and $filter only, and /$ref is for lookups only (0x80060888); unknown options are refused", () => {
+    const { h, a } = family();
+    const nested = h.call("GET", `accounts(${a})?$select=name&$expand=contact_customer_accounts($select=lastname;$filter=lastname eq 'One';$expand=parentcustomerid_account($select=name))`);
+    expect(nested.status).toBe(200);
+    // Learn's example with a nested $expand shows the expanded rows bare: no etag, no lookup back.
+    const rows = nested.json["contact_customer_accounts"] as Record<string, unknown>[];
+    expect(rows).toEqual([{ lastname: "One", contactid: expect.any(String), parentcustomerid_account: { name: "Alpha", accountid: a } }]);
+    const topped = h.call("GET", `accounts(${a})?$expand=contact_customer_accounts($top=1;$expand=parentcustomerid_account($select=name))`);
+    expect(topped.status).toBe(400);
+    expect(topped.json.error?.code).toBe("0x80060888");
+    const ref = h.call("GET", "accounts?$expand=contact_customer_accounts/$ref");
+    expect(ref.status).toBe(400);
+    expect(ref.json.error).toEqual({ code: "0x80060888", message: "Expand with $ref is only supported on lookup type navigation property." });
+    expect(h.call("GET", "accounts?$expand=contact_customer_accounts($skip=1)").status).toBe(400);
+    expect(h.call("GET", "accounts?$expand=contact_customer_accounts($select=nosuchcolumn)").status).toBe(400);
   });
 });

@@ -7,7 +7,7 @@ import { type ManyToManySide, type TableModel, isLookupType } from "./model.js";
 import type { Associations } from "./associations.js";
 import { type LookupValue, type Row, type Value, isLookup } from "./store.js";
 import { errors } from "./errors.js";
-import { type Preferences, conditional, parsePrefer, parseQuery } from "./query.js";
+import { type Preferences, type QueryOptions, conditional, parsePrefer, parseQuery } from "./query.js";
 import { json, noContent, plainText } from "./responses.js";
 import {
   ASSOCIATED_NAV,
@@ -17,7 +17,7 @@ import {
   TOTAL_RECORD_COUNT_EXCEEDED,
   annotationFilter,
 } from "./annotations.js";
-import type { RowAddress, Tables } from "./addressing.js";
+import type { CollectionNav, RowAddress, Tables } from "./addressing.js";
 import { queryRows, readableColumn } from "./row-query.js";
 
 /** Dataverse's default and maximum page size (query-data-web-api). */
@@ -31,6 +31,8 @@ interface Expansion {
   readonly ref: boolean;
   readonly select?: readonly ColumnDefinition[];
   readonly nested: readonly Expansion[];
+  /** A collection-valued (one-to-many) navigation property: the child table and its own query options. */
+  readonly collection?: { readonly nav: CollectionNav; readonly query: QueryOptions; readonly link: string };
 }
 
 export class Reads {
@@ -68,7 +70,7 @@ export class Reads {
     const body = {
       "@odata.context": contextUrl(req.serviceRoot, model, select, true, expand),
       ...this.represent(model, row, select, prefs),
-      ...this.expanded(row, expand, req.serviceRoot),
+      ...this.expanded(model, row, expand, req.serviceRoot, nestsCollection(expand)),
     };
     return json(200, body, prefs.includeAnnotations !== undefined ? { "preference-applied": `odata.include-annotations="${prefs.includeAnnotations}"` } : {});
   }
@@ -92,6 +94,33 @@ export class Reads {
     this.tables.demand(req.caller, other, "read");
     const ids = associations.related(side, row.id);
     return this.page(req, other, (r) => ids.has(r.id));
+  }
+
+  /**
+   * retrieve-related-entities-query: `GET accounts(id)/contact_customer_accounts?$select=fullname`
+   * answers the rows whose lookup points at this row (a one-to-many relationship), as a collection
+   * of the child table with `$filter`, `$orderby`, `$top` and paging; it is also where an expanded
+   * collection's `@odata.nextLink` leads (join-tables).
+   */
+  oneToMany(req: ServiceRequest, model: TableModel, address: RowAddress, nav: CollectionNav): ServiceResponse {
+    const row = this.parentRow(req, model, address, nav);
+    return this.page(req, nav.model, (r) => pointsAt(r, nav.column, model, row));
+  }
+
+  /** count-rows: `GET accounts(id)/contact_customer_accounts/$count`, the number as text/plain. */
+  countOneToMany(req: ServiceRequest, model: TableModel, address: RowAddress, nav: CollectionNav): ServiceResponse {
+    if (req.method !== "GET") throw errors.methodNotAllowed(req.method);
+    const row = this.parentRow(req, model, address, nav);
+    const rows = queryRows(this.tables, nav.model, parseQuery(req.query)).filter((r) => pointsAt(r, nav.column, model, row));
+    return plainText(String(Math.min(rows.length, MAX_PAGE_SIZE)));
+  }
+
+  private parentRow(req: ServiceRequest, model: TableModel, address: RowAddress, nav: CollectionNav): Row {
+    this.tables.demand(req.caller, model, "read");
+    const row = this.tables.findRow(model, address);
+    if (!row) throw this.tables.notFound(model, address);
+    this.tables.demand(req.caller, nav.model, "read");
+    return row;
   }
 
   /** One page of the rows of `model` that match the query (and `keep`, when given). */
@@ -118,7 +147,7 @@ export class Reads {
     const wants = annotationFilter(prefs.includeAnnotations);
     if (wants?.(TOTAL_RECORD_COUNT) === true) body[`@${TOTAL_RECORD_COUNT}`] = q.count ? Math.min(rows.length, MAX_PAGE_SIZE) : -1;
     if (wants?.(TOTAL_RECORD_COUNT_EXCEEDED) === true) body[`@${TOTAL_RECORD_COUNT_EXCEEDED}`] = q.count && rows.length > MAX_PAGE_SIZE;
-    body["value"] = page.map((r) => ({ ...this.represent(model, r, select, prefs), ...this.expanded(r, expand, req.serviceRoot) }));
+    body["value"] = page.map((r) => ({ ...this.represent(model, r, select, prefs), ...this.expanded(model, r, expand, req.serviceRoot, nestsCollection(expand)) }));
     if (offset + pageSize < limited.length) {
       const params = req.query
         .split("&")
@@ -172,7 +201,7 @@ export class Reads {
     const body = {
       "@odata.context": contextUrl(req.serviceRoot, model, select, true, expand),
       ...this.represent(model, row, select, prefs),
-      ...this.expanded(row, expand, req.serviceRoot),
+      ...this.expanded(model, row, expand, req.serviceRoot, nestsCollection(expand)),
     };
     return json(status, body, { "preference-applied": "return=representation" });
   }
@@ -243,13 +272,6 @@ export class Reads {
       const name = ref ? head.slice(0, -"/$ref".length) : head;
       const nav = model.navs.get(name);
       const column = nav?.column ?? model.columns.get(name);
-      if (!column || !isLookupType(column)) {
-        if (this.tables.collectionNav(model, name) !== undefined) {
-          throw errors.notEmulated(`Expanding the collection-valued navigation property '${name}' is not supported by the emulator.`);
-        }
-        throw errors.propertyNotFound(name, model.logicalName);
-      }
-      const targets = nav?.targets ?? column.targets ?? [];
       const options = new Map<string, string>();
       if (open >= 0) {
         for (const part of splitTopLevel(item.slice(open + 1, item.lastIndexOf(")")), ";")) {
@@ -257,6 +279,15 @@ export class Reads {
           if (eq > 0) options.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
         }
       }
+      if (!column || !isLookupType(column)) {
+        const collection = this.tables.collectionNav(model, name);
+        if (collection === undefined) throw errors.propertyNotFound(name, model.logicalName);
+        // join-tables, "Return references": /$ref is for single-valued navigation properties only.
+        if (ref) throw errors.badRequest("Expand with $ref is only supported on lookup type navigation property.", "0x80060888");
+        out.push(this.collectionExpansion(name, collection, options, depth));
+        continue;
+      }
+      const targets = nav?.targets ?? column.targets ?? [];
       const target = targets.map((t) => this.tables.models.get(t)).find((m) => m !== undefined);
       let select: readonly ColumnDefinition[] | undefined;
       let nested: readonly Expansion[] = [];
@@ -271,10 +302,54 @@ export class Reads {
     return out;
   }
 
-  /** The expanded navigation properties of one row: the related row, a reference, or null. */
-  private expanded(row: Row, expand: readonly Expansion[], root: string): Record<string, unknown> {
+  /**
+   * join-tables, "Expand collection-valued navigation properties": a one-to-many navigation property
+   * takes `$select`, `$filter`, `$orderby`, `$top` and a nested `$expand`, but not `$orderby` or `$top`
+   * beside a nested `$expand` (0x80060888); `$skip`, `$count`, `$search` and `$levels` are not supported.
+   */
+  private collectionExpansion(name: string, nav: CollectionNav, options: ReadonlyMap<string, string>, depth: number): Expansion {
+    for (const option of options.keys()) {
+      if (!["$select", "$filter", "$orderby", "$top", "$expand"].includes(option)) {
+        throw errors.badRequest(`The query option '${option}' is not supported in the $expand of '${name}'.`);
+      }
+    }
+    const nestedText = options.get("$expand");
+    if (nestedText !== undefined && (options.has("$orderby") || options.has("$top"))) {
+      throw errors.badRequest("Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested one-to-many relationship.", "0x80060888");
+    }
+    const raw = [...options].map(([o, v]) => `${o}=${encodeURIComponent(v)}`).join("&");
+    const query = parseQuery(raw);
+    // Checked against the child table now, so a mistake in them is a 400 for the whole request.
+    queryRows(this.tables, nav.model, query);
+    const select = query.select === undefined ? undefined : query.select.map((p) => readableColumn(nav.model, p));
+    if (depth + 1 >= 15) throw errors.badRequest("The request includes more than 15 $expand options.");
+    const nested = this.checkExpand(nav.model, nestedText, depth + 1);
+    // The expanded collection's own URL, with these options and no paging ("<property>@odata.nextLink").
+    const link = [...options].map(([o, v]) => `${o}=${v}`).join("&");
+    return { name, column: nav.column, targets: [nav.model.logicalName], ref: false, ...(select === undefined ? {} : { select }), nested, collection: { nav, query, link } };
+  }
+
+  /** The expanded navigation properties of one row: the related row or rows, a reference, or null. */
+  private expanded(model: TableModel, row: Row, expand: readonly Expansion[], root: string, nested: boolean): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const e of expand) {
+      if (e.collection !== undefined) {
+        // Up to 5,000 related rows, unpaged; each carries its lookup back to this row, as Learn's
+        // examples show (`_parentcustomerid_value` under `contact_customer_accounts($select=fullname)`).
+        const { nav, query, link } = e.collection;
+        const matched = queryRows(this.tables, nav.model, query).filter((r) => pointsAt(r, nav.column, model, row));
+        const rows = matched.slice(0, Math.min(query.top ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE));
+        // With a nested $expand anywhere in the query, Learn's example shows the rows bare: no etag, no lookup back.
+        const back = nested ? undefined : nav.model.columns.get(nav.column);
+        const select = e.select === undefined || back === undefined || e.select.includes(back) ? e.select : [...e.select, back];
+        out[e.name] = rows.map((r) => {
+          const fields = this.represent(nav.model, r, select, { returnRepresentation: false });
+          if (nested) delete fields["@odata.etag"];
+          return { ...fields, ...this.expanded(nav.model, r, e.nested, root, nested) };
+        });
+        out[`${e.name}@odata.nextLink`] = `${root}${model.entitySetName}(${row.id})/${e.name}${link === "" ? "" : `?${link}`}`;
+        continue;
+      }
       const { target, related } = this.tables.relatedRow(row, e.column, e.targets) ?? {};
       if (!target || !related) {
         out[e.name] = null;
@@ -289,7 +364,7 @@ export class Reads {
       // Learn's examples show expanded single-valued rows without @odata.etag.
       const { "@odata.etag": _etag, ...fields } = this.represent(target, related, e.select, { returnRepresentation: false });
       void _etag;
-      out[e.name] = { ...fields, ...this.expanded(related, e.nested, root) };
+      out[e.name] = { ...fields, ...this.expanded(target, related, e.nested, root, nested) };
     }
     return out;
   }
@@ -354,4 +429,16 @@ function decodeSkipToken(token: string): number {
   const m = /^page:(\d+)$/.exec(text);
   if (!m) throw errors.invalidSkipToken();
   return Number(m[1]);
+}
+
+/** Whether the lookup `column` of `child` points at `parent`, a row of `model`. */
+function pointsAt(child: Row, column: string, model: TableModel, parent: Row): boolean {
+  const v = child.values[column];
+  return isLookup(v) && v.id === parent.id && v.table === model.logicalName;
+}
+
+/** Whether a collection-valued expansion, or any expansion, nests another $expand (join-tables: the rows then come bare). */
+function nestsCollection(expand: readonly Expansion[]): boolean {
+  const nests = (e: Expansion): boolean => e.nested.length > 0 || e.nested.some(nests);
+  return expand.some((e) => e.collection !== undefined) && expand.some(nests);
 }

@@ -29,9 +29,8 @@ export class References {
       if (nav !== undefined) return this.reads.navigationTarget(req, model, address, nav.column.logicalName, nav.targets);
       const manyToMany = model.manyToMany.get(name);
       if (manyToMany !== undefined) return this.reads.relatedCollection(req, model, address, manyToMany, this.associations);
-      if (this.tables.collectionNav(model, name)) {
-        throw errors.notEmulated(`Reading the collection-valued navigation property '${name}' is not supported by the emulator.`);
-      }
+      const oneToMany = this.tables.collectionNav(model, name);
+      if (oneToMany !== undefined) return this.reads.oneToMany(req, model, address, oneToMany);
     }
     const column = model.columns.get(name);
     if (!column || isLookupType(column)) throw errors.resourceNotFound(name);

@@ -144,9 +144,10 @@ export class DataverseService implements DataService {
     if (segments.length === 3 && second !== undefined && segments[2]?.name === "$value" && req.method === "GET") {
       return this.#references.rawValue(req, model, address, second.name);
     }
-    if (segments.length === 3 && second !== undefined && segments[2]?.name === "$count" && tables.collectionNav(model, second.name) !== undefined) {
-      // count-rows: `<set>(id)/<collection nav>/$count`; reading such a collection is not emulated.
-      throw errors.notEmulated(`Counting the collection-valued navigation property '${second.name}' ($count) is not supported by the emulator.`);
+    const oneToMany = segments.length === 3 && second !== undefined && segments[2]?.name === "$count" ? tables.collectionNav(model, second.name) : undefined;
+    if (oneToMany !== undefined) {
+      // count-rows: `<set>(id)/<collection nav>/$count`, the related rows' number.
+      return this.#reads.countOneToMany(req, model, address, oneToMany);
     }
     if (segments.length > 2) throw errors.resourceNotFound(segments[2]?.name ?? "");
     if (second !== undefined) return this.#references.property(req, model, address, second.name);

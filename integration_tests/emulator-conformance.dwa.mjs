@@ -119,6 +119,12 @@ await observe("associateCollection", async () => {
   const unlinked = (await api.retrieve({ collection: "opportunities", key: opportunityId, select: ["_customerid_value"] }))._customerid_value === null;
   return [linked, unlinked];
 });
+await observe("expandCollection", async () => {
+  for (const lastname of ["Kid 1", "Kid 2", "Kid 3"]) await api.create({ collection: "contacts", data: { lastname, "parentcustomerid_account@odata.bind": `accounts(${accountId})` } });
+  const row = await api.retrieve({ collection: "accounts", key: accountId, select: ["name"], expand: [{ property: "contact_customer_accounts", select: ["lastname"], filter: "startswith(lastname,'Kid')", orderBy: ["lastname desc"], top: 2 }] });
+  const related = await api.retrieveMultiple({ collection: `accounts(${accountId})/contact_customer_accounts`, select: ["lastname"], filter: "startswith(lastname,'Kid')", count: true });
+  return [row.contact_customer_accounts.map((c) => c.lastname), related.oDataCount];
+});
 await observe("deleteByKey", async () => {
   await api.deleteRecord({ collection: "accounts", key: "accountnumber='DWA-M1'" });
   return await api.retrieve({ collection: "accounts", key: accountId }).then(() => "found", (e) => e.status);

@@ -241,7 +241,8 @@ describe("a round trip with the dynamics-web-api client", () => {
     // (use-alternate-key-reference-record), PUT of one property, /$count and $count=true
     // (query/count-rows), retrieveAll over @odata.nextLink (query/page-results), bound
     // CreateMultiple/UpsertMultiple (bulk-operations), $ref (associate-disassociate-entities-using-
-    // web-api), continue-on-error (execute-batch-operations-using-web-api) and delete by key.
+    // web-api), continue-on-error (execute-batch-operations-using-web-api), a one-to-many $expand and
+    // the related collection (query/join-tables, retrieve-related-entities-query) and delete by key.
     expect(out["more"]).toEqual({
       update: "More updated",
       updateMissing: { error: { status: 404, code: "0x80040217", message: expect.stringMatching(/^account With Id = 0{8}-0{4}-0{4}-0{4}-0{10}aa Does Not Exist$/) } },
@@ -256,6 +257,7 @@ describe("a round trip with the dynamics-web-api client", () => {
       batchContinueOnError: [{ status: 400, code: "0x80044331" }, "string"],
       retrieveExpand: "Exp Anded",
       associateCollection: [true, true],
+      expandCollection: [["Kid 3", "Kid 2"], 3],
       deleteByKey: 404,
     });
     const child = await api("GET", "contacts?$select=lastname,_parentcustomerid_value&$filter=lastname eq 'Batch child'");
