@@ -295,6 +295,11 @@ describe("one-to-many navigation properties (retrieve-related-entities-query, jo
     expect(ref.status).toBe(400);
     expect(ref.json.error).toEqual({ code: "0x80060888", message: "Expand with $ref is only supported on lookup type navigation property." });
     expect(h.call("GET", "accounts?$expand=contact_customer_accounts($skip=1)").status).toBe(400);
+    // A many-to-many one is not emulated in $expand (501 naming it), and a made-up name is a 400.
+    const m2m = h.call("GET", "contacts?$expand=listcontact_association($select=listname)");
+    expect(m2m.status).toBe(501);
+    expect(m2m.json.error?.message).toContain("listcontact_association");
+    expect(h.call("GET", "accounts?$expand=no_such_relationship").status).toBe(400);
     expect(h.call("GET", "accounts?$expand=contact_customer_accounts($select=nosuchcolumn)").status).toBe(400);
   });
 });

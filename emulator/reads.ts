@@ -281,6 +281,9 @@ export class Reads {
       }
       if (!column || !isLookupType(column)) {
         const collection = this.tables.collectionNav(model, name);
+        if (collection === undefined && model.manyToMany.has(name)) {
+          throw errors.notEmulated(`Expanding the many-to-many navigation property '${name}' is not supported by the emulator.`);
+        }
         if (collection === undefined) throw errors.propertyNotFound(name, model.logicalName);
         // join-tables, "Return references": /$ref is for single-valued navigation properties only.
         if (ref) throw errors.badRequest("Expand with $ref is only supported on lookup type navigation property.", "0x80060888");
