@@ -295,11 +295,25 @@ describe("one-to-many navigation properties (retrieve-related-entities-query, jo
     expect(ref.status).toBe(400);
     expect(ref.json.error).toEqual({ code: "0x80060888", message: "Expand with $ref is only supported on lookup type navigation property." });
     expect(h.call("GET", "accounts?$expand=contact_customer_accounts($skip=1)").status).toBe(400);
-    // A many-to-many one is not emulated in $expand (501 naming it), and a made-up name is a 400.
-    const m2m = h.call("GET", "contacts?$expand=listcontact_association($select=listname)");
-    expect(m2m.status).toBe(501);
-    expect(m2m.json.error?.message).toContain("listcontact_association");
     expect(h.call("GET", "accounts?$expand=no_such_relationship").status).toBe(400);
+  });
+
+  it("expands a many-to-many one too: the rows related through the intersect table, from either side", () => {
+    const h = harness();
+    const list = "5a1c0f00-0000-4000-8000-0000000000aa";
+    expect(h.call("POST", "lists", { listid: list, listname: "VIP", createdfromcode: 2 }).status).toBe(204);
+    const member = String(h.call("POST", "contacts", { lastname: "Member" }, { prefer: "return=representation" }).json["contactid"]);
+    h.call("POST", "contacts", { lastname: "Outsider" });
+    expect(h.call("POST", `lists(${list})/listcontact_association/$ref`, { "@odata.id": `${ROOT}contacts(${member})` }).status).toBe(204);
+    const fromList = h.call("GET", `lists(${list})?$select=listname&$expand=listcontact_association($select=lastname)`);
+    expect(fromList.status).toBe(200);
+    expect((fromList.json["listcontact_association"] as Record<string, unknown>[]).map((c) => c["lastname"])).toEqual(["Member"]);
+    expect(fromList.json["listcontact_association@odata.nextLink"]).toBe(`${ROOT}lists(${list})/listcontact_association?$select=lastname`);
+    const fromContacts = h.call("GET", "contacts?$select=lastname&$orderby=lastname&$expand=listcontact_association($select=listname)");
+    expect(fromContacts.json.value?.map((v) => [v["lastname"], (v["listcontact_association"] as Record<string, unknown>[]).map((l) => l["listname"])])).toEqual([
+      ["Member", ["VIP"]],
+      ["Outsider", []],
+    ]);
     expect(h.call("GET", "accounts?$expand=contact_customer_accounts($select=nosuchcolumn)").status).toBe(400);
   });
 });

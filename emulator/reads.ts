@@ -31,12 +31,24 @@ interface Expansion {
   readonly ref: boolean;
   readonly select?: readonly ColumnDefinition[];
   readonly nested: readonly Expansion[];
-  /** A collection-valued (one-to-many) navigation property: the child table and its own query options. */
-  readonly collection?: { readonly nav: CollectionNav; readonly query: QueryOptions; readonly link: string };
+  /** A collection-valued navigation property: the related table, how its rows relate, its own query options. */
+  readonly collection?: RelatedCollection;
+}
+
+interface RelatedCollection {
+  readonly model: TableModel;
+  /** One-to-many: the related rows' lookup to the row. Many-to-many: the row's side of the relationship. */
+  readonly via: { readonly lookup: string } | { readonly side: ManyToManySide };
+  readonly query: QueryOptions;
+  /** Its options as the query string of `<nav>@odata.nextLink`. */
+  readonly link: string;
 }
 
 export class Reads {
-  constructor(private readonly tables: Tables) {}
+  constructor(
+    private readonly tables: Tables,
+    private readonly associations: Associations,
+  ) {}
 
   retrieve(req: ServiceRequest, model: TableModel, address: RowAddress): ServiceResponse {
     this.tables.demand(req.caller, model, "read");
@@ -280,14 +292,13 @@ export class Reads {
         }
       }
       if (!column || !isLookupType(column)) {
-        const collection = this.tables.collectionNav(model, name);
-        if (collection === undefined && model.manyToMany.has(name)) {
-          throw errors.notEmulated(`Expanding the many-to-many navigation property '${name}' is not supported by the emulator.`);
-        }
-        if (collection === undefined) throw errors.propertyNotFound(name, model.logicalName);
+        const oneToMany = this.tables.collectionNav(model, name);
+        const side = model.manyToMany.get(name);
+        if (oneToMany === undefined && side === undefined) throw errors.propertyNotFound(name, model.logicalName);
         // join-tables, "Return references": /$ref is for single-valued navigation properties only.
         if (ref) throw errors.badRequest("Expand with $ref is only supported on lookup type navigation property.", "0x80060888");
-        out.push(this.collectionExpansion(name, collection, options, depth));
+        const related = oneToMany !== undefined ? { model: oneToMany.model, via: { lookup: oneToMany.column } } : side !== undefined ? { model: this.associations.otherModel(side), via: { side } } : undefined;
+        if (related !== undefined) out.push(this.collectionExpansion(name, related.model, related.via, options, depth));
         continue;
       }
       const targets = nav?.targets ?? column.targets ?? [];
@@ -310,7 +321,7 @@ export class Reads {
    * takes `$select`, `$filter`, `$orderby`, `$top` and a nested `$expand`, but not `$orderby` or `$top`
    * beside a nested `$expand` (0x80060888); `$skip`, `$count`, `$search` and `$levels` are not supported.
    */
-  private collectionExpansion(name: string, nav: CollectionNav, options: ReadonlyMap<string, string>, depth: number): Expansion {
+  private collectionExpansion(name: string, related: TableModel, via: RelatedCollection["via"], options: ReadonlyMap<string, string>, depth: number): Expansion {
     for (const option of options.keys()) {
       if (!["$select", "$filter", "$orderby", "$top", "$expand"].includes(option)) {
         throw errors.badRequest(`The query option '${option}' is not supported in the $expand of '${name}'.`);
@@ -323,13 +334,14 @@ export class Reads {
     const raw = [...options].map(([o, v]) => `${o}=${encodeURIComponent(v)}`).join("&");
     const query = parseQuery(raw);
     // Checked against the child table now, so a mistake in them is a 400 for the whole request.
-    queryRows(this.tables, nav.model, query);
-    const select = query.select === undefined ? undefined : query.select.map((p) => readableColumn(nav.model, p));
+    queryRows(this.tables, related, query);
+    const select = query.select === undefined ? undefined : query.select.map((p) => readableColumn(related, p));
     if (depth + 1 >= 15) throw errors.badRequest("The request includes more than 15 $expand options.");
-    const nested = this.checkExpand(nav.model, nestedText, depth + 1);
+    const nested = this.checkExpand(related, nestedText, depth + 1);
     // The expanded collection's own URL, with these options and no paging ("<property>@odata.nextLink").
     const link = [...options].map(([o, v]) => `${o}=${v}`).join("&");
-    return { name, column: nav.column, targets: [nav.model.logicalName], ref: false, ...(select === undefined ? {} : { select }), nested, collection: { nav, query, link } };
+    const column = "lookup" in via ? via.lookup : "";
+    return { name, column, targets: [related.logicalName], ref: false, ...(select === undefined ? {} : { select }), nested, collection: { model: related, via, query, link } };
   }
 
   /** The expanded navigation properties of one row: the related row or rows, a reference, or null. */
@@ -339,16 +351,17 @@ export class Reads {
       if (e.collection !== undefined) {
         // Up to 5,000 related rows, unpaged; each carries its lookup back to this row, as Learn's
         // examples show (`_parentcustomerid_value` under `contact_customer_accounts($select=fullname)`).
-        const { nav, query, link } = e.collection;
-        const matched = queryRows(this.tables, nav.model, query).filter((r) => pointsAt(r, nav.column, model, row));
+        const { model: related, via, query, link } = e.collection;
+        const ids = "side" in via ? this.associations.related(via.side, row.id) : undefined;
+        const matched = queryRows(this.tables, related, query).filter((r) => (ids !== undefined ? ids.has(r.id) : "lookup" in via && pointsAt(r, via.lookup, model, row)));
         const rows = matched.slice(0, Math.min(query.top ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE));
         // With a nested $expand anywhere in the query, Learn's example shows the rows bare: no etag, no lookup back.
-        const back = nested ? undefined : nav.model.columns.get(nav.column);
+        const back = nested || !("lookup" in via) ? undefined : related.columns.get(via.lookup);
         const select = e.select === undefined || back === undefined || e.select.includes(back) ? e.select : [...e.select, back];
         out[e.name] = rows.map((r) => {
-          const fields = this.represent(nav.model, r, select, { returnRepresentation: false });
+          const fields = this.represent(related, r, select, { returnRepresentation: false });
           if (nested) delete fields["@odata.etag"];
-          return { ...fields, ...this.expanded(nav.model, r, e.nested, root, nested) };
+          return { ...fields, ...this.expanded(related, r, e.nested, root, nested) };
         });
         out[`${e.name}@odata.nextLink`] = `${root}${model.entitySetName}(${row.id})/${e.name}${link === "" ? "" : `?${link}`}`;
         continue;

@@ -49,9 +49,9 @@ export class DataverseService implements DataService {
     const tables = new Tables(env.tables, env.baseLanguage, env.manyToManyRelationships);
     const engine = new RowEngine(tables, now, env);
     this.#tables = tables;
-    this.#reads = new Reads(tables);
-    this.#writes = new Writes(tables, engine, this.#reads);
     const associations = new Associations(tables);
+    this.#reads = new Reads(tables, associations);
+    this.#writes = new Writes(tables, engine, this.#reads);
     this.#references = new References(tables, engine, this.#reads, associations);
     this.#listActions = new ListActions(tables, associations);
     this.#bulkRows = {
