@@ -7,7 +7,7 @@ import { type ManyToManySide, type TableModel, isLookupType } from "./model.js";
 import type { Associations } from "./associations.js";
 import { type LookupValue, type Row, type Value, isLookup } from "./store.js";
 import { errors } from "./errors.js";
-import { type Preferences, type QueryOptions, conditional, parsePrefer, parseQuery } from "./query.js";
+import { type Preferences, conditional, parsePrefer, parseQuery } from "./query.js";
 import { json, noContent, plainText } from "./responses.js";
 import {
   ASSOCIATED_NAV,
@@ -39,7 +39,9 @@ interface RelatedCollection {
   readonly model: TableModel;
   /** One-to-many: the related rows' lookup to the row. Many-to-many: the row's side of the relationship. */
   readonly via: { readonly lookup: string } | { readonly side: ManyToManySide };
-  readonly query: QueryOptions;
+  /** The related table's rows that match the expansion's $filter, in its $orderby: queried once per request. */
+  readonly matched: readonly Row[];
+  readonly top: number | undefined;
   /** Its options as the query string of `<nav>@odata.nextLink`. */
   readonly link: string;
 }
@@ -98,13 +100,10 @@ export class Reads {
    * the rows related through a many-to-many relationship as a collection of the other table, paged
    * like any collection.
    */
-  relatedCollection(req: ServiceRequest, model: TableModel, address: RowAddress, side: ManyToManySide, associations: Associations): ServiceResponse {
-    this.tables.demand(req.caller, model, "read");
-    const row = this.tables.findRow(model, address);
-    if (!row) throw this.tables.notFound(model, address);
-    const other = associations.otherModel(side);
-    this.tables.demand(req.caller, other, "read");
-    const ids = associations.related(side, row.id);
+  relatedCollection(req: ServiceRequest, model: TableModel, address: RowAddress, side: ManyToManySide): ServiceResponse {
+    const other = this.associations.otherModel(side);
+    const row = this.parentRow(req, model, address, other);
+    const ids = this.associations.related(side, row.id);
     return this.page(req, other, (r) => ids.has(r.id));
   }
 
@@ -115,23 +114,24 @@ export class Reads {
    * collection's `@odata.nextLink` leads (join-tables).
    */
   oneToMany(req: ServiceRequest, model: TableModel, address: RowAddress, nav: CollectionNav): ServiceResponse {
-    const row = this.parentRow(req, model, address, nav);
+    const row = this.parentRow(req, model, address, nav.model);
     return this.page(req, nav.model, (r) => pointsAt(r, nav.column, model, row));
   }
 
   /** count-rows: `GET accounts(id)/contact_customer_accounts/$count`, the number as text/plain. */
   countOneToMany(req: ServiceRequest, model: TableModel, address: RowAddress, nav: CollectionNav): ServiceResponse {
     if (req.method !== "GET") throw errors.methodNotAllowed(req.method);
-    const row = this.parentRow(req, model, address, nav);
+    const row = this.parentRow(req, model, address, nav.model);
     const rows = queryRows(this.tables, nav.model, parseQuery(req.query)).filter((r) => pointsAt(r, nav.column, model, row));
     return plainText(String(Math.min(rows.length, MAX_PAGE_SIZE)));
   }
 
-  private parentRow(req: ServiceRequest, model: TableModel, address: RowAddress, nav: CollectionNav): Row {
+  /** The row whose related rows (of `related`) are read, after checking read access to both tables. */
+  private parentRow(req: ServiceRequest, model: TableModel, address: RowAddress, related: TableModel): Row {
     this.tables.demand(req.caller, model, "read");
     const row = this.tables.findRow(model, address);
     if (!row) throw this.tables.notFound(model, address);
-    this.tables.demand(req.caller, nav.model, "read");
+    this.tables.demand(req.caller, related, "read");
     return row;
   }
 
@@ -159,7 +159,8 @@ export class Reads {
     const wants = annotationFilter(prefs.includeAnnotations);
     if (wants?.(TOTAL_RECORD_COUNT) === true) body[`@${TOTAL_RECORD_COUNT}`] = q.count ? Math.min(rows.length, MAX_PAGE_SIZE) : -1;
     if (wants?.(TOTAL_RECORD_COUNT_EXCEEDED) === true) body[`@${TOTAL_RECORD_COUNT_EXCEEDED}`] = q.count && rows.length > MAX_PAGE_SIZE;
-    body["value"] = page.map((r) => ({ ...this.represent(model, r, select, prefs), ...this.expanded(model, r, expand, req.serviceRoot, nestsCollection(expand)) }));
+    const bare = nestsCollection(expand);
+    body["value"] = page.map((r) => ({ ...this.represent(model, r, select, prefs), ...this.expanded(model, r, expand, req.serviceRoot, bare) }));
     if (offset + pageSize < limited.length) {
       const params = req.query
         .split("&")
@@ -297,8 +298,8 @@ export class Reads {
         if (oneToMany === undefined && side === undefined) throw errors.propertyNotFound(name, model.logicalName);
         // join-tables, "Return references": /$ref is for single-valued navigation properties only.
         if (ref) throw errors.badRequest("Expand with $ref is only supported on lookup type navigation property.", "0x80060888");
-        const related = oneToMany !== undefined ? { model: oneToMany.model, via: { lookup: oneToMany.column } } : side !== undefined ? { model: this.associations.otherModel(side), via: { side } } : undefined;
-        if (related !== undefined) out.push(this.collectionExpansion(name, related.model, related.via, options, depth));
+        if (oneToMany !== undefined) out.push(this.collectionExpansion(name, oneToMany.model, { lookup: oneToMany.column }, options, depth));
+        else if (side !== undefined) out.push(this.collectionExpansion(name, this.associations.otherModel(side), { side }, options, depth));
         continue;
       }
       const targets = nav?.targets ?? column.targets ?? [];
@@ -333,15 +334,15 @@ export class Reads {
     }
     const raw = [...options].map(([o, v]) => `${o}=${encodeURIComponent(v)}`).join("&");
     const query = parseQuery(raw);
-    // Checked against the child table now, so a mistake in them is a 400 for the whole request.
-    queryRows(this.tables, related, query);
+    // Queried once here, for every row that expands it; a mistake in the options is a 400 for the whole request.
+    const matched = queryRows(this.tables, related, query);
     const select = query.select === undefined ? undefined : query.select.map((p) => readableColumn(related, p));
     if (depth + 1 >= 15) throw errors.badRequest("The request includes more than 15 $expand options.");
     const nested = this.checkExpand(related, nestedText, depth + 1);
     // The expanded collection's own URL, with these options and no paging ("<property>@odata.nextLink").
     const link = [...options].map(([o, v]) => `${o}=${v}`).join("&");
     const column = "lookup" in via ? via.lookup : "";
-    return { name, column, targets: [related.logicalName], ref: false, ...(select === undefined ? {} : { select }), nested, collection: { model: related, via, query, link } };
+    return { name, column, targets: [related.logicalName], ref: false, ...(select === undefined ? {} : { select }), nested, collection: { model: related, via, matched, top: query.top, link } };
   }
 
   /** The expanded navigation properties of one row: the related row or rows, a reference, or null. */
@@ -351,10 +352,10 @@ export class Reads {
       if (e.collection !== undefined) {
         // Up to 5,000 related rows, unpaged; each carries its lookup back to this row, as Learn's
         // examples show (`_parentcustomerid_value` under `contact_customer_accounts($select=fullname)`).
-        const { model: related, via, query, link } = e.collection;
+        const { model: related, via, matched, top, link } = e.collection;
         const ids = "side" in via ? this.associations.related(via.side, row.id) : undefined;
-        const matched = queryRows(this.tables, related, query).filter((r) => (ids !== undefined ? ids.has(r.id) : "lookup" in via && pointsAt(r, via.lookup, model, row)));
-        const rows = matched.slice(0, Math.min(query.top ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE));
+        const mine = matched.filter((r) => (ids !== undefined ? ids.has(r.id) : "lookup" in via && pointsAt(r, via.lookup, model, row)));
+        const rows = mine.slice(0, Math.min(top ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE));
         // With a nested $expand anywhere in the query, Learn's example shows the rows bare: no etag, no lookup back.
         const back = nested || !("lookup" in via) ? undefined : related.columns.get(via.lookup);
         const select = e.select === undefined || back === undefined || e.select.includes(back) ? e.select : [...e.select, back];
@@ -453,8 +454,7 @@ function pointsAt(child: Row, column: string, model: TableModel, parent: Row): b
   return isLookup(v) && v.id === parent.id && v.table === model.logicalName;
 }
 
-/** Whether a collection-valued expansion, or any expansion, nests another $expand (join-tables: the rows then come bare). */
+/** Whether the query expands a collection and nests an $expand somewhere (join-tables: expanded rows then come bare). */
 function nestsCollection(expand: readonly Expansion[]): boolean {
-  const nests = (e: Expansion): boolean => e.nested.length > 0 || e.nested.some(nests);
-  return expand.some((e) => e.collection !== undefined) && expand.some(nests);
+  return expand.some((e) => e.collection !== undefined) && expand.some((e) => e.nested.length > 0);
 }

@@ -28,7 +28,7 @@ export class References {
       const nav = model.navs.get(name);
       if (nav !== undefined) return this.reads.navigationTarget(req, model, address, nav.column.logicalName, nav.targets);
       const manyToMany = model.manyToMany.get(name);
-      if (manyToMany !== undefined) return this.reads.relatedCollection(req, model, address, manyToMany, this.associations);
+      if (manyToMany !== undefined) return this.reads.relatedCollection(req, model, address, manyToMany);
       const oneToMany = this.tables.collectionNav(model, name);
       if (oneToMany !== undefined) return this.reads.oneToMany(req, model, address, oneToMany);
     }

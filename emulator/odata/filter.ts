@@ -254,8 +254,6 @@ class Parser {
   private jsonStringArray(): string[] {
     if (this.text[this.pos] !== "[") throw new FilterSyntaxError(this.pos, "'[' expected");
     const start = this.pos;
-    const commaExpected = (): FilterMessageError =>
-      new FilterMessageError(start, "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas.");
     const values: string[] = [];
     this.pos++;
     this.skip();
@@ -277,7 +275,9 @@ class Parser {
       const next = this.text[this.pos];
       this.pos++;
       if (next === "]") return values;
-      if (next !== ",") throw commaExpected();
+      if (next !== ",") {
+        throw new FilterMessageError(start, "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas.");
+      }
     }
   }
 
